@@ -1,0 +1,385 @@
+//! Reading a user's point set from `.npy` (numpy's format) or CSV, and writing `.npy`.
+//!
+//! Only what point sets need: little- or big-endian `f4`/`f8` (and integer) arrays of shape
+//! `[n]` or `[n, d]`, C or Fortran order; `.npy` versions 1–3. Everything else is a clear error.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::Points;
+
+/// Why a point set could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file's contents are not a valid point set.
+    #[error("{path}: {message}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, in words.
+        message: String,
+    },
+}
+
+fn malformed(path: &Path, message: impl Into<String>) -> ReadError {
+    ReadError::Malformed {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Reads a point set, choosing the format by extension (`.npy`, else CSV/whitespace text).
+/// Rejects empty sets and non-finite values.
+pub fn read_points(path: &Path) -> Result<Points, ReadError> {
+    let bytes = std::fs::read(path).map_err(|source| ReadError::Io {
+        path: path.into(),
+        source,
+    })?;
+    let points = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+    {
+        parse_npy(&bytes).map_err(|m| malformed(path, m))?
+    } else {
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| malformed(path, "not UTF-8 text (expected CSV, or a .npy file)"))?;
+        parse_csv(text).map_err(|m| malformed(path, m))?
+    };
+    if points.n == 0 {
+        return Err(malformed(path, "no points"));
+    }
+    if let Some(i) = points.data.iter().position(|x| !x.is_finite()) {
+        return Err(malformed(
+            path,
+            format!(
+                "non-finite value {} at row {}, column {}",
+                points.data[i],
+                i / points.d,
+                i % points.d
+            ),
+        ));
+    }
+    Ok(points)
+}
+
+/// Parses CSV (or whitespace/semicolon separated) text: one point per line, the same number of
+/// columns on every line; a first line that is not numeric is taken as a header; `#` comments.
+pub fn parse_csv(text: &str) -> Result<Points, String> {
+    let mut data = Vec::new();
+    let mut d = None;
+    let mut n = 0;
+    for (lineno, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line
+            .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let parsed: Result<Vec<f32>, _> = fields.iter().map(|f| f.parse::<f32>()).collect();
+        match parsed {
+            Ok(row) => {
+                match d {
+                    None => d = Some(row.len()),
+                    Some(d) if d != row.len() => {
+                        return Err(format!(
+                            "line {}: {} columns, but earlier lines have {d}",
+                            lineno + 1,
+                            row.len()
+                        ));
+                    }
+                    _ => {}
+                }
+                data.extend(row);
+                n += 1;
+            }
+            Err(_) if n == 0 && d.is_none() => {} // header
+            Err(e) => {
+                let bad = fields
+                    .iter()
+                    .find(|f| f.parse::<f32>().is_err())
+                    .unwrap_or(&"");
+                return Err(format!(
+                    "line {}: '{bad}' is not a number ({e})",
+                    lineno + 1
+                ));
+            }
+        }
+    }
+    let d = d.unwrap_or(0);
+    if d == 0 {
+        return Err("no numeric rows".into());
+    }
+    Ok(Points::new(n, d, data))
+}
+
+/// Parses the bytes of a `.npy` file into points (`[n]` becomes `[n, 1]`).
+pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
+    const MAGIC: &[u8] = b"\x93NUMPY";
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("not a .npy file (missing \\x93NUMPY magic)".into());
+    }
+    let major = bytes[6];
+    let (header_len, start) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 => {
+            if bytes.len() < 12 {
+                return Err("truncated .npy header".into());
+            }
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
+        }
+        v => return Err(format!("unsupported .npy version {v}")),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .ok_or("truncated .npy header")?;
+    let header = std::str::from_utf8(header).map_err(|_| "the .npy header is not text")?;
+    let descr = dict_value(header, "descr").ok_or("the .npy header has no 'descr'")?;
+    let quote = descr
+        .chars()
+        .next()
+        .filter(|c| *c == '\'' || *c == '"')
+        .ok_or("bad 'descr'")?;
+    let descr = descr[1..].split(quote).next().ok_or("bad 'descr'")?;
+    let fortran = match dict_value(header, "fortran_order") {
+        Some(v) if v.starts_with("True") => true,
+        Some(v) if v.starts_with("False") => false,
+        _ => return Err("the .npy header has no valid 'fortran_order'".into()),
+    };
+    let shape_text = dict_value(header, "shape").ok_or("the .npy header has no 'shape'")?;
+    let shape: Vec<usize> = shape_text
+        .trim_start_matches('(')
+        .split(')')
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| format!("bad shape entry '{s}'"))
+        })
+        .collect::<Result<_, _>>()?;
+    let (n, d) = match shape.as_slice() {
+        [n] => (*n, 1),
+        [n, d] => (*n, *d),
+        other => return Err(format!("expected shape [n] or [n, d], found {other:?}")),
+    };
+    let body = &bytes[start + header_len..];
+    let (endian, kind, size) = parse_descr(descr)?;
+    let count = n.checked_mul(d).ok_or("shape too large")?;
+    let need = count.checked_mul(size).ok_or("shape too large")?;
+    if body.len() < need {
+        return Err(format!(
+            "truncated data: shape [{n}, {d}] of {descr} needs {need} bytes, file has {}",
+            body.len()
+        ));
+    }
+    let little = endian != '>';
+    let mut values: Vec<f32> = body[..need]
+        .chunks_exact(size)
+        .map(|c| decode(c, kind, little))
+        .collect();
+    if fortran && d > 1 {
+        let mut c = vec![0.0; count];
+        for i in 0..n {
+            for j in 0..d {
+                c[i * d + j] = values[j * n + i];
+            }
+        }
+        values = c;
+    }
+    Ok(Points::new(n, d, values))
+}
+
+fn parse_descr(descr: &str) -> Result<(char, char, usize), String> {
+    let mut chars = descr.chars();
+    let endian = chars.next().ok_or("empty dtype")?;
+    let (endian, rest) = if "<>=|".contains(endian) {
+        (endian, chars.as_str())
+    } else {
+        ('=', descr)
+    };
+    let kind = rest.chars().next().ok_or("empty dtype")?;
+    let size: usize = rest[1..]
+        .parse()
+        .map_err(|_| format!("unsupported dtype '{descr}'"))?;
+    match (kind, size) {
+        ('f', 4 | 8) | ('i', 1 | 2 | 4 | 8) | ('u', 1 | 2 | 4 | 8) => Ok((endian, kind, size)),
+        _ => Err(format!(
+            "unsupported dtype '{descr}' (expected float32/float64 or integers)"
+        )),
+    }
+}
+
+fn decode(c: &[u8], kind: char, little: bool) -> f32 {
+    macro_rules! num {
+        ($t:ty) => {{
+            let a = c.try_into().expect("chunk size matches dtype");
+            if little {
+                <$t>::from_le_bytes(a)
+            } else {
+                <$t>::from_be_bytes(a)
+            }
+        }};
+    }
+    match (kind, c.len()) {
+        ('f', 4) => num!(f32),
+        ('f', 8) => num!(f64) as f32,
+        ('i', 1) => c[0] as i8 as f32,
+        ('i', 2) => num!(i16) as f32,
+        ('i', 4) => num!(i32) as f32,
+        ('i', 8) => num!(i64) as f32,
+        ('u', 1) => c[0] as f32,
+        ('u', 2) => num!(u16) as f32,
+        ('u', 4) => num!(u32) as f32,
+        ('u', 8) => num!(u64) as f32,
+        _ => unreachable!("parse_descr admits only these"),
+    }
+}
+
+/// The text after `'key':` in a numpy header dict, up to the end of the header.
+fn dict_value<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    for quote in ['\'', '"'] {
+        let pat = format!("{quote}{key}{quote}");
+        if let Some(i) = header.find(&pat) {
+            let rest = header[i + pat.len()..].trim_start();
+            return Some(rest.strip_prefix(':')?.trim_start());
+        }
+    }
+    None
+}
+
+/// Serialises a float32 array of any shape as `.npy` (version 1.0, C order).
+pub fn npy_bytes(shape: &[usize], data: &[f32]) -> Vec<u8> {
+    let mut dims = String::new();
+    for s in shape {
+        let _ = write!(dims, "{s}, ");
+    }
+    if shape.len() > 1 {
+        dims.truncate(dims.len() - 2);
+    } else {
+        dims.truncate(dims.len().saturating_sub(1));
+    }
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}");
+    // Pad with spaces so that magic + len + header + '\n' is a multiple of 64.
+    let total = 10 + header.len() + 1;
+    header.push_str(&" ".repeat((64 - total % 64) % 64));
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + 4 * data.len());
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in data {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out
+}
+
+/// Writes a float32 `.npy` atomically (to a temporary file, then renamed).
+pub fn write_npy(path: &Path, shape: &[usize], data: &[f32]) -> std::io::Result<()> {
+    debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+    let tmp = path.with_extension("npy.tmp");
+    {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        f.write_all(&npy_bytes(shape, data))?;
+        f.flush()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_round_trip() {
+        let p = Points::new(3, 2, vec![1.0, 2.0, 3.0, 4.0, 5.5, -6.0]);
+        let bytes = npy_bytes(&[3, 2], &p.data);
+        assert_eq!(
+            (10 + u16::from_le_bytes([bytes[8], bytes[9]]) as usize) % 64,
+            0
+        );
+        assert_eq!(parse_npy(&bytes).unwrap(), p);
+        let one = parse_npy(&npy_bytes(&[4], &[1.0, 2.0, 3.0, 4.0])).unwrap();
+        assert_eq!((one.n, one.d), (4, 1));
+    }
+
+    /// A header exactly as numpy 1.26 writes `np.save(f, np.array([[1.,2.],[3.,4.]]))` (float64).
+    #[test]
+    fn reads_numpy_float64() {
+        let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }".to_string();
+        header.push_str(&" ".repeat((64 - (10 + header.len() + 1) % 64) % 64));
+        header.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        for v in [1.0f64, 2.0, 3.0, 4.0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(parse_npy(&b).unwrap().data, vec![1.0, 2.0, 3.0, 4.0]);
+        // Fortran order transposes.
+        let mut bf = b.clone();
+        let pos = bf.windows(5).position(|w| w == b"False").unwrap();
+        bf.splice(pos..pos + 5, b"True ".iter().cloned());
+        assert_eq!(parse_npy(&bf).unwrap().data, vec![1.0, 3.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn malformed_npy_is_a_clear_error() {
+        let good = npy_bytes(&[3, 2], &[0.0; 6]);
+        let truncated = &good[..good.len() - 3];
+        assert!(parse_npy(truncated).unwrap_err().contains("truncated data"));
+        assert!(parse_npy(b"hello world").unwrap_err().contains("magic"));
+        assert!(parse_npy(&good[..20]).unwrap_err().contains("truncated"));
+        let mut complex = good.clone();
+        let pos = complex.windows(3).position(|w| w == b"<f4").unwrap();
+        complex[pos + 1] = b'c';
+        assert!(
+            parse_npy(&complex)
+                .unwrap_err()
+                .contains("unsupported dtype '<c4'")
+        );
+        let three_d = npy_bytes(&[1, 2, 3], &[0.0; 6]);
+        assert!(parse_npy(&three_d).unwrap_err().contains("shape"));
+    }
+
+    #[test]
+    fn csv_with_header_and_errors() {
+        let p = parse_csv("x,y\n1,2\n3, 4\n\n# c\n5 6\n").unwrap();
+        assert_eq!((p.n, p.d), (3, 2));
+        assert_eq!(p.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        assert!(parse_csv("1,2\n3\n").unwrap_err().contains("line 2"));
+        assert!(parse_csv("1,2\n3,abc\n").unwrap_err().contains("'abc'"));
+        assert!(parse_csv("").is_err());
+    }
+
+    #[test]
+    fn read_points_rejects_nan_and_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a.csv");
+        std::fs::write(&f, "1,2\nnan,3\n").unwrap();
+        let e = read_points(&f).unwrap_err().to_string();
+        assert!(e.contains("non-finite") && e.contains("row 1"), "{e}");
+        assert!(matches!(
+            read_points(&dir.path().join("none.npy")),
+            Err(ReadError::Io { .. })
+        ));
+        let g = dir.path().join("b.npy");
+        write_npy(&g, &[2, 3], &[1., 2., 3., 4., 5., 6.]).unwrap();
+        assert_eq!(read_points(&g).unwrap().d, 3);
+    }
+}

@@ -1,0 +1,14 @@
+//! Processes, the ε-prediction interface, exact scores, samplers and model diagnostics
+//! (SPEC §1–§4, §7), on burn tensors; no UI.
+
+pub mod diagnostics;
+mod exact;
+pub mod loss;
+pub mod model;
+mod process;
+pub mod sampler;
+
+pub use exact::ExactMixtureScore;
+pub use model::{EpsilonModel, Times};
+pub use process::{LINEAR_T_MAX, NoiseProcess, T_END, T_MIN};
+pub use sampler::{SampleOutput, SamplerConfig, SamplerKind, initial_noise, sample, sample_from};

@@ -1,0 +1,136 @@
+//! The ε-prediction interface (SPEC §2) that every model and the exact score implement; the
+//! score and the probability-flow velocity are derived from it once, here.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::NoiseProcess;
+
+/// Diffusion times for a batch: one shared time (samplers) or one per row (training, diagnostics).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Times {
+    /// The same `t` for every row.
+    Shared(f64),
+    /// `t` of each row; its length is the batch size.
+    PerRow(Vec<f64>),
+}
+
+impl Times {
+    /// A per-row coefficient `c(t)`: a scalar for shared times, an `[n, 1]` column otherwise.
+    pub fn coefficient(&self, device: &Device, c: impl Fn(f64) -> f64) -> Coefficient {
+        match self {
+            Self::Shared(t) => Coefficient::Scalar(c(*t)),
+            Self::PerRow(ts) => {
+                let col: Vec<f32> = ts.iter().map(|&t| c(t) as f32).collect();
+                Coefficient::Column(Tensor::from_data(
+                    TensorData::new(col, [ts.len(), 1]),
+                    device,
+                ))
+            }
+        }
+    }
+
+    /// The times as an `[n, 1]` column (for models that take `t` as an input feature).
+    pub fn column(&self, n: usize, device: &Device) -> Tensor<2> {
+        match self {
+            Self::Shared(t) => Tensor::full([n, 1], *t as f32, device),
+            Self::PerRow(ts) => {
+                assert_eq!(
+                    ts.len(),
+                    n,
+                    "Times::PerRow has {} times for {n} rows",
+                    ts.len()
+                );
+                let col: Vec<f32> = ts.iter().map(|&t| t as f32).collect();
+                Tensor::from_data(TensorData::new(col, [n, 1]), device)
+            }
+        }
+    }
+}
+
+/// A scalar or an `[n, 1]` column multiplying the rows of an `[n, d]` tensor.
+#[derive(Clone, Debug)]
+pub enum Coefficient {
+    /// The same factor for every row.
+    Scalar(f64),
+    /// One factor per row, shape `[n, 1]`.
+    Column(Tensor<2>),
+}
+
+impl Coefficient {
+    /// `c · x`, row-wise.
+    pub fn mul(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Self::Scalar(c) => x.mul_scalar(*c),
+            Self::Column(c) => x.mul(c.clone()),
+        }
+    }
+}
+
+/// A noise-prediction model `ε_θ(x, t)` for one noise process.
+///
+/// Implemented by the trained networks and by the exact mixture score; every sampler and
+/// diagnostic is written against this trait only.
+pub trait EpsilonModel {
+    /// Data dimension `d`.
+    fn dim(&self) -> usize;
+
+    /// The noise process the model was trained for.
+    fn process(&self) -> NoiseProcess;
+
+    /// Predicted noise `ε_θ(x, t)`.
+    ///
+    /// # Shapes
+    /// - `x`: `[n, d]`
+    /// - output: `[n, d]`
+    fn epsilon(&self, x: Tensor<2>, t: &Times) -> Tensor<2>;
+
+    /// Score `s_θ = −ε_θ / σ(t)`.
+    ///
+    /// # Shapes
+    /// `x`: `[n, d]` → `[n, d]`
+    fn score(&self, x: Tensor<2>, t: &Times) -> Tensor<2> {
+        let p = self.process();
+        let device = x.device();
+        let eps = self.epsilon(x, t);
+        t.coefficient(&device, |t| -1.0 / p.sigma(t)).mul(eps)
+    }
+
+    /// Probability-flow velocity `v_θ = f(t)·x − ½ g²(t)·s_θ = f x + ½ g²/σ · ε_θ` (= dx/dt).
+    ///
+    /// # Shapes
+    /// `x`: `[n, d]` → `[n, d]`
+    fn velocity(&self, x: Tensor<2>, t: &Times) -> Tensor<2> {
+        let p = self.process();
+        let device = x.device();
+        let eps = self.epsilon(x.clone(), t);
+        velocity_from_epsilon(&p, x, eps, t, &device)
+    }
+}
+
+/// `v = f x + ½ g²/σ · ε` for an already computed `ε` (used by samplers that also need `ε`).
+pub fn velocity_from_epsilon(
+    p: &NoiseProcess,
+    x: Tensor<2>,
+    eps: Tensor<2>,
+    t: &Times,
+    device: &Device,
+) -> Tensor<2> {
+    let fx = t.coefficient(device, |t| p.drift(t)).mul(x);
+    let ge = t
+        .coefficient(device, |t| 0.5 * p.diffusion_sq(t) / p.sigma(t))
+        .mul(eps);
+    fx.add(ge)
+}
+
+/// Uploads host points as an `[n, d]` tensor.
+pub fn to_tensor(data: &[f32], n: usize, d: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(data.to_vec(), [n, d]), device)
+}
+
+/// Reads an `[n, d]` tensor back to the host as row-major `f32`.
+pub fn to_host(x: Tensor<2>) -> Vec<f32> {
+    x.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 tensor data")
+}

@@ -1,0 +1,269 @@
+//! Noise processes (SPEC §1): the schedules `α(t)`, `σ(t)` and everything derived from them.
+//!
+//! All schedule arithmetic is done in `f64` on the host: the samplers and the exact scores only
+//! ever need these as scalars (one time per step), and `f64` keeps `σ(t)` accurate near `t = 0`,
+//! where `1 − α²` would cancel catastrophically in `f32`.
+
+use serde::{Deserialize, Serialize};
+
+/// End of every sampler's time grid and start of the linear process' window (SPEC §3).
+pub const T_END: f64 = 1e-3;
+/// Smallest training time for VP and sub-VP (SPEC §2).
+pub const T_MIN: f64 = 1e-5;
+/// Upper end of the linear (rectified-flow) process' integration window (SPEC §1).
+pub const LINEAR_T_MAX: f64 = 1.0 - 1e-3;
+
+/// A forward noising process `x_t = α(t)·x_0 + σ(t)·ε`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum NoiseProcess {
+    /// Variance preserving: `σ = sqrt(1 − α²)`, `β(t) = β_min + t (β_max − β_min)`.
+    Vp {
+        /// `β(0)`; 0.1 by default.
+        beta_min: f64,
+        /// `β(1)`; 20 by default.
+        beta_max: f64,
+    },
+    /// Sub-variance preserving: the same `α`, `σ = 1 − α²`.
+    SubVp {
+        /// `β(0)`; 0.1 by default.
+        beta_min: f64,
+        /// `β(1)`; 20 by default.
+        beta_max: f64,
+    },
+    /// Linear interpolation (rectified flow): `α = 1 − t`, `σ = t`.
+    Linear,
+}
+
+impl Default for NoiseProcess {
+    fn default() -> Self {
+        Self::vp()
+    }
+}
+
+impl NoiseProcess {
+    /// VP with the paper's `β_min = 0.1`, `β_max = 20`.
+    pub fn vp() -> Self {
+        Self::Vp {
+            beta_min: 0.1,
+            beta_max: 20.0,
+        }
+    }
+
+    /// Sub-VP with the paper's `β_min = 0.1`, `β_max = 20`.
+    pub fn sub_vp() -> Self {
+        Self::SubVp {
+            beta_min: 0.1,
+            beta_max: 20.0,
+        }
+    }
+
+    /// Parses `vp`, `sub-vp` or `linear`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "vp" => Some(Self::vp()),
+            "sub-vp" | "subvp" => Some(Self::sub_vp()),
+            "linear" => Some(Self::Linear),
+            _ => None,
+        }
+    }
+
+    /// Short name (`vp`, `sub-vp`, `linear`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Vp { .. } => "vp",
+            Self::SubVp { .. } => "sub-vp",
+            Self::Linear => "linear",
+        }
+    }
+
+    /// Largest time a sampler starts from: 1, or `1 − 1e-3` for the linear process.
+    pub fn t_max(&self) -> f64 {
+        match self {
+            Self::Linear => LINEAR_T_MAX,
+            _ => 1.0,
+        }
+    }
+
+    /// Smallest training time (`t_min`): 1e-5 for VP/sub-VP, 1e-3 for linear.
+    pub fn t_min(&self) -> f64 {
+        match self {
+            Self::Linear => T_END,
+            _ => T_MIN,
+        }
+    }
+
+    /// `β(t)` of VP/sub-VP; `None` for the linear process.
+    pub fn beta(&self, t: f64) -> Option<f64> {
+        match *self {
+            Self::Vp { beta_min, beta_max } | Self::SubVp { beta_min, beta_max } => {
+                Some(beta_min + t * (beta_max - beta_min))
+            }
+            Self::Linear => None,
+        }
+    }
+
+    /// `ln α(t)`.
+    pub fn log_alpha(&self, t: f64) -> f64 {
+        match *self {
+            Self::Vp { beta_min, beta_max } | Self::SubVp { beta_min, beta_max } => {
+                -0.5 * (beta_min * t + 0.5 * t * t * (beta_max - beta_min))
+            }
+            Self::Linear => (1.0 - t).ln(),
+        }
+    }
+
+    /// Mean coefficient `α(t)`.
+    pub fn alpha(&self, t: f64) -> f64 {
+        match self {
+            Self::Linear => 1.0 - t,
+            _ => self.log_alpha(t).exp(),
+        }
+    }
+
+    /// `1 − α(t)²`, computed without cancellation near `t = 0`.
+    fn one_minus_alpha_sq(&self, t: f64) -> f64 {
+        -(2.0 * self.log_alpha(t)).exp_m1()
+    }
+
+    /// Noise standard deviation `σ(t)`.
+    pub fn sigma(&self, t: f64) -> f64 {
+        match self {
+            Self::Vp { .. } => self.one_minus_alpha_sq(t).sqrt(),
+            Self::SubVp { .. } => self.one_minus_alpha_sq(t),
+            Self::Linear => t,
+        }
+    }
+
+    /// Drift coefficient `f(t) = d ln α / dt` (closed form).
+    pub fn drift(&self, t: f64) -> f64 {
+        match self {
+            Self::Vp { .. } | Self::SubVp { .. } => -0.5 * self.beta(t).unwrap_or(0.0),
+            Self::Linear => -1.0 / (1.0 - t),
+        }
+    }
+
+    /// Squared diffusion coefficient `g²(t) = dσ²/dt − 2 f σ²` (closed form).
+    pub fn diffusion_sq(&self, t: f64) -> f64 {
+        match self {
+            Self::Vp { .. } => self.beta(t).unwrap_or(0.0),
+            Self::SubVp { .. } => {
+                let a2 = (2.0 * self.log_alpha(t)).exp();
+                self.beta(t).unwrap_or(0.0) * (1.0 - a2 * a2)
+            }
+            Self::Linear => 2.0 * t / (1.0 - t),
+        }
+    }
+
+    /// Log signal-to-noise ratio `λ(t) = ln(α/σ)`, strictly decreasing in `t`.
+    pub fn log_snr(&self, t: f64) -> f64 {
+        match self {
+            Self::Vp { .. } => self.log_alpha(t) - 0.5 * self.one_minus_alpha_sq(t).ln(),
+            Self::SubVp { .. } => self.log_alpha(t) - self.one_minus_alpha_sq(t).ln(),
+            Self::Linear => (1.0 - t).ln() - t.ln(),
+        }
+    }
+
+    /// Inverse of [`Self::log_snr`] by bisection on `[0, 1]` (to machine precision).
+    pub fn log_snr_inverse(&self, lambda: f64) -> f64 {
+        let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+        for _ in 0..100 {
+            let mid = 0.5 * (lo + hi);
+            if mid <= lo || mid >= hi {
+                break;
+            }
+            // λ decreases in t: a λ(mid) above the target means the root lies later.
+            if self.log_snr(mid) > lambda {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        0.5 * (lo + hi)
+    }
+
+    /// The sampler time grid `t_i = t_max − i·(t_max − t_end)/N`, `i = 0..=N` (SPEC §3).
+    pub fn time_grid(&self, steps: usize) -> Vec<f64> {
+        let t0 = self.t_max();
+        let n = steps.max(1);
+        (0..=n)
+            .map(|i| t0 - i as f64 * (t0 - T_END) / n as f64)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> [NoiseProcess; 3] {
+        [
+            NoiseProcess::vp(),
+            NoiseProcess::sub_vp(),
+            NoiseProcess::Linear,
+        ]
+    }
+
+    /// f = d ln α/dt and g² = dσ²/dt − 2fσ² by central differences must match the closed forms.
+    #[test]
+    fn closed_forms_match_finite_differences() {
+        let h = 1e-6;
+        for p in all() {
+            for &t in &[0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99] {
+                let dlog_alpha = (p.alpha(t + h).ln() - p.alpha(t - h).ln()) / (2.0 * h);
+                let s2 = |t: f64| p.sigma(t).powi(2);
+                let dsigma2 = (s2(t + h) - s2(t - h)) / (2.0 * h);
+                let g2 = dsigma2 - 2.0 * p.drift(t) * s2(t);
+                let tol = 1e-6 * (1.0 + p.drift(t).abs());
+                assert!((dlog_alpha - p.drift(t)).abs() < tol, "{p:?} f at {t}");
+                let tol = 1e-5 * (1.0 + p.diffusion_sq(t).abs());
+                assert!(
+                    (g2 - p.diffusion_sq(t)).abs() < tol,
+                    "{p:?} g2 at {t}: {g2}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn vp_values_by_hand() {
+        let p = NoiseProcess::vp();
+        // ln α(1) = −½(0.1 + ½·19.9) = −5.025
+        assert!((p.log_alpha(1.0) + 5.025).abs() < 1e-12);
+        assert!((p.alpha(0.0) - 1.0).abs() < 1e-15);
+        assert!(p.sigma(0.0).abs() < 1e-15);
+        // α² + σ² = 1 for VP, and σ ≈ sqrt(β_min t) for small t.
+        for &t in &[1e-5, 0.2, 1.0] {
+            assert!((p.alpha(t).powi(2) + p.sigma(t).powi(2) - 1.0).abs() < 1e-12);
+        }
+        let t = 1e-5;
+        assert!((p.sigma(t) / (0.1 * t).sqrt() - 1.0).abs() < 1e-3);
+        // sub-VP: σ = 1 − α².
+        let s = NoiseProcess::sub_vp();
+        assert!((s.sigma(0.5) - (1.0 - s.alpha(0.5).powi(2))).abs() < 1e-12);
+    }
+
+    #[test]
+    fn log_snr_is_decreasing_and_inverts() {
+        for p in all() {
+            let grid = p.time_grid(50);
+            for w in grid.windows(2) {
+                assert!(p.log_snr(w[0]) < p.log_snr(w[1]), "{p:?}");
+            }
+            for &t in &[0.002, 0.05, 0.5, 0.95] {
+                let back = p.log_snr_inverse(p.log_snr(t));
+                assert!((back - t).abs() < 1e-12, "{p:?}: {t} -> {back}");
+            }
+        }
+    }
+
+    #[test]
+    fn time_grid_endpoints() {
+        let g = NoiseProcess::vp().time_grid(100);
+        assert_eq!(g.len(), 101);
+        assert_eq!(g[0], 1.0);
+        assert!((g[100] - T_END).abs() < 1e-15);
+        let g = NoiseProcess::Linear.time_grid(10);
+        assert!((g[0] - LINEAR_T_MAX).abs() < 1e-15);
+    }
+}
