@@ -1,12 +1,15 @@
 //! Collapse Explorer: see the collapse errors of deterministic diffusion samplers.
 //!
 //! Layers point one way: [`data`] (plain point sets) → [`diffusion`] (processes, samplers,
-//! exact scores on burn tensors) → [`metrics`] (TID and diagnostics on plain data) → [`cli`].
+//! exact scores on burn tensors) → [`metrics`] (TID and diagnostics on plain data) →
+//! [`model`] (burn modules, fused CPU MLP, checkpoints) → [`train`] → [`cli`].
 
 pub mod cli;
 pub mod data;
 pub mod diffusion;
 pub mod metrics;
+pub mod model;
+pub mod train;
 
 /// The compute device for tensors: `cpu` (burn's `flex`) or a real `gpu` (burn's `wgpu`).
 pub mod device;

@@ -1,5 +1,9 @@
 //! The headless command line: the same engine as the app, no window.
 
+mod train;
+
+pub use train::{CompareArgs, TrainArgs, load_model, training_set};
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -36,6 +40,10 @@ pub enum Command {
     Datasets,
     /// Demo: exact-score ODE and SDE samples of a MoG dataset and their TID table.
     Demo(DemoArgs),
+    /// Train a score model (DSM, Adam) and write a checkpoint directory.
+    Train(TrainArgs),
+    /// Sample a trained model with several samplers from shared noise; TID against its data.
+    Compare(CompareArgs),
 }
 
 /// A dataset by name.
@@ -60,7 +68,8 @@ impl DatasetArgs {
 pub struct SampleArgs {
     #[command(flatten)]
     pub dataset: DatasetArgs,
-    /// The model: `exact` (the exact score of a MoG dataset).
+    /// The model: `exact` (the exact score of a MoG --dataset), or a checkpoint directory
+    /// written by `train` (then --dataset and --process come from the checkpoint).
     #[arg(long, default_value = "exact")]
     pub model: String,
     /// ode, heun, ddim, dpm2, sde, pc or ald.
@@ -172,6 +181,8 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Some(Command::Demo(a)) => demo(a),
+        Some(Command::Train(a)) => train::train_cmd(a),
+        Some(Command::Compare(a)) => train::compare_cmd(a),
     }
 }
 
@@ -223,21 +234,26 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
     })?;
     let process = NoiseProcess::from_name(&a.process)
         .with_context(|| format!("unknown process '{}'; known: vp, sub-vp, linear", a.process))?;
-    if a.model != "exact" {
-        bail!(
-            "unknown model '{}': only `exact` exists until training lands",
-            a.model
-        );
-    }
-    let model = exact_model(&spec, process)?;
     let dev = a.device.resolve();
     eprintln!("device: {}", dev.description);
+    let model: Box<dyn EpsilonModel> = if a.model == "exact" {
+        Box::new(exact_model(&spec, process)?)
+    } else {
+        let path = Path::new(&a.model);
+        if !path.exists() {
+            bail!(
+                "model '{}' is neither `exact` nor an existing checkpoint directory",
+                a.model
+            );
+        }
+        Box::new(load_model(path, &dev.device)?.1)
+    };
     let mut cfg = SamplerConfig::new(kind);
     cfg.steps = a.steps.unwrap_or(kind.default_steps()).max(1);
     cfg.corrector_steps = a.corrector_steps;
     cfg.snr = a.snr;
     cfg.record_trajectory = a.trajectory.is_some();
-    let (out, secs) = run_sampler(&model, &cfg, a.n, a.seed, &dev.device);
+    let (out, secs) = run_sampler(model.as_ref(), &cfg, a.n, a.seed, &dev.device);
     let d = out.samples.d;
     write_npy(&a.out, &[a.n, d], &out.samples.data)
         .with_context(|| format!("writing {}", a.out.display()))?;

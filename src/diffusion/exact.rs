@@ -37,7 +37,7 @@ impl ExactMixtureScore {
 fn add(c: &Coefficient, x: Tensor<2>) -> Tensor<2> {
     match c {
         Coefficient::Scalar(v) => x.add_scalar(*v),
-        Coefficient::Column(col) => x.add(col.clone()),
+        Coefficient::Column(col) => x.add((**col).clone()),
     }
 }
 
@@ -70,7 +70,7 @@ impl EpsilonModel for ExactMixtureScore {
             // x − α μ_k: [n, d]
             let shifted_mean = match &alpha {
                 Coefficient::Scalar(a) => self.mean_row(k, &device).mul_scalar(*a),
-                Coefficient::Column(a) => a.clone().mul(self.mean_row(k, &device)),
+                Coefficient::Column(a) => (**a).clone().mul(self.mean_row(k, &device)),
             };
             let diff = x.clone().sub(shifted_mean);
             // ln w_k − ½‖x − αμ_k‖²/v_k − (d/2) ln v_k: [n, 1]

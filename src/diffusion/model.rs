@@ -21,10 +21,10 @@ impl Times {
             Self::Shared(t) => Coefficient::Scalar(c(*t)),
             Self::PerRow(ts) => {
                 let col: Vec<f32> = ts.iter().map(|&t| c(t) as f32).collect();
-                Coefficient::Column(Tensor::from_data(
+                Coefficient::Column(Box::new(Tensor::from_data(
                     TensorData::new(col, [ts.len(), 1]),
                     device,
-                ))
+                )))
             }
         }
     }
@@ -52,8 +52,8 @@ impl Times {
 pub enum Coefficient {
     /// The same factor for every row.
     Scalar(f64),
-    /// One factor per row, shape `[n, 1]`.
-    Column(Tensor<2>),
+    /// One factor per row, shape `[n, 1]` (boxed: a tensor handle is large).
+    Column(Box<Tensor<2>>),
 }
 
 impl Coefficient {
@@ -61,7 +61,7 @@ impl Coefficient {
     pub fn mul(&self, x: Tensor<2>) -> Tensor<2> {
         match self {
             Self::Scalar(c) => x.mul_scalar(*c),
-            Self::Column(c) => x.mul(c.clone()),
+            Self::Column(c) => x.mul((**c).clone()),
         }
     }
 }

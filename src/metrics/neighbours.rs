@@ -1,40 +1,68 @@
 //! Exact ε-neighbour counts `N_ε(x_i; D) = #{ j ≠ i : ‖x_i − x_j‖₂ ≤ ε }` (SPEC §6).
 //!
 //! "Exact" means every path decides `‖x_i − x_j‖² ≤ ε²` with the same canonical arithmetic,
-//! [`squared_distance`]: coordinates widened to `f64`, differences squared and summed in
-//! coordinate order. Three paths, chosen by dimension, agree exactly:
+//! [`squared_distance`]: coordinates widened to `f64`, differences squared and summed in a
+//! fixed order. The paths, chosen by dimension, agree exactly:
 //! - `d ≤ 3`: a uniform grid of cells of side `≥ ε`; points sorted by cell, each cell's
 //!   neighbourhood scanned as contiguous runs (SIMD-friendly, multi-threaded over cells);
-//! - small `d`: blocked brute force with the canonical distance;
-//! - large `d`: blocked Gram matrices through `gemm` (`‖a‖² + ‖b‖² − 2a·b` in `f32`) with a
-//!   rigorous rounding-error bound; pairs within the bound of `ε²` are re-decided canonically.
+//! - `d > 3`: blocked Gram matrices through `gemm` (`‖a‖² + ‖b‖² − 2a·b` in `f32`), upper
+//!   triangle only, with a rigorous rounding-error bound; pairs within the bound of `ε²` are
+//!   re-decided canonically;
+//! - [`brute_force_counts`]: every pair, canonically (the reference the tests compare with).
 
 use rayon::prelude::*;
 
 use crate::data::Points;
 
 /// Dimension from which the Gram-matrix path is used.
-pub const GRAM_MIN_DIM: usize = 24;
+pub const GRAM_MIN_DIM: usize = 4;
 /// Rows per block of the brute-force paths.
 const BLOCK: usize = 256;
 
-/// The canonical squared distance all paths agree with.
-#[inline(always)]
+/// The canonical squared distance all paths agree with: `f64` differences squared into eight
+/// interleaved partial sums (coordinate `k` into sum `k mod 8`, which vectorises), combined as
+/// `((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))`. For `d ≤ 3` this is exactly
+/// `(dx² + dy²) + dz²`, the grid path's expression.
+#[inline]
 pub fn squared_distance(a: &[f32], b: &[f32]) -> f64 {
-    let mut acc = 0.0f64;
-    for (x, y) in a.iter().zip(b) {
-        let t = *x as f64 - *y as f64;
-        acc += t * t;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if a.len() >= 32 && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 is present, as just checked.
+            return unsafe { squared_distance_avx2(a, b) };
+        }
     }
-    acc
+    squared_distance_generic(a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn squared_distance_avx2(a: &[f32], b: &[f32]) -> f64 {
+    squared_distance_generic(a, b)
+}
+
+#[inline(always)]
+fn squared_distance_generic(a: &[f32], b: &[f32]) -> f64 {
+    let mut s = [0.0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            let t = x[k] as f64 - y[k] as f64;
+            s[k] += t * t;
+        }
+    }
+    for (k, (x, y)) in ra.iter().zip(rb).enumerate() {
+        let t = *x as f64 - *y as f64;
+        s[k] += t * t;
+    }
+    ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 }
 
 /// Neighbour counts of every point, for every radius in `eps` (any order): `result[m][i]`.
 pub fn neighbour_counts(points: &Points, eps: &[f64]) -> Vec<Vec<u32>> {
-    if points.d <= 3 {
+    if points.d < GRAM_MIN_DIM {
         eps.iter().map(|&e| grid_counts(points, e)).collect()
-    } else if points.d < GRAM_MIN_DIM {
-        brute_force_counts(points, eps)
     } else {
         gram_counts(points, eps)
     }
@@ -161,7 +189,7 @@ fn grid_counts(points: &Points, eps: f64) -> Vec<u32> {
                 let p = [soa[0][i] as f64, soa[1][i] as f64, soa[2][i] as f64];
                 let c: u32 = ranges
                     .iter()
-                    .map(|&(a, b)| count_in(&soa, d, p, a, b, e2))
+                    .map(|&(a, b)| count_in(soa, d, p, a, b, e2))
                     .sum();
                 c - 1 // the point itself
             })
@@ -235,27 +263,29 @@ fn sq(x: f32, p: f64) -> f64 {
     t * t
 }
 
-/// Gram path for large `d`: blocked `f32` Gram matrices with exact re-decision near `ε²`.
+/// Gram path for `d > 3`: `f32` Gram blocks of the upper triangle (each pair once), with
+/// exact re-decision of the pairs whose approximate distance lies within the error bound of ε².
 fn gram_counts(points: &Points, eps: &[f64]) -> Vec<Vec<u32>> {
-    let (n, d) = (points.n, points.d);
+    let (n, d, m) = (points.n, points.d, eps.len());
     let e2: Vec<f64> = eps.iter().map(|e| e * e).collect();
     let norms: Vec<f64> = (0..n)
         .map(|i| points.row(i).iter().map(|&x| (x as f64).powi(2)).sum())
         .collect();
-    // |fl(a·b) − a·b| ≤ γ_d ‖a‖‖b‖ with γ_d ≈ d·u (u = 2⁻²⁴); doubled for safety, plus the
-    // rounding of the f32 result itself.
-    let gamma = 2.0 * (d as f64 + 4.0) * f32::EPSILON as f64 * 0.5;
-    let blocks: Vec<usize> = (0..n).step_by(BLOCK).collect();
-    let per_point: Vec<Vec<u32>> = blocks
+    let roots: Vec<f64> = norms.iter().map(|v| v.sqrt()).collect();
+    // |fl(a·b) − a·b| ≤ γ_{d+1} Σ|a_k b_k| ≤ γ_{d+1} ‖a‖‖b‖, γ_k = k u/(1 − k u), u = 2⁻²⁴, for
+    // any summation order, FMA or not, including the rounding of the f32 result (Higham, 2002,
+    // §3.1). The distance carries 2·γ; 2.2 covers the 1/(1 − k u) factor with room to spare.
+    let bound_factor = 2.2 * (d as f64 + 1.0) * (f32::EPSILON as f64 * 0.5);
+    let nb = n.div_ceil(BLOCK);
+    let pairs: Vec<(usize, usize)> = (0..nb).flat_map(|a| (a..nb).map(move |b| (a, b))).collect();
+    let counts = pairs
         .par_iter()
-        .flat_map_iter(|&r0| {
-            let r1 = (r0 + BLOCK).min(n);
-            let rows = r1 - r0;
-            let mut counts = vec![vec![0u32; e2.len()]; rows];
-            let mut gram = vec![0f32; rows * BLOCK];
-            for c0 in (0..n).step_by(BLOCK) {
-                let c1 = (c0 + BLOCK).min(n);
-                let cols = c1 - c0;
+        .fold(
+            || (vec![0u32; n * m], vec![0f32; BLOCK * BLOCK]),
+            |(mut counts, mut gram), &(bi, bj)| {
+                let (r0, c0) = (bi * BLOCK, bj * BLOCK);
+                let rows = BLOCK.min(n - r0);
+                let cols = BLOCK.min(n - c0);
                 // gram[r, c] = x_{r0+r} · x_{c0+c}
                 // SAFETY: the pointers and strides describe `rows × d`, `d × cols` and
                 // `rows × cols` row-major buffers that live for the call.
@@ -284,17 +314,14 @@ fn gram_counts(points: &Points, eps: &[f64]) -> Vec<Vec<u32>> {
                 }
                 for r in 0..rows {
                     let i = r0 + r;
-                    for c in 0..cols {
+                    let (ni, ri) = (norms[i], roots[i] * bound_factor);
+                    let first = if bi == bj { r + 1 } else { 0 };
+                    for c in first..cols {
                         let j = c0 + c;
-                        if i == j {
-                            continue;
-                        }
-                        let dot = gram[r * cols + c] as f64;
-                        let approx = norms[i] + norms[j] - 2.0 * dot;
-                        let bound = 2.0 * gamma * (norms[i] * norms[j]).sqrt()
-                            + 1e-12 * (norms[i] + norms[j]);
+                        let approx = ni + norms[j] - 2.0 * gram[r * cols + c] as f64;
+                        let bound = ri * roots[j] + 1e-12 * (ni + norms[j]);
                         let mut exact = None;
-                        for (cm, &em) in counts[r].iter_mut().zip(&e2) {
+                        for (k, &em) in e2.iter().enumerate() {
                             let inside = if (approx - em).abs() <= bound {
                                 *exact.get_or_insert_with(|| {
                                     squared_distance(points.row(i), points.row(j))
@@ -302,15 +329,27 @@ fn gram_counts(points: &Points, eps: &[f64]) -> Vec<Vec<u32>> {
                             } else {
                                 approx <= em
                             };
-                            *cm += inside as u32;
+                            if inside {
+                                counts[i * m + k] += 1;
+                                counts[j * m + k] += 1;
+                            }
                         }
                     }
                 }
-            }
-            counts
-        })
-        .collect();
-    transpose(per_point, eps.len())
+                (counts, gram)
+            },
+        )
+        .map(|(counts, _)| counts)
+        .reduce(
+            || vec![0u32; n * m],
+            |mut a, b| {
+                a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                a
+            },
+        );
+    (0..m)
+        .map(|k| (0..n).map(|i| counts[i * m + k]).collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -356,7 +395,7 @@ mod tests {
 
     #[test]
     fn gram_matches_brute_force_exactly_in_high_d() {
-        for d in [GRAM_MIN_DIM, 100, 768] {
+        for d in [GRAM_MIN_DIM, 10, 100, 768] {
             let p = DatasetSpec::Mog { dim: d, std: 0.1 }.generate(600, 3);
             // Radii around the typical within-mode distance sqrt(2 d) 0.1 make many close calls.
             let typical = (2.0 * d as f64).sqrt() * 0.1;

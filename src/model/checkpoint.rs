@@ -1,0 +1,214 @@
+//! Checkpoints: `model.safetensors` (every part's weights, through burn-store) plus a JSON
+//! sidecar `model.json` that says how to rebuild and use the model.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+
+use super::mlp::{Mlp, MlpWeights};
+use super::net::NetSpec;
+
+/// Sidecar format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Where the training data came from, so a checkpoint can name its training set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "kebab-case")]
+pub enum DataSource {
+    /// A synthetic dataset drawn from a seed.
+    Synthetic {
+        /// The dataset.
+        dataset: crate::data::DatasetSpec,
+        /// Number of points.
+        n: usize,
+        /// Seed it was drawn with.
+        seed: u64,
+    },
+    /// A user's file.
+    File {
+        /// Its path when trained.
+        path: PathBuf,
+    },
+}
+
+/// Everything in `model.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Sidecar format version.
+    pub format_version: u32,
+    /// Architecture, process and shapes.
+    pub net: NetSpec,
+    /// Training data.
+    pub data: DataSource,
+    /// Training iterations done.
+    pub iteration: u64,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Last training loss (mean over the last iterations).
+    pub loss: Option<f64>,
+    /// Free-form training settings (lr, batch, …) for the record.
+    pub training: serde_json::Value,
+}
+
+/// Why a checkpoint could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// File system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Sidecar is not valid JSON for this format.
+    #[error("{path}: not a Collapse Explorer model sidecar: {message}")]
+    Sidecar {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        message: String,
+    },
+    /// Weights do not match the sidecar's architecture, or the file is corrupt.
+    #[error("{path}: {message}")]
+    Weights {
+        /// File.
+        path: PathBuf,
+        /// Cause, naming the first bad tensor.
+        message: String,
+    },
+}
+
+/// All parts of a network as one burn module (keys `parts.N.layers.M.weight|bias`).
+#[derive(Module, Debug)]
+struct NetModule {
+    parts: Vec<Mlp>,
+}
+
+/// A loaded checkpoint: sidecar and host weights of every part.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    /// The sidecar.
+    pub meta: CheckpointMeta,
+    /// Weights of each part, in [`NetSpec::part_configs`] order.
+    pub weights: Vec<MlpWeights>,
+}
+
+/// `dir/model.json` and `dir/model.safetensors`; a path to either file names its directory.
+pub fn checkpoint_paths(path: &Path) -> (PathBuf, PathBuf) {
+    let dir = if path.is_dir() || path.extension().is_none() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    (dir.join("model.json"), dir.join("model.safetensors"))
+}
+
+impl Checkpoint {
+    /// Writes the checkpoint into directory `dir` (created if needed), atomically per file.
+    pub fn save(&self, dir: &Path) -> Result<(), CheckpointError> {
+        fn io(path: &Path) -> impl Fn(std::io::Error) -> CheckpointError + '_ {
+            move |source| CheckpointError::Io {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let (json, st) = checkpoint_paths(dir);
+        let device = Device::flex();
+        let module = NetModule {
+            parts: self
+                .weights
+                .iter()
+                .map(|w| Mlp::from_weights(w, &device))
+                .collect(),
+        };
+        let tmp = st.with_extension("safetensors.tmp");
+        let mut store = SafetensorsStore::from_file(&tmp).metadata("format", "collapse-explorer");
+        module
+            .save_into(&mut store)
+            .map_err(|e| CheckpointError::Weights {
+                path: st.clone(),
+                message: e.to_string(),
+            })?;
+        std::fs::rename(&tmp, &st).map_err(io(&st))?;
+        let text = serde_json::to_string_pretty(&self.meta).expect("sidecar serialises");
+        let tmp = json.with_extension("json.tmp");
+        std::fs::write(&tmp, text).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &json).map_err(io(&json))
+    }
+
+    /// Reads a checkpoint directory (or either of its files).
+    pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        let (json, st) = checkpoint_paths(path);
+        let text = std::fs::read_to_string(&json).map_err(|source| CheckpointError::Io {
+            path: json.clone(),
+            source,
+        })?;
+        let meta: CheckpointMeta =
+            serde_json::from_str(&text).map_err(|e| CheckpointError::Sidecar {
+                path: json.clone(),
+                message: e.to_string(),
+            })?;
+        if meta.format_version != FORMAT_VERSION {
+            return Err(CheckpointError::Sidecar {
+                path: json,
+                message: format!(
+                    "format version {} (this build reads {FORMAT_VERSION})",
+                    meta.format_version
+                ),
+            });
+        }
+        if !st.exists() {
+            return Err(CheckpointError::Io {
+                path: st,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "weights file missing"),
+            });
+        }
+        let device = Device::flex();
+        let configs = meta.net.part_configs();
+        let fresh = meta.net.init_weights(0);
+        let mut module = NetModule {
+            parts: fresh
+                .iter()
+                .map(|w| Mlp::from_weights(w, &device))
+                .collect(),
+        };
+        let weights_err = |message: String| CheckpointError::Weights {
+            path: st.clone(),
+            message,
+        };
+        let mut store = SafetensorsStore::from_file(&st);
+        let result = module
+            .load_from(&mut store)
+            .map_err(|e| weights_err(format!("corrupt or unreadable: {e}")))?;
+        if let Some(e) = result.errors.first() {
+            return Err(weights_err(format!(
+                "does not match the sidecar's architecture: {e:?}"
+            )));
+        }
+        if let Some((name, why)) = result.missing.first() {
+            return Err(weights_err(format!(
+                "missing tensor '{name}' ({why}) for the sidecar's architecture"
+            )));
+        }
+        if let Some(name) = result.unused.first() {
+            return Err(weights_err(format!(
+                "unexpected tensor '{name}' for the sidecar's architecture"
+            )));
+        }
+        let weights: Vec<MlpWeights> = module
+            .parts
+            .iter()
+            .zip(&configs)
+            .map(|(m, (_, c))| m.to_weights(c))
+            .collect();
+        if weights.iter().any(|w| !w.all_finite()) {
+            return Err(weights_err("contains NaN or infinite weights".into()));
+        }
+        Ok(Self { meta, weights })
+    }
+}

@@ -1,0 +1,10 @@
+//! Score networks (burn modules), the fused CPU MLP path, and checkpoint I/O.
+
+pub mod checkpoint;
+pub mod fast;
+pub mod mlp;
+pub mod net;
+
+pub use checkpoint::{Checkpoint, CheckpointError, CheckpointMeta, DataSource};
+pub use mlp::{Activation, Mlp, MlpConfig, MlpWeights};
+pub use net::{Architecture, NetSpec, ScoreNet};

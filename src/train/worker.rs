@@ -1,0 +1,492 @@
+//! The trainer thread: owns a [`Trainer`], takes [`TrainCommand`]s, publishes [`TrainEvent`]s.
+//!
+//! Channels are bounded. Progress events are coalesced (at most one per `progress_every`); a
+//! full event channel never blocks training: the event is dropped and counted. Snapshots go to
+//! a single-slot mailbox that always holds the newest one, so a slow analysis side only ever
+//! skips stale snapshots and training never waits for it.
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
+
+use super::{TrainConfig, TrainError, Trainer};
+use crate::data::Points;
+use crate::model::MlpWeights;
+use crate::model::NetSpec;
+
+/// UI → trainer.
+#[derive(Debug)]
+pub enum TrainCommand {
+    /// Start (or resume) iterating.
+    Start,
+    /// Stop iterating; keep the state.
+    Pause,
+    /// Run exactly one iteration while paused.
+    StepOnce,
+    /// Change the learning rate.
+    SetLr(f64),
+    /// Throw the run away and set up a new one (paused).
+    Reset(Box<TrainConfig>, Arc<Points>),
+    /// End the thread.
+    Shutdown,
+}
+
+/// The weights at one iteration, for the analysis side (plain data, no tensors).
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Iteration the weights come from.
+    pub iteration: u64,
+    /// Architecture and process.
+    pub net: NetSpec,
+    /// Weights of every part.
+    pub weights: Vec<MlpWeights>,
+    /// The run's generation (increments on every reset).
+    pub generation: u64,
+}
+
+/// Trainer → UI.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainEvent {
+    /// A run was set up.
+    Ready {
+        /// Which device, in words.
+        device: String,
+        /// Whether the fused CPU path is used.
+        fast_path: bool,
+        /// Run generation.
+        generation: u64,
+    },
+    /// Coalesced progress.
+    Progress {
+        /// Iterations done.
+        iteration: u64,
+        /// Mean loss since the last progress event.
+        loss: f64,
+        /// Iterations per second since the last progress event.
+        iters_per_sec: f64,
+    },
+    /// Iterating stopped (paused, or the configured iterations are done).
+    Paused {
+        /// Iterations done.
+        iteration: u64,
+        /// True when the run reached its configured iteration count.
+        finished: bool,
+    },
+    /// Training diverged; the weights are the last finite ones.
+    Diverged(String),
+    /// Something failed (the message says what).
+    Error(String),
+}
+
+/// Publishing cadence.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PublishSettings {
+    /// Minimum time between progress events.
+    pub progress_every: Duration,
+    /// Publish a snapshot every this many iterations …
+    pub snapshot_every: u64,
+    /// … but not more often than this (so copying weights stays well under 5% of training).
+    pub snapshot_min_interval: Duration,
+}
+
+impl Default for PublishSettings {
+    fn default() -> Self {
+        Self {
+            progress_every: Duration::from_millis(50),
+            snapshot_every: 50,
+            snapshot_min_interval: Duration::from_millis(150),
+        }
+    }
+}
+
+/// A single-slot mailbox holding the newest snapshot.
+#[derive(Default)]
+pub struct SnapshotSlot {
+    slot: Mutex<(Option<Arc<Snapshot>>, bool)>,
+    ready: Condvar,
+}
+
+impl SnapshotSlot {
+    /// Replaces the held snapshot.
+    pub fn publish(&self, s: Arc<Snapshot>) {
+        let mut g = self.slot.lock().expect("snapshot slot");
+        g.0 = Some(s);
+        self.ready.notify_all();
+    }
+
+    /// Takes the newest snapshot, waiting up to `timeout`; `None` on timeout or after close.
+    pub fn take(&self, timeout: Duration) -> Option<Arc<Snapshot>> {
+        let g = self.slot.lock().expect("snapshot slot");
+        let (mut g, _) = self
+            .ready
+            .wait_timeout_while(g, timeout, |(s, closed)| s.is_none() && !*closed)
+            .expect("snapshot slot");
+        g.0.take()
+    }
+
+    /// Wakes every waiter for good.
+    pub fn close(&self) {
+        let mut g = self.slot.lock().expect("snapshot slot");
+        g.1 = true;
+        self.ready.notify_all();
+    }
+
+    /// Whether [`Self::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.slot.lock().expect("snapshot slot").1
+    }
+}
+
+/// The UI's side of the trainer thread; dropping it stops the thread and joins it.
+pub struct TrainerHandle {
+    commands: Sender<TrainCommand>,
+    events: Receiver<TrainEvent>,
+    /// Newest weights, for the analysis thread.
+    pub snapshots: Arc<SnapshotSlot>,
+    dropped_events: Arc<std::sync::atomic::AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TrainerHandle {
+    /// Starts the trainer thread with a first run (paused). `wake` is called after events are
+    /// sent (the app passes `ctx.request_repaint`).
+    pub fn spawn(
+        config: TrainConfig,
+        data: Arc<Points>,
+        publish: PublishSettings,
+        wake: Box<dyn Fn() + Send + Sync>,
+    ) -> Self {
+        let (cmd_tx, cmd_rx) = bounded(64);
+        let (ev_tx, ev_rx) = bounded(256);
+        let snapshots = Arc::new(SnapshotSlot::default());
+        let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let worker = Worker {
+            commands: cmd_rx,
+            events: ev_tx,
+            snapshots: snapshots.clone(),
+            dropped: dropped.clone(),
+            wake,
+            publish,
+        };
+        let thread = std::thread::Builder::new()
+            .name("trainer".into())
+            .spawn(move || worker.run(config, data))
+            .expect("spawn trainer thread");
+        Self {
+            commands: cmd_tx,
+            events: ev_rx,
+            snapshots,
+            dropped_events: dropped,
+            thread: Some(thread),
+        }
+    }
+
+    /// Sends a command (never blocks the UI: a full queue drops the command and says so).
+    pub fn send(&self, cmd: TrainCommand) -> bool {
+        self.commands.try_send(cmd).is_ok()
+    }
+
+    /// Events received so far, without waiting, at most `max`.
+    pub fn drain(&self, max: usize) -> Vec<TrainEvent> {
+        self.events.try_iter().take(max).collect()
+    }
+
+    /// Waits up to `timeout` for one event.
+    pub fn recv_timeout(&self, timeout: Duration) -> Option<TrainEvent> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Events dropped because the UI did not drain them in time.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped_events
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Drop for TrainerHandle {
+    fn drop(&mut self) {
+        // A full queue still ends the thread: it also stops when the channel disconnects.
+        let _ = self.commands.try_send(TrainCommand::Shutdown);
+        self.snapshots.close();
+        let (tx, _) = bounded(0);
+        let _ = std::mem::replace(&mut self.commands, tx);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Worker {
+    commands: Receiver<TrainCommand>,
+    events: Sender<TrainEvent>,
+    snapshots: Arc<SnapshotSlot>,
+    dropped: Arc<std::sync::atomic::AtomicU64>,
+    wake: Box<dyn Fn() + Send + Sync>,
+    publish: PublishSettings,
+}
+
+impl Worker {
+    fn emit(&self, e: TrainEvent) {
+        match self.events.try_send(e) {
+            Ok(()) => (self.wake)(),
+            Err(TrySendError::Full(_)) => {
+                self.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    fn run(self, config: TrainConfig, data: Arc<Points>) {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.main_loop(config, data)
+        }));
+        if let Err(panic) = result {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            self.emit(TrainEvent::Error(format!("trainer thread panicked: {msg}")));
+        }
+        self.snapshots.close();
+    }
+
+    fn setup(&self, config: TrainConfig, data: Arc<Points>, generation: u64) -> Option<Trainer> {
+        match Trainer::new(config, data) {
+            Ok(t) => {
+                self.emit(TrainEvent::Ready {
+                    device: t.device_description().to_string(),
+                    fast_path: t.uses_fast_path(),
+                    generation,
+                });
+                self.publish_snapshot(&t, generation);
+                Some(t)
+            }
+            Err(e) => {
+                self.emit(TrainEvent::Error(e.to_string()));
+                None
+            }
+        }
+    }
+
+    fn publish_snapshot(&self, t: &Trainer, generation: u64) {
+        self.snapshots.publish(Arc::new(Snapshot {
+            iteration: t.iteration(),
+            net: t.config().net.clone(),
+            weights: t.weights(),
+            generation,
+        }));
+        (self.wake)();
+    }
+
+    fn main_loop(&self, config: TrainConfig, data: Arc<Points>) {
+        let mut generation = 0;
+        let mut trainer = self.setup(config, data, generation);
+        let mut running = false;
+        let mut last_progress = Instant::now();
+        let mut last_snapshot = Instant::now();
+        let mut since_progress = (0u64, 0.0f64);
+        loop {
+            // Commands: block while paused, poll while running.
+            let cmd = if running {
+                match self.commands.try_recv() {
+                    Ok(c) => Some(c),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return,
+                }
+            } else {
+                match self.commands.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                }
+            };
+            let mut step_once = false;
+            match cmd {
+                Some(TrainCommand::Shutdown) => return,
+                Some(TrainCommand::Start) => running = trainer.is_some(),
+                Some(TrainCommand::Pause) => {
+                    running = false;
+                    if let Some(t) = &trainer {
+                        self.publish_snapshot(t, generation);
+                        self.emit(TrainEvent::Paused {
+                            iteration: t.iteration(),
+                            finished: false,
+                        });
+                    }
+                }
+                Some(TrainCommand::StepOnce) => step_once = !running,
+                Some(TrainCommand::SetLr(lr)) => {
+                    if let Some(t) = trainer.as_mut() {
+                        t.set_lr(lr);
+                    }
+                }
+                Some(TrainCommand::Reset(config, data)) => {
+                    running = false;
+                    generation += 1;
+                    trainer = self.setup(*config, data, generation);
+                }
+                None => {}
+            }
+            let Some(t) = trainer.as_mut() else {
+                running = false;
+                continue;
+            };
+            if !(running || step_once) {
+                continue;
+            }
+            match t.step() {
+                Ok(loss) => {
+                    since_progress.0 += 1;
+                    since_progress.1 += loss;
+                }
+                Err(e @ TrainError::Diverged { .. }) => {
+                    running = false;
+                    self.publish_snapshot(t, generation);
+                    self.emit(TrainEvent::Diverged(e.to_string()));
+                    continue;
+                }
+                Err(e) => {
+                    running = false;
+                    self.emit(TrainEvent::Error(e.to_string()));
+                    continue;
+                }
+            }
+            let it = t.iteration();
+            let finished = it >= t.config().iterations;
+            let now = Instant::now();
+            if now - last_progress >= self.publish.progress_every || step_once || finished {
+                let dt = (now - last_progress).as_secs_f64();
+                self.emit(TrainEvent::Progress {
+                    iteration: it,
+                    loss: since_progress.1 / since_progress.0.max(1) as f64,
+                    iters_per_sec: since_progress.0 as f64 / dt.max(1e-9),
+                });
+                since_progress = (0, 0.0);
+                last_progress = now;
+            }
+            if step_once
+                || finished
+                || (it % self.publish.snapshot_every == 0
+                    && now - last_snapshot >= self.publish.snapshot_min_interval)
+            {
+                self.publish_snapshot(t, generation);
+                last_snapshot = now;
+            }
+            if finished && running {
+                running = false;
+                self.emit(TrainEvent::Paused {
+                    iteration: it,
+                    finished: true,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DatasetSpec;
+    use crate::device::DeviceChoice;
+    use crate::diffusion::NoiseProcess;
+    use crate::model::fast::AdamSettings;
+    use crate::model::{Activation, Architecture, MlpConfig};
+
+    fn config(iterations: u64) -> TrainConfig {
+        TrainConfig {
+            net: NetSpec {
+                arch: Architecture::Mlp,
+                mlp: MlpConfig::new(2, 16, 2, Activation::Tanh),
+                process: NoiseProcess::vp(),
+                t_split: 0.5,
+                data_std: 1.0,
+            },
+            lr: 1e-3,
+            batch: 64,
+            iterations,
+            seed: 0,
+            device: DeviceChoice::Cpu,
+            adam: AdamSettings::default(),
+        }
+    }
+
+    fn until(h: &TrainerHandle, mut pred: impl FnMut(&TrainEvent) -> bool) -> TrainEvent {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(e) = h.recv_timeout(Duration::from_millis(100))
+                && pred(&e)
+            {
+                return e;
+            }
+        }
+        panic!("event not seen within 30 s");
+    }
+
+    #[test]
+    fn runs_to_completion_publishes_and_shuts_down() {
+        let data = Arc::new(DatasetSpec::Chessboard.generate(1000, 0));
+        let h = TrainerHandle::spawn(
+            config(300),
+            data.clone(),
+            PublishSettings::default(),
+            Box::new(|| {}),
+        );
+        until(&h, |e| {
+            matches!(
+                e,
+                TrainEvent::Ready {
+                    fast_path: true,
+                    ..
+                }
+            )
+        });
+        assert!(h.send(TrainCommand::Start));
+        let e = until(&h, |e| {
+            matches!(e, TrainEvent::Paused { finished: true, .. })
+        });
+        assert_eq!(
+            e,
+            TrainEvent::Paused {
+                iteration: 300,
+                finished: true
+            }
+        );
+        let snap = h
+            .snapshots
+            .take(Duration::from_secs(5))
+            .expect("a snapshot");
+        assert_eq!(snap.iteration, 300);
+        // Step once while paused, then reset into a new generation.
+        assert!(h.send(TrainCommand::StepOnce));
+        until(&h, |e| {
+            matches!(e, TrainEvent::Progress { iteration: 301, .. })
+        });
+        assert!(h.send(TrainCommand::Reset(Box::new(config(10)), data)));
+        until(&h, |e| matches!(e, TrainEvent::Ready { generation: 1, .. }));
+        let start = Instant::now();
+        drop(h);
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "drop must not hang"
+        );
+    }
+
+    #[test]
+    fn divergence_is_reported_not_panicked() {
+        let mut pts = DatasetSpec::Chessboard.generate(100, 0);
+        pts.data[0] = f32::INFINITY;
+        pts.data.iter_mut().for_each(|v| *v *= f32::MAX);
+        let h = TrainerHandle::spawn(
+            config(100),
+            Arc::new(pts),
+            PublishSettings::default(),
+            Box::new(|| {}),
+        );
+        assert!(h.send(TrainCommand::Start));
+        let e = until(&h, |e| matches!(e, TrainEvent::Diverged(_)));
+        assert!(matches!(e, TrainEvent::Diverged(m) if m.contains("kept the last finite weights")));
+    }
+}
