@@ -1,18 +1,22 @@
 //! Choosing where tensors live.
 
+use std::sync::OnceLock;
+
 use burn::tensor::{Device, DeviceKind};
+use eframe::wgpu;
 use serde::{Deserialize, Serialize};
 
 /// What the user asked for with `--device`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceChoice {
-    /// A real GPU when one is present, else the CPU.
+    /// A real GPU when one is present, else the CPU. A software adapter (lavapipe, WARP,
+    /// SwiftShader) is never "a GPU": burn's wgpu backend on it is ~12× slower than `flex`.
     #[default]
     Auto,
     /// The CPU (burn's `flex` backend).
     Cpu,
-    /// The GPU (burn's `wgpu` backend), whatever adapter wgpu picks.
+    /// The GPU (burn's `wgpu` backend): the first real GPU, else whatever adapter wgpu picks.
     Gpu,
 }
 
@@ -23,21 +27,103 @@ pub struct ResolvedDevice {
     pub device: Device,
     /// E.g. "CPU (burn flex)".
     pub description: String,
+    /// True for burn's `flex` (CPU) backend, where the fused CPU paths apply.
+    pub is_cpu: bool,
+}
+
+/// A hardware GPU adapter found by wgpu.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GpuAdapter {
+    /// Adapter name, e.g. "NVIDIA H100 80GB HBM3".
+    pub name: String,
+    /// Graphics API, e.g. "Vulkan".
+    pub backend: String,
+    /// Discrete (true) or integrated (false).
+    pub discrete: bool,
+}
+
+/// The first real (discrete, else integrated) GPU adapter, probed once per process.
+pub fn hardware_gpu() -> Option<GpuAdapter> {
+    static PROBE: OnceLock<Option<GpuAdapter>> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let instance =
+                wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+            let adapters = block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+            let infos: Vec<wgpu::AdapterInfo> = adapters.iter().map(|a| a.get_info()).collect();
+            let pick = |kind: wgpu::DeviceType| infos.iter().find(|i| i.device_type == kind);
+            pick(wgpu::DeviceType::DiscreteGpu)
+                .or_else(|| pick(wgpu::DeviceType::IntegratedGpu))
+                .map(|i| GpuAdapter {
+                    name: i.name.clone(),
+                    backend: format!("{:?}", i.backend),
+                    discrete: i.device_type == wgpu::DeviceType::DiscreteGpu,
+                })
+        })
+        .clone()
+}
+
+/// Polls a future to completion on this thread (wgpu's native futures are ready at once).
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::yield_now();
+    }
 }
 
 impl DeviceChoice {
-    /// Resolves the choice. `auto` is the CPU until GPU-adapter detection lands with training
-    /// (TODO(#3)): a software-only adapter must never be picked automatically.
+    /// Resolves the choice. `auto` takes a real GPU when wgpu finds one, else the CPU.
     pub fn resolve(self) -> ResolvedDevice {
+        let cpu = |why: &str| ResolvedDevice {
+            device: Device::flex(),
+            description: format!("CPU (burn flex){why}"),
+            is_cpu: true,
+        };
+        let gpu = |adapter: &GpuAdapter| ResolvedDevice {
+            device: Device::wgpu(if adapter.discrete {
+                DeviceKind::DiscreteGpu(0)
+            } else {
+                DeviceKind::IntegratedGpu(0)
+            }),
+            description: format!("GPU (burn wgpu: {}, {})", adapter.name, adapter.backend),
+            is_cpu: false,
+        };
         match self {
-            Self::Auto | Self::Cpu => ResolvedDevice {
-                device: Device::flex(),
-                description: "CPU (burn flex)".into(),
+            Self::Cpu => cpu(""),
+            Self::Auto => match hardware_gpu() {
+                Some(a) => gpu(&a),
+                None => cpu(", no hardware GPU found"),
             },
-            Self::Gpu => ResolvedDevice {
-                device: Device::wgpu(DeviceKind::DefaultDevice),
-                description: "GPU (burn wgpu, default adapter)".into(),
+            Self::Gpu => match hardware_gpu() {
+                Some(a) => gpu(&a),
+                None => ResolvedDevice {
+                    device: Device::wgpu(DeviceKind::DefaultDevice),
+                    description: "GPU (burn wgpu, default adapter: no hardware GPU found, \
+                                  probably a software rasteriser)"
+                        .into(),
+                    is_cpu: false,
+                },
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `auto` never resolves to a software adapter: with no hardware GPU it is the CPU.
+    #[test]
+    fn auto_is_cpu_without_a_hardware_gpu() {
+        let r = DeviceChoice::Auto.resolve();
+        match hardware_gpu() {
+            None => assert!(r.is_cpu && r.description.starts_with("CPU"), "{r:?}"),
+            Some(a) => assert!(!r.is_cpu && r.description.contains(&a.name), "{r:?}"),
+        }
+        assert!(DeviceChoice::Cpu.resolve().is_cpu);
     }
 }

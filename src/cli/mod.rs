@@ -246,7 +246,7 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
                 a.model
             );
         }
-        Box::new(load_model(path, &dev.device)?.1)
+        load_model(path, &dev)?.1
     };
     let mut cfg = SamplerConfig::new(kind);
     cfg.steps = a.steps.unwrap_or(kind.default_steps()).max(1);

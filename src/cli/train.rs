@@ -9,13 +9,14 @@ use clap::Args;
 
 use super::{DatasetArgs, print_tid_table, progress_bar, run_sampler};
 use crate::data::{DatasetSpec, Points, read_points};
-use crate::device::DeviceChoice;
-use crate::diffusion::{NoiseProcess, SamplerConfig, SamplerKind};
+use crate::device::{DeviceChoice, ResolvedDevice};
+use crate::diffusion::{EpsilonModel, NoiseProcess, SamplerConfig, SamplerKind};
 use crate::metrics::{TidPoint, tid_curve};
 use crate::model::checkpoint::FORMAT_VERSION;
 use crate::model::fast::AdamSettings;
 use crate::model::{
-    Activation, Architecture, Checkpoint, CheckpointMeta, DataSource, MlpConfig, NetSpec, ScoreNet,
+    Activation, Architecture, Checkpoint, CheckpointMeta, DataSource, MlpConfig, NetSpec,
+    inference_model,
 };
 use crate::train::{TrainConfig, TrainError, Trainer};
 
@@ -244,19 +245,20 @@ pub struct CompareArgs {
 }
 
 /// Loads a checkpoint as a ready model.
+/// (the fused CPU path on `flex`, burn's modules elsewhere).
 pub fn load_model(
     path: &std::path::Path,
-    device: &burn::tensor::Device,
-) -> Result<(Checkpoint, ScoreNet)> {
+    device: &ResolvedDevice,
+) -> Result<(Checkpoint, Box<dyn EpsilonModel>)> {
     let ckpt = Checkpoint::load(path)?;
-    let net = ScoreNet::new(ckpt.meta.net.clone(), &ckpt.weights, device);
+    let net = inference_model(ckpt.meta.net.clone(), &ckpt.weights, device);
     Ok((ckpt, net))
 }
 
 /// Runs `compare`.
 pub fn compare_cmd(a: CompareArgs) -> Result<()> {
     let dev = a.device.resolve();
-    let (ckpt, net) = load_model(&a.model, &dev.device)?;
+    let (ckpt, net) = load_model(&a.model, &dev)?;
     let kinds: Vec<SamplerKind> = a
         .samplers
         .iter()
@@ -275,7 +277,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
     let mut curves: Vec<(String, Vec<TidPoint>)> = Vec::new();
     for kind in kinds {
         let cfg = SamplerConfig::new(kind);
-        let (out, secs) = run_sampler(&net, &cfg, a.n, a.seed, &dev.device);
+        let (out, secs) = run_sampler(net.as_ref(), &cfg, a.n, a.seed, &dev.device);
         eprintln!("  {:<4} {} steps in {secs:.2} s", kind.name(), cfg.steps);
         curves.push((
             kind.name().to_string(),

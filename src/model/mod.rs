@@ -2,9 +2,11 @@
 
 pub mod checkpoint;
 pub mod fast;
+pub mod infer;
 pub mod mlp;
 pub mod net;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointMeta, DataSource};
+pub use infer::{FastScoreNet, inference_model};
 pub use mlp::{Activation, Mlp, MlpConfig, MlpWeights};
 pub use net::{Architecture, NetSpec, ScoreNet};

@@ -92,8 +92,18 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Sets up a run on `data` (the finite training set).
+    /// Sets up a run on `data` (the finite training set). Plain MLPs on the CPU train on the
+    /// fused path; everything else on burn's autodiff.
     pub fn new(config: TrainConfig, data: Arc<Points>) -> Result<Self, TrainError> {
+        Self::build(config, data, true)
+    }
+
+    /// The same run on burn's autodiff path only (for comparisons and benchmarks).
+    pub fn new_burn_path(config: TrainConfig, data: Arc<Points>) -> Result<Self, TrainError> {
+        Self::build(config, data, false)
+    }
+
+    fn build(config: TrainConfig, data: Arc<Points>, allow_fast: bool) -> Result<Self, TrainError> {
         let net = &config.net;
         if data.d != net.mlp.dim {
             return Err(TrainError::Config(format!(
@@ -116,7 +126,7 @@ impl Trainer {
             )));
         }
         let device = config.device.resolve();
-        let on_cpu = !matches!(config.device, DeviceChoice::Gpu);
+        let on_cpu = device.is_cpu && allow_fast;
         let weights = net.init_weights(config.seed);
         let full = Band::full(&p);
         let low = Band {
@@ -289,6 +299,11 @@ impl Trainer {
     /// The current model, ready for sampling on `device`.
     pub fn score_net(&self, device: &Device) -> ScoreNet {
         ScoreNet::new(self.config.net.clone(), &self.weights(), device)
+    }
+
+    /// The resolved device the run trains on.
+    pub fn device(&self) -> &ResolvedDevice {
+        &self.device
     }
 }
 

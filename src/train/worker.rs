@@ -104,15 +104,25 @@ impl Default for PublishSettings {
 /// A single-slot mailbox holding the newest snapshot.
 #[derive(Default)]
 pub struct SnapshotSlot {
-    slot: Mutex<(Option<Arc<Snapshot>>, bool)>,
+    slot: Mutex<SlotInner>,
     ready: Condvar,
+}
+
+#[derive(Default)]
+struct SlotInner {
+    /// Published and not yet taken.
+    pending: Option<Arc<Snapshot>>,
+    /// The newest published, taken or not (for saving checkpoints).
+    latest: Option<Arc<Snapshot>>,
+    closed: bool,
 }
 
 impl SnapshotSlot {
     /// Replaces the held snapshot.
     pub fn publish(&self, s: Arc<Snapshot>) {
         let mut g = self.slot.lock().expect("snapshot slot");
-        g.0 = Some(s);
+        g.pending = Some(s.clone());
+        g.latest = Some(s);
         self.ready.notify_all();
     }
 
@@ -121,21 +131,26 @@ impl SnapshotSlot {
         let g = self.slot.lock().expect("snapshot slot");
         let (mut g, _) = self
             .ready
-            .wait_timeout_while(g, timeout, |(s, closed)| s.is_none() && !*closed)
+            .wait_timeout_while(g, timeout, |s| s.pending.is_none() && !s.closed)
             .expect("snapshot slot");
-        g.0.take()
+        g.pending.take()
+    }
+
+    /// The newest published snapshot, whether or not it was taken.
+    pub fn peek(&self) -> Option<Arc<Snapshot>> {
+        self.slot.lock().expect("snapshot slot").latest.clone()
     }
 
     /// Wakes every waiter for good.
     pub fn close(&self) {
         let mut g = self.slot.lock().expect("snapshot slot");
-        g.1 = true;
+        g.closed = true;
         self.ready.notify_all();
     }
 
     /// Whether [`Self::close`] was called.
     pub fn is_closed(&self) -> bool {
-        self.slot.lock().expect("snapshot slot").1
+        self.slot.lock().expect("snapshot slot").closed
     }
 }
 

@@ -1,0 +1,79 @@
+//! Training and trained-model sampling throughput (issue #3): one Adam iteration of the paper's
+//! presets on the fused CPU path and on burn's autodiff path, and ODE sampling of the 2D preset.
+//!
+//! `cargo bench --profile dev --bench train`.
+
+use std::sync::Arc;
+
+use burn::tensor::Device;
+use collapse_explorer::data::DatasetSpec;
+use collapse_explorer::device::DeviceChoice;
+use collapse_explorer::diffusion::{NoiseProcess, SamplerConfig, SamplerKind, sample};
+use collapse_explorer::model::fast::AdamSettings;
+use collapse_explorer::model::{Activation, Architecture, FastScoreNet, MlpConfig, NetSpec};
+use collapse_explorer::train::{TrainConfig, Trainer};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+fn config(mlp: MlpConfig) -> TrainConfig {
+    TrainConfig {
+        net: NetSpec {
+            arch: Architecture::Mlp,
+            mlp,
+            process: NoiseProcess::vp(),
+            t_split: 0.5,
+            data_std: 1.0,
+        },
+        lr: 5e-3,
+        batch: 2000,
+        iterations: 10_000,
+        seed: 0,
+        device: DeviceChoice::Cpu,
+        adam: AdamSettings::default(),
+    }
+}
+
+fn train_step(c: &mut Criterion) {
+    let mut g = c.benchmark_group("train_iteration_batch2000");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(1));
+    let chess = Arc::new(DatasetSpec::Chessboard.generate(500_000, 0));
+    let mog = Arc::new(DatasetSpec::Mog { dim: 10, std: 0.1 }.generate(50_000, 0));
+    let cases = [
+        ("2d_tanh", MlpConfig::preset_2d(2), &chess),
+        (
+            "2d_relu",
+            MlpConfig::new(2, 100, 3, Activation::Relu),
+            &chess,
+        ),
+        ("mog10_tanh", MlpConfig::preset_mog(10), &mog),
+    ];
+    for (name, mlp, data) in cases {
+        let mut fast = Trainer::new(config(mlp.clone()), (*data).clone()).unwrap();
+        assert!(fast.uses_fast_path());
+        g.bench_function(BenchmarkId::new("fused", name), |b| {
+            b.iter(|| fast.step().unwrap())
+        });
+        let mut burn = Trainer::new_burn_path(config(mlp), (*data).clone()).unwrap();
+        g.bench_function(BenchmarkId::new("burn_flex", name), |b| {
+            b.iter(|| burn.step().unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn ode_sampling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("ode_sampling_2d_preset");
+    g.sample_size(10);
+    let spec = config(MlpConfig::preset_2d(2)).net;
+    let model = FastScoreNet::new(spec.clone(), &spec.init_weights(0));
+    let (n, steps) = (20_000, 20);
+    g.throughput(Throughput::Elements((n * steps) as u64));
+    let cfg = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(steps);
+    g.bench_function(BenchmarkId::new("fused", format!("n{n}")), |b| {
+        b.iter(|| sample(&model, &cfg, n, 0, &Device::flex(), &mut |_, _| {}))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, train_step, ode_sampling);
+criterion_main!(benches);

@@ -1,0 +1,210 @@
+//! Inference on the fused CPU path: a score network's ε computed by [`FastMlp`] forward passes
+//! over host buffers instead of burn ops.
+//!
+//! It is the same function as [`ScoreNet`](super::ScoreNet) (tested to float32 tolerance from the
+//! same weights, for every architecture) and implements the engine's [`EpsilonModel`], so every
+//! sampler and diagnostic runs on it unchanged. On the CPU it removes burn's per-op dispatch from
+//! the sampler's inner loop; the analysis thread and the CLI use it whenever the device is `flex`.
+
+use std::sync::Mutex;
+
+use burn::tensor::Tensor;
+
+use super::fast::FastMlp;
+use super::mlp::MlpWeights;
+use super::net::{Architecture, NetSpec, ScoreNet};
+use crate::device::ResolvedDevice;
+use crate::diffusion::NoiseProcess;
+use crate::diffusion::model::{EpsilonModel, Times, to_host, to_tensor};
+
+/// A score network on the fused CPU path.
+#[derive(Debug)]
+pub struct FastScoreNet {
+    spec: NetSpec,
+    /// One MLP per part, in [`NetSpec::part_configs`] order; a mutex because a forward pass
+    /// reuses the part's work buffers.
+    parts: Vec<Mutex<FastMlp>>,
+}
+
+impl FastScoreNet {
+    /// Builds the parts from host weights (in [`NetSpec::part_configs`] order).
+    pub fn new(spec: NetSpec, weights: &[MlpWeights]) -> Self {
+        assert_eq!(
+            weights.len(),
+            spec.part_configs().len(),
+            "FastScoreNet::new: parts"
+        );
+        let parts = weights
+            .iter()
+            .map(|w| Mutex::new(FastMlp::new(w)))
+            .collect();
+        Self { spec, parts }
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &NetSpec {
+        &self.spec
+    }
+
+    fn forward(&self, part: usize, input: &[f32], rows: usize) -> Vec<f32> {
+        self.parts[part]
+            .lock()
+            .expect("FastScoreNet part")
+            .forward(input, rows)
+    }
+
+    /// ε on host rows.
+    ///
+    /// # Shapes
+    /// `x`: `[n, d]` row-major → `[n, d]`
+    pub fn epsilon_host(&self, x: &[f32], n: usize, t: &Times) -> Vec<f32> {
+        let d = self.spec.mlp.dim;
+        assert_eq!(x.len(), n * d, "FastScoreNet: x is not [{n}, {d}]");
+        let time = |i: usize| match t {
+            Times::Shared(t) => *t,
+            Times::PerRow(ts) => ts[i],
+        };
+        let rows_with_time = |idx: &mut dyn Iterator<Item = usize>| -> (Vec<f32>, usize) {
+            let mut input = Vec::with_capacity(n * (d + 1));
+            let mut m = 0;
+            for i in idx {
+                input.extend_from_slice(&x[i * d..(i + 1) * d]);
+                input.push(time(i) as f32);
+                m += 1;
+            }
+            (input, m)
+        };
+        match self.spec.arch {
+            Architecture::Mlp | Architecture::HighNoiseOnly => {
+                let (input, m) = rows_with_time(&mut (0..n));
+                self.forward(0, &input, m)
+            }
+            Architecture::SkipFixed => {
+                let (input, m) = rows_with_time(&mut (0..n));
+                let mut f = self.forward(0, &input, m);
+                for (i, (row, xr)) in f.chunks_exact_mut(d).zip(x.chunks_exact(d)).enumerate() {
+                    let (c_skip, c_out) = self.spec.fixed_skip(time(i));
+                    for (e, &xv) in row.iter_mut().zip(xr) {
+                        *e = (c_skip as f32) * xv + (c_out as f32) * *e;
+                    }
+                }
+                f
+            }
+            Architecture::Skip => {
+                let (input, m) = rows_with_time(&mut (0..n));
+                let mut f = self.forward(0, &input, m);
+                let ts: Vec<f32> = (0..n).map(|i| time(i) as f32).collect();
+                let c_skip = self.forward(1, &ts, n);
+                let c_out = self.forward(2, &ts, n);
+                for (i, (row, xr)) in f.chunks_exact_mut(d).zip(x.chunks_exact(d)).enumerate() {
+                    for (e, &xv) in row.iter_mut().zip(xr) {
+                        *e = c_skip[i] * xv + c_out[i] * *e;
+                    }
+                }
+                f
+            }
+            Architecture::TwoModel => {
+                let split = self.spec.t_split;
+                let mut out = vec![0f32; n * d];
+                for (part, high) in [(0, false), (1, true)] {
+                    let idx: Vec<usize> = (0..n).filter(|&i| (time(i) >= split) == high).collect();
+                    if idx.is_empty() {
+                        continue;
+                    }
+                    let (input, m) = rows_with_time(&mut idx.iter().copied());
+                    let eps = self.forward(part, &input, m);
+                    for (&i, row) in idx.iter().zip(eps.chunks_exact(d)) {
+                        out[i * d..(i + 1) * d].copy_from_slice(row);
+                    }
+                }
+                out
+            }
+        }
+    }
+}
+
+/// The inference model for `weights` on `device`: the fused path on the CPU, burn's modules
+/// elsewhere (same function either way).
+pub fn inference_model(
+    spec: NetSpec,
+    weights: &[MlpWeights],
+    device: &ResolvedDevice,
+) -> Box<dyn EpsilonModel> {
+    if device.is_cpu {
+        Box::new(FastScoreNet::new(spec, weights))
+    } else {
+        Box::new(ScoreNet::new(spec, weights, &device.device))
+    }
+}
+
+impl EpsilonModel for FastScoreNet {
+    fn dim(&self) -> usize {
+        self.spec.mlp.dim
+    }
+
+    fn process(&self) -> NoiseProcess {
+        self.spec.process
+    }
+
+    fn epsilon(&self, x: Tensor<2>, t: &Times) -> Tensor<2> {
+        let device = x.device();
+        let [n, d] = x.dims();
+        let eps = self.epsilon_host(&to_host(x), n, t);
+        to_tensor(&eps, n, d, &device)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::Device;
+
+    use super::*;
+    use crate::model::mlp::{Activation, MlpConfig};
+
+    /// From the same weights, the fused path and burn's modules give the same ε for every
+    /// architecture, with shared and per-row times (float32 tolerance: sums of ~100 products of
+    /// O(1) terms carry relative errors of a few 1e-6).
+    #[test]
+    fn matches_burn_score_net_for_every_architecture() {
+        let device = Device::flex();
+        let (n, d) = (300, 3);
+        let x: Vec<f32> = (0..n * d)
+            .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+            .collect();
+        let per_row: Vec<f64> = (0..n).map(|i| 1e-3 + i as f64 / n as f64 * 0.998).collect();
+        for arch in [
+            Architecture::Mlp,
+            Architecture::Skip,
+            Architecture::SkipFixed,
+            Architecture::TwoModel,
+            Architecture::HighNoiseOnly,
+        ] {
+            for activation in [Activation::Tanh, Activation::Silu] {
+                let spec = NetSpec {
+                    arch,
+                    mlp: MlpConfig::new(d, 24, 2, activation),
+                    process: NoiseProcess::vp(),
+                    t_split: 0.5,
+                    data_std: 0.7,
+                };
+                let w = spec.init_weights(11);
+                let burn_net = ScoreNet::new(spec.clone(), &w, &device);
+                let fast = FastScoreNet::new(spec, &w);
+                for t in [
+                    Times::Shared(0.3),
+                    Times::Shared(0.8),
+                    Times::PerRow(per_row.clone()),
+                ] {
+                    let want = to_host(burn_net.epsilon(to_tensor(&x, n, d, &device), &t));
+                    let got = to_host(fast.epsilon(to_tensor(&x, n, d, &device), &t));
+                    let worst = want
+                        .iter()
+                        .zip(&got)
+                        .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
+                        .fold(0f32, f32::max);
+                    assert!(worst < 1e-4, "{arch:?} {activation:?} {t:?}: {worst}");
+                }
+            }
+        }
+    }
+}
