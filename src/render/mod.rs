@@ -15,13 +15,24 @@
 //! are in egui points (logical pixels): physical pixels times `pixels_per_point`.
 
 pub mod colormap;
+pub mod heatmap;
+pub mod mesh;
+pub mod points;
+pub mod segments;
+mod util;
 
-use eframe::egui;
+use eframe::{egui, egui_wgpu};
 
 pub use colormap::Colormap;
 
 /// Every shader as the pipelines compile it, by name (for validation tests).
-pub const SHADERS: [(&str, &str); 1] = [("colormap", colormap::SHADER)];
+pub const SHADERS: [(&str, &str); 5] = [
+    ("colormap", colormap::SHADER),
+    ("points", points::SHADER),
+    ("segments", segments::SHADER),
+    ("heatmap", heatmap::SHADER),
+    ("mesh", mesh::SHADER),
+];
 
 /// Data-space rectangle shown in a view: x range and y range (y up).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -135,6 +146,45 @@ fn nonzero_span(range: [f32; 2]) -> f32 {
         span
     } else {
         1.0
+    }
+}
+
+/// Builds every pipeline once and stores it in `render_state.renderer.write().callback_resources`.
+///
+/// Call it once from the app's creation context (`cc.wgpu_render_state`); calling it again
+/// replaces the pipelines and drops every view's buffers.
+pub fn install(render_state: &egui_wgpu::RenderState) {
+    let device = &render_state.device;
+    let format = render_state.target_format;
+    let points = points::PointResources::new(device, format);
+    let segments = segments::SegmentResources::new(device, format);
+    let heatmap = heatmap::HeatmapResources::new(device, format);
+    let mesh = mesh::MeshResources::new(device, format);
+
+    let mut renderer = render_state.renderer.write();
+    let resources = &mut renderer.callback_resources;
+    resources.insert(points);
+    resources.insert(segments);
+    resources.insert(heatmap);
+    resources.insert(mesh);
+}
+
+/// Drops the GPU buffers of view `view_id` in every primitive (for a view that is closed for
+/// good; a view that is drawn again simply gets new buffers).
+pub fn forget_view(render_state: &egui_wgpu::RenderState, view_id: u64) {
+    let mut renderer = render_state.renderer.write();
+    let resources = &mut renderer.callback_resources;
+    if let Some(points) = resources.get_mut::<points::PointResources>() {
+        points.views.remove(&view_id);
+    }
+    if let Some(segments) = resources.get_mut::<segments::SegmentResources>() {
+        segments.views.remove(&view_id);
+    }
+    if let Some(heatmap) = resources.get_mut::<heatmap::HeatmapResources>() {
+        heatmap.views.remove(&view_id);
+    }
+    if let Some(mesh) = resources.get_mut::<mesh::MeshResources>() {
+        mesh.views.remove(&view_id);
     }
 }
 
