@@ -9,6 +9,7 @@ pub mod data;
 pub mod diffusion;
 pub mod metrics;
 pub mod model;
+pub mod render;
 pub mod train;
 
 /// The compute device for tensors: `cpu` (burn's `flex`) or a real `gpu` (burn's `wgpu`).
