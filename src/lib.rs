@@ -2,8 +2,10 @@
 //!
 //! Layers point one way: [`data`] (plain point sets) → [`diffusion`] (processes, samplers,
 //! exact scores on burn tensors) → [`metrics`] (TID and diagnostics on plain data) →
-//! [`model`] (burn modules, fused CPU MLP, checkpoints) → [`train`] → [`cli`].
+//! [`model`] (burn modules, fused CPU MLP, checkpoints) → [`train`] → [`app`] and [`cli`];
+//! `render` (wgpu pipelines, plain data in, pixels out) is used by [`app`] only.
 
+pub mod app;
 pub mod cli;
 pub mod data;
 pub mod diffusion;

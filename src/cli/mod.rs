@@ -22,7 +22,7 @@ use crate::metrics::{TidPoint, tid_curve};
 #[derive(Parser, Debug)]
 #[command(version, about, long_about = None)]
 pub struct Cli {
-    /// What to do (without one: the headless demo, until the app lands).
+    /// What to do (without one: open the explorer app, training chessboard live).
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -30,6 +30,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Open the explorer app (the default without a command).
+    App(AppArgs),
     /// Sample a model with one sampler and write the samples as float32 .npy [n, d].
     Sample(SampleArgs),
     /// Draw a finite dataset and write it as float32 .npy [n, d].
@@ -104,6 +106,30 @@ pub struct SampleArgs {
     pub device: DeviceChoice,
 }
 
+/// Arguments of `app`.
+#[derive(Args, Debug)]
+pub struct AppArgs {
+    /// Dataset to train first: chessboard, spiral, semicircles, ring-mog, mog1d or mog.
+    #[arg(long, default_value = "chessboard")]
+    pub dataset: String,
+    /// Light theme.
+    #[arg(long)]
+    pub light: bool,
+    /// The view to open.
+    #[arg(long, value_enum, default_value_t = crate::app::Tab::Samples)]
+    pub tab: crate::app::Tab,
+    /// Smoke test: once samples are drawn, render N more frames, check the window is not blank,
+    /// and exit (non-zero if it rendered nothing or no samples came within --timeout).
+    #[arg(long)]
+    pub frames: Option<u64>,
+    /// With --frames: save the last frame as a PNG.
+    #[arg(long)]
+    pub screenshot: Option<PathBuf>,
+    /// With --frames: seconds to wait for the first samples.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
 /// Arguments of `data`.
 #[derive(Args, Debug)]
 pub struct DataArgs {
@@ -162,13 +188,14 @@ pub struct DemoArgs {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        None => demo(DemoArgs {
-            dataset: DatasetArgs {
-                dataset: "ring-mog".into(),
-                dim: None,
-            },
-            n: 20_000,
-            seed: 0,
+        None => crate::app::run(crate::app::AppOptions::default()),
+        Some(Command::App(a)) => crate::app::run(crate::app::AppOptions {
+            dataset: Some(a.dataset),
+            light: a.light,
+            frames: a.frames,
+            screenshot: a.screenshot,
+            timeout: std::time::Duration::from_secs(a.timeout),
+            tab: a.tab,
         }),
         Some(Command::Sample(a)) => sample_cmd(a),
         Some(Command::Data(a)) => data_cmd(a),

@@ -1,0 +1,229 @@
+//! The left panel's configuration: dataset, process, model, training, samplers and analysis,
+//! and how it turns into a [`TrainConfig`] and [`AnalysisSettings`].
+
+use crate::data::{DatasetSpec, Points};
+use crate::device::DeviceChoice;
+use crate::diffusion::{NoiseProcess, SamplerConfig, SamplerKind};
+use crate::model::fast::AdamSettings;
+use crate::model::{Activation, Architecture, MlpConfig, NetSpec};
+use crate::train::analysis::log_spaced;
+use crate::train::{AnalysisSettings, TrainConfig};
+
+/// The datasets offered in the app (the d-D MoG with a chosen dimension).
+pub const DATASETS: [&str; 6] = [
+    "chessboard",
+    "spiral",
+    "semicircles",
+    "ring-mog",
+    "mog1d",
+    "mog",
+];
+
+/// One sampler's row in the panel.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplerChoice {
+    /// The sampler.
+    pub kind: SamplerKind,
+    /// Whether it is compared.
+    pub enabled: bool,
+    /// Its step count.
+    pub steps: usize,
+}
+
+/// Everything the left panel sets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExplorerConfig {
+    /// Dataset name (one of [`DATASETS`]).
+    pub dataset: String,
+    /// Dimension of `mog`.
+    pub mog_dim: usize,
+    /// Training-set size.
+    pub n_points: usize,
+    /// Seed of the training set.
+    pub data_seed: u64,
+    /// Noise process name: vp, sub-vp or linear.
+    pub process: String,
+    /// Architecture.
+    pub arch: Architecture,
+    /// Hidden width.
+    pub width: usize,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Activation.
+    pub activation: Activation,
+    /// Split time of the two-model and high-noise-only architectures.
+    pub t_split: f64,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Batch size.
+    pub batch: usize,
+    /// Iterations.
+    pub iterations: u64,
+    /// Seed of the weights and batches.
+    pub seed: u64,
+    /// Training device.
+    pub device: DeviceChoice,
+    /// Samplers and their steps.
+    pub samplers: Vec<SamplerChoice>,
+    /// Particles per sampler in the analysis.
+    pub n_samples: usize,
+    /// Paths kept for the trajectory view.
+    pub n_paths: usize,
+    /// Seed of the shared sampling noise.
+    pub sample_seed: u64,
+    /// Smallest TID radius.
+    pub eps_min: f64,
+    /// Largest TID radius.
+    pub eps_max: f64,
+    /// The radius of interest (marked on the TID view).
+    pub eps_marked: f64,
+}
+
+impl Default for ExplorerConfig {
+    /// The paper's 2D preset on chessboard, with live-analysis sizes that refresh several times
+    /// a second on a 2-core machine (the SDE uses 250 steps here; the paper uses 1,000).
+    fn default() -> Self {
+        let sampler = |kind: SamplerKind, enabled: bool, steps: usize| SamplerChoice {
+            kind,
+            enabled,
+            steps,
+        };
+        Self {
+            dataset: "chessboard".into(),
+            mog_dim: 10,
+            n_points: 500_000,
+            data_seed: 0,
+            process: "vp".into(),
+            arch: Architecture::Mlp,
+            width: 100,
+            depth: 3,
+            activation: Activation::Tanh,
+            t_split: 0.5,
+            lr: 5e-3,
+            batch: 2000,
+            iterations: 10_000,
+            seed: 0,
+            device: DeviceChoice::Auto,
+            samplers: vec![
+                sampler(SamplerKind::OdeEuler, true, 100),
+                sampler(SamplerKind::Sde, true, 250),
+                sampler(SamplerKind::PredictorCorrector, false, 100),
+                sampler(SamplerKind::Ddim, false, 100),
+                sampler(SamplerKind::DpmSolver2, false, 50),
+                sampler(SamplerKind::OdeHeun, false, 50),
+                sampler(SamplerKind::AnnealedLangevin, false, 250),
+            ],
+            n_samples: 4000,
+            n_paths: 200,
+            sample_seed: 1,
+            eps_min: 0.02,
+            eps_max: 0.5,
+            eps_marked: 0.1,
+        }
+    }
+}
+
+impl ExplorerConfig {
+    /// The dataset spec.
+    pub fn dataset_spec(&self) -> Result<DatasetSpec, String> {
+        DatasetSpec::from_name(
+            &self.dataset,
+            (self.dataset == "mog").then_some(self.mog_dim),
+        )
+    }
+
+    /// Sets the dataset and the paper's matching preset (2D: 3 × 100, n = 500,000; MoG:
+    /// 2 × 1000, n = 50,000, or 3 × 100 for the 1D MoG so that it trains live).
+    pub fn select_dataset(&mut self, name: &str) {
+        self.dataset = name.to_string();
+        let mog = name == "mog";
+        (self.width, self.depth) = if mog { (1000, 2) } else { (100, 3) };
+        self.n_points = if mog || name == "mog1d" {
+            50_000
+        } else {
+            500_000
+        };
+    }
+
+    /// Draws the training set.
+    pub fn training_set(&self) -> Result<Points, String> {
+        Ok(self.dataset_spec()?.generate(self.n_points, self.data_seed))
+    }
+
+    /// The training configuration for `data`.
+    pub fn train_config(&self, data: &Points) -> Result<TrainConfig, String> {
+        let process = NoiseProcess::from_name(&self.process)
+            .ok_or_else(|| format!("unknown process '{}'", self.process))?;
+        let data_std = data.std().iter().sum::<f64>() / data.d.max(1) as f64;
+        Ok(TrainConfig {
+            net: NetSpec {
+                arch: self.arch,
+                mlp: MlpConfig::new(data.d, self.width, self.depth, self.activation),
+                process,
+                t_split: self.t_split,
+                data_std,
+            },
+            lr: self.lr,
+            batch: self.batch,
+            iterations: self.iterations,
+            seed: self.seed,
+            device: self.device,
+            adam: AdamSettings::default(),
+        })
+    }
+
+    /// The enabled samplers, ODE-like first.
+    pub fn enabled_samplers(&self) -> Vec<SamplerKind> {
+        self.samplers
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| s.kind)
+            .collect()
+    }
+
+    /// What the analysis thread computes.
+    pub fn analysis_settings(&self) -> AnalysisSettings {
+        AnalysisSettings {
+            samplers: self
+                .samplers
+                .iter()
+                .filter(|s| s.enabled)
+                .map(|s| SamplerConfig::new(s.kind).with_steps(s.steps))
+                .collect(),
+            n_samples: self.n_samples.max(20),
+            n_paths: self.n_paths.min(self.n_samples),
+            seed: self.sample_seed,
+            eps: log_spaced(self.eps_min, self.eps_max.max(self.eps_min * 1.01), 12),
+            tid_points: 2000.min(self.n_samples),
+            ..AnalysisSettings::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_the_paper_2d_preset_on_chessboard() {
+        let c = ExplorerConfig::default();
+        let data = c.dataset_spec().unwrap().generate(1000, 0);
+        let t = c.train_config(&data).unwrap();
+        assert_eq!(t.net.mlp, MlpConfig::preset_2d(2));
+        assert_eq!((t.lr, t.batch, t.iterations), (5e-3, 2000, 10_000));
+        let a = c.analysis_settings();
+        let kinds: Vec<SamplerKind> = a.samplers.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, vec![SamplerKind::OdeEuler, SamplerKind::Sde]);
+        assert!((a.eps[0] - 0.02).abs() < 1e-12 && (a.eps[11] - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn selecting_mog_switches_to_the_mog_preset() {
+        let mut c = ExplorerConfig::default();
+        c.select_dataset("mog");
+        assert_eq!((c.width, c.depth, c.n_points), (1000, 2, 50_000));
+        assert_eq!(c.dataset_spec().unwrap().dim(), 10);
+        c.select_dataset("spiral");
+        assert_eq!((c.width, c.depth), (100, 3));
+    }
+}

@@ -1,0 +1,728 @@
+//! The eframe app: configuration on the left, training status at the bottom, the views in the
+//! centre. It owns the trainer and analysis threads and only ever drains their events.
+
+use eframe::egui;
+pub mod config;
+pub mod plot;
+pub mod state;
+pub mod views;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use egui::{Color32, RichText, Ui};
+use egui_plot::{Line, Plot, PlotPoints};
+
+use self::config::{DATASETS, ExplorerConfig};
+use self::state::ExplorerState;
+pub use self::views::Tab;
+use self::views::{ViewData, ViewSettings, sampler_label};
+use crate::device::DeviceChoice;
+use crate::model::checkpoint::FORMAT_VERSION;
+use crate::model::{Activation, Architecture, Checkpoint, CheckpointMeta, DataSource};
+use crate::train::{
+    AnalysisCommand, AnalysisContext, AnalysisHandle, PublishSettings, TrainCommand, TrainerHandle,
+};
+
+/// How the app is started (from the command line).
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// Dataset to train first (default chessboard).
+    pub dataset: Option<String>,
+    /// Light theme instead of dark.
+    pub light: bool,
+    /// Smoke test: once samples are drawn, render this many more frames, check that the window
+    /// is not blank, and exit (status 0 when it rendered, 1 otherwise).
+    pub frames: Option<u64>,
+    /// With `frames`: save the final frame as a PNG here.
+    pub screenshot: Option<PathBuf>,
+    /// With `frames`: give up (status 1) after this many seconds without samples.
+    pub timeout: Duration,
+    /// The tab to open.
+    pub tab: Tab,
+}
+
+/// Opens the window and runs until it is closed. Returns the smoke test's verdict when
+/// `frames` was given.
+pub fn run(opts: AppOptions) -> Result<()> {
+    let verdict = Arc::new(AtomicI32::new(-1));
+    let v = verdict.clone();
+    let native = eframe::NativeOptions {
+        renderer: eframe::Renderer::Wgpu,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Collapse Explorer")
+            .with_inner_size([1600.0, 1000.0]),
+        ..Default::default()
+    };
+    let smoke = opts.frames.is_some();
+    eframe::run_native(
+        "Collapse Explorer",
+        native,
+        Box::new(move |cc| Ok(Box::new(ExplorerApp::new(cc, opts, v)?))),
+    )
+    .map_err(|e| anyhow::anyhow!("the window failed: {e}"))?;
+    if smoke {
+        match verdict.load(Ordering::SeqCst) {
+            0 => Ok(()),
+            1 => anyhow::bail!("smoke test: the window rendered nothing (blank frame)"),
+            _ => anyhow::bail!("smoke test: no samples were drawn before the timeout"),
+        }
+    } else {
+        Ok(())
+    }
+}
+
+/// The smoke test's progress.
+struct Smoke {
+    frames: u64,
+    after_samples: u64,
+    start: Instant,
+    timeout: Duration,
+    screenshot: Option<PathBuf>,
+    requested: bool,
+    result: Arc<Mutex<Option<bool>>>,
+    verdict: Arc<AtomicI32>,
+}
+
+/// The app.
+pub struct ExplorerApp {
+    config: ExplorerConfig,
+    /// The configuration the running run was built from (to show what "Apply" would change).
+    applied: ExplorerConfig,
+    state: ExplorerState,
+    views: ViewSettings,
+    view_data: ViewData,
+    trainer: TrainerHandle,
+    analysis: AnalysisHandle,
+    generation: u64,
+    dark: bool,
+    checkpoint_path: String,
+    notice: Option<(String, Instant)>,
+    smoke: Option<Smoke>,
+    export: Option<(Tab, Arc<Mutex<Option<Result<String, String>>>>)>,
+    central_rect: egui::Rect,
+}
+
+fn wake(ctx: &egui::Context) -> Box<dyn Fn() + Send + Sync> {
+    let ctx = ctx.clone();
+    Box::new(move || ctx.request_repaint())
+}
+
+impl ExplorerApp {
+    fn new(
+        cc: &eframe::CreationContext<'_>,
+        opts: AppOptions,
+        verdict: Arc<AtomicI32>,
+    ) -> Result<Self> {
+        let rs = cc
+            .wgpu_render_state
+            .as_ref()
+            .context("the wgpu renderer is not available")?;
+        crate::render::install(rs);
+        let dark = !opts.light;
+        cc.egui_ctx.set_visuals(if dark {
+            egui::Visuals::dark()
+        } else {
+            egui::Visuals::light()
+        });
+        let mut config = ExplorerConfig::default();
+        if let Some(d) = &opts.dataset {
+            config.select_dataset(d);
+        }
+        let data = Arc::new(config.training_set().map_err(anyhow::Error::msg)?);
+        let train = config.train_config(&data).map_err(anyhow::Error::msg)?;
+        let spec = config.dataset_spec().map_err(anyhow::Error::msg)?;
+        let ctx = AnalysisContext::new(0, data.clone(), spec.mixture());
+        let view_data = ViewData::new(data.clone(), ctx.bounds.clone(), 0);
+        let trainer =
+            TrainerHandle::spawn(train, data, PublishSettings::default(), wake(&cc.egui_ctx));
+        let analysis = AnalysisHandle::spawn(
+            trainer.snapshots.clone(),
+            ctx,
+            config.analysis_settings(),
+            wake(&cc.egui_ctx),
+        );
+        // Start training at once: the user sees collapse appear.
+        trainer.send(TrainCommand::Start);
+        let mut state = ExplorerState::default();
+        state.running = true;
+        let smoke = opts.frames.map(|frames| Smoke {
+            frames,
+            after_samples: 0,
+            start: Instant::now(),
+            timeout: opts.timeout,
+            screenshot: opts.screenshot.clone(),
+            requested: false,
+            result: Arc::new(Mutex::new(None)),
+            verdict,
+        });
+        Ok(Self {
+            applied: config.clone(),
+            config,
+            state,
+            views: ViewSettings {
+                tab: opts.tab,
+                ..ViewSettings::default()
+            },
+            view_data,
+            trainer,
+            analysis,
+            generation: 0,
+            dark,
+            checkpoint_path: "checkpoints/run".into(),
+            notice: None,
+            smoke,
+            export: None,
+            central_rect: egui::Rect::NOTHING,
+        })
+    }
+
+    /// Restarts training and analysis with the panel's configuration.
+    fn apply(&mut self) {
+        let built = (|| -> Result<_, String> {
+            let data = Arc::new(self.config.training_set()?);
+            let train = self.config.train_config(&data)?;
+            let spec = self.config.dataset_spec()?;
+            Ok((data, train, spec))
+        })();
+        let (data, train, spec) = match built {
+            Ok(x) => x,
+            Err(e) => {
+                self.state.message = Some(e);
+                return;
+            }
+        };
+        self.generation += 1;
+        let ctx = AnalysisContext::new(self.generation, data.clone(), spec.mixture());
+        self.view_data = ViewData::new(data.clone(), ctx.bounds.clone(), self.generation);
+        self.state.reset(self.generation);
+        self.trainer
+            .send(TrainCommand::Reset(Box::new(train), data));
+        self.analysis.send(AnalysisCommand::Context(Box::new(ctx)));
+        self.analysis.send(AnalysisCommand::Settings(Box::new(
+            self.config.analysis_settings(),
+        )));
+        self.trainer.send(TrainCommand::Start);
+        self.state.running = true;
+        self.applied = self.config.clone();
+    }
+
+    fn drain_events(&mut self) {
+        let budget = Instant::now() + Duration::from_millis(4);
+        for e in self.trainer.drain(256) {
+            self.state.apply_train(e);
+        }
+        while Instant::now() < budget {
+            let batch = self.analysis.drain(8);
+            if batch.is_empty() {
+                break;
+            }
+            for e in batch {
+                self.state.apply_analysis(e);
+            }
+        }
+    }
+
+    fn save_checkpoint(&mut self) {
+        let Some(snap) = self.trainer.snapshots.peek() else {
+            self.notify("no weights yet");
+            return;
+        };
+        let spec = match self.applied.dataset_spec() {
+            Ok(s) => s,
+            Err(e) => return self.notify(&e),
+        };
+        let ckpt = Checkpoint {
+            meta: CheckpointMeta {
+                format_version: FORMAT_VERSION,
+                net: snap.net.clone(),
+                data: DataSource::Synthetic {
+                    dataset: spec,
+                    n: self.applied.n_points,
+                    seed: self.applied.data_seed,
+                },
+                iteration: snap.iteration,
+                seed: self.applied.seed,
+                loss: self.state.losses.last().map(|l| l.loss),
+                training: serde_json::json!({
+                    "lr": self.applied.lr,
+                    "batch": self.applied.batch,
+                    "device": self.state.device,
+                }),
+            },
+            weights: snap.weights.clone(),
+        };
+        let path = PathBuf::from(&self.checkpoint_path);
+        match ckpt.save(&path) {
+            Ok(()) => self.notify(&format!(
+                "saved iteration {} to {}",
+                snap.iteration,
+                path.display()
+            )),
+            Err(e) => self.notify(&format!("save failed: {e}")),
+        }
+    }
+
+    fn notify(&mut self, msg: &str) {
+        self.notice = Some((msg.to_string(), Instant::now()));
+    }
+
+    fn config_panel(&mut self, ui: &mut Ui) {
+        let c = &mut self.config;
+        ui.heading("Collapse Explorer");
+        ui.label(
+            RichText::new("ODE samplers collapse where SDE samplers do not.")
+                .small()
+                .weak(),
+        );
+        ui.separator();
+        egui::CollapsingHeader::new("Data")
+            .default_open(true)
+            .show(ui, |ui| {
+                let mut chosen = c.dataset.clone();
+                egui::ComboBox::from_label("dataset")
+                    .selected_text(&chosen)
+                    .show_ui(ui, |ui| {
+                        for d in DATASETS {
+                            ui.selectable_value(&mut chosen, d.to_string(), d);
+                        }
+                    });
+                if chosen != c.dataset {
+                    c.select_dataset(&chosen);
+                }
+                if c.dataset == "mog" {
+                    ui.add(egui::Slider::new(&mut c.mog_dim, 2..=64).text("dimension d"));
+                }
+                ui.add(
+                    egui::Slider::new(&mut c.n_points, 1000..=500_000)
+                        .logarithmic(true)
+                        .text("points"),
+                );
+                ui.add(egui::DragValue::new(&mut c.data_seed).prefix("data seed "));
+                egui::ComboBox::from_label("process")
+                    .selected_text(&c.process)
+                    .show_ui(ui, |ui| {
+                        for p in ["vp", "sub-vp", "linear"] {
+                            ui.selectable_value(&mut c.process, p.to_string(), p);
+                        }
+                    });
+            });
+        egui::CollapsingHeader::new("Model")
+            .default_open(true)
+            .show(ui, |ui| {
+                egui::ComboBox::from_label("architecture")
+                    .selected_text(c.arch.name())
+                    .show_ui(ui, |ui| {
+                        for a in [
+                            Architecture::Mlp,
+                            Architecture::Skip,
+                            Architecture::SkipFixed,
+                            Architecture::TwoModel,
+                            Architecture::HighNoiseOnly,
+                        ] {
+                            ui.selectable_value(&mut c.arch, a, a.name());
+                        }
+                    });
+                ui.horizontal(|ui| {
+                    if ui.button("2D preset").clicked() {
+                        (c.width, c.depth, c.activation) = (100, 3, Activation::Tanh);
+                    }
+                    if ui.button("MoG preset").clicked() {
+                        (c.width, c.depth, c.activation) = (1000, 2, Activation::Tanh);
+                    }
+                });
+                ui.add(
+                    egui::Slider::new(&mut c.width, 8..=2000)
+                        .logarithmic(true)
+                        .text("width"),
+                );
+                ui.add(egui::Slider::new(&mut c.depth, 1..=6).text("depth"));
+                egui::ComboBox::from_label("activation")
+                    .selected_text(format!("{:?}", c.activation))
+                    .show_ui(ui, |ui| {
+                        for a in [Activation::Tanh, Activation::Relu, Activation::Silu] {
+                            ui.selectable_value(&mut c.activation, a, format!("{a:?}"));
+                        }
+                    });
+                if matches!(c.arch, Architecture::TwoModel | Architecture::HighNoiseOnly) {
+                    ui.add(egui::Slider::new(&mut c.t_split, 0.05..=0.95).text("t_split"));
+                }
+            });
+        egui::CollapsingHeader::new("Training")
+            .default_open(true)
+            .show(ui, |ui| {
+                let lr_before = c.lr;
+                ui.add(
+                    egui::Slider::new(&mut c.lr, 1e-5..=5e-2)
+                        .logarithmic(true)
+                        .text("learning rate"),
+                );
+                if c.lr != lr_before {
+                    // The learning rate changes live, without a restart.
+                    self.trainer.send(TrainCommand::SetLr(c.lr));
+                    self.applied.lr = c.lr;
+                }
+                ui.add(
+                    egui::Slider::new(&mut c.batch, 64..=8192)
+                        .logarithmic(true)
+                        .text("batch"),
+                );
+                ui.add(
+                    egui::Slider::new(&mut c.iterations, 100..=100_000)
+                        .logarithmic(true)
+                        .text("iterations"),
+                );
+                ui.add(egui::DragValue::new(&mut c.seed).prefix("seed "));
+                egui::ComboBox::from_label("device")
+                    .selected_text(format!("{:?}", c.device))
+                    .show_ui(ui, |ui| {
+                        for d in [DeviceChoice::Auto, DeviceChoice::Cpu, DeviceChoice::Gpu] {
+                            ui.selectable_value(&mut c.device, d, format!("{d:?}"));
+                        }
+                    });
+            });
+        egui::CollapsingHeader::new("Samplers and analysis")
+            .default_open(true)
+            .show(ui, |ui| {
+                for s in &mut c.samplers {
+                    ui.horizontal(|ui| {
+                        ui.checkbox(&mut s.enabled, "");
+                        ui.colored_label(views::sampler_color(s.kind), sampler_label(s.kind));
+                        ui.add(
+                            egui::DragValue::new(&mut s.steps)
+                                .range(2..=2000)
+                                .suffix(" steps"),
+                        );
+                    });
+                }
+                ui.add(
+                    egui::Slider::new(&mut c.n_samples, 500..=200_000)
+                        .logarithmic(true)
+                        .text("samples"),
+                );
+                ui.add(egui::Slider::new(&mut c.n_paths, 10..=1000).text("paths"));
+                ui.horizontal(|ui| {
+                    ui.label("ε from");
+                    ui.add(
+                        egui::DragValue::new(&mut c.eps_min)
+                            .range(0.001..=1.0)
+                            .speed(0.005),
+                    );
+                    ui.label("to");
+                    ui.add(
+                        egui::DragValue::new(&mut c.eps_max)
+                            .range(0.01..=5.0)
+                            .speed(0.01),
+                    );
+                });
+                ui.add(egui::DragValue::new(&mut c.sample_seed).prefix("noise seed "));
+            });
+        // Analysis settings apply live; the rest needs a restart.
+        let analysis_now = self.config.analysis_settings();
+        if analysis_now != self.applied.analysis_settings() {
+            self.analysis
+                .send(AnalysisCommand::Settings(Box::new(analysis_now)));
+            self.state.keep_samplers(&self.config.enabled_samplers());
+            self.applied.samplers = self.config.samplers.clone();
+            self.applied.n_samples = self.config.n_samples;
+            self.applied.n_paths = self.config.n_paths;
+            self.applied.eps_min = self.config.eps_min;
+            self.applied.eps_max = self.config.eps_max;
+            self.applied.sample_seed = self.config.sample_seed;
+        }
+        ui.separator();
+        let dirty = self.config != self.applied;
+        ui.horizontal(|ui| {
+            let label = if dirty {
+                "Apply and restart"
+            } else {
+                "Restart"
+            };
+            if ui.button(label).clicked() {
+                self.apply();
+            }
+            if self.state.running {
+                if ui.button("Pause").clicked() {
+                    self.trainer.send(TrainCommand::Pause);
+                    self.state.running = false;
+                }
+            } else if ui.button("Train").clicked() {
+                self.trainer.send(TrainCommand::Start);
+                self.state.running = true;
+            }
+            if ui
+                .add_enabled(!self.state.running, egui::Button::new("Step"))
+                .clicked()
+            {
+                self.trainer.send(TrainCommand::StepOnce);
+            }
+        });
+        if dirty {
+            ui.label(RichText::new("Settings changed: apply to restart training.").small());
+        }
+        ui.separator();
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut self.checkpoint_path).desired_width(150.0));
+            if ui.button("Save checkpoint").clicked() {
+                self.save_checkpoint();
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui.button("Export view as PNG").clicked() {
+                self.request_export(ui.ctx());
+            }
+            let theme = if self.dark {
+                "Light theme"
+            } else {
+                "Dark theme"
+            };
+            if ui.button(theme).clicked() {
+                self.dark = !self.dark;
+                ui.ctx().set_visuals(if self.dark {
+                    egui::Visuals::dark()
+                } else {
+                    egui::Visuals::light()
+                });
+            }
+        });
+    }
+
+    fn request_export(&mut self, ctx: &egui::Context) {
+        let slot = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        let rect = self.central_rect;
+        let ppp = ctx.pixels_per_point();
+        let tab = self.views.tab;
+        let name = format!(
+            "collapse-{}-it{}.png",
+            Tab::ALL
+                .iter()
+                .find(|(t, _)| *t == tab)
+                .map_or("view", |(_, l)| l)
+                .to_lowercase()
+                .replace(' ', "-"),
+            self.state.iteration
+        );
+        let repaint = ctx.clone();
+        ctx.request_screenshot(move |image| {
+            let region = image.region(&rect, Some(ppp));
+            let r = write_png(&PathBuf::from(&name), &region)
+                .map(|()| name.clone())
+                .map_err(|e| e.to_string());
+            *out.lock().expect("export slot") = Some(r);
+            repaint.request_repaint();
+        });
+        self.export = Some((tab, slot));
+    }
+
+    fn status_panel(&mut self, ui: &mut Ui) {
+        let s = &self.state;
+        ui.horizontal(|ui| {
+            let status = if s.running {
+                RichText::new("training").color(Color32::from_rgb(0x00, 0x9E, 0x73))
+            } else if s.finished {
+                RichText::new("finished")
+            } else {
+                RichText::new("paused")
+            };
+            ui.label(status);
+            ui.label(format!(
+                "iteration {} / {}",
+                s.iteration, self.applied.iterations
+            ));
+            ui.label(format!("{:.0} it/s", s.iters_per_sec));
+            if let Some(l) = s.losses.last() {
+                ui.label(format!("loss {:.4}", l.loss));
+            }
+            ui.label(
+                RichText::new(format!(
+                    "{}{}",
+                    s.device,
+                    if s.fast_path { ", fused MLP path" } else { "" }
+                ))
+                .weak(),
+            );
+            ui.separator();
+            match (&s.analysis_progress, s.staleness()) {
+                (Some((stage, f)), _) => {
+                    ui.add(
+                        egui::ProgressBar::new(*f)
+                            .desired_width(160.0)
+                            .text(stage.as_str()),
+                    );
+                }
+                (None, _) => {
+                    if let Some(secs) = s.last_pass_seconds {
+                        ui.label(RichText::new(format!("analysis pass {secs:.2} s")).weak());
+                    }
+                }
+            }
+            if let Some(lag) = s.staleness() {
+                let text = format!("views from iteration {}", s.iteration - lag);
+                if lag > 0 && s.running {
+                    ui.label(RichText::new(format!("{text} ({lag} behind)")).weak());
+                } else {
+                    ui.label(RichText::new(text).weak());
+                }
+            }
+        });
+        if let Some(msg) = self.state.message.clone() {
+            ui.horizontal(|ui| {
+                ui.colored_label(Color32::from_rgb(0xD5, 0x5E, 0x00), format!("{msg}"));
+                if ui.small_button("dismiss").clicked() {
+                    self.state.message = None;
+                }
+            });
+        }
+        if let Some((msg, at)) = &self.notice
+            && at.elapsed() < Duration::from_secs(6)
+        {
+            ui.label(msg.as_str());
+        }
+        let losses: Vec<[f64; 2]> = self
+            .state
+            .losses
+            .iter()
+            .map(|l| [l.iteration as f64, l.loss.max(1e-12).log10()])
+            .collect();
+        Plot::new("loss")
+            .height(ui.available_height().max(60.0))
+            .x_axis_label("iteration")
+            .y_axis_label("log₁₀ loss")
+            .allow_scroll(false)
+            .show(ui, |p| {
+                p.line(
+                    Line::new("training loss", PlotPoints::from(losses))
+                        .color(Color32::from_gray(190)),
+                );
+            });
+    }
+
+    fn smoke_step(&mut self, ctx: &egui::Context) {
+        let Some(sm) = self.smoke.as_mut() else {
+            return;
+        };
+        ctx.request_repaint();
+        if !self.state.samples.is_empty() {
+            sm.after_samples += 1;
+        }
+        if let Some(ok) = *sm.result.lock().expect("smoke result") {
+            sm.verdict.store(if ok { 0 } else { 1 }, Ordering::SeqCst);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        if sm.start.elapsed() > sm.timeout {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        if sm.after_samples >= sm.frames && !sm.requested {
+            sm.requested = true;
+            let result = sm.result.clone();
+            let path = sm.screenshot.clone();
+            let repaint = ctx.clone();
+            ctx.request_screenshot(move |image| {
+                let ok = !is_blank(&image);
+                if let Some(p) = path
+                    && let Err(e) = write_png(&p, &image)
+                {
+                    eprintln!("smoke test: could not write {}: {e}", p.display());
+                }
+                *result.lock().expect("smoke result") = Some(ok);
+                repaint.request_repaint();
+            });
+        }
+    }
+}
+
+/// True when an image is (nearly) one colour: nothing was drawn.
+pub fn is_blank(image: &egui::ColorImage) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    for p in image.pixels.iter().step_by(7) {
+        seen.insert(p.to_array());
+        if seen.len() > 64 {
+            return false;
+        }
+    }
+    true
+}
+
+/// Writes an egui image as an RGBA PNG.
+pub fn write_png(path: &std::path::Path, image: &egui::ColorImage) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut enc = png::Encoder::new(
+        std::io::BufWriter::new(file),
+        image.size[0] as u32,
+        image.size[1] as u32,
+    );
+    enc.set_color(png::ColorType::Rgba);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header()?;
+    let bytes: Vec<u8> = image
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect();
+    w.write_image_data(&bytes)?;
+    Ok(())
+}
+
+impl eframe::App for ExplorerApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.drain_events();
+        let exported = self
+            .export
+            .as_ref()
+            .and_then(|(_, slot)| slot.lock().expect("export slot").take());
+        if let Some(r) = exported {
+            self.export = None;
+            match r {
+                Ok(name) => self.notify(&format!("exported {name}")),
+                Err(e) => self.notify(&format!("export failed: {e}")),
+            }
+        }
+        self.smoke_step(ctx);
+        if self.state.running || self.state.analysis_progress.is_some() {
+            // Keep the status line moving even between events.
+            ctx.request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        egui::Panel::left("config")
+            .default_size(300.0)
+            .resizable(true)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.config_panel(ui));
+            });
+        egui::Panel::bottom("status")
+            .default_size(170.0)
+            .resizable(true)
+            .show(ui, |ui| self.status_panel(ui));
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            ui.horizontal(|ui| {
+                for (tab, label) in Tab::ALL {
+                    ui.selectable_value(&mut self.views.tab, tab, label);
+                }
+            });
+            ui.separator();
+            self.central_rect = ui.available_rect_before_wrap();
+            self.views.eps_marked = self.views.eps_marked.max(1e-3);
+            let (st, vd, vs) = (&self.state, &self.view_data, &mut self.views);
+            match vs.tab {
+                Tab::Samples => views::samples_view(ui, st, vd, vs),
+                Tab::Trajectories => views::trajectories_view(ui, st, vd, vs),
+                Tab::Velocity => views::velocity_view(ui, st, vd, vs),
+                Tab::Density => views::density_view(ui, st, vs),
+                Tab::Tid => views::tid_view(ui, st, vs),
+                Tab::SeeSaw => views::seesaw_view(ui, st),
+            }
+        });
+    }
+}

@@ -1,0 +1,221 @@
+//! Axes for the GPU views: egui draws the frame, ticks and labels around a data rectangle;
+//! the render layer draws the data inside it.
+
+use eframe::egui;
+use egui::{Align2, Color32, FontId, Pos2, Rect, Response, Sense, Stroke, StrokeKind, Ui, Vec2};
+
+use crate::render::DataRect;
+
+/// Where a plot sits on screen and which data it shows.
+#[derive(Clone, Copy, Debug)]
+pub struct PlotArea {
+    /// The data area (inside the axes), in screen points.
+    pub inner: Rect,
+    /// The data rectangle shown.
+    pub bounds: DataRect,
+}
+
+impl PlotArea {
+    /// Data → screen.
+    pub fn to_screen(&self, p: [f32; 2]) -> Pos2 {
+        let (r, b) = (self.inner, self.bounds);
+        Pos2::new(
+            r.left() + (p[0] - b.x[0]) / (b.x[1] - b.x[0]) * r.width(),
+            r.bottom() - (p[1] - b.y[0]) / (b.y[1] - b.y[0]) * r.height(),
+        )
+    }
+
+    /// Screen → data.
+    pub fn to_data(&self, p: Pos2) -> [f32; 2] {
+        let (r, b) = (self.inner, self.bounds);
+        [
+            b.x[0] + (p.x - r.left()) / r.width() * (b.x[1] - b.x[0]),
+            b.y[0] + (r.bottom() - p.y) / r.height() * (b.y[1] - b.y[0]),
+        ]
+    }
+}
+
+/// "Nice" tick positions (steps of 1, 2 or 5 × 10^k), about `target` of them, inside `[lo, hi]`.
+pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
+    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+        return Vec::new();
+    }
+    let raw = (hi - lo) / target.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|i| i as f64 * step).collect()
+}
+
+/// Formats a tick value compactly.
+pub fn tick_label(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1e4 || v.abs() < 1e-3 {
+        format!("{v:.0e}")
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Labels of a plot.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Labels<'a> {
+    /// Title above the plot.
+    pub title: &'a str,
+    /// Under the x axis.
+    pub x: &'a str,
+    /// Left of the y axis.
+    pub y: &'a str,
+}
+
+/// Allocates `size`, draws a framed plot with ticks and labels for `bounds`, and returns the
+/// response (hover, drag) and the data area.
+pub fn plot_frame(
+    ui: &mut Ui,
+    size: Vec2,
+    bounds: DataRect,
+    labels: Labels,
+) -> (Response, PlotArea) {
+    let (outer, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
+    let visuals = ui.visuals();
+    let text = visuals.text_color();
+    let weak = visuals.weak_text_color();
+    let font = FontId::proportional(11.0);
+    let inner = Rect::from_min_max(
+        outer.min + Vec2::new(46.0, 20.0),
+        outer.max - Vec2::new(8.0, 34.0),
+    );
+    let area = PlotArea { inner, bounds };
+    let painter = ui.painter_at(outer);
+    painter.rect_filled(inner, 0.0, visuals.extreme_bg_color);
+    painter.text(
+        Pos2::new(inner.center().x, outer.top() + 2.0),
+        Align2::CENTER_TOP,
+        labels.title,
+        FontId::proportional(13.0),
+        text,
+    );
+    let tick = Stroke::new(1.0, weak);
+    for v in nice_ticks(bounds.x[0] as f64, bounds.x[1] as f64, 6) {
+        let p = area.to_screen([v as f32, bounds.y[0]]);
+        painter.line_segment([p, p + Vec2::new(0.0, 4.0)], tick);
+        painter.text(
+            p + Vec2::new(0.0, 5.0),
+            Align2::CENTER_TOP,
+            tick_label(v),
+            font.clone(),
+            weak,
+        );
+    }
+    for v in nice_ticks(bounds.y[0] as f64, bounds.y[1] as f64, 5) {
+        let p = area.to_screen([bounds.x[0], v as f32]);
+        painter.line_segment([p, p - Vec2::new(4.0, 0.0)], tick);
+        painter.text(
+            p - Vec2::new(6.0, 0.0),
+            Align2::RIGHT_CENTER,
+            tick_label(v),
+            font.clone(),
+            weak,
+        );
+    }
+    painter.text(
+        Pos2::new(inner.center().x, outer.bottom() - 2.0),
+        Align2::CENTER_BOTTOM,
+        labels.x,
+        font.clone(),
+        text,
+    );
+    painter.text(
+        Pos2::new(outer.left() + 2.0, inner.top() - 4.0),
+        Align2::LEFT_BOTTOM,
+        labels.y,
+        font,
+        text,
+    );
+    painter.rect_stroke(inner, 0.0, Stroke::new(1.0, weak), StrokeKind::Outside);
+    (response, area)
+}
+
+/// Draws a horizontal colour bar for `colormap` over `range` under a label.
+pub fn colorbar(ui: &mut Ui, colormap: crate::render::Colormap, range: [f32; 2], label: &str) {
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(220.0, 28.0), Sense::hover());
+    let painter = ui.painter_at(rect);
+    let bar = Rect::from_min_size(rect.min, Vec2::new(rect.width(), 10.0));
+    let steps = 64;
+    for i in 0..steps {
+        let c = colormap.eval((i as f32 + 0.5) / steps as f32);
+        let x0 = bar.left() + bar.width() * i as f32 / steps as f32;
+        let x1 = bar.left() + bar.width() * (i + 1) as f32 / steps as f32;
+        painter.rect_filled(
+            Rect::from_min_max(Pos2::new(x0, bar.top()), Pos2::new(x1 + 0.5, bar.bottom())),
+            0.0,
+            Color32::from_rgb(
+                (c[0] * 255.0) as u8,
+                (c[1] * 255.0) as u8,
+                (c[2] * 255.0) as u8,
+            ),
+        );
+    }
+    let weak = ui.visuals().weak_text_color();
+    let font = FontId::proportional(10.0);
+    painter.text(
+        bar.left_bottom(),
+        Align2::LEFT_TOP,
+        tick_label(range[0] as f64),
+        font.clone(),
+        weak,
+    );
+    painter.text(
+        bar.center_bottom(),
+        Align2::CENTER_TOP,
+        label,
+        font.clone(),
+        weak,
+    );
+    painter.text(
+        bar.right_bottom(),
+        Align2::RIGHT_TOP,
+        tick_label(range[1] as f64),
+        font,
+        weak,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_nice_and_inside() {
+        assert_eq!(nice_ticks(-2.4, 2.4, 6), vec![-2.0, -1.0, 0.0, 1.0, 2.0]);
+        let t = nice_ticks(0.0, 1.0, 5);
+        assert_eq!(t.len(), 6);
+        assert!(
+            t.iter()
+                .enumerate()
+                .all(|(i, v)| (v - 0.2 * i as f64).abs() < 1e-12)
+        );
+        assert!(nice_ticks(1.0, 1.0, 5).is_empty());
+        assert_eq!(tick_label(0.5), "0.5");
+        assert_eq!(tick_label(-2.0), "-2");
+    }
+
+    #[test]
+    fn screen_and_data_round_trip() {
+        let area = PlotArea {
+            inner: Rect::from_min_size(Pos2::new(10.0, 20.0), Vec2::new(100.0, 50.0)),
+            bounds: DataRect::new([-1.0, 1.0], [0.0, 5.0]),
+        };
+        let p = area.to_screen([0.0, 5.0]);
+        assert_eq!(p, Pos2::new(60.0, 20.0), "top centre");
+        let q = area.to_data(Pos2::new(110.0, 70.0));
+        assert_eq!(q, [1.0, 0.0], "bottom right");
+    }
+}

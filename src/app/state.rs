@@ -1,0 +1,297 @@
+//! The app's state logic, without a window: what the trainer and the analysis thread reported,
+//! folded into histories and the newest result of each view. Tested with fake events.
+
+use std::sync::Arc;
+
+use crate::diffusion::SamplerKind;
+use crate::train::analysis::{RegimeMetrics, SamplerRun, TidCurves, VelocityField};
+use crate::train::{AnalysisEvent, TrainEvent};
+
+/// One point of the loss curve.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LossPoint {
+    /// Iteration.
+    pub iteration: u64,
+    /// Mean training loss since the previous point.
+    pub loss: f64,
+}
+
+/// Everything the views show, updated from events.
+#[derive(Default)]
+pub struct ExplorerState {
+    /// Run generation the state belongs to; events of other generations are ignored.
+    pub generation: u64,
+    /// Device in use, in words.
+    pub device: String,
+    /// Whether the fused CPU path trains.
+    pub fast_path: bool,
+    /// Iterations done.
+    pub iteration: u64,
+    /// Iterations per second (smoothed).
+    pub iters_per_sec: f64,
+    /// Whether the trainer is iterating.
+    pub running: bool,
+    /// Whether the run reached its configured iterations.
+    pub finished: bool,
+    /// Training loss history.
+    pub losses: Vec<LossPoint>,
+    /// Regime losses and velocity MAE history (the see-saw view).
+    pub metrics: Vec<RegimeMetrics>,
+    /// Newest velocity field.
+    pub field: Option<Arc<VelocityField>>,
+    /// Newest run of each sampler, in the order they arrived in the last pass.
+    pub samples: Vec<Arc<SamplerRun>>,
+    /// Newest TID curves.
+    pub tid: Option<Arc<TidCurves>>,
+    /// The analysis stage in progress and its fraction.
+    pub analysis_progress: Option<(String, f32)>,
+    /// Iteration of the snapshot the analysis is working on.
+    pub analysing_iteration: Option<u64>,
+    /// Seconds of the last complete analysis pass.
+    pub last_pass_seconds: Option<f64>,
+    /// The last error or divergence message (shown until dismissed).
+    pub message: Option<String>,
+    /// Analysis events applied (the views' data version).
+    pub version: u64,
+}
+
+/// At most this many loss points are kept; older ones are thinned by half.
+const MAX_LOSS_POINTS: usize = 4000;
+
+impl ExplorerState {
+    /// A fresh state for a new run generation.
+    pub fn reset(&mut self, generation: u64) {
+        *self = Self {
+            generation,
+            device: std::mem::take(&mut self.device),
+            fast_path: self.fast_path,
+            version: self.version + 1,
+            ..Self::default()
+        };
+    }
+
+    /// Folds a trainer event in.
+    pub fn apply_train(&mut self, e: TrainEvent) {
+        match e {
+            TrainEvent::Ready {
+                device,
+                fast_path,
+                generation,
+            } => {
+                if generation == self.generation {
+                    self.device = device;
+                    self.fast_path = fast_path;
+                }
+            }
+            TrainEvent::Progress {
+                iteration,
+                loss,
+                iters_per_sec,
+            } => {
+                self.iteration = iteration;
+                self.iters_per_sec = if self.iters_per_sec > 0.0 {
+                    0.8 * self.iters_per_sec + 0.2 * iters_per_sec
+                } else {
+                    iters_per_sec
+                };
+                if loss.is_finite() {
+                    if self.losses.len() >= MAX_LOSS_POINTS {
+                        let kept: Vec<LossPoint> = self.losses.iter().step_by(2).copied().collect();
+                        self.losses = kept;
+                    }
+                    self.losses.push(LossPoint { iteration, loss });
+                }
+            }
+            TrainEvent::Paused {
+                iteration,
+                finished,
+            } => {
+                self.iteration = iteration;
+                self.running = false;
+                self.finished = finished;
+            }
+            TrainEvent::Diverged(msg) => {
+                self.running = false;
+                self.message = Some(msg);
+            }
+            TrainEvent::Error(msg) => {
+                self.running = false;
+                self.message = Some(msg);
+            }
+        }
+    }
+
+    /// Folds an analysis event in; stale generations are dropped.
+    pub fn apply_analysis(&mut self, e: AnalysisEvent) {
+        let current = |g: u64| g == self.generation;
+        match e {
+            AnalysisEvent::Started {
+                generation,
+                iteration,
+            } if current(generation) => {
+                self.analysing_iteration = Some(iteration);
+            }
+            AnalysisEvent::Progress { stage, fraction } => {
+                self.analysis_progress = Some((stage, fraction));
+            }
+            AnalysisEvent::Metrics(m) if current(m.generation) => {
+                // Keep the history ordered by iteration (a refresh may repeat one).
+                self.metrics.retain(|x| x.iteration != m.iteration);
+                let at = self.metrics.partition_point(|x| x.iteration < m.iteration);
+                self.metrics.insert(at, m);
+            }
+            AnalysisEvent::Field(f) if current(f.generation) => self.field = Some(f),
+            AnalysisEvent::Samples(s) if current(s.generation) => {
+                match self
+                    .samples
+                    .iter_mut()
+                    .find(|x| x.config.kind == s.config.kind)
+                {
+                    Some(slot) => *slot = s,
+                    None => self.samples.push(s),
+                }
+            }
+            AnalysisEvent::Tid(t) if current(t.generation) => self.tid = Some(t),
+            AnalysisEvent::Finished { seconds } => {
+                self.analysis_progress = None;
+                self.last_pass_seconds = Some(seconds);
+            }
+            AnalysisEvent::Error(msg) => self.message = Some(msg),
+            _ => return,
+        }
+        self.version += 1;
+    }
+
+    /// The newest run of `kind`, if any.
+    pub fn run_of(&self, kind: SamplerKind) -> Option<&Arc<SamplerRun>> {
+        self.samples.iter().find(|r| r.config.kind == kind)
+    }
+
+    /// How many iterations the shown samples lag behind training (0 when current).
+    pub fn staleness(&self) -> Option<u64> {
+        let newest = self.samples.iter().map(|r| r.iteration).min()?;
+        Some(self.iteration.saturating_sub(newest))
+    }
+
+    /// Drops sampler runs no longer selected.
+    pub fn keep_samplers(&mut self, kinds: &[SamplerKind]) {
+        self.samples.retain(|r| kinds.contains(&r.config.kind));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Points;
+    use crate::diffusion::SamplerConfig;
+    use crate::metrics::density::DensityEvolution;
+
+    fn run(generation: u64, iteration: u64, kind: SamplerKind) -> Arc<SamplerRun> {
+        Arc::new(SamplerRun {
+            generation,
+            iteration,
+            config: SamplerConfig::new(kind),
+            samples: Points::new(1, 2, vec![0.0, 0.0]),
+            path_times: vec![],
+            paths: vec![],
+            n_paths: 0,
+            density: DensityEvolution::from_trajectory(
+                &[0.0, 0.0],
+                &[1.0],
+                1,
+                2,
+                0,
+                (-1.0, 1.0),
+                4,
+            ),
+            histogram: None,
+            error_covariance: None,
+            seconds: 0.0,
+        })
+    }
+
+    fn metrics(generation: u64, iteration: u64) -> RegimeMetrics {
+        RegimeMetrics {
+            generation,
+            iteration,
+            loss_low: 1.0,
+            loss_high: 0.5,
+            mae_low: None,
+            mae_high: None,
+        }
+    }
+
+    #[test]
+    fn progress_updates_iteration_and_losses() {
+        let mut s = ExplorerState::default();
+        s.apply_train(TrainEvent::Ready {
+            device: "CPU".into(),
+            fast_path: true,
+            generation: 0,
+        });
+        for i in 1..=3 {
+            s.apply_train(TrainEvent::Progress {
+                iteration: i * 10,
+                loss: 1.0 / i as f64,
+                iters_per_sec: 100.0,
+            });
+        }
+        s.apply_train(TrainEvent::Progress {
+            iteration: 40,
+            loss: f64::NAN,
+            iters_per_sec: 100.0,
+        });
+        assert_eq!(s.iteration, 40);
+        assert_eq!(s.device, "CPU");
+        assert_eq!(s.losses.len(), 3, "a NaN loss is not plotted");
+        assert!((s.iters_per_sec - 100.0).abs() < 1e-9);
+        s.apply_train(TrainEvent::Diverged("diverged at 41".into()));
+        assert_eq!(s.message.as_deref(), Some("diverged at 41"));
+        assert!(!s.running);
+    }
+
+    #[test]
+    fn stale_generations_are_ignored_and_runs_replace_by_sampler() {
+        let mut s = ExplorerState::default();
+        s.reset(2);
+        s.apply_analysis(AnalysisEvent::Samples(run(1, 5, SamplerKind::OdeEuler)));
+        assert!(s.samples.is_empty(), "generation 1 is stale");
+        s.apply_analysis(AnalysisEvent::Samples(run(2, 5, SamplerKind::OdeEuler)));
+        s.apply_analysis(AnalysisEvent::Samples(run(2, 5, SamplerKind::Sde)));
+        s.apply_analysis(AnalysisEvent::Samples(run(2, 9, SamplerKind::OdeEuler)));
+        assert_eq!(s.samples.len(), 2);
+        assert_eq!(s.run_of(SamplerKind::OdeEuler).unwrap().iteration, 9);
+        s.iteration = 12;
+        // The oldest shown run (SDE at 5) sets the staleness.
+        assert_eq!(s.staleness(), Some(7));
+        s.keep_samplers(&[SamplerKind::Sde]);
+        assert_eq!(s.samples.len(), 1);
+    }
+
+    #[test]
+    fn metrics_stay_sorted_without_duplicates() {
+        let mut s = ExplorerState::default();
+        for it in [10, 30, 20, 30] {
+            s.apply_analysis(AnalysisEvent::Metrics(metrics(0, it)));
+        }
+        let its: Vec<u64> = s.metrics.iter().map(|m| m.iteration).collect();
+        assert_eq!(its, vec![10, 20, 30]);
+    }
+
+    #[test]
+    fn loss_history_is_thinned_not_unbounded() {
+        let mut s = ExplorerState::default();
+        for i in 0..(3 * MAX_LOSS_POINTS as u64) {
+            s.apply_train(TrainEvent::Progress {
+                iteration: i,
+                loss: 1.0,
+                iters_per_sec: 1.0,
+            });
+        }
+        assert!(s.losses.len() <= MAX_LOSS_POINTS);
+        assert_eq!(
+            s.losses.last().unwrap().iteration,
+            3 * MAX_LOSS_POINTS as u64 - 1
+        );
+    }
+}

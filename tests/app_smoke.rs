@@ -1,0 +1,75 @@
+//! The app starts, trains, analyses and renders in a real window: run under Xvfb (started here
+//! when no display is set; `.ci/run` installs it with Mesa's software Vulkan), with
+//! `--frames N`, which exits non-zero if no samples were drawn or the frame is blank.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Xvfb(Child);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A display to run on: `$DISPLAY`, or a fresh Xvfb.
+fn display() -> (String, Option<Xvfb>) {
+    if let Ok(d) = std::env::var("DISPLAY")
+        && !d.is_empty()
+    {
+        return (d, None);
+    }
+    let number = 100 + std::process::id() % 300;
+    let name = format!(":{number}");
+    let child = Command::new("Xvfb")
+        .args([
+            name.as_str(),
+            "-screen",
+            "0",
+            "1600x1000x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("no $DISPLAY and Xvfb could not start: install xvfb (see .ci/run)");
+    let guard = Xvfb(child);
+    let socket = format!("/tmp/.X11-unix/X{number}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::path::Path::new(&socket).exists() {
+        assert!(Instant::now() < deadline, "Xvfb did not come up on {name}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (name, Some(guard))
+}
+
+#[test]
+fn app_trains_and_renders_under_a_display() {
+    let (display, _xvfb) = display();
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("smoke.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
+        .args(["app", "--frames", "5", "--timeout", "400", "--screenshot"])
+        .arg(&shot)
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let log = format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "app smoke test failed\n{log}");
+    // The frame was written and is a real PNG of the window.
+    let bytes = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot ({e})\n{log}"));
+    assert_eq!(&bytes[1..4], b"PNG");
+    assert!(
+        bytes.len() > 20_000,
+        "suspiciously small frame: {} bytes",
+        bytes.len()
+    );
+}
