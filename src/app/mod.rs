@@ -43,6 +43,10 @@ pub struct AppOptions {
     pub timeout: Duration,
     /// The tab to open.
     pub tab: Tab,
+    /// Particles per sampler in the analysis (default: the config's).
+    pub samples: Option<usize>,
+    /// Start with training paused (the first snapshot is still analysed).
+    pub paused: bool,
 }
 
 /// Opens the window and runs until it is closed. Returns the smoke test's verdict when
@@ -79,6 +83,9 @@ pub fn run(opts: AppOptions) -> Result<()> {
 struct Smoke {
     frames: u64,
     after_samples: u64,
+    last_frame: Option<Instant>,
+    /// Milliseconds between frames once samples are shown.
+    intervals: Vec<f64>,
     start: Instant,
     timeout: Duration,
     screenshot: Option<PathBuf>,
@@ -86,6 +93,9 @@ struct Smoke {
     result: Arc<Mutex<Option<bool>>>,
     verdict: Arc<AtomicI32>,
 }
+
+/// Where a PNG export's outcome arrives (file name or error) from the screenshot callback.
+type ExportSlot = Arc<Mutex<Option<Result<String, String>>>>;
 
 /// The app.
 pub struct ExplorerApp {
@@ -102,7 +112,7 @@ pub struct ExplorerApp {
     checkpoint_path: String,
     notice: Option<(String, Instant)>,
     smoke: Option<Smoke>,
-    export: Option<(Tab, Arc<Mutex<Option<Result<String, String>>>>)>,
+    export: Option<ExportSlot>,
     central_rect: egui::Rect,
 }
 
@@ -132,6 +142,9 @@ impl ExplorerApp {
         if let Some(d) = &opts.dataset {
             config.select_dataset(d);
         }
+        if let Some(n) = opts.samples {
+            config.n_samples = n;
+        }
         let data = Arc::new(config.training_set().map_err(anyhow::Error::msg)?);
         let train = config.train_config(&data).map_err(anyhow::Error::msg)?;
         let spec = config.dataset_spec().map_err(anyhow::Error::msg)?;
@@ -146,12 +159,18 @@ impl ExplorerApp {
             wake(&cc.egui_ctx),
         );
         // Start training at once: the user sees collapse appear.
-        trainer.send(TrainCommand::Start);
-        let mut state = ExplorerState::default();
-        state.running = true;
+        if !opts.paused {
+            trainer.send(TrainCommand::Start);
+        }
+        let state = ExplorerState {
+            running: !opts.paused,
+            ..ExplorerState::default()
+        };
         let smoke = opts.frames.map(|frames| Smoke {
             frames,
             after_samples: 0,
+            last_frame: None,
+            intervals: Vec::new(),
             start: Instant::now(),
             timeout: opts.timeout,
             screenshot: opts.screenshot.clone(),
@@ -515,7 +534,7 @@ impl ExplorerApp {
             *out.lock().expect("export slot") = Some(r);
             repaint.request_repaint();
         });
-        self.export = Some((tab, slot));
+        self.export = Some(slot);
     }
 
     fn status_panel(&mut self, ui: &mut Ui) {
@@ -571,7 +590,7 @@ impl ExplorerApp {
         });
         if let Some(msg) = self.state.message.clone() {
             ui.horizontal(|ui| {
-                ui.colored_label(Color32::from_rgb(0xD5, 0x5E, 0x00), format!("{msg}"));
+                ui.colored_label(Color32::from_rgb(0xD5, 0x5E, 0x00), msg.as_str());
                 if ui.small_button("dismiss").clicked() {
                     self.state.message = None;
                 }
@@ -606,11 +625,30 @@ impl ExplorerApp {
             return;
         };
         ctx.request_repaint();
+        let now = Instant::now();
         if !self.state.samples.is_empty() {
             sm.after_samples += 1;
+            if let Some(prev) = sm.last_frame {
+                sm.intervals.push((now - prev).as_secs_f64() * 1e3);
+            }
+            sm.last_frame = Some(now);
         }
-        if let Some(ok) = *sm.result.lock().expect("smoke result") {
-            sm.verdict.store(if ok { 0 } else { 1 }, Ordering::SeqCst);
+        let done = *sm.result.lock().expect("smoke result");
+        if let Some(ok) = done
+            && sm.verdict.swap(if ok { 0 } else { 1 }, Ordering::SeqCst) < 0
+        {
+            let points: usize = self.state.samples.iter().map(|r| r.samples.n).sum();
+            if let Some((median, p95)) = median_p95(&mut sm.intervals) {
+                eprintln!(
+                    "frame times ({} frames after the first samples, {} tab, {points} points \
+                     drawn): median {median:.1} ms, p95 {p95:.1} ms",
+                    sm.intervals.len(),
+                    Tab::ALL
+                        .iter()
+                        .find(|(t, _)| *t == self.views.tab)
+                        .map_or("?", |(_, l)| l),
+                );
+            }
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             return;
         }
@@ -635,6 +673,16 @@ impl ExplorerApp {
             });
         }
     }
+}
+
+/// Median and 95th percentile of `v` (sorted in place); `None` when empty.
+fn median_p95(v: &mut [f64]) -> Option<(f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.5), at(0.95)))
 }
 
 /// True when an image is (nearly) one colour: nothing was drawn.
@@ -679,7 +727,7 @@ impl eframe::App for ExplorerApp {
         let exported = self
             .export
             .as_ref()
-            .and_then(|(_, slot)| slot.lock().expect("export slot").take());
+            .and_then(|slot| slot.lock().expect("export slot").take());
         if let Some(r) = exported {
             self.export = None;
             match r {

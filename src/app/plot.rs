@@ -37,7 +37,7 @@ impl PlotArea {
 
 /// "Nice" tick positions (steps of 1, 2 or 5 × 10^k), about `target` of them, inside `[lo, hi]`.
 pub fn nice_ticks(lo: f64, hi: f64, target: usize) -> Vec<f64> {
-    if !(hi > lo) || !lo.is_finite() || !hi.is_finite() {
+    if hi <= lo || !lo.is_finite() || !hi.is_finite() {
         return Vec::new();
     }
     let raw = (hi - lo) / target.max(1) as f64;

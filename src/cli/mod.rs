@@ -115,6 +115,13 @@ pub struct AppArgs {
     /// Light theme.
     #[arg(long)]
     pub light: bool,
+    /// Particles per sampler in the live analysis (default 4,000; the view stays fluid at
+    /// 200,000, the analysis pass then takes longer).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Start with training paused.
+    #[arg(long)]
+    pub paused: bool,
     /// The view to open.
     #[arg(long, value_enum, default_value_t = crate::app::Tab::Samples)]
     pub tab: crate::app::Tab,
@@ -196,6 +203,8 @@ pub fn run(cli: Cli) -> Result<()> {
             screenshot: a.screenshot,
             timeout: std::time::Duration::from_secs(a.timeout),
             tab: a.tab,
+            samples: a.samples,
+            paused: a.paused,
         }),
         Some(Command::Sample(a)) => sample_cmd(a),
         Some(Command::Data(a)) => data_cmd(a),
