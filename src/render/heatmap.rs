@@ -1,12 +1,12 @@
 //! Heatmap: a grid of values over a data-space rectangle, stored in an `R32Float` texture,
 //! looked up nearest-cell and mapped through a colour map in the fragment shader.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Once};
 
-use eframe::{egui, egui_wgpu, wgpu};
+use eframe::{egui, wgpu};
 
 use super::util::{UniformBuffer, create_pipeline, inverse_span, uniform_entry};
+use super::view::{self, NewPipeline, Paint, Prepare, Primitive};
 use super::{Colormap, DataRect, ViewTransform};
 
 /// The WGSL source of the heatmap pipeline (the colour maps prepended).
@@ -278,79 +278,17 @@ impl HeatmapBuffers {
     }
 }
 
-/// The heatmap pipeline and every view's buffers, kept in egui-wgpu's `callback_resources`.
-pub(crate) struct HeatmapResources {
-    /// The pipeline, built by [`super::install`].
-    pub(crate) pipeline: HeatmapPipeline,
-    /// Buffers per view id.
-    pub(crate) views: HashMap<u64, HeatmapBuffers>,
-}
+/// The heatmap primitive, as the shared paint-callback plumbing in [`super::view`] sees it.
+pub(crate) struct Heatmap;
 
-impl HeatmapResources {
-    /// Builds the pipeline; no view has buffers yet.
-    pub(crate) fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        Self {
-            pipeline: HeatmapPipeline::new(device, target_format),
-            views: HashMap::new(),
-        }
-    }
-}
-
-static MISSING: Once = Once::new();
-
-/// The per-frame paint callback: plain data only.
-struct HeatmapCallback {
-    rect: egui::Rect,
-    view_id: u64,
-    bounds: DataRect,
-    layers: Vec<HeatmapLayer>,
-}
-
-impl egui_wgpu::CallbackTrait for HeatmapCallback {
-    fn prepare(
-        &self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        screen: &egui_wgpu::ScreenDescriptor,
-        _encoder: &mut wgpu::CommandEncoder,
-        resources: &mut egui_wgpu::CallbackResources,
-    ) -> Vec<wgpu::CommandBuffer> {
-        let Some(resources) = resources.get_mut::<HeatmapResources>() else {
-            super::util::warn_missing_resources(&MISSING, "heatmap");
-            return Vec::new();
-        };
-        let Some(view) = ViewTransform::for_callback(
-            self.bounds,
-            self.rect,
-            screen.pixels_per_point,
-            screen.size_in_pixels,
-        ) else {
-            return Vec::new();
-        };
-        let HeatmapResources { pipeline, views } = resources;
-        views.entry(self.view_id).or_default().prepare(
-            device,
-            queue,
-            pipeline,
-            &view,
-            &self.layers,
-        );
-        Vec::new()
-    }
-
-    fn paint(
-        &self,
-        _info: egui::PaintCallbackInfo,
-        pass: &mut wgpu::RenderPass<'static>,
-        resources: &egui_wgpu::CallbackResources,
-    ) {
-        let Some(resources) = resources.get::<HeatmapResources>() else {
-            return;
-        };
-        if let Some(buffers) = resources.views.get(&self.view_id) {
-            buffers.paint(pass, &resources.pipeline);
-        }
-    }
+impl Primitive for Heatmap {
+    const NAME: &'static str = "heatmap";
+    type Layer = HeatmapLayer;
+    type Pipeline = HeatmapPipeline;
+    type Buffers = HeatmapBuffers;
+    const NEW_PIPELINE: NewPipeline<Self> = HeatmapPipeline::new;
+    const PREPARE: Prepare<Self> = HeatmapBuffers::prepare;
+    const PAINT: Paint<Self> = HeatmapBuffers::paint;
 }
 
 /// A paint callback drawing `layers` (in order) into `rect`, which shows `bounds` of data
@@ -363,13 +301,5 @@ pub fn callback(
     bounds: DataRect,
     layers: Vec<HeatmapLayer>,
 ) -> egui::PaintCallback {
-    egui_wgpu::Callback::new_paint_callback(
-        rect,
-        HeatmapCallback {
-            rect,
-            view_id,
-            bounds,
-            layers,
-        },
-    )
+    view::callback::<Heatmap>(rect, view_id, bounds, layers)
 }

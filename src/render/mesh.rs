@@ -1,12 +1,12 @@
 //! Mesh: indexed triangles with per-vertex colour, drawn in index order with no depth buffer
 //! (the app projects 3D ridges to 2D on the CPU and sorts them back to front).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
-use eframe::{egui, egui_wgpu, wgpu};
+use eframe::{egui, wgpu};
 
 use super::util::{GrowBuffer, UniformBuffer, create_pipeline, draw_count, uniform_entry};
+use super::view::{self, NewPipeline, Paint, Prepare, Primitive};
 use super::{DataRect, ViewTransform};
 
 /// The WGSL source of the mesh pipeline.
@@ -180,79 +180,17 @@ impl MeshBuffers {
     }
 }
 
-/// The mesh pipeline and every view's buffers, kept in egui-wgpu's `callback_resources`.
-pub(crate) struct MeshResources {
-    /// The pipeline, built by [`super::install`].
-    pub(crate) pipeline: MeshPipeline,
-    /// Buffers per view id.
-    pub(crate) views: HashMap<u64, MeshBuffers>,
-}
+/// The mesh primitive, as the shared paint-callback plumbing in [`super::view`] sees it.
+pub(crate) struct Mesh;
 
-impl MeshResources {
-    /// Builds the pipeline; no view has buffers yet.
-    pub(crate) fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        Self {
-            pipeline: MeshPipeline::new(device, target_format),
-            views: HashMap::new(),
-        }
-    }
-}
-
-static MISSING: Once = Once::new();
-
-/// The per-frame paint callback: plain data only.
-struct MeshCallback {
-    rect: egui::Rect,
-    view_id: u64,
-    bounds: DataRect,
-    layers: Vec<MeshLayer>,
-}
-
-impl egui_wgpu::CallbackTrait for MeshCallback {
-    fn prepare(
-        &self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        screen: &egui_wgpu::ScreenDescriptor,
-        _encoder: &mut wgpu::CommandEncoder,
-        resources: &mut egui_wgpu::CallbackResources,
-    ) -> Vec<wgpu::CommandBuffer> {
-        let Some(resources) = resources.get_mut::<MeshResources>() else {
-            super::util::warn_missing_resources(&MISSING, "mesh");
-            return Vec::new();
-        };
-        let Some(view) = ViewTransform::for_callback(
-            self.bounds,
-            self.rect,
-            screen.pixels_per_point,
-            screen.size_in_pixels,
-        ) else {
-            return Vec::new();
-        };
-        let MeshResources { pipeline, views } = resources;
-        views.entry(self.view_id).or_default().prepare(
-            device,
-            queue,
-            pipeline,
-            &view,
-            &self.layers,
-        );
-        Vec::new()
-    }
-
-    fn paint(
-        &self,
-        _info: egui::PaintCallbackInfo,
-        pass: &mut wgpu::RenderPass<'static>,
-        resources: &egui_wgpu::CallbackResources,
-    ) {
-        let Some(resources) = resources.get::<MeshResources>() else {
-            return;
-        };
-        if let Some(buffers) = resources.views.get(&self.view_id) {
-            buffers.paint(pass, &resources.pipeline);
-        }
-    }
+impl Primitive for Mesh {
+    const NAME: &'static str = "mesh";
+    type Layer = MeshLayer;
+    type Pipeline = MeshPipeline;
+    type Buffers = MeshBuffers;
+    const NEW_PIPELINE: NewPipeline<Self> = MeshPipeline::new;
+    const PREPARE: Prepare<Self> = MeshBuffers::prepare;
+    const PAINT: Paint<Self> = MeshBuffers::paint;
 }
 
 /// A paint callback drawing `layers` (in order) into `rect`, which shows `bounds` of data
@@ -265,13 +203,5 @@ pub fn callback(
     bounds: DataRect,
     layers: Vec<MeshLayer>,
 ) -> egui::PaintCallback {
-    egui_wgpu::Callback::new_paint_callback(
-        rect,
-        MeshCallback {
-            rect,
-            view_id,
-            bounds,
-            layers,
-        },
-    )
+    view::callback::<Mesh>(rect, view_id, bounds, layers)
 }

@@ -20,6 +20,7 @@ pub mod mesh;
 pub mod points;
 pub mod segments;
 mod util;
+mod view;
 
 use eframe::{egui, egui_wgpu};
 
@@ -154,19 +155,10 @@ fn nonzero_span(range: [f32; 2]) -> f32 {
 /// Call it once from the app's creation context (`cc.wgpu_render_state`); calling it again
 /// replaces the pipelines and drops every view's buffers.
 pub fn install(render_state: &egui_wgpu::RenderState) {
-    let device = &render_state.device;
-    let format = render_state.target_format;
-    let points = points::PointResources::new(device, format);
-    let segments = segments::SegmentResources::new(device, format);
-    let heatmap = heatmap::HeatmapResources::new(device, format);
-    let mesh = mesh::MeshResources::new(device, format);
-
-    let mut renderer = render_state.renderer.write();
-    let resources = &mut renderer.callback_resources;
-    resources.insert(points);
-    resources.insert(segments);
-    resources.insert(heatmap);
-    resources.insert(mesh);
+    view::install::<points::Points>(render_state);
+    view::install::<segments::Segments>(render_state);
+    view::install::<heatmap::Heatmap>(render_state);
+    view::install::<mesh::Mesh>(render_state);
 }
 
 /// Drops the GPU buffers of view `view_id` in every primitive (for a view that is closed for
@@ -174,18 +166,10 @@ pub fn install(render_state: &egui_wgpu::RenderState) {
 pub fn forget_view(render_state: &egui_wgpu::RenderState, view_id: u64) {
     let mut renderer = render_state.renderer.write();
     let resources = &mut renderer.callback_resources;
-    if let Some(points) = resources.get_mut::<points::PointResources>() {
-        points.views.remove(&view_id);
-    }
-    if let Some(segments) = resources.get_mut::<segments::SegmentResources>() {
-        segments.views.remove(&view_id);
-    }
-    if let Some(heatmap) = resources.get_mut::<heatmap::HeatmapResources>() {
-        heatmap.views.remove(&view_id);
-    }
-    if let Some(mesh) = resources.get_mut::<mesh::MeshResources>() {
-        mesh.views.remove(&view_id);
-    }
+    view::forget::<points::Points>(resources, view_id);
+    view::forget::<segments::Segments>(resources, view_id);
+    view::forget::<heatmap::Heatmap>(resources, view_id);
+    view::forget::<mesh::Mesh>(resources, view_id);
 }
 
 #[cfg(test)]

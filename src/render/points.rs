@@ -1,11 +1,11 @@
 //! Points: one instanced, antialiased disc per position; one draw call per layer.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
-use eframe::{egui, egui_wgpu, wgpu};
+use eframe::{egui, wgpu};
 
 use super::util::{GrowBuffer, UniformBuffer, create_pipeline, draw_count, uniform_entry};
+use super::view::{self, NewPipeline, Paint, Prepare, Primitive};
 use super::{DataRect, ViewTransform};
 
 /// The WGSL source of the points pipeline.
@@ -169,79 +169,17 @@ impl PointBuffers {
     }
 }
 
-/// The points pipeline and every view's buffers, kept in egui-wgpu's `callback_resources`.
-pub(crate) struct PointResources {
-    /// The pipeline, built by [`super::install`].
-    pub(crate) pipeline: PointPipeline,
-    /// Buffers per view id.
-    pub(crate) views: HashMap<u64, PointBuffers>,
-}
+/// The points primitive, as the shared paint-callback plumbing in [`super::view`] sees it.
+pub(crate) struct Points;
 
-impl PointResources {
-    /// Builds the pipeline; no view has buffers yet.
-    pub(crate) fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        Self {
-            pipeline: PointPipeline::new(device, target_format),
-            views: HashMap::new(),
-        }
-    }
-}
-
-static MISSING: Once = Once::new();
-
-/// The per-frame paint callback: plain data only.
-struct PointsCallback {
-    rect: egui::Rect,
-    view_id: u64,
-    bounds: DataRect,
-    layers: Vec<PointLayer>,
-}
-
-impl egui_wgpu::CallbackTrait for PointsCallback {
-    fn prepare(
-        &self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        screen: &egui_wgpu::ScreenDescriptor,
-        _encoder: &mut wgpu::CommandEncoder,
-        resources: &mut egui_wgpu::CallbackResources,
-    ) -> Vec<wgpu::CommandBuffer> {
-        let Some(resources) = resources.get_mut::<PointResources>() else {
-            super::util::warn_missing_resources(&MISSING, "points");
-            return Vec::new();
-        };
-        let Some(view) = ViewTransform::for_callback(
-            self.bounds,
-            self.rect,
-            screen.pixels_per_point,
-            screen.size_in_pixels,
-        ) else {
-            return Vec::new();
-        };
-        let PointResources { pipeline, views } = resources;
-        views.entry(self.view_id).or_default().prepare(
-            device,
-            queue,
-            pipeline,
-            &view,
-            &self.layers,
-        );
-        Vec::new()
-    }
-
-    fn paint(
-        &self,
-        _info: egui::PaintCallbackInfo,
-        pass: &mut wgpu::RenderPass<'static>,
-        resources: &egui_wgpu::CallbackResources,
-    ) {
-        let Some(resources) = resources.get::<PointResources>() else {
-            return;
-        };
-        if let Some(buffers) = resources.views.get(&self.view_id) {
-            buffers.paint(pass, &resources.pipeline);
-        }
-    }
+impl Primitive for Points {
+    const NAME: &'static str = "points";
+    type Layer = PointLayer;
+    type Pipeline = PointPipeline;
+    type Buffers = PointBuffers;
+    const NEW_PIPELINE: NewPipeline<Self> = PointPipeline::new;
+    const PREPARE: Prepare<Self> = PointBuffers::prepare;
+    const PAINT: Paint<Self> = PointBuffers::paint;
 }
 
 /// A paint callback drawing `layers` (in order) into `rect`, which shows `bounds` of data
@@ -254,13 +192,5 @@ pub fn callback(
     bounds: DataRect,
     layers: Vec<PointLayer>,
 ) -> egui::PaintCallback {
-    egui_wgpu::Callback::new_paint_callback(
-        rect,
-        PointsCallback {
-            rect,
-            view_id,
-            bounds,
-            layers,
-        },
-    )
+    view::callback::<Points>(rect, view_id, bounds, layers)
 }

@@ -1,14 +1,14 @@
 //! Segments: thick antialiased line segments (trajectories coloured by time, arrows of a
 //! velocity field), one instanced quad per segment; one draw call per layer.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 
-use eframe::{egui, egui_wgpu, wgpu};
+use eframe::{egui, wgpu};
 
 use super::util::{
     GrowBuffer, UniformBuffer, create_pipeline, draw_count, inverse_span, uniform_entry,
 };
+use super::view::{self, NewPipeline, Paint, Prepare, Primitive};
 use super::{Colormap, DataRect, ViewTransform};
 
 /// The WGSL source of the segments pipeline (the colour maps prepended).
@@ -227,79 +227,17 @@ impl SegmentBuffers {
     }
 }
 
-/// The segments pipeline and every view's buffers, kept in egui-wgpu's `callback_resources`.
-pub(crate) struct SegmentResources {
-    /// The pipeline, built by [`super::install`].
-    pub(crate) pipeline: SegmentPipeline,
-    /// Buffers per view id.
-    pub(crate) views: HashMap<u64, SegmentBuffers>,
-}
+/// The segments primitive, as the shared paint-callback plumbing in [`super::view`] sees it.
+pub(crate) struct Segments;
 
-impl SegmentResources {
-    /// Builds the pipeline; no view has buffers yet.
-    pub(crate) fn new(device: &wgpu::Device, target_format: wgpu::TextureFormat) -> Self {
-        Self {
-            pipeline: SegmentPipeline::new(device, target_format),
-            views: HashMap::new(),
-        }
-    }
-}
-
-static MISSING: Once = Once::new();
-
-/// The per-frame paint callback: plain data only.
-struct SegmentsCallback {
-    rect: egui::Rect,
-    view_id: u64,
-    bounds: DataRect,
-    layers: Vec<SegmentLayer>,
-}
-
-impl egui_wgpu::CallbackTrait for SegmentsCallback {
-    fn prepare(
-        &self,
-        device: &wgpu::Device,
-        queue: &wgpu::Queue,
-        screen: &egui_wgpu::ScreenDescriptor,
-        _encoder: &mut wgpu::CommandEncoder,
-        resources: &mut egui_wgpu::CallbackResources,
-    ) -> Vec<wgpu::CommandBuffer> {
-        let Some(resources) = resources.get_mut::<SegmentResources>() else {
-            super::util::warn_missing_resources(&MISSING, "segments");
-            return Vec::new();
-        };
-        let Some(view) = ViewTransform::for_callback(
-            self.bounds,
-            self.rect,
-            screen.pixels_per_point,
-            screen.size_in_pixels,
-        ) else {
-            return Vec::new();
-        };
-        let SegmentResources { pipeline, views } = resources;
-        views.entry(self.view_id).or_default().prepare(
-            device,
-            queue,
-            pipeline,
-            &view,
-            &self.layers,
-        );
-        Vec::new()
-    }
-
-    fn paint(
-        &self,
-        _info: egui::PaintCallbackInfo,
-        pass: &mut wgpu::RenderPass<'static>,
-        resources: &egui_wgpu::CallbackResources,
-    ) {
-        let Some(resources) = resources.get::<SegmentResources>() else {
-            return;
-        };
-        if let Some(buffers) = resources.views.get(&self.view_id) {
-            buffers.paint(pass, &resources.pipeline);
-        }
-    }
+impl Primitive for Segments {
+    const NAME: &'static str = "segments";
+    type Layer = SegmentLayer;
+    type Pipeline = SegmentPipeline;
+    type Buffers = SegmentBuffers;
+    const NEW_PIPELINE: NewPipeline<Self> = SegmentPipeline::new;
+    const PREPARE: Prepare<Self> = SegmentBuffers::prepare;
+    const PAINT: Paint<Self> = SegmentBuffers::paint;
 }
 
 /// A paint callback drawing `layers` (in order) into `rect`, which shows `bounds` of data
@@ -312,13 +250,5 @@ pub fn callback(
     bounds: DataRect,
     layers: Vec<SegmentLayer>,
 ) -> egui::PaintCallback {
-    egui_wgpu::Callback::new_paint_callback(
-        rect,
-        SegmentsCallback {
-            rect,
-            view_id,
-            bounds,
-            layers,
-        },
-    )
+    view::callback::<Segments>(rect, view_id, bounds, layers)
 }

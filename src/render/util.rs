@@ -1,6 +1,6 @@
 //! Small helpers shared by the pipelines: pipeline creation, growable buffers, uniforms.
 
-use std::sync::Once;
+use std::sync::{Mutex, PoisonError};
 
 use eframe::wgpu;
 
@@ -168,13 +168,17 @@ impl<T: bytemuck::Pod + PartialEq> UniformBuffer<T> {
 }
 
 /// Reports once per primitive that [`super::install`] was not called; the view is skipped.
-pub(crate) fn warn_missing_resources(once: &'static Once, primitive: &str) {
-    once.call_once(|| {
+pub(crate) fn warn_missing_resources(primitive: &'static str) {
+    /// The primitives reported so far.
+    static REPORTED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut reported = REPORTED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !reported.contains(&primitive) {
+        reported.push(primitive);
         eprintln!(
             "render: the {primitive} pipeline is missing from egui-wgpu's callback resources \
              (call collapse_explorer::render::install once at start-up); not drawing {primitive}."
         );
-    });
+    }
 }
 
 /// `1 / (range[1] - range[0])`, or 0 for an empty or non-finite range (every value then maps
