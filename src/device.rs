@@ -49,7 +49,7 @@ pub fn hardware_gpu() -> Option<GpuAdapter> {
         .get_or_init(|| {
             let instance =
                 wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-            let adapters = block_on(instance.enumerate_adapters(wgpu::Backends::all()));
+            let adapters = block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
             let infos: Vec<wgpu::AdapterInfo> = adapters.iter().map(|a| a.get_info()).collect();
             let pick = |kind: wgpu::DeviceType| infos.iter().find(|i| i.device_type == kind);
             pick(wgpu::DeviceType::DiscreteGpu)

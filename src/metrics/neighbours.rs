@@ -134,12 +134,13 @@ fn grid_counts(points: &Points, eps: f64) -> Vec<u32> {
         .collect();
     order.par_sort_unstable();
     let keys: Vec<u64> = order.iter().map(|o| o.0).collect();
-    let soa: [Vec<f32>; 3] = std::array::from_fn(|k| {
+    // Widened to f64 once here (exact), not in the inner loop.
+    let soa: [Vec<f64>; 3] = std::array::from_fn(|k| {
         order
             .iter()
             .map(|&(_, i)| {
                 if k < d {
-                    points.data[i as usize * d + k]
+                    points.data[i as usize * d + k] as f64
                 } else {
                     0.0
                 }
@@ -186,7 +187,7 @@ fn grid_counts(points: &Points, eps: f64) -> Vec<u32> {
                 }
             }
             (s..e).map(move |i| {
-                let p = [soa[0][i] as f64, soa[1][i] as f64, soa[2][i] as f64];
+                let p = [soa[0][i], soa[1][i], soa[2][i]];
                 let c: u32 = ranges
                     .iter()
                     .map(|&(a, b)| count_in(soa, d, p, a, b, e2))
@@ -204,7 +205,7 @@ fn grid_counts(points: &Points, eps: f64) -> Vec<u32> {
 
 /// Points `j ∈ [a, b)` with canonical squared distance to `p` at most `e2`.
 #[inline]
-fn count_in(soa: &[Vec<f32>; 3], d: usize, p: [f64; 3], a: usize, b: usize, e2: f64) -> u32 {
+fn count_in(soa: &[Vec<f64>; 3], d: usize, p: [f64; 3], a: usize, b: usize, e2: f64) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx2") {
@@ -218,7 +219,7 @@ fn count_in(soa: &[Vec<f32>; 3], d: usize, p: [f64; 3], a: usize, b: usize, e2: 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn count_in_avx2(
-    soa: &[Vec<f32>; 3],
+    soa: &[Vec<f64>; 3],
     d: usize,
     p: [f64; 3],
     a: usize,
@@ -230,7 +231,7 @@ unsafe fn count_in_avx2(
 
 #[inline(always)]
 fn count_in_generic(
-    soa: &[Vec<f32>; 3],
+    soa: &[Vec<f64>; 3],
     d: usize,
     p: [f64; 3],
     a: usize,
@@ -258,8 +259,8 @@ fn count_in_generic(
 }
 
 #[inline(always)]
-fn sq(x: f32, p: f64) -> f64 {
-    let t = p - x as f64;
+fn sq(x: f64, p: f64) -> f64 {
+    let t = p - x;
     t * t
 }
 
