@@ -145,8 +145,9 @@ pub fn plot_frame(
 
 /// Draws a horizontal colour bar for `colormap` over `range` under a label.
 pub fn colorbar(ui: &mut Ui, colormap: crate::render::Colormap, range: [f32; 2], label: &str) {
-    let (rect, _) = ui.allocate_exact_size(Vec2::new(220.0, 28.0), Sense::hover());
-    let painter = ui.painter_at(rect);
+    let (rect, _) = ui.allocate_exact_size(Vec2::new(220.0, 40.0), Sense::hover());
+    // The label may be wider than the bar: it goes on its own line, unclipped.
+    let painter = ui.painter().clone();
     let bar = Rect::from_min_size(rect.min, Vec2::new(rect.width(), 10.0));
     let steps = 64;
     for i in 0..steps {
@@ -173,8 +174,8 @@ pub fn colorbar(ui: &mut Ui, colormap: crate::render::Colormap, range: [f32; 2],
         weak,
     );
     painter.text(
-        bar.center_bottom(),
-        Align2::CENTER_TOP,
+        bar.left_bottom() + Vec2::new(0.0, 13.0),
+        Align2::LEFT_TOP,
         label,
         font.clone(),
         weak,

@@ -743,10 +743,19 @@ fn error_covariance_view(ui: &mut Ui, state: &ExplorerState, w: f32, h: f32) {
         .filter(|r| r.error_covariance.is_some())
         .take(2)
         .collect();
-    let max = runs
+    // The error blows up as t → 0 (σ → 0): scale to the 98th percentile of |C| so the rest of
+    // the map stays readable (larger values saturate).
+    let mut mags: Vec<f64> = runs
         .iter()
         .flat_map(|r| r.error_covariance.as_ref().expect("filtered").iter())
-        .fold(1e-12f64, |m, v| m.max(v.abs())) as f32;
+        .map(|v| v.abs())
+        .collect();
+    mags.sort_by(f64::total_cmp);
+    let max = mags
+        .get(mags.len() * 98 / 100)
+        .copied()
+        .unwrap_or(0.0)
+        .max(1e-12) as f32;
     let side = (w / runs.len() as f32 - 8.0).min(h - 40.0);
     ui.horizontal(|ui| {
         for (i, run) in runs.iter().enumerate() {
@@ -770,7 +779,7 @@ fn error_covariance_view(ui: &mut Ui, state: &ExplorerState, w: f32, h: f32) {
                 Labels {
                     title: &title,
                     x: "t",
-                    y: "t′",
+                    y: "t'",
                 },
             );
             ui.painter().add(heatmap::callback(
@@ -791,7 +800,12 @@ fn error_covariance_view(ui: &mut Ui, state: &ExplorerState, w: f32, h: f32) {
             ));
         }
     });
-    colorbar(ui, Colormap::Diverging, [-max, max], "Cov(e(t), e(t′))");
+    colorbar(
+        ui,
+        Colormap::Diverging,
+        [-max, max],
+        "Cov(e(t), e(t')), saturates at the 98th percentile",
+    );
 }
 
 /// View 4: the (t × x) density image of one coordinate for each sampler, and a 3D ridge view.

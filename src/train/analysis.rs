@@ -598,8 +598,14 @@ fn velocity_field(
 ) -> VelocityField {
     let d = model.dim();
     let p = model.process();
-    let times = linspace(crate::diffusion::T_END, p.t_max(), s.field_times, false);
-    let res = s.field_resolution.max(2);
+    // The (t, x) map of 1D/d-D data is an image in t: it needs a finer time grid than the
+    // slider of the 2D field (and is a line, so it stays cheap).
+    let (n_times, res) = if d == 2 {
+        (s.field_times, s.field_resolution.max(2))
+    } else {
+        (s.field_times.max(101), s.field_resolution.max(128))
+    };
+    let times = linspace(crate::diffusion::T_END, p.t_max(), n_times, false);
     let (ny, components, x_range, y_range) = if d == 2 {
         (res, 2, ctx.bounds[0], ctx.bounds[1])
     } else {
