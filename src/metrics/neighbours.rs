@@ -16,8 +16,9 @@ use crate::data::Points;
 
 /// Dimension from which the Gram-matrix path is used.
 pub const GRAM_MIN_DIM: usize = 4;
-/// Rows per block of the brute-force paths.
-const BLOCK: usize = 256;
+/// Rows per block of the Gram path (512 rather than 256 halves the GEMM packing overhead:
+/// n = 2,000, d = 768 went from 205 ms to 111 ms).
+const BLOCK: usize = 512;
 
 /// The canonical squared distance all paths agree with: `f64` differences squared into eight
 /// interleaved partial sums (coordinate `k` into sum `k mod 8`, which vectorises), combined as
