@@ -20,11 +20,13 @@ use self::config::{DATASETS, ExplorerConfig};
 use self::state::ExplorerState;
 pub use self::views::Tab;
 use self::views::{ViewData, ViewSettings, sampler_label};
+use crate::data::{DatasetSpec, GaussianMixture, Points};
 use crate::device::DeviceChoice;
 use crate::model::checkpoint::FORMAT_VERSION;
-use crate::model::{Activation, Architecture, Checkpoint, CheckpointMeta, DataSource};
+use crate::model::{Activation, Architecture, Checkpoint, CheckpointMeta, DataSource, MlpWeights};
 use crate::train::{
-    AnalysisCommand, AnalysisContext, AnalysisHandle, PublishSettings, TrainCommand, TrainerHandle,
+    AnalysisCommand, AnalysisContext, AnalysisHandle, PublishSettings, TrainCommand, TrainConfig,
+    TrainerHandle,
 };
 
 /// How the app is started (from the command line).
@@ -47,6 +49,8 @@ pub struct AppOptions {
     pub samples: Option<usize>,
     /// Start with training paused (the first snapshot is still analysed).
     pub paused: bool,
+    /// Open this checkpoint directory (written by `train` or the app) instead of a fresh run.
+    pub checkpoint: Option<PathBuf>,
 }
 
 /// Opens the window and runs until it is closed. Returns the smoke test's verdict when
@@ -159,11 +163,12 @@ impl ExplorerApp {
             wake(&cc.egui_ctx),
         );
         // Start training at once: the user sees collapse appear.
-        if !opts.paused {
+        let start = !opts.paused && opts.checkpoint.is_none();
+        if start {
             trainer.send(TrainCommand::Start);
         }
         let state = ExplorerState {
-            running: !opts.paused,
+            running: start,
             ..ExplorerState::default()
         };
         let smoke = opts.frames.map(|frames| Smoke {
@@ -178,7 +183,8 @@ impl ExplorerApp {
             result: Arc::new(Mutex::new(None)),
             verdict,
         });
-        Ok(Self {
+        let checkpoint = opts.checkpoint.clone();
+        let mut app = Self {
             applied: config.clone(),
             config,
             state,
@@ -196,7 +202,12 @@ impl ExplorerApp {
             smoke,
             export: None,
             central_rect: egui::Rect::NOTHING,
-        })
+        };
+        if let Some(path) = checkpoint {
+            app.checkpoint_path = path.display().to_string();
+            app.load_checkpoint();
+        }
+        Ok(app)
     }
 
     /// Restarts training and analysis with the panel's configuration.
@@ -205,28 +216,98 @@ impl ExplorerApp {
             let data = Arc::new(self.config.training_set()?);
             let train = self.config.train_config(&data)?;
             let spec = self.config.dataset_spec()?;
-            Ok((data, train, spec))
+            Ok((data, train, spec.mixture()))
         })();
-        let (data, train, spec) = match built {
-            Ok(x) => x,
-            Err(e) => {
-                self.state.message = Some(e);
-                return;
-            }
-        };
+        match built {
+            Ok((data, train, exact)) => self.restart(data, train, exact, None, true),
+            Err(e) => self.state.message = Some(e),
+        }
+    }
+
+    /// Starts a new run generation: trainer (optionally from weights at an iteration) and
+    /// analysis; training starts at once when `start`.
+    fn restart(
+        &mut self,
+        data: Arc<Points>,
+        train: TrainConfig,
+        exact: Option<GaussianMixture>,
+        from: Option<(Vec<MlpWeights>, u64)>,
+        start: bool,
+    ) {
         self.generation += 1;
-        let ctx = AnalysisContext::new(self.generation, data.clone(), spec.mixture());
+        let ctx = AnalysisContext::new(self.generation, data.clone(), exact);
         self.view_data = ViewData::new(data.clone(), ctx.bounds.clone(), self.generation);
         self.state.reset(self.generation);
-        self.trainer
-            .send(TrainCommand::Reset(Box::new(train), data));
+        if let Some((_, iteration)) = &from {
+            self.state.iteration = *iteration;
+        }
+        let train = Box::new(train);
+        self.trainer.send(match from {
+            Some((weights, iteration)) => TrainCommand::ResetFrom(train, data, weights, iteration),
+            None => TrainCommand::Reset(train, data),
+        });
         self.analysis.send(AnalysisCommand::Context(Box::new(ctx)));
         self.analysis.send(AnalysisCommand::Settings(Box::new(
             self.config.analysis_settings(),
         )));
-        self.trainer.send(TrainCommand::Start);
-        self.state.running = true;
+        if start {
+            self.trainer.send(TrainCommand::Start);
+        }
+        self.state.running = start;
         self.applied = self.config.clone();
+    }
+
+    /// Loads the checkpoint at the typed path: its data, architecture and weights; the panel
+    /// shows its settings and training continues from its iteration.
+    fn load_checkpoint(&mut self) {
+        let path = PathBuf::from(&self.checkpoint_path);
+        let loaded = (|| -> Result<_> {
+            let ckpt = Checkpoint::load(&path)?;
+            let data = match &ckpt.meta.data {
+                DataSource::Synthetic { dataset, n, seed } => dataset.generate(*n, *seed),
+                DataSource::File { path } => crate::data::read_points(path)
+                    .with_context(|| format!("the checkpoint's data {}", path.display()))?,
+            };
+            Ok((ckpt, data))
+        })();
+        let (ckpt, data) = match loaded {
+            Ok(x) => x,
+            Err(e) => return self.notify(&format!("load failed: {e:#}")),
+        };
+        let meta = &ckpt.meta;
+        let net = meta.net.clone();
+        let c = &mut self.config;
+        let mut exact = None;
+        if let DataSource::Synthetic { dataset, n, seed } = &meta.data {
+            match dataset {
+                DatasetSpec::Mog { dim, .. } if *dim > 1 => {
+                    c.dataset = "mog".into();
+                    c.mog_dim = *dim;
+                }
+                other => c.dataset = other.name(),
+            }
+            (c.n_points, c.data_seed) = (*n, *seed);
+            exact = dataset.mixture();
+        }
+        (c.arch, c.width, c.depth, c.activation) =
+            (net.arch, net.mlp.width, net.mlp.depth, net.mlp.activation);
+        c.process = net.process.name().to_string();
+        c.t_split = net.t_split;
+        c.seed = meta.seed;
+        // Room to continue training past the checkpoint when the user presses Train.
+        c.iterations = c.iterations.max(meta.iteration + 10_000);
+        let data = Arc::new(data);
+        let mut train = match self.config.train_config(&data) {
+            Ok(t) => t,
+            Err(e) => return self.notify(&format!("load failed: {e}")),
+        };
+        train.net = net;
+        let iteration = meta.iteration;
+        self.restart(data, train, exact, Some((ckpt.weights, iteration)), false);
+        self.notify(&format!(
+            "loaded {} (iteration {iteration}), paused: press Train to continue",
+            path.display()
+        ));
     }
 
     fn drain_events(&mut self) {
@@ -485,8 +566,11 @@ impl ExplorerApp {
         ui.separator();
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut self.checkpoint_path).desired_width(150.0));
-            if ui.button("Save checkpoint").clicked() {
+            if ui.button("Save").clicked() {
                 self.save_checkpoint();
+            }
+            if ui.button("Load").clicked() {
+                self.load_checkpoint();
             }
         });
         ui.horizontal(|ui| {
@@ -579,8 +663,10 @@ impl ExplorerApp {
                     }
                 }
             }
-            if let Some(lag) = s.staleness() {
-                let text = format!("views from iteration {}", s.iteration - lag);
+            if let (Some(lag), Some(shown)) =
+                (s.staleness(), s.samples.iter().map(|r| r.iteration).min())
+            {
+                let text = format!("views from iteration {shown}");
                 if lag > 0 && s.running {
                     ui.label(RichText::new(format!("{text} ({lag} behind)")).weak());
                 } else {

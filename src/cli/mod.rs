@@ -122,6 +122,9 @@ pub struct AppArgs {
     /// Start with training paused.
     #[arg(long)]
     pub paused: bool,
+    /// Open a checkpoint directory (from `train` or the app's Save) and continue from it.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
     /// The view to open.
     #[arg(long, value_enum, default_value_t = crate::app::Tab::Samples)]
     pub tab: crate::app::Tab,
@@ -205,6 +208,7 @@ pub fn run(cli: Cli) -> Result<()> {
             tab: a.tab,
             samples: a.samples,
             paused: a.paused,
+            checkpoint: a.checkpoint,
         }),
         Some(Command::Sample(a)) => sample_cmd(a),
         Some(Command::Data(a)) => data_cmd(a),

@@ -279,6 +279,57 @@ impl Trainer {
         Ok(total / n_groups as f64)
     }
 
+    /// Replaces the weights of every part (in [`NetSpec::part_configs`] order), e.g. from a
+    /// checkpoint, and continues counting from `iteration`. Adam's moments restart from zero.
+    pub fn load_weights(
+        &mut self,
+        weights: &[MlpWeights],
+        iteration: u64,
+    ) -> Result<(), TrainError> {
+        let configs = self.config.net.part_configs();
+        if weights.len() != configs.len()
+            || weights
+                .iter()
+                .zip(&configs)
+                .any(|(w, (_, c))| &w.config != c)
+        {
+            return Err(TrainError::Config(
+                "the weights do not match this architecture".into(),
+            ));
+        }
+        if weights.iter().any(|w| !w.all_finite()) {
+            return Err(TrainError::Config("the weights are not finite".into()));
+        }
+        let mut next = 0;
+        for g in &mut self.groups {
+            match &mut g.engine {
+                Engine::Fast(fast) => {
+                    **fast = FastMlp::new(&weights[next]);
+                    next += 1;
+                }
+                Engine::Burn {
+                    parts,
+                    optim,
+                    device,
+                } => {
+                    let k = parts.parts.len();
+                    parts.parts = weights[next..next + k]
+                        .iter()
+                        .map(|w| Mlp::from_weights(w, device))
+                        .collect();
+                    *optim = AdamConfig::new()
+                        .with_beta_1(self.config.adam.beta1)
+                        .with_beta_2(self.config.adam.beta2)
+                        .with_epsilon(self.config.adam.eps)
+                        .init();
+                    next += k;
+                }
+            }
+        }
+        self.iteration = iteration;
+        Ok(())
+    }
+
     /// Current weights of every part, in [`NetSpec::part_configs`] order.
     pub fn weights(&self) -> Vec<MlpWeights> {
         let configs = self.config.net.part_configs();
@@ -399,6 +450,35 @@ mod tests {
             let (a, b) = (run(), run());
             assert_eq!(a, b, "{arch:?} not reproducible");
             assert_eq!(a.len(), config(arch, 8, 1e-3).net.part_configs().len());
+        }
+    }
+
+    /// Loading weights (as from a checkpoint) reproduces them exactly on both paths, continues
+    /// the iteration count, and refuses another architecture's weights.
+    #[test]
+    fn load_weights_round_trips_and_checks_shapes() {
+        let data = Arc::new(DatasetSpec::Mog { dim: 1, std: 0.1 }.generate(500, 0));
+        for arch in [
+            Architecture::Mlp,
+            Architecture::Skip,
+            Architecture::TwoModel,
+        ] {
+            let mut src = Trainer::new(config(arch, 8, 1e-3), data.clone()).unwrap();
+            for _ in 0..3 {
+                src.step().unwrap();
+            }
+            let w = src.weights();
+            let mut dst = Trainer::new(config(arch, 8, 1e-3), data.clone()).unwrap();
+            dst.load_weights(&w, 3).unwrap();
+            assert_eq!(dst.weights(), w, "{arch:?}");
+            assert_eq!(dst.iteration(), 3);
+            dst.step().unwrap();
+            assert_eq!(dst.iteration(), 4);
+            let mut other = Trainer::new(config(arch, 16, 1e-3), data.clone()).unwrap();
+            assert!(
+                other.load_weights(&w, 3).is_err(),
+                "{arch:?}: width 8 into 16"
+            );
         }
     }
 

@@ -29,6 +29,9 @@ pub enum TrainCommand {
     SetLr(f64),
     /// Throw the run away and set up a new one (paused).
     Reset(Box<TrainConfig>, Arc<Points>),
+    /// Like [`TrainCommand::Reset`], then start from given weights (a checkpoint) at an
+    /// iteration.
+    ResetFrom(Box<TrainConfig>, Arc<Points>, Vec<MlpWeights>, u64),
     /// End the thread.
     Shutdown,
 }
@@ -342,6 +345,19 @@ impl Worker {
                     running = false;
                     generation += 1;
                     trainer = self.setup(*config, data, generation);
+                }
+                Some(TrainCommand::ResetFrom(config, data, weights, iteration)) => {
+                    running = false;
+                    generation += 1;
+                    trainer = self.setup(*config, data, generation);
+                    if let Some(t) = trainer.as_mut() {
+                        match t.load_weights(&weights, iteration) {
+                            Ok(()) => self.publish_snapshot(t, generation),
+                            Err(e) => self.emit(TrainEvent::Error(format!(
+                                "could not load the checkpoint's weights: {e}"
+                            ))),
+                        }
+                    }
                 }
                 None => {}
             }
