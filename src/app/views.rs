@@ -9,7 +9,7 @@ use std::sync::Arc;
 use egui::{Color32, Pos2, Rgba, Stroke, Ui, Vec2};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
-use super::plot::{Labels, PlotArea, colorbar, plot_frame};
+use super::plot::{Labels, colorbar, plot_frame};
 use super::state::ExplorerState;
 use crate::data::Points;
 use crate::diffusion::SamplerKind;
@@ -430,7 +430,6 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
     };
     let size = panel_size(ui, runs.len());
     let mut hovered = None;
-    let mut areas: Vec<PlotArea> = Vec::new();
     ui.horizontal(|ui| {
         for (i, run) in runs.iter().enumerate() {
             let title = format!(
@@ -505,7 +504,6 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
                     Stroke::new(1.0, Color32::WHITE),
                 );
             }
-            areas.push(area);
         }
     });
     vs.highlighted = hovered;
