@@ -21,7 +21,10 @@ fn display() -> (String, Option<Xvfb>) {
     {
         return (d, None);
     }
-    let number = 100 + std::process::id() % 300;
+    // Distinct per test (both tests of this file may run at once).
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let number = 100 + (std::process::id() % 150) * 2 + k;
     let name = format!(":{number}");
     let child = Command::new("Xvfb")
         .args([
@@ -72,4 +75,58 @@ fn app_trains_and_renders_under_a_display() {
         "suspiciously small frame: {} bytes",
         bytes.len()
     );
+}
+
+/// A checkpoint written by `train` opens in the app (`--checkpoint`), is analysed and drawn.
+#[test]
+fn app_opens_a_trained_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let st = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
+        .args([
+            "train",
+            "--dataset",
+            "ring-mog",
+            "--n",
+            "5000",
+            "--width",
+            "16",
+            "--depth",
+            "2",
+            "--iters",
+            "50",
+            "--device",
+            "cpu",
+            "--out",
+        ])
+        .arg(&run)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (display, _xvfb) = display();
+    let shot = dir.path().join("ckpt.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
+        .args([
+            "app",
+            "--frames",
+            "3",
+            "--timeout",
+            "400",
+            "--tab",
+            "velocity",
+        ])
+        .arg("--checkpoint")
+        .arg(&run)
+        .arg("--screenshot")
+        .arg(&shot)
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "app --checkpoint failed\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000);
 }
