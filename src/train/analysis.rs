@@ -294,11 +294,7 @@ impl AnalysisHandle {
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.run()));
                 if let Err(panic) = result {
-                    let msg = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_else(|| "unknown panic".into());
+                    let msg = super::panic_message(panic.as_ref());
                     let _ = a.events.try_send(AnalysisEvent::Error(format!(
                         "analysis thread panicked: {msg}"
                     )));

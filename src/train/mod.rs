@@ -11,3 +11,12 @@ pub use trainer::{TrainConfig, TrainError, Trainer};
 pub use worker::{
     PublishSettings, Snapshot, SnapshotSlot, TrainCommand, TrainEvent, TrainerHandle,
 };
+
+/// The message of a caught panic (`String` or `&str` payloads), for error events.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}

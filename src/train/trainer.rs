@@ -149,11 +149,7 @@ impl Trainer {
                 let parts = PartsModule {
                     parts: parts.iter().map(|w| Mlp::from_weights(w, &dev)).collect(),
                 };
-                let optim = AdamConfig::new()
-                    .with_beta_1(config.adam.beta1)
-                    .with_beta_2(config.adam.beta2)
-                    .with_epsilon(config.adam.eps)
-                    .init();
+                let optim = burn_adam(config.adam);
                 Engine::Burn {
                     parts,
                     optim,
@@ -317,11 +313,7 @@ impl Trainer {
                         .iter()
                         .map(|w| Mlp::from_weights(w, device))
                         .collect();
-                    *optim = AdamConfig::new()
-                        .with_beta_1(self.config.adam.beta1)
-                        .with_beta_2(self.config.adam.beta2)
-                        .with_epsilon(self.config.adam.eps)
-                        .init();
+                    *optim = burn_adam(self.config.adam);
                     next += k;
                 }
             }
@@ -356,6 +348,15 @@ impl Trainer {
     pub fn device(&self) -> &ResolvedDevice {
         &self.device
     }
+}
+
+/// burn's Adam with the run's betas and epsilon (fresh moments).
+fn burn_adam(s: AdamSettings) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(s.beta1)
+        .with_beta_2(s.beta2)
+        .with_epsilon(s.eps)
+        .init()
 }
 
 /// `[x_t, t]` rows, the fused path's input.

@@ -262,11 +262,7 @@ impl Worker {
             self.main_loop(config, data)
         }));
         if let Err(panic) = result {
-            let msg = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "unknown panic".into());
+            let msg = super::panic_message(panic.as_ref());
             self.emit(TrainEvent::Error(format!("trainer thread panicked: {msg}")));
         }
         self.snapshots.close();
