@@ -857,6 +857,7 @@ impl eframe::App for ExplorerApp {
                 Tab::Tid => views::tid_view(ui, st, vs),
                 Tab::SeeSaw => views::seesaw_view(ui, st),
             }
+            vs.cache.end_frame();
         });
     }
 }

@@ -3,6 +3,8 @@
 //! pipelines; egui draws axes, labels and controls; egui_plot draws the small line charts.
 
 use eframe::egui;
+use std::any::Any;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -50,6 +52,44 @@ impl Tab {
     ];
 }
 
+/// Large layer data derived from analysis results (sample positions, path segments), kept
+/// while it is drawn so that a frame does not rebuild it; entries are keyed by layer key and
+/// dropped when a frame no longer uses them.
+#[derive(Clone, Default)]
+pub struct LayerCache {
+    frame: u64,
+    entries: HashMap<u64, (u64, Arc<dyn Any + Send + Sync>)>,
+}
+
+impl LayerCache {
+    /// The data of layer `key`, built by `build` when not cached.
+    pub fn get<T: Send + Sync + 'static>(&mut self, key: u64, build: impl FnOnce() -> T) -> Arc<T> {
+        let frame = self.frame;
+        if let Some((used, data)) = self.entries.get_mut(&key)
+            && let Ok(data) = data.clone().downcast::<T>()
+        {
+            *used = frame;
+            return data;
+        }
+        let data = Arc::new(build());
+        self.entries.insert(key, (frame, data.clone()));
+        data
+    }
+
+    /// Drops what this frame did not use; call once per frame after the views.
+    pub fn end_frame(&mut self) {
+        let frame = self.frame;
+        self.entries.retain(|_, (used, _)| *used == frame);
+        self.frame += 1;
+    }
+}
+
+impl std::fmt::Debug for LayerCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LayerCache({} entries)", self.entries.len())
+    }
+}
+
 /// UI-only view settings.
 #[derive(Clone, Debug)]
 pub struct ViewSettings {
@@ -73,6 +113,8 @@ pub struct ViewSettings {
     pub highlighted: Option<usize>,
     /// The radius marked on the TID view.
     pub eps_marked: f64,
+    /// Derived layer data of the views.
+    pub cache: LayerCache,
 }
 
 impl Default for ViewSettings {
@@ -88,6 +130,7 @@ impl Default for ViewSettings {
             ridge_angles: [0.6, 0.5],
             highlighted: None,
             eps_marked: 0.1,
+            cache: LayerCache::default(),
         }
     }
 }
@@ -291,15 +334,16 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
                         size_px: vs.point_size,
                     });
                 }
+                let points_key = run_key(run, "points");
                 layers.push(PointLayer {
-                    key: run_key(run, "points"),
-                    positions: Arc::new(
+                    key: points_key,
+                    positions: vs.cache.get(points_key, || {
                         run.samples
                             .data
                             .chunks_exact(2)
                             .map(|r| [r[0], r[1]])
-                            .collect(),
-                    ),
+                            .collect()
+                    }),
                     color: rgba(sampler_color(run.config.kind), 0.55),
                     size_px: vs.point_size,
                 });
@@ -462,9 +506,10 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
                 }
             }
             let view_id = key(("traj", i));
+            let paths_key = run_key(run, "paths");
             let mut layers = vec![SegmentLayer {
-                key: run_key(run, "paths"),
-                segments: Arc::new(path_segments(run, None)),
+                key: paths_key,
+                segments: vs.cache.get(paths_key, || path_segments(run, None)),
                 coloring: SegmentColoring::Map {
                     colormap: Colormap::Viridis,
                     range: [0.0, 1.0],
@@ -642,7 +687,7 @@ pub fn velocity_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut
         colorbar(ui, cmap, [0.0, max], what);
         ui.label("Arrows: −v, the direction particles move as t decreases.");
     } else {
-        velocity_map_1d(ui, state, &field, values, show_error);
+        velocity_map_1d(ui, state, &field, values, show_error, &mut vs.cache);
     }
 }
 
@@ -652,6 +697,7 @@ fn velocity_map_1d(
     field: &Arc<crate::train::analysis::VelocityField>,
     values: &[f32],
     show_error: bool,
+    cache: &mut LayerCache,
 ) {
     // Transpose [T, nx] into rows of x (bottom = lowest x), columns of t (ascending).
     let (nt, nx) = (field.times.len(), field.nx);
@@ -719,7 +765,7 @@ fn velocity_map_1d(
                     bounds,
                     vec![SegmentLayer {
                         key: run_key(ode, "paths-1d"),
-                        segments: Arc::new(path_segments(ode, None)),
+                        segments: cache.get(run_key(ode, "paths-1d"), || path_segments(ode, None)),
                         coloring: SegmentColoring::Solid([0.1, 0.1, 0.1, 1.0]),
                         width_px: 0.8,
                         alpha: 0.5,
@@ -1195,6 +1241,27 @@ mod tests {
         assert_eq!(one.len(), 2);
         assert_eq!((one[0].a, one[0].b), ([0.0, 0.0], [1.0, 0.0]));
         assert_eq!((one[1].value_a, one[1].value_b), (0.5, 0.0));
+    }
+
+    #[test]
+    fn layer_cache_builds_once_and_forgets_unused_entries() {
+        let mut c = LayerCache::default();
+        let mut builds = 0;
+        for _ in 0..3 {
+            let v = c.get(7, || {
+                builds += 1;
+                vec![1u32, 2]
+            });
+            assert_eq!(*v, vec![1, 2]);
+            c.end_frame();
+        }
+        assert_eq!(builds, 1, "reused while drawn");
+        c.end_frame(); // a frame that did not use key 7
+        c.get(7, || {
+            builds += 1;
+            vec![3u32]
+        });
+        assert_eq!(builds, 2, "rebuilt after being dropped");
     }
 
     #[test]
