@@ -1,5 +1,6 @@
-//! Inference on the fused CPU path: a score network's ε computed by [`FastMlp`] forward passes
-//! over host buffers instead of burn ops.
+//! Inference on the fused CPU path: a score network's ε computed over host buffers instead of
+//! burn ops, by the packed kernel ([`PackedMlp`]) for narrow networks on AVX2 machines and by
+//! [`FastMlp`]'s `gemm` forward pass otherwise.
 //!
 //! It is the same function as [`ScoreNet`](super::ScoreNet) (tested to float32 tolerance from the
 //! same weights, for every architecture) and implements the engine's [`EpsilonModel`], so every
@@ -13,6 +14,7 @@ use burn::tensor::Tensor;
 use super::fast::FastMlp;
 use super::mlp::MlpWeights;
 use super::net::{Architecture, NetSpec, ScoreNet};
+use super::packed::PackedMlp;
 use crate::device::ResolvedDevice;
 use crate::diffusion::NoiseProcess;
 use crate::diffusion::model::{EpsilonModel, Times, to_host, to_tensor};
@@ -21,9 +23,16 @@ use crate::diffusion::model::{EpsilonModel, Times, to_host, to_tensor};
 #[derive(Debug)]
 pub struct FastScoreNet {
     spec: NetSpec,
-    /// One MLP per part, in [`NetSpec::part_configs`] order; a mutex because a forward pass
-    /// reuses the part's work buffers.
-    parts: Vec<Mutex<FastMlp>>,
+    /// One MLP per part, in [`NetSpec::part_configs`] order.
+    parts: Vec<Part>,
+}
+
+/// One part: the packed inference kernel where it applies, else the `gemm` path (behind a
+/// mutex because a forward pass reuses its work buffers).
+#[derive(Debug)]
+struct Part {
+    packed: Option<PackedMlp>,
+    fused: Mutex<FastMlp>,
 }
 
 impl FastScoreNet {
@@ -36,7 +45,10 @@ impl FastScoreNet {
         );
         let parts = weights
             .iter()
-            .map(|w| Mutex::new(FastMlp::new(w)))
+            .map(|w| Part {
+                packed: PackedMlp::new(w),
+                fused: Mutex::new(FastMlp::new(w)),
+            })
             .collect();
         Self { spec, parts }
     }
@@ -47,10 +59,15 @@ impl FastScoreNet {
     }
 
     fn forward(&self, part: usize, input: &[f32], rows: usize) -> Vec<f32> {
-        self.parts[part]
-            .lock()
-            .expect("FastScoreNet part")
-            .forward(input, rows)
+        let part = &self.parts[part];
+        match &part.packed {
+            Some(packed) => packed.forward(input, rows),
+            None => part
+                .fused
+                .lock()
+                .expect("FastScoreNet part")
+                .forward(input, rows),
+        }
     }
 
     /// ε on host rows.

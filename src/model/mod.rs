@@ -5,6 +5,7 @@ pub mod fast;
 pub mod infer;
 pub mod mlp;
 pub mod net;
+pub mod packed;
 
 pub use checkpoint::{Checkpoint, CheckpointError, CheckpointMeta, DataSource};
 pub use infer::{FastScoreNet, inference_model};
