@@ -1,7 +1,9 @@
 //! The headless command line: the same engine as the app, no window.
 
+mod sweep;
 mod train;
 
+pub use sweep::{SweepAction, SweepArgs};
 pub use train::{CompareArgs, TrainArgs, load_model, training_set};
 
 use std::path::{Path, PathBuf};
@@ -46,6 +48,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Sample a trained model with several samplers from shared noise; TID against its data.
     Compare(CompareArgs),
+    /// Run a sweep file (grid x seeds; resumable, shardable) and write summary.csv + figures.
+    Sweep(SweepArgs),
 }
 
 /// A dataset by name.
@@ -125,6 +129,10 @@ pub struct AppArgs {
     /// Open a checkpoint directory (from `train` or the app's Save) and continue from it.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// Threads for training (default: half the cores, so that analysis and drawing keep the
+    /// rest).
+    #[arg(long)]
+    pub train_threads: Option<usize>,
     /// The view to open.
     #[arg(long, value_enum, default_value_t = crate::app::Tab::Samples)]
     pub tab: crate::app::Tab,
@@ -209,6 +217,7 @@ pub fn run(cli: Cli) -> Result<()> {
             samples: a.samples,
             paused: a.paused,
             checkpoint: a.checkpoint,
+            train_threads: a.train_threads,
         }),
         Some(Command::Sample(a)) => sample_cmd(a),
         Some(Command::Data(a)) => data_cmd(a),
@@ -223,6 +232,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Demo(a)) => demo(a),
         Some(Command::Train(a)) => train::train_cmd(a),
         Some(Command::Compare(a)) => train::compare_cmd(a),
+        Some(Command::Sweep(a)) => sweep::sweep_cmd(a),
     }
 }
 

@@ -1,0 +1,237 @@
+//! `sweep`: run a grid of configurations × seeds (see [`crate::sweep`]), and `sweep merge`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::sweep::{
+    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, merge, pending, plot, run_dir,
+    store_result, summary_csv,
+};
+
+/// Arguments of `sweep`.
+///
+/// The default sizes of the example sweeps under `sweeps/` finish on a 2-core machine in
+/// minutes; `--full` switches to the paper's sizes (the file's `[full]` table).
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SweepArgs {
+    /// `merge`: join shard directories.
+    #[command(subcommand)]
+    pub action: Option<SweepAction>,
+    /// The sweep file (TOML: `seeds`, `[base]`, `[grid]`, optional `[full]`).
+    #[arg(required_unless_present = "preset", conflicts_with = "preset")]
+    pub spec: Option<PathBuf>,
+    /// A built-in experiment instead of a file: collapse2d, trends_width, trends_iters,
+    /// trends_data, propagation, seesaw, mitigations, processes (the files under `sweeps/`).
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Results directory (runs/<id>/result.json + checkpoint, summary.csv, figures).
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Runs at once (each on one thread when more than 1; default: one run using every core).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Run only the i-th (0-based) of n disjoint parts, e.g. `--shard $SLURM_ARRAY_TASK_ID/8`.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Use the paper's sizes: apply the file's `[full]` table over `[base]`.
+    #[arg(long)]
+    pub full: bool,
+    /// Print the runs and exit.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `sweep` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum SweepAction {
+    /// Copy the finished runs of shard directories into one, then write its summary and
+    /// figures (with only `--out`, re-summarise that directory).
+    Merge {
+        /// The merged results directory.
+        #[arg(long)]
+        out: PathBuf,
+        /// Shard results directories.
+        shards: Vec<PathBuf>,
+    },
+}
+
+/// Runs `sweep`.
+pub fn sweep_cmd(a: SweepArgs) -> Result<()> {
+    if let Some(SweepAction::Merge { out, shards }) = a.action {
+        std::fs::create_dir_all(&out)?;
+        let copied = merge(&out, &shards)?;
+        eprintln!("merged {copied} runs into {}", out.display());
+        return summarise(&out, "");
+    }
+    let (source, text) = match (&a.spec, &a.preset) {
+        (Some(path), _) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .with_context(|| format!("reading the sweep file {}", path.display()))?,
+        ),
+        (None, Some(name)) => {
+            let (_, text) = PRESETS.iter().find(|(n, _)| n == name).with_context(|| {
+                format!(
+                    "unknown preset '{name}'; known: {}",
+                    PRESETS.map(|(n, _)| n).join(", ")
+                )
+            })?;
+            (format!("preset {name}"), text.to_string())
+        }
+        (None, None) => bail!("give a sweep file or --preset"),
+    };
+    let mut spec = SweepSpec::parse(&text).with_context(|| format!("in {source}"))?;
+    if a.full {
+        if spec.full.is_empty() {
+            bail!("{source} has no [full] table");
+        }
+        spec.base.extend(spec.full.clone());
+    }
+    let plan = spec.expand()?;
+    let shard = a.shard.unwrap_or(Shard::ALL);
+    std::fs::create_dir_all(&a.out)?;
+    let todo = pending(&a.out, &plan, shard)?;
+    let mine = plan.iter().filter(|p| shard.contains(p.index)).count();
+    eprintln!(
+        "sweep '{}': {} runs ({} grid points x {} seeds); shard {}/{} holds {mine}, {} to run, {} done",
+        spec.name,
+        plan.len(),
+        plan.len() / spec.seeds.len(),
+        spec.seeds.len(),
+        shard.index,
+        shard.count,
+        todo.len(),
+        mine - todo.len()
+    );
+    if a.dry_run {
+        for p in &plan {
+            let state = if !shard.contains(p.index) {
+                "other shard"
+            } else if todo.iter().any(|t| t.index == p.index) {
+                "to run"
+            } else {
+                "done"
+            };
+            println!("{:>4}  {:<40} {state}", p.index, p.id);
+        }
+        return Ok(());
+    }
+    std::fs::write(a.out.join("sweep.toml"), &text)?;
+    run_all(&todo, &a.out, a.jobs.max(1))?;
+    summarise(&a.out, &spec.name)
+}
+
+/// Runs `todo` with `jobs` at once, storing each result as soon as it is done.
+fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
+    if todo.is_empty() {
+        return Ok(());
+    }
+    let bar = ProgressBar::new(todo.len() as u64 * 100);
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:40}] {percent}% elapsed {elapsed} eta {eta}")
+            .expect("progress template")
+            .progress_chars("=> "),
+    );
+    let queue = Mutex::new(todo.iter());
+    let done = Mutex::new(vec![0u64; todo.len()]);
+    let failures = Mutex::new(Vec::<String>::new());
+    let start = Instant::now();
+    let work = |pool: Option<rayon::ThreadPool>| {
+        loop {
+            let Some(p) = queue.lock().expect("queue").next() else {
+                return;
+            };
+            let slot = todo.iter().position(|t| t.index == p.index).unwrap_or(0);
+            bar.set_message(p.id.chars().take(24).collect::<String>());
+            let progress = |f: f64| {
+                let mut d = done.lock().expect("progress");
+                d[slot] = (f * 100.0) as u64;
+                bar.set_position(d.iter().sum());
+            };
+            let dir = run_dir(out, &p.id);
+            let result = match &pool {
+                Some(pool) => pool.install(|| execute(p, &dir, &progress)),
+                None => execute(p, &dir, &progress),
+            };
+            match result.and_then(|r| store_result(out, &r).map(|()| r)) {
+                Ok(r) => {
+                    progress(1.0);
+                    let tid: Vec<String> = r
+                        .samplers
+                        .iter()
+                        .filter_map(|s| s.tid.first().map(|t| format!("{} {:.3}", s.name, t.1)))
+                        .collect();
+                    bar.println(format!(
+                        "done {:<40} loss {} TID(eps={}) {}{}",
+                        r.id,
+                        r.final_loss.map_or("n/a".into(), |l| format!("{l:.4}")),
+                        r.config.eps.first().copied().unwrap_or(f64::NAN),
+                        tid.join(", "),
+                        r.diverged
+                            .as_ref()
+                            .map_or(String::new(), |d| format!(" [{d}]")),
+                    ));
+                }
+                Err(e) => {
+                    bar.println(format!("FAILED {}: {e:#}", p.id));
+                    failures
+                        .lock()
+                        .expect("failures")
+                        .push(format!("{}: {e:#}", p.id));
+                }
+            }
+        }
+    };
+    if jobs == 1 {
+        work(None);
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..jobs.min(todo.len()) {
+                s.spawn(|| {
+                    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().ok();
+                    work(pool)
+                });
+            }
+        });
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "{} runs in {:.1} s",
+        todo.len(),
+        start.elapsed().as_secs_f64()
+    );
+    let failures = failures.into_inner().expect("failures");
+    if !failures.is_empty() {
+        bail!(
+            "{} runs failed (the others are stored; rerun to retry):\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// Writes `summary.csv` and the figures of every finished run under `out`.
+fn summarise(out: &Path, name: &str) -> Result<()> {
+    let results = collect_results(out)?;
+    let csv = out.join("summary.csv");
+    std::fs::write(&csv, summary_csv(&results))
+        .with_context(|| format!("writing {}", csv.display()))?;
+    let figures = plot::write_figures(out, name, &results)?;
+    eprintln!(
+        "{} finished runs; wrote {}{}",
+        results.len(),
+        csv.display(),
+        figures
+            .iter()
+            .map(|f| format!(", {}", f.display()))
+            .collect::<String>()
+    );
+    Ok(())
+}

@@ -1,0 +1,663 @@
+//! Sweeps: a grid of run configurations × seeds, run in parallel, resumable, shardable across
+//! machines, summarised as CSV and figures (issue #6).
+//!
+//! A sweep is a TOML file:
+//!
+//! ```toml
+//! name = "width"            # used in figure titles
+//! seeds = [0, 1, 2]         # every grid point runs once per seed
+//!
+//! [base]                    # a RunConfig: any field not given keeps its default
+//! dataset = "chessboard"
+//! iters = 2000
+//! samplers = ["ode", "sde"]
+//!
+//! [grid]                    # fields to vary: the cartesian product of these lists
+//! width = [32, 64, 128]
+//!
+//! [full]                    # with --full: the paper's sizes, over [base]
+//! iters = 10000
+//! ```
+//!
+//! Each run's result is one directory `runs/<id>/` holding `result.json` (written atomically:
+//! to a temporary name, then renamed) and the trained checkpoint. A run whose `result.json`
+//! exists is skipped, so an interrupted sweep resumes where it stopped. `--shard i/n` runs the
+//! runs whose position in the expanded grid is `i` modulo `n`: the `n` shards partition the
+//! grid, and `merge` joins their result directories into one summary.
+
+pub mod plot;
+pub mod run;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail, ensure};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use run::{RunResult, SamplerResult, execute};
+
+/// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
+pub const PRESETS: [(&str, &str); 8] = [
+    ("collapse2d", include_str!("../../sweeps/collapse2d.toml")),
+    (
+        "trends_width",
+        include_str!("../../sweeps/trends_width.toml"),
+    ),
+    (
+        "trends_iters",
+        include_str!("../../sweeps/trends_iters.toml"),
+    ),
+    ("trends_data", include_str!("../../sweeps/trends_data.toml")),
+    ("propagation", include_str!("../../sweeps/propagation.toml")),
+    ("seesaw", include_str!("../../sweeps/seesaw.toml")),
+    ("mitigations", include_str!("../../sweeps/mitigations.toml")),
+    ("processes", include_str!("../../sweeps/processes.toml")),
+];
+
+/// Everything one run does: the data, the model, training, and what is measured after.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunConfig {
+    /// Dataset name (`chessboard`, `spiral`, `semicircles`, `ring-mog`, `mog`, `mog1d`).
+    pub dataset: String,
+    /// Dimension of `mog`.
+    pub dim: Option<usize>,
+    /// Training-set size.
+    pub n_data: usize,
+    /// `mlp`, `skip`, `skip-fixed`, `two-model` or `high-noise-only`.
+    pub arch: String,
+    /// Hidden width (default: the preset's).
+    pub width: Option<usize>,
+    /// Hidden layers (default: the preset's).
+    pub depth: Option<usize>,
+    /// `tanh`, `relu` or `silu`.
+    pub activation: String,
+    /// `vp`, `sub-vp` or `linear`.
+    pub process: String,
+    /// Split time of the two-model architecture.
+    pub t_split: f64,
+    /// Training iterations.
+    pub iters: u64,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Batch size.
+    pub batch: usize,
+    /// Samplers compared from shared noise (`ode`, `heun`, `ddim`, `dpm2`, `sde`, `pc`, `ald`).
+    pub samplers: Vec<String>,
+    /// Steps for every sampler (default: each sampler's own default).
+    pub steps: Option<usize>,
+    /// Samples per sampler.
+    pub n_samples: usize,
+    /// Points of each set used for TID (paper: 2,000).
+    pub tid_points: usize,
+    /// TID radii.
+    pub eps: Vec<f64>,
+    /// Draws for the regime losses and velocity MAE.
+    pub metric_draws: usize,
+    /// Seed of data, initialisation, training and sampling.
+    pub seed: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            dataset: "chessboard".into(),
+            dim: None,
+            n_data: 100_000,
+            arch: "mlp".into(),
+            width: None,
+            depth: None,
+            activation: "tanh".into(),
+            process: "vp".into(),
+            t_split: 0.5,
+            iters: 2000,
+            lr: 5e-3,
+            batch: 2000,
+            samplers: vec!["ode".into(), "sde".into()],
+            steps: None,
+            n_samples: 2000,
+            tid_points: 2000,
+            eps: vec![0.02, 0.05, 0.1, 0.2],
+            metric_draws: 20_000,
+            seed: 0,
+        }
+    }
+}
+
+/// A sweep file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSpec {
+    /// A short name (figure titles).
+    #[serde(default)]
+    pub name: String,
+    /// Seeds: every grid point runs once per seed.
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+    /// The configuration every run starts from.
+    #[serde(default)]
+    pub base: toml::Table,
+    /// Field → values; the runs are the cartesian product (fields in alphabetical order).
+    #[serde(default)]
+    pub grid: toml::Table,
+    /// Fields that replace `base` under `--full` (the paper's sizes).
+    #[serde(default)]
+    pub full: toml::Table,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![0]
+}
+
+/// One expanded run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedRun {
+    /// Position in the expanded grid (stable for a given spec).
+    pub index: usize,
+    /// Directory name: the grid values and the seed, e.g. `width=64,seed=1`.
+    pub id: String,
+    /// The grid values of this run (without the seed).
+    pub params: BTreeMap<String, Value>,
+    /// The full configuration.
+    pub config: RunConfig,
+}
+
+impl SweepSpec {
+    /// Reads and checks a sweep file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the sweep file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in the sweep file {}", path.display()))
+    }
+
+    /// Parses a sweep from TOML text.
+    pub fn parse(text: &str) -> Result<Self> {
+        let spec: Self = toml::from_str(text)?;
+        ensure!(!spec.seeds.is_empty(), "`seeds` is empty");
+        ensure!(
+            !spec.base.contains_key("seed") && !spec.grid.contains_key("seed"),
+            "give seeds as the top-level `seeds = [...]`, not as a `seed` field"
+        );
+        for (k, v) in &spec.grid {
+            match v {
+                toml::Value::Array(a) if !a.is_empty() => {}
+                _ => bail!("grid field `{k}` must be a non-empty list of values"),
+            }
+        }
+        // Every run must be a valid configuration: check them all before anything runs.
+        spec.expand()?;
+        Ok(spec)
+    }
+
+    /// The grid's field names, in alphabetical order.
+    pub fn grid_keys(&self) -> Vec<String> {
+        self.grid.keys().cloned().collect()
+    }
+
+    /// Every run: the cartesian product of the grid (alphabetically first field slowest) ×
+    /// seeds (fastest).
+    pub fn expand(&self) -> Result<Vec<PlannedRun>> {
+        let base = serde_json::to_value(&self.base)?;
+        let Value::Object(base) = base else {
+            bail!("[base] is not a table");
+        };
+        let keys = self.grid_keys();
+        let lists: Vec<Vec<Value>> = keys
+            .iter()
+            .map(|k| match &self.grid[k] {
+                toml::Value::Array(a) => a
+                    .iter()
+                    .map(|v| serde_json::to_value(v).map_err(anyhow::Error::from))
+                    .collect::<Result<Vec<_>>>(),
+                _ => unreachable!("checked in parse"),
+            })
+            .collect::<Result<_>>()?;
+        let combos: usize = lists.iter().map(Vec::len).product();
+        let mut runs = Vec::with_capacity(combos * self.seeds.len());
+        for c in 0..combos {
+            // Mixed-radix digits of `c`, first field most significant.
+            let mut rest = c;
+            let mut digits = vec![0; lists.len()];
+            for (i, l) in lists.iter().enumerate().rev() {
+                digits[i] = rest % l.len();
+                rest /= l.len();
+            }
+            let params: BTreeMap<String, Value> = keys
+                .iter()
+                .zip(&digits)
+                .zip(&lists)
+                .map(|((k, &d), l)| (k.clone(), l[d].clone()))
+                .collect();
+            for &seed in &self.seeds {
+                let mut obj = base.clone();
+                for ((k, &d), l) in keys.iter().zip(&digits).zip(&lists) {
+                    obj.insert(k.clone(), l[d].clone());
+                }
+                obj.insert("seed".into(), Value::from(seed));
+                let config: RunConfig = serde_json::from_value(Value::Object(obj))
+                    .with_context(|| format!("grid point {}", describe(&params)))?;
+                run::check(&config).with_context(|| format!("grid point {}", describe(&params)))?;
+                let mut id_parts: Vec<String> = keys
+                    .iter()
+                    .map(|k| format!("{k}={}", value_label(&params[k])))
+                    .collect();
+                id_parts.push(format!("seed={seed}"));
+                runs.push(PlannedRun {
+                    index: runs.len(),
+                    id: sanitize(&id_parts.join(",")),
+                    params: params.clone(),
+                    config,
+                });
+            }
+        }
+        Ok(runs)
+    }
+}
+
+/// `k=v, k=v` for messages.
+fn describe(params: &BTreeMap<String, Value>) -> String {
+    if params.is_empty() {
+        return "(base)".into();
+    }
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", value_label(v)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A value as it appears in ids, CSV cells and legends (strings without quotes).
+pub fn value_label(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Keeps ids portable as directory names.
+fn sanitize(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "=,.-_+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `i/n`: the `i`-th (0-based) of `n` disjoint parts of a sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// This part, `0 ≤ index < count`.
+    pub index: usize,
+    /// Number of parts.
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole sweep.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether run number `position` belongs to this shard (round-robin, so that each shard
+    /// gets a similar mix of cheap and expensive grid points).
+    pub fn contains(&self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (i, n) = s
+            .split_once('/')
+            .ok_or_else(|| format!("'{s}' is not i/n (e.g. 0/4)"))?;
+        let index: usize = i
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad shard index '{i}'"))?;
+        let count: usize = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad shard count '{n}'"))?;
+        if count == 0 || index >= count {
+            return Err(format!("shard {index}/{count}: need 0 <= i < n"));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+/// Where a run's files go.
+pub fn run_dir(out: &Path, id: &str) -> PathBuf {
+    out.join("runs").join(id)
+}
+
+/// The stored result of run `id` under `out`, if it finished.
+pub fn load_result(out: &Path, id: &str) -> Result<Option<RunResult>> {
+    let path = run_dir(out, id).join("result.json");
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)?;
+    let r: RunResult = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a run result", path.display()))?;
+    Ok(Some(r))
+}
+
+/// Writes `result.json` of a run atomically (temporary file, then rename).
+pub fn store_result(out: &Path, r: &RunResult) -> Result<()> {
+    let dir = run_dir(out, &r.id);
+    std::fs::create_dir_all(&dir)?;
+    let tmp = dir.join(".result.json.tmp");
+    std::fs::write(&tmp, serde_json::to_string_pretty(r)?)?;
+    std::fs::rename(&tmp, dir.join("result.json"))?;
+    Ok(())
+}
+
+/// Which planned runs still need running: those of `shard` without a stored result. A stored
+/// result whose configuration differs from the plan is an error (the directory belongs to
+/// another sweep), not something to overwrite silently.
+pub fn pending(out: &Path, plan: &[PlannedRun], shard: Shard) -> Result<Vec<PlannedRun>> {
+    let mut todo = Vec::new();
+    for p in plan.iter().filter(|p| shard.contains(p.index)) {
+        match load_result(out, &p.id)? {
+            Some(r) if r.config == p.config => {}
+            Some(_) => bail!(
+                "{} holds a result of run '{}' with another configuration: use a fresh --out",
+                out.display(),
+                p.id
+            ),
+            None => todo.push(p.clone()),
+        }
+    }
+    Ok(todo)
+}
+
+/// Every stored result under `out`, sorted by id.
+pub fn collect_results(out: &Path) -> Result<Vec<RunResult>> {
+    let runs = out.join("runs");
+    let mut results = Vec::new();
+    if !runs.is_dir() {
+        return Ok(results);
+    }
+    for entry in std::fs::read_dir(&runs)? {
+        let entry = entry?;
+        if let Some(id) = entry.file_name().to_str()
+            && let Some(r) = load_result(out, id)?
+        {
+            results.push(r);
+        }
+    }
+    results.sort_by(|a, b| a.index.cmp(&b.index).then(a.id.cmp(&b.id)));
+    Ok(results)
+}
+
+/// Joins shard directories into `out`: copies every finished run that `out` lacks; the same
+/// run in two shards must hold the same configuration. Returns the number of runs copied.
+pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize> {
+    let mut copied = 0;
+    for dir in shards {
+        if dir == out {
+            continue;
+        }
+        for r in collect_results(dir)? {
+            match load_result(out, &r.id)? {
+                Some(have) if have.config == r.config => {}
+                Some(_) => bail!(
+                    "run '{}' differs between {} and {}",
+                    r.id,
+                    dir.display(),
+                    out.display()
+                ),
+                None => {
+                    copy_dir(&run_dir(dir, &r.id), &run_dir(out, &r.id))?;
+                    copied += 1;
+                }
+            }
+        }
+    }
+    Ok(copied)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if entry.file_name() != "result.json" {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    // The result last and atomically, so a half-copied run is never taken as finished.
+    let tmp = to.join(".result.json.tmp");
+    std::fs::copy(from.join("result.json"), &tmp)?;
+    std::fs::rename(&tmp, to.join("result.json"))?;
+    Ok(())
+}
+
+/// The summary table: one row per run, the grid values, the seed and every measured number.
+pub fn summary_csv(results: &[RunResult]) -> String {
+    let mut keys: Vec<String> = Vec::new();
+    let mut metrics: Vec<String> = Vec::new();
+    for r in results {
+        for k in r.params.keys() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        for (m, _) in r.metrics() {
+            if !metrics.contains(&m) {
+                metrics.push(m);
+            }
+        }
+    }
+    let mut out = String::from("id");
+    for k in &keys {
+        out.push(',');
+        out.push_str(k);
+    }
+    out.push_str(",seed");
+    for m in &metrics {
+        out.push(',');
+        out.push_str(m);
+    }
+    out.push('\n');
+    for r in results {
+        out.push_str(&csv_cell(&r.id));
+        for k in &keys {
+            out.push(',');
+            out.push_str(
+                &r.params
+                    .get(k)
+                    .map(value_label)
+                    .map_or(String::new(), |s| csv_cell(&s)),
+            );
+        }
+        out.push_str(&format!(",{}", r.config.seed));
+        let values: BTreeMap<String, f64> = r.metrics().into_iter().collect();
+        for m in &metrics {
+            out.push(',');
+            if let Some(v) = values.get(m) {
+                out.push_str(&format!("{v}"));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_cell(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = r#"
+        name = "t"
+        seeds = [0, 1]
+        [base]
+        dataset = "mog1d"
+        iters = 10
+        [grid]
+        width = [8, 16, 32]
+        arch = ["mlp", "skip"]
+    "#;
+
+    #[test]
+    fn expansion_is_the_cartesian_product_times_seeds() {
+        let spec = SweepSpec::parse(SPEC).unwrap();
+        let plan = spec.expand().unwrap();
+        assert_eq!(plan.len(), 3 * 2 * 2);
+        // Fields alphabetically (arch slowest), seeds fastest.
+        assert_eq!(plan[0].id, "arch=mlp,width=8,seed=0");
+        assert_eq!(plan[1].id, "arch=mlp,width=8,seed=1");
+        assert_eq!(plan[2].id, "arch=mlp,width=16,seed=0");
+        assert_eq!(plan[11].id, "arch=skip,width=32,seed=1");
+        assert_eq!(plan[3].config.width, Some(16));
+        assert_eq!(plan[3].config.arch, "mlp");
+        assert_eq!(plan[5].config.arch, "mlp");
+        assert_eq!(plan[5].config.seed, 1);
+        assert_eq!(plan[5].config.dataset, "mog1d");
+        assert_eq!(plan[5].config.iters, 10);
+        // Fields not given keep their defaults.
+        assert_eq!(plan[5].config.lr, RunConfig::default().lr);
+        let ids: std::collections::HashSet<_> = plan.iter().map(|p| &p.id).collect();
+        assert_eq!(ids.len(), plan.len(), "ids are unique");
+        assert!(plan.iter().enumerate().all(|(i, p)| p.index == i));
+    }
+
+    #[test]
+    fn every_preset_parses_and_its_full_variant_too() {
+        for (name, text) in PRESETS {
+            let mut spec = SweepSpec::parse(text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+            assert!(!spec.expand().unwrap().is_empty(), "{name}");
+            assert!(!spec.full.is_empty(), "{name} has no [full] sizes");
+            spec.base.extend(spec.full.clone());
+            spec.expand()
+                .unwrap_or_else(|e| panic!("{name} --full: {e:#}"));
+        }
+    }
+
+    #[test]
+    fn bad_specs_are_clear_errors() {
+        let typo = SPEC.replace("width = [", "widht = [");
+        let e = format!("{:#}", SweepSpec::parse(&typo).unwrap_err());
+        assert!(e.contains("widht"), "{e}");
+        let bad_name = SPEC.replace("\"skip\"", "\"skipp\"");
+        let e = format!("{:#}", SweepSpec::parse(&bad_name).unwrap_err());
+        assert!(e.contains("skipp"), "{e}");
+        let empty = SPEC.replace("width = [8, 16, 32]", "width = []");
+        assert!(SweepSpec::parse(&empty).is_err());
+        let seed = SPEC.replace("iters = 10", "iters = 10\nseed = 3");
+        assert!(SweepSpec::parse(&seed).is_err());
+    }
+
+    #[test]
+    fn shards_partition_the_grid_exactly() {
+        let plan = SweepSpec::parse(SPEC).unwrap().expand().unwrap();
+        for n in 1..=13 {
+            let mut seen = vec![0; plan.len()];
+            for i in 0..n {
+                let s: Shard = format!("{i}/{n}").parse().unwrap();
+                for p in plan.iter().filter(|p| s.contains(p.index)) {
+                    seen[p.index] += 1;
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "n = {n}: {seen:?}");
+        }
+        assert!("3/3".parse::<Shard>().is_err());
+        assert!("1/0".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+    }
+
+    fn fake_result(p: &PlannedRun, tid: f64) -> RunResult {
+        RunResult {
+            index: p.index,
+            id: p.id.clone(),
+            params: p.params.clone(),
+            config: p.config.clone(),
+            iterations: p.config.iters,
+            final_loss: Some(0.5),
+            train_seconds: 0.1,
+            mae_low: None,
+            mae_high: None,
+            diverged: None,
+            samplers: vec![SamplerResult {
+                name: "ode".into(),
+                steps: 100,
+                seconds: 0.0,
+                tid: vec![(0.05, tid)],
+            }],
+        }
+    }
+
+    #[test]
+    fn resume_skips_finished_runs_and_refuses_foreign_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = SweepSpec::parse(SPEC).unwrap().expand().unwrap();
+        assert_eq!(pending(dir.path(), &plan, Shard::ALL).unwrap().len(), 12);
+        for p in &plan[..5] {
+            store_result(dir.path(), &fake_result(p, 0.1)).unwrap();
+        }
+        let todo = pending(dir.path(), &plan, Shard::ALL).unwrap();
+        assert_eq!(todo.len(), 7);
+        assert_eq!(todo[0].index, 5);
+        // A result with another configuration under the same id is refused.
+        let mut other = fake_result(&plan[6], 0.1);
+        other.config.lr = 1.0;
+        store_result(dir.path(), &other).unwrap();
+        assert!(pending(dir.path(), &plan, Shard::ALL).is_err());
+        // No temporary files are left behind.
+        let leftovers = std::fs::read_dir(run_dir(dir.path(), &plan[0].id))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("tmp")
+            })
+            .count();
+        assert_eq!(leftovers, 0);
+    }
+
+    #[test]
+    fn merge_joins_shards_into_one_summary() {
+        let plan = SweepSpec::parse(SPEC).unwrap().expand().unwrap();
+        let shards: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        for (i, dir) in shards.iter().enumerate() {
+            let s = Shard { index: i, count: 3 };
+            for p in pending(dir.path(), &plan, s).unwrap() {
+                store_result(dir.path(), &fake_result(&p, p.index as f64)).unwrap();
+            }
+        }
+        let out = tempfile::tempdir().unwrap();
+        let dirs: Vec<PathBuf> = shards.iter().map(|d| d.path().to_path_buf()).collect();
+        assert_eq!(merge(out.path(), &dirs).unwrap(), 12);
+        // Merging again copies nothing.
+        assert_eq!(merge(out.path(), &dirs).unwrap(), 0);
+        assert!(pending(out.path(), &plan, Shard::ALL).unwrap().is_empty());
+        let results = collect_results(out.path()).unwrap();
+        assert_eq!(results.len(), 12);
+        let csv = summary_csv(&results);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 13);
+        assert!(lines[0].starts_with("id,arch,width,seed,"), "{}", lines[0]);
+        assert!(lines[0].contains("tid_ode_eps0.05"), "{}", lines[0]);
+        // Row k holds run k's TID (the fake results store the index).
+        for (k, line) in lines[1..].iter().enumerate() {
+            let tid: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
+            assert_eq!(tid, k as f64);
+        }
+    }
+}

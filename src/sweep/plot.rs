@@ -1,0 +1,377 @@
+//! Sweep figures (plotters, PNG): a measured number against the first numeric grid field, one
+//! line per sampler (and per value of the other grid fields), the mean over seeds with ±1
+//! standard-deviation error bars.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::{Result, anyhow};
+use plotters::prelude::*;
+use plotters::style::{FontStyle, register_font};
+
+use super::{RunResult, value_label};
+
+/// Okabe–Ito colours (colour-blind safe), the app's ODE/SDE order first.
+const PALETTE: [RGBColor; 8] = [
+    RGBColor(0xE6, 0x9F, 0x00),
+    RGBColor(0x00, 0x72, 0xB2),
+    RGBColor(0x00, 0x9E, 0x73),
+    RGBColor(0xD5, 0x5E, 0x00),
+    RGBColor(0xCC, 0x79, 0xA7),
+    RGBColor(0x56, 0xB4, 0xE9),
+    RGBColor(0x00, 0x00, 0x00),
+    RGBColor(0xF0, 0xE4, 0x42),
+];
+
+fn fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The app's own UI font (shipped with egui), so figures need no system fonts.
+        let _ = register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            epaint_default_fonts::UBUNTU_LIGHT,
+        );
+    });
+}
+
+/// One line of a figure: label → points `(x, mean, std, seeds)`.
+type Series = BTreeMap<String, Vec<(f64, f64, f64, usize)>>;
+
+/// The x axis of a sweep: the first grid field whose values are all numbers; `None` when no
+/// field is numeric (then there is nothing to draw a line over).
+pub fn x_field(results: &[RunResult]) -> Option<String> {
+    let first = results.first()?;
+    first
+        .params
+        .keys()
+        .find(|k| {
+            results
+                .iter()
+                .all(|r| r.params.get(*k).is_some_and(serde_json::Value::is_number))
+        })
+        .cloned()
+}
+
+/// Groups `metric(result)` by series label and x, averaging over seeds.
+fn series(
+    results: &[RunResult],
+    x_key: &str,
+    metric: &dyn Fn(&RunResult) -> Vec<(String, f64)>,
+) -> Series {
+    let mut raw: BTreeMap<String, BTreeMap<u64, Vec<f64>>> = BTreeMap::new();
+    for r in results {
+        let Some(x) = r.params.get(x_key).and_then(serde_json::Value::as_f64) else {
+            continue;
+        };
+        let others: Vec<String> = r
+            .params
+            .iter()
+            .filter(|(k, _)| k.as_str() != x_key)
+            .map(|(k, v)| format!("{k}={}", value_label(v)))
+            .collect();
+        for (name, v) in metric(r) {
+            if !v.is_finite() {
+                continue;
+            }
+            let label = if others.is_empty() {
+                name
+            } else {
+                format!("{name}, {}", others.join(", "))
+            };
+            raw.entry(label)
+                .or_default()
+                .entry(x.to_bits())
+                .or_default()
+                .push(v);
+        }
+    }
+    raw.into_iter()
+        .map(|(label, by_x)| {
+            let mut pts: Vec<(f64, f64, f64, usize)> = by_x
+                .into_iter()
+                .map(|(xb, vs)| {
+                    let n = vs.len() as f64;
+                    let mean = vs.iter().sum::<f64>() / n;
+                    let var = if vs.len() > 1 {
+                        vs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+                    } else {
+                        0.0
+                    };
+                    (f64::from_bits(xb), mean, var.sqrt(), vs.len())
+                })
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            (label, pts)
+        })
+        .collect()
+}
+
+/// Draws one figure into `path`.
+fn line_figure(
+    path: &Path,
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    data: &Series,
+) -> Result<()> {
+    fonts();
+    let (w, h) = (900u32, 600u32);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        let xs = data.values().flatten().map(|p| p.0);
+        let (x_lo, x_hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(x), b.max(x))
+        });
+        let (y_lo, y_hi) = data
+            .values()
+            .flatten()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+                (a.min(p.1 - p.2), b.max(p.1 + p.2))
+            });
+        if !(x_lo.is_finite() && y_lo.is_finite()) {
+            return Err(anyhow!("nothing to plot for {title}"));
+        }
+        let pad = ((y_hi - y_lo) * 0.08).max(1e-3);
+        let (y_lo, y_hi) = (y_lo.min(0.0) - pad, y_hi + pad);
+        let log_x = x_lo > 0.0 && x_hi / x_lo >= 8.0;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 24))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(
+                if log_x {
+                    (x_lo.ln() - 0.1)..(x_hi.ln() + 0.1)
+                } else {
+                    let m = ((x_hi - x_lo) * 0.05).max(0.5);
+                    (x_lo - m)..(x_hi + m)
+                },
+                y_lo..y_hi,
+            )
+            .map_err(|e| anyhow!("{e}"))?;
+        let ticks: Vec<f64> = data
+            .values()
+            .flatten()
+            .map(|p| p.0)
+            .fold(Vec::new(), |mut v, x| {
+                if !v.contains(&x) {
+                    v.push(x);
+                }
+                v
+            });
+        let fmt_x = move |v: &f64| {
+            let x = if log_x { v.exp() } else { *v };
+            // Label only the grid's own x values on a log axis.
+            if log_x && !ticks.iter().any(|t| (t.ln() - v).abs() < 0.02) {
+                return String::new();
+            }
+            if (x - x.round()).abs() < 1e-6 {
+                format!("{}", x.round())
+            } else {
+                format!("{x:.3}")
+            }
+        };
+        chart
+            .configure_mesh()
+            .x_desc(if log_x {
+                format!("{x_label} (log scale)")
+            } else {
+                x_label.to_string()
+            })
+            .y_desc(y_label)
+            .x_labels(if log_x { 60 } else { 10 })
+            .x_label_formatter(&fmt_x)
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 18))
+            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        let tx = |x: f64| if log_x { x.ln() } else { x };
+        if y_lo < 0.0 && y_hi > 0.0 {
+            let r = chart.x_range();
+            let (a, b) = (r.start, r.end);
+            chart
+                .draw_series(LineSeries::new([(a, 0.0), (b, 0.0)], BLACK.mix(0.4)))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        for (i, (label, pts)) in data.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            let style = ShapeStyle::from(color).stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(pts.iter().map(|p| (tx(p.0), p.1)), style))
+                .map_err(|e| anyhow!("{e}"))?
+                .label(label.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3))
+                });
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((tx(p.0), p.1), 4, color.filled())),
+                )
+                .map_err(|e| anyhow!("{e}"))?;
+            // ±1 std error bars (over seeds).
+            chart
+                .draw_series(pts.iter().filter(|p| p.3 > 1).map(|p| {
+                    PathElement::new(
+                        [(tx(p.0), p.1 - p.2), (tx(p.0), p.1 + p.2)],
+                        color.stroke_width(2),
+                    )
+                }))
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 16))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        root.present().map_err(|e| anyhow!("{e}"))?;
+    }
+    write_rgb_png(path, &buf, w, h)
+}
+
+fn write_rgb_png(path: &Path, rgb: &[u8], w: u32, h: u32) -> Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut enc = png::Encoder::new(file, w, h);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header()?.write_image_data(rgb)?;
+    Ok(())
+}
+
+/// Writes the sweep's figures into `dir`: TID against the x field at every ε, and (where the
+/// exact score exists) the velocity MAE per noise band. Returns the files written.
+pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Vec<PathBuf>> {
+    let Some(x_key) = x_field(results) else {
+        return Ok(Vec::new());
+    };
+    let mut written = Vec::new();
+    let mut eps: Vec<f64> = results
+        .iter()
+        .flat_map(|r| r.samplers.iter().flat_map(|s| s.tid.iter().map(|t| t.0)))
+        .collect();
+    eps.sort_by(f64::total_cmp);
+    eps.dedup();
+    let prefix = if name.is_empty() {
+        String::new()
+    } else {
+        format!("{name}: ")
+    };
+    let seeds = results
+        .iter()
+        .map(|r| r.config.seed)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let seeds_note = if seeds > 1 {
+        format!(" (mean ± std over {seeds} seeds)")
+    } else {
+        String::new()
+    };
+    for e in eps {
+        let data = series(results, &x_key, &|r| {
+            r.samplers
+                .iter()
+                .filter_map(|s| {
+                    s.tid
+                        .iter()
+                        .find(|t| t.0 == e)
+                        .map(|t| (s.name.to_uppercase(), t.1))
+                })
+                .collect()
+        });
+        if data.is_empty() {
+            continue;
+        }
+        let path = dir.join(format!("tid_vs_{x_key}_eps{e}.png"));
+        line_figure(
+            &path,
+            &format!("{prefix}TID(ε = {e}) vs {x_key}{seeds_note}"),
+            &x_key,
+            "TID (> 0: concentrated)",
+            &data,
+        )?;
+        written.push(path);
+    }
+    let mae = series(results, &x_key, &|r| {
+        let mut v = Vec::new();
+        if let Some(m) = r.mae_low {
+            v.push(("low noise".to_string(), m));
+        }
+        if let Some(m) = r.mae_high {
+            v.push(("high noise".to_string(), m));
+        }
+        v
+    });
+    if !mae.is_empty() {
+        let path = dir.join(format!("mae_vs_{x_key}.png"));
+        line_figure(
+            &path,
+            &format!("{prefix}velocity MAE per noise band vs {x_key}{seeds_note}"),
+            &x_key,
+            "E|v_θ − v*|",
+            &mae,
+        )?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::{SamplerResult, SweepSpec};
+
+    #[test]
+    fn figures_average_over_seeds_and_are_drawn() {
+        let spec = SweepSpec::parse(
+            "seeds = [0, 1]\n[base]\ndataset = \"mog1d\"\n[grid]\nwidth = [8, 64]\n",
+        )
+        .unwrap();
+        let results: Vec<RunResult> = spec
+            .expand()
+            .unwrap()
+            .into_iter()
+            .map(|p| RunResult {
+                index: p.index,
+                id: p.id.clone(),
+                params: p.params.clone(),
+                iterations: 1,
+                final_loss: None,
+                train_seconds: 0.0,
+                mae_low: Some(0.1 * p.config.seed as f64),
+                mae_high: None,
+                diverged: None,
+                samplers: vec![SamplerResult {
+                    name: "ode".into(),
+                    steps: 1,
+                    seconds: 0.0,
+                    tid: vec![(0.1, p.config.width.unwrap() as f64 + p.config.seed as f64)],
+                }],
+                config: p.config,
+            })
+            .collect();
+        assert_eq!(x_field(&results).as_deref(), Some("width"));
+        let s = series(&results, "width", &|r| {
+            vec![("ode".into(), r.samplers[0].tid[0].1)]
+        });
+        // Width 8: seeds give 8 and 9 → mean 8.5, sample std √0.5.
+        let p = s["ode"][0];
+        assert_eq!((p.0, p.1, p.3), (8.0, 8.5, 2));
+        assert!((p.2 - 0.5f64.sqrt()).abs() < 1e-12);
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_figures(dir.path(), "test", &results).unwrap();
+        assert_eq!(files.len(), 2);
+        for f in files {
+            let img = std::fs::read(&f).unwrap();
+            assert!(img.len() > 5000, "{} is suspiciously small", f.display());
+            assert_eq!(&img[1..4], b"PNG");
+        }
+    }
+}
