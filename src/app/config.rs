@@ -1,6 +1,7 @@
 //! The left panel's configuration: dataset, process, model, training, samplers and analysis,
 //! and how it turns into a [`TrainConfig`] and [`AnalysisSettings`].
 
+use super::views::Tab;
 use crate::data::{DatasetSpec, Points};
 use crate::device::DeviceChoice;
 use crate::diffusion::{NoiseProcess, SamplerConfig, SamplerKind};
@@ -200,6 +201,117 @@ impl ExplorerConfig {
     }
 }
 
+/// A paper experiment in one click: a configuration and the view that shows its figure.
+#[derive(Clone, Copy, Debug)]
+pub struct Experiment {
+    /// What the menu shows.
+    pub label: &'static str,
+    /// The paper figure it mirrors.
+    pub figure: &'static str,
+    /// The view to open.
+    pub tab: Tab,
+    /// Sets the configuration, starting from [`ExplorerConfig::default`].
+    pub apply: fn(&mut ExplorerConfig),
+}
+
+fn enable(c: &mut ExplorerConfig, kinds: &[SamplerKind]) {
+    for s in &mut c.samplers {
+        s.enabled = kinds.contains(&s.kind);
+    }
+}
+
+/// The paper's experiments (issue #6), each as live-sized as this machine allows.
+pub const EXPERIMENTS: [Experiment; 9] = [
+    Experiment {
+        label: "Collapse on chessboard",
+        figure: "Fig. 2",
+        tab: Tab::Samples,
+        apply: |_| {},
+    },
+    Experiment {
+        label: "TID curves: ODE, SDE, predictor-corrector",
+        figure: "Fig. 3b",
+        tab: Tab::Tid,
+        apply: |c| {
+            enable(
+                c,
+                &[
+                    SamplerKind::OdeEuler,
+                    SamplerKind::Sde,
+                    SamplerKind::PredictorCorrector,
+                ],
+            )
+        },
+    },
+    Experiment {
+        label: "Collapse on the spiral",
+        figure: "Fig. 11",
+        tab: Tab::Samples,
+        apply: |c| c.select_dataset("spiral"),
+    },
+    Experiment {
+        label: "1-D MoG: velocity error along trajectories",
+        figure: "Fig. 5",
+        tab: Tab::Velocity,
+        apply: |c| c.select_dataset("mog1d"),
+    },
+    Experiment {
+        label: "1-D MoG: density evolution",
+        figure: "Fig. 6",
+        tab: Tab::Density,
+        apply: |c| c.select_dataset("mog1d"),
+    },
+    Experiment {
+        label: "See-saw on 10-D MoG (width 100)",
+        figure: "Fig. 7a",
+        tab: Tab::SeeSaw,
+        apply: |c| {
+            c.select_dataset("mog");
+            c.mog_dim = 10;
+            c.width = 100;
+        },
+    },
+    Experiment {
+        label: "Mitigation: two models split at t = 0.5",
+        figure: "Fig. 9a",
+        tab: Tab::Tid,
+        apply: |c| {
+            c.arch = Architecture::TwoModel;
+            enable(
+                c,
+                &[
+                    SamplerKind::OdeEuler,
+                    SamplerKind::Sde,
+                    SamplerKind::PredictorCorrector,
+                ],
+            );
+        },
+    },
+    Experiment {
+        label: "Mitigation: skip connection",
+        figure: "Fig. 9a",
+        tab: Tab::Tid,
+        apply: |c| c.arch = Architecture::Skip,
+    },
+    Experiment {
+        label: "Sub-VP process; DDIM and DPM-Solver-2",
+        figure: "App. I, J",
+        tab: Tab::Tid,
+        apply: |c| {
+            c.process = "sub-vp".into();
+            enable(
+                c,
+                &[
+                    SamplerKind::OdeEuler,
+                    SamplerKind::Ddim,
+                    SamplerKind::DpmSolver2,
+                    SamplerKind::Sde,
+                ],
+            );
+        },
+    },
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +337,26 @@ mod tests {
         assert_eq!(c.dataset_spec().unwrap().dim(), 10);
         c.select_dataset("spiral");
         assert_eq!((c.width, c.depth), (100, 3));
+    }
+
+    #[test]
+    fn every_experiment_builds_a_valid_run() {
+        for e in EXPERIMENTS {
+            let mut c = ExplorerConfig {
+                n_points: 2000,
+                ..ExplorerConfig::default()
+            };
+            (e.apply)(&mut c);
+            let data = c
+                .training_set()
+                .unwrap_or_else(|m| panic!("{}: {m}", e.label));
+            c.train_config(&data)
+                .unwrap_or_else(|m| panic!("{}: {m}", e.label));
+            assert!(
+                c.samplers.iter().any(|s| s.enabled),
+                "{}: no sampler",
+                e.label
+            );
+        }
     }
 }

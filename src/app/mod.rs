@@ -7,7 +7,7 @@ pub mod plot;
 pub mod state;
 pub mod views;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use anyhow::{Context as _, Result};
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Line, Plot, PlotPoints};
 
-use self::config::{DATASETS, ExplorerConfig};
+use self::config::{DATASETS, EXPERIMENTS, ExplorerConfig};
 use self::state::ExplorerState;
 pub use self::views::Tab;
 use self::views::{ViewData, ViewSettings, sampler_label};
@@ -51,6 +51,8 @@ pub struct AppOptions {
     pub paused: bool,
     /// Open this checkpoint directory (written by `train` or the app) instead of a fresh run.
     pub checkpoint: Option<PathBuf>,
+    /// Threads for training (default: half the cores).
+    pub train_threads: Option<usize>,
 }
 
 /// Opens the window and runs until it is closed. Returns the smoke test's verdict when
@@ -88,6 +90,8 @@ struct Smoke {
     frames: u64,
     after_samples: u64,
     last_frame: Option<Instant>,
+    /// When the first samples were drawn, with the update count and iteration then.
+    first_samples: Option<(Instant, u64, u64)>,
     /// Milliseconds between frames once samples are shown.
     intervals: Vec<f64>,
     start: Instant,
@@ -100,6 +104,21 @@ struct Smoke {
 
 /// Where a PNG export's outcome arrives (file name or error) from the screenshot callback.
 type ExportSlot = Arc<Mutex<Option<Result<String, String>>>>;
+
+/// What a native file dialog was opened for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DialogPurpose {
+    OpenCheckpoint,
+    SaveCheckpoint,
+    ExportPng,
+}
+
+/// A file dialog running on its own thread (so the UI keeps drawing while it is open) and the
+/// slot its choice arrives in: `Some(None)` when it was closed without a choice.
+struct PendingDialog {
+    purpose: DialogPurpose,
+    choice: Arc<Mutex<Option<Option<PathBuf>>>>,
+}
 
 /// The app.
 pub struct ExplorerApp {
@@ -117,6 +136,7 @@ pub struct ExplorerApp {
     notice: Option<(String, Instant)>,
     smoke: Option<Smoke>,
     export: Option<ExportSlot>,
+    dialog: Option<PendingDialog>,
     central_rect: egui::Rect,
 }
 
@@ -154,8 +174,14 @@ impl ExplorerApp {
         let spec = config.dataset_spec().map_err(anyhow::Error::msg)?;
         let ctx = AnalysisContext::new(0, data.clone(), spec.mixture());
         let view_data = ViewData::new(data.clone(), ctx.bounds.clone(), 0);
-        let trainer =
-            TrainerHandle::spawn(train, data, PublishSettings::default(), wake(&cc.egui_ctx));
+        // Training gets half the cores; analysis and the (software) renderer keep the rest, so
+        // views refresh while the model trains.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let publish = PublishSettings {
+            train_threads: Some(opts.train_threads.unwrap_or((cores / 2).max(1))),
+            ..PublishSettings::default()
+        };
+        let trainer = TrainerHandle::spawn(train, data, publish, wake(&cc.egui_ctx));
         let analysis = AnalysisHandle::spawn(
             trainer.snapshots.clone(),
             ctx,
@@ -175,6 +201,7 @@ impl ExplorerApp {
             frames,
             after_samples: 0,
             last_frame: None,
+            first_samples: None,
             intervals: Vec::new(),
             start: Instant::now(),
             timeout: opts.timeout,
@@ -201,6 +228,7 @@ impl ExplorerApp {
             notice: None,
             smoke,
             export: None,
+            dialog: None,
             central_rect: egui::Rect::NOTHING,
         };
         if let Some(path) = checkpoint {
@@ -371,7 +399,6 @@ impl ExplorerApp {
     }
 
     fn config_panel(&mut self, ui: &mut Ui) {
-        let c = &mut self.config;
         ui.heading("Collapse Explorer");
         ui.label(
             RichText::new("ODE samplers collapse where SDE samplers do not.")
@@ -379,6 +406,30 @@ impl ExplorerApp {
                 .weak(),
         );
         ui.separator();
+        let mut picked = None;
+        egui::ComboBox::from_id_salt("experiment")
+            .selected_text("Paper experiment…")
+            .width(230.0)
+            .show_ui(ui, |ui| {
+                for (i, e) in EXPERIMENTS.iter().enumerate() {
+                    if ui
+                        .selectable_label(false, format!("{}: {}", e.figure, e.label))
+                        .clicked()
+                    {
+                        picked = Some(i);
+                    }
+                }
+            });
+        if let Some(i) = picked {
+            let e = EXPERIMENTS[i];
+            let mut config = ExplorerConfig::default();
+            (e.apply)(&mut config);
+            self.config = config;
+            self.views.tab = e.tab;
+            self.apply();
+            self.notify(&format!("{}: {}", e.figure, e.label));
+        }
+        let c = &mut self.config;
         egui::CollapsingHeader::new("Data")
             .default_open(true)
             .show(ui, |ui| {
@@ -564,6 +615,7 @@ impl ExplorerApp {
             ui.label(RichText::new("Settings changed: apply to restart training.").small());
         }
         ui.separator();
+        ui.label("Checkpoint directory");
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut self.checkpoint_path).desired_width(150.0));
             if ui.button("Save").clicked() {
@@ -574,9 +626,39 @@ impl ExplorerApp {
             }
         });
         ui.horizontal(|ui| {
-            if ui.button("Export view as PNG").clicked() {
-                self.request_export(ui.ctx());
+            let idle = self.dialog.is_none();
+            if ui
+                .add_enabled(idle, egui::Button::new("Open…"))
+                .on_hover_text("Choose a checkpoint directory and load it")
+                .clicked()
+            {
+                self.open_dialog(DialogPurpose::OpenCheckpoint, ui.ctx());
             }
+            if ui
+                .add_enabled(idle, egui::Button::new("Save as…"))
+                .on_hover_text("Choose where to save the current weights")
+                .clicked()
+            {
+                self.open_dialog(DialogPurpose::SaveCheckpoint, ui.ctx());
+            }
+        });
+        ui.horizontal(|ui| {
+            if ui
+                .button("Export view as PNG")
+                .on_hover_text("Writes collapse-<view>-it<N>.png in the working directory")
+                .clicked()
+            {
+                self.request_export(ui.ctx(), None);
+            }
+            if ui
+                .add_enabled(self.dialog.is_none(), egui::Button::new("…"))
+                .on_hover_text("Export the view as a PNG file you choose")
+                .clicked()
+            {
+                self.open_dialog(DialogPurpose::ExportPng, ui.ctx());
+            }
+        });
+        ui.horizontal(|ui| {
             let theme = if self.dark {
                 "Light theme"
             } else {
@@ -593,13 +675,84 @@ impl ExplorerApp {
         });
     }
 
-    fn request_export(&mut self, ctx: &egui::Context) {
-        let slot = Arc::new(Mutex::new(None));
-        let out = slot.clone();
-        let rect = self.central_rect;
-        let ppp = ctx.pixels_per_point();
+    /// Opens a native file dialog (rfd) on its own thread; its choice is applied in
+    /// [`Self::poll_dialog`]. Where no dialog service exists (no xdg-desktop-portal, as under
+    /// a bare Xvfb) it returns no choice and the typed path still works.
+    fn open_dialog(&mut self, purpose: DialogPurpose, ctx: &egui::Context) {
+        let choice = Arc::new(Mutex::new(None));
+        let out = choice.clone();
+        let repaint = ctx.clone();
+        let current = PathBuf::from(&self.checkpoint_path);
+        let start_dir = current
+            .parent()
+            .filter(|p| p.is_dir())
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::current_dir().ok());
+        let png_name = self.export_name();
+        let spawned = std::thread::Builder::new()
+            .name("file-dialog".into())
+            .spawn(move || {
+                let mut d = rfd::FileDialog::new();
+                if let Some(dir) = start_dir {
+                    d = d.set_directory(dir);
+                }
+                let picked = match purpose {
+                    DialogPurpose::OpenCheckpoint => {
+                        d.set_title("Open a checkpoint directory").pick_folder()
+                    }
+                    DialogPurpose::SaveCheckpoint => d
+                        .set_title("Save the checkpoint as (a directory)")
+                        .set_file_name("run")
+                        .save_file(),
+                    DialogPurpose::ExportPng => d
+                        .set_title("Export the view as PNG")
+                        .add_filter("PNG image", &["png"])
+                        .set_file_name(png_name)
+                        .save_file(),
+                };
+                *out.lock().expect("dialog slot") = Some(picked);
+                repaint.request_repaint();
+            });
+        match spawned {
+            Ok(_) => self.dialog = Some(PendingDialog { purpose, choice }),
+            Err(e) => self.notify(&format!("could not open a file dialog: {e}")),
+        }
+    }
+
+    /// Applies a file dialog's choice once it arrives.
+    fn poll_dialog(&mut self, ctx: &egui::Context) {
+        let Some(pending) = &self.dialog else {
+            return;
+        };
+        let Some(choice) = pending.choice.lock().expect("dialog slot").take() else {
+            return;
+        };
+        let purpose = pending.purpose;
+        self.dialog = None;
+        let Some(path) = choice else {
+            self.notify(
+                "no file chosen (if no dialog appeared, no xdg-desktop-portal is running: \
+                 type the path instead)",
+            );
+            return;
+        };
+        match purpose {
+            DialogPurpose::OpenCheckpoint => {
+                self.checkpoint_path = path.display().to_string();
+                self.load_checkpoint();
+            }
+            DialogPurpose::SaveCheckpoint => {
+                self.checkpoint_path = path.display().to_string();
+                self.save_checkpoint();
+            }
+            DialogPurpose::ExportPng => self.request_export(ctx, Some(path)),
+        }
+    }
+
+    /// The default export file name: `collapse-<view>-it<N>.png`.
+    fn export_name(&self) -> String {
         let tab = self.views.tab;
-        let name = format!(
+        format!(
             "collapse-{}-it{}.png",
             Tab::ALL
                 .iter()
@@ -608,11 +761,22 @@ impl ExplorerApp {
                 .to_lowercase()
                 .replace(' ', "-"),
             self.state.iteration
-        );
+        )
+    }
+
+    /// Exports the central view as PNG at `path` (default: [`Self::export_name`] in the
+    /// working directory).
+    fn request_export(&mut self, ctx: &egui::Context, path: Option<PathBuf>) {
+        let slot = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        let rect = self.central_rect;
+        let ppp = ctx.pixels_per_point();
+        let path = path.unwrap_or_else(|| PathBuf::from(self.export_name()));
+        let name = path.display().to_string();
         let repaint = ctx.clone();
         ctx.request_screenshot(move |image| {
             let region = image.region(&rect, Some(ppp));
-            let r = write_png(&PathBuf::from(&name), &region)
+            let r = write_png(&path, &region)
                 .map(|()| name.clone())
                 .map_err(|e| e.to_string());
             *out.lock().expect("export slot") = Some(r);
@@ -713,6 +877,9 @@ impl ExplorerApp {
         ctx.request_repaint();
         let now = Instant::now();
         if !self.state.samples.is_empty() {
+            if sm.after_samples == 0 {
+                sm.first_samples = Some((now, self.state.sample_updates, self.state.iteration));
+            }
             sm.after_samples += 1;
             if let Some(prev) = sm.last_frame {
                 sm.intervals.push((now - prev).as_secs_f64() * 1e3);
@@ -733,6 +900,20 @@ impl ExplorerApp {
                         .iter()
                         .find(|(t, _)| *t == self.views.tab)
                         .map_or("?", |(_, l)| l),
+                );
+            }
+            if let Some((t0, updates0, it0)) = sm.first_samples {
+                let secs = t0.elapsed().as_secs_f64().max(1e-9);
+                let updates = self.state.sample_updates - updates0;
+                let samplers = self.state.samples.len().max(1) as f64;
+                eprintln!(
+                    "refresh over {secs:.1} s: {updates} sample-set updates ({:.2} per sampler \
+                     per second), {:.0} training it/s, last full analysis pass {}",
+                    updates as f64 / samplers / secs,
+                    (self.state.iteration - it0) as f64 / secs,
+                    self.state
+                        .last_pass_seconds
+                        .map_or("-".into(), |s| format!("{s:.2} s")),
                 );
             }
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -821,6 +1002,7 @@ impl eframe::App for ExplorerApp {
                 Err(e) => self.notify(&format!("export failed: {e}")),
             }
         }
+        self.poll_dialog(ctx);
         self.smoke_step(ctx);
         if self.state.running || self.state.analysis_progress.is_some() {
             // Keep the status line moving even between events.

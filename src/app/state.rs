@@ -53,6 +53,8 @@ pub struct ExplorerState {
     pub message: Option<String>,
     /// Analysis events applied (the views' data version).
     pub version: u64,
+    /// Sample sets received (one per sampler per pass): how often the sample views refresh.
+    pub sample_updates: u64,
 }
 
 /// At most this many loss points are kept; older ones are thinned by half.
@@ -150,6 +152,7 @@ impl ExplorerState {
                     Some(slot) => *slot = s,
                     None => self.samples.push(s),
                 }
+                self.sample_updates += 1;
             }
             AnalysisEvent::Tid(t) if current(t.generation) => self.tid = Some(t),
             AnalysisEvent::Finished { seconds } => {

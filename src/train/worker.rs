@@ -92,6 +92,10 @@ pub struct PublishSettings {
     pub snapshot_every: u64,
     /// … but not more often than this (so copying weights stays well under 5% of training).
     pub snapshot_min_interval: Duration,
+    /// Threads the training computation may use: `None` shares rayon's global pool (every
+    /// core); the app passes `Some(n)` so that its analysis and drawing keep the other cores
+    /// instead of queueing behind training's parallel jobs.
+    pub train_threads: Option<usize>,
 }
 
 impl Default for PublishSettings {
@@ -100,6 +104,7 @@ impl Default for PublishSettings {
             progress_every: Duration::from_millis(50),
             snapshot_every: 50,
             snapshot_min_interval: Duration::from_millis(150),
+            train_threads: None,
         }
     }
 }
@@ -258,8 +263,16 @@ impl Worker {
     }
 
     fn run(self, config: TrainConfig, data: Arc<Points>) {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.main_loop(config, data)
+        let pool = self.publish.train_threads.and_then(|n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .thread_name(|i| format!("trainer-pool-{i}"))
+                .build()
+                .ok()
+        });
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &pool {
+            Some(pool) => pool.install(|| self.main_loop(config, data)),
+            None => self.main_loop(config, data),
         }));
         if let Err(panic) = result {
             let msg = super::panic_message(panic.as_ref());
