@@ -129,10 +129,14 @@ impl UNetConfig {
                 self.ch_mult
             ));
         }
-        if self.nf < 4 || self.nf % 2 != 0 {
+        if self.nf < 4 || !self.nf.is_multiple_of(2) {
             return Err(format!("nf = {} must be even and at least 4", self.nf));
         }
-        if let Some(m) = self.ch_mult.iter().find(|&&m| (self.nf * m) % GROUPS != 0) {
+        if let Some(m) = self
+            .ch_mult
+            .iter()
+            .find(|&&m| !(self.nf * m).is_multiple_of(GROUPS))
+        {
             return Err(format!(
                 "nf · ch_mult = {} · {m} is not a multiple of the {GROUPS} GroupNorm groups",
                 self.nf
@@ -142,7 +146,7 @@ impl UNetConfig {
             return Err("channels must be positive".into());
         }
         let div = 1usize << (self.num_resolutions() - 1);
-        if self.image_size == 0 || self.image_size % div != 0 {
+        if self.image_size == 0 || !self.image_size.is_multiple_of(div) {
             return Err(format!(
                 "image_size = {} must be a positive multiple of {div} for {} levels",
                 self.image_size,
@@ -702,10 +706,10 @@ impl UNet {
         let mut next_attn = || attn.next().expect("attention block");
 
         let mut hs = vec![self.conv_in.forward(h)];
-        for level in 0..levels {
+        for (level, resolution) in resolutions.iter().enumerate() {
             for _ in 0..c.num_res_blocks {
                 let mut h = next_res(hs.last().expect("skip").clone());
-                if c.attn_resolutions.contains(&resolutions[level]) {
+                if c.attn_resolutions.contains(resolution) {
                     h = next_attn().forward(h);
                 }
                 hs.push(h);
@@ -838,16 +842,39 @@ mod tests {
             x.reshape([n, c.channels, c.image_size, c.image_size]),
             Tensor::full([n], 0.5, &dev),
         );
-        let images: Vec<f32> = images.into_data().convert::<f32>().to_vec().unwrap();
+        let images: Vec<f32> = images
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert_eq!(rows, images);
         assert!(rows.iter().all(|v| v.is_finite()));
+    }
+
+    /// The engine's samplers run on the U-Net through `EpsilonModel` (DDIM and SDE, 3 steps).
+    #[test]
+    fn samplers_run_on_the_unet() {
+        use crate::diffusion::{SamplerConfig, SamplerKind, sample};
+        let dev = Device::flex();
+        let c = UNetConfig::tiny();
+        let net = UNet::init(&c, 5, &dev);
+        for kind in [SamplerKind::Ddim, SamplerKind::Sde] {
+            let config = SamplerConfig::new(kind).with_steps(3);
+            let out = sample(&net, &config, 2, 7, &dev, &mut |_, _| {});
+            assert_eq!(out.samples.data.len(), 2 * c.dim());
+            assert!(out.samples.data.iter().all(|v| v.is_finite()), "{kind:?}");
+        }
     }
 
     #[test]
     fn timestep_embedding_is_sin_then_cos() {
         let dev = Device::flex();
         let e = timestep_embedding(Tensor::from_data([0.0f32, 10.0], &dev), 8);
-        let e: Vec<f32> = e.into_data().convert::<f32>().to_vec().unwrap();
+        let e: Vec<f32> = e
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert_eq!(&e[..8], &[0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
         // f_1 = exp(−ln(10000)/3) = 10000^(−1/3).
         let f1 = 10000f64.powf(-1.0 / 3.0);
@@ -862,7 +889,11 @@ mod tests {
             TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [1, 1, 2, 2]),
             &dev,
         );
-        let y: Vec<f32> = upsample_nearest_2x(x).into_data().to_vec().unwrap();
+        let y: Vec<f32> = upsample_nearest_2x(x)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert_eq!(
             y,
             vec![

@@ -444,7 +444,7 @@ mod tests {
         net.forward(x, t)
             .into_data()
             .convert::<f32>()
-            .to_vec()
+            .try_into_vec::<f32>()
             .unwrap()
     }
 
