@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod diffusion;
+pub mod images;
 pub mod metrics;
 pub mod model;
 pub mod render;
