@@ -1,7 +1,7 @@
 //! Collapse Explorer: see the collapse errors of deterministic diffusion samplers.
 //!
-//! Layers point one way: [`data`] (plain point sets) → [`diffusion`] (processes, samplers,
-//! exact scores on burn tensors) → [`metrics`] (TID and diagnostics on plain data) →
+//! Layers point one way: [`data`] (plain point sets) and [`images`] (image sets) →
+//! [`diffusion`] (processes, samplers, exact scores on burn tensors) → [`metrics`] (TID and diagnostics on plain data) →
 //! [`model`] (burn modules, fused CPU MLP, checkpoints) → [`train`] → [`app`] and [`cli`];
 //! `render` (wgpu pipelines, plain data in, pixels out) is used by [`app`] only.
 
@@ -9,6 +9,7 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod diffusion;
+pub mod images;
 pub mod metrics;
 pub mod model;
 pub mod render;

@@ -1,0 +1,15 @@
+//! Image datasets (SPEC §5, paper App. A.1): readers for what people have on disk (CIFAR binary
+//! batches, MNIST IDX, PNG/JPEG folders, `.npy`/`.npz`), resizing and channel conversion, a
+//! procedural shapes set for demos and tests, and image grids written as PNG.
+//!
+//! Images are plain Rust data, `[n, C, H, W]` in `[0, 1]`; [`ImageSet::to_points`] flattens them
+//! into the `[n, C·H·W]` rows that the diffusion engine consumes.
+
+pub mod data;
+pub mod procedural;
+
+pub use data::{
+    ImageError, ImageFormat, ImageSet, PixelScale, ReadOptions, Rgb8Image, Split, detect_format,
+    read_images, write_png,
+};
+pub use procedural::{Background, Colour, Shape, ShapeAttributes, ShapesConfig, generate_shapes};
