@@ -10,6 +10,6 @@ pub mod procedural;
 
 pub use data::{
     ImageError, ImageFormat, ImageSet, PixelScale, ReadOptions, Rgb8Image, Split, detect_format,
-    read_images, write_png,
+    read_images,
 };
 pub use procedural::{Background, Colour, Shape, ShapeAttributes, ShapesConfig, generate_shapes};

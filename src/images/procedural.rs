@@ -26,7 +26,12 @@ pub enum Shape {
 
 impl Shape {
     /// Every shape, in label order.
-    pub const ALL: [Shape; 4] = [Shape::Circle, Shape::Square, Shape::Triangle, Shape::Diamond];
+    pub const ALL: [Shape; 4] = [
+        Shape::Circle,
+        Shape::Square,
+        Shape::Triangle,
+        Shape::Diamond,
+    ];
 }
 
 /// The colour of the shape.
@@ -103,8 +108,14 @@ impl ShapeAttributes {
 
     /// The class label `(shape · 4 + colour) · 3 + background`, in `0..CLASSES`.
     pub fn class(&self) -> u32 {
-        let s = Shape::ALL.iter().position(|x| *x == self.shape).unwrap_or(0) as u32;
-        let c = Colour::ALL.iter().position(|x| *x == self.colour).unwrap_or(0) as u32;
+        let s = Shape::ALL
+            .iter()
+            .position(|x| *x == self.shape)
+            .unwrap_or(0) as u32;
+        let c = Colour::ALL
+            .iter()
+            .position(|x| *x == self.colour)
+            .unwrap_or(0) as u32;
         let b = Background::ALL
             .iter()
             .position(|x| *x == self.background)
@@ -268,7 +279,10 @@ mod tests {
             counts[*l as usize] += 1;
         }
         let k = ShapeAttributes::CLASSES as usize;
-        assert!(counts.iter().all(|&c| c == n / k || c == n / k + 1), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| c == n / k || c == n / k + 1),
+            "{counts:?}"
+        );
         // Every class index decodes to a distinct attribute triple.
         let mut seen = std::collections::HashSet::new();
         for a in &attrs {
