@@ -306,7 +306,7 @@ fn resolve_file(path: &Path, len: u64) -> Result<Source, ImageError> {
         } else if name == "train.bin" || name == "test.bin" {
             2
         } else {
-            match (len % 3073 == 0, len % 3074 == 0) {
+            match (len.is_multiple_of(3073), len.is_multiple_of(3074)) {
                 (true, false) => 1,
                 (false, true) => 2,
                 _ => {
@@ -1542,7 +1542,7 @@ mod tests {
                 push(0, 1, &mut bits); // EOB
             }
         }
-        while bits.len() % 8 != 0 {
+        while !bits.len().is_multiple_of(8) {
             bits.push(true);
         }
         for byte in bits.chunks(8) {
