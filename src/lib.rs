@@ -1,8 +1,9 @@
 //! Collapse Explorer: see the collapse errors of deterministic diffusion samplers.
 //!
-//! Layers point one way: [`data`] (plain point sets) → [`diffusion`] (processes, samplers,
-//! exact scores on burn tensors) → [`metrics`] (TID and diagnostics on plain data) →
-//! [`model`] (burn modules, fused CPU MLP, checkpoints) → [`train`] → [`app`] and [`cli`];
+//! Layers point one way: [`data`] (plain point sets) and [`images`] (image sets) →
+//! [`diffusion`] (processes, samplers, exact scores on burn tensors) → [`metrics`] (TID and
+//! diagnostics on plain data) → [`model`] (burn modules, fused CPU MLP, checkpoints) →
+//! [`train`] → [`app`] and [`cli`];
 //! `render` (wgpu pipelines, plain data in, pixels out) is used by [`app`] only.
 
 pub mod app;

@@ -1,7 +1,20 @@
-//! Image models: score_sde's DDPM U-Net and its checkpoints.
+//! Images (issue #5): score_sde's DDPM U-Net and its checkpoints; image datasets (SPEC §5,
+//! paper App. A.1): readers for what people have on disk (CIFAR binary batches, MNIST IDX,
+//! PNG/JPEG folders, `.npy`/`.npz`), resizing and channel conversion, a procedural shapes set for
+//! demos and tests, and image grids written as PNG.
+//!
+//! Images are plain Rust data, `[n, C, H, W]` in `[0, 1]`; [`ImageSet::to_points`] flattens them
+//! into the `[n, C·H·W]` rows that the diffusion engine consumes.
 
+pub mod data;
+pub mod procedural;
 pub mod unet;
 pub mod unet_checkpoint;
 
+pub use data::{
+    ImageError, ImageFormat, ImageSet, PixelScale, ReadOptions, Rgb8Image, Split, detect_format,
+    read_images,
+};
+pub use procedural::{Background, Colour, Shape, ShapeAttributes, ShapesConfig, generate_shapes};
 pub use unet::{UNet, UNetConfig};
 pub use unet_checkpoint::{UNetError, WeightSet, import_score_sde};
