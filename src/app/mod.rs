@@ -91,7 +91,7 @@ struct Smoke {
     after_samples: u64,
     last_frame: Option<Instant>,
     /// When the first samples were drawn, with the update count and iteration then.
-    first_samples: Option<(Instant, u64, u64)>,
+    first_samples: Option<(Instant, u64, u64, u64)>,
     /// Milliseconds between frames once samples are shown.
     intervals: Vec<f64>,
     start: Instant,
@@ -140,9 +140,30 @@ pub struct ExplorerApp {
     central_rect: egui::Rect,
 }
 
+/// Repaints at once (new view data from the analysis thread).
 fn wake(ctx: &egui::Context) -> Box<dyn Fn() + Send + Sync> {
     let ctx = ctx.clone();
     Box::new(move || ctx.request_repaint())
+}
+
+/// How often status-only changes (iteration, loss, progress) repaint. A frame on software
+/// Vulkan costs ~160 ms of CPU; repainting for every training event would keep one of two
+/// cores drawing status text instead of computing the views.
+const STATUS_FRAME: Duration = Duration::from_millis(250);
+
+/// Repaints within [`STATUS_FRAME`] (training progress). Calls inside one window are
+/// dropped: every `request_repaint_after` sets its own deadline, so a stream of them from the
+/// trainer (every 50 ms) would keep frames back to back.
+fn wake_soon(ctx: &egui::Context) -> Box<dyn Fn() + Send + Sync> {
+    let ctx = ctx.clone();
+    let last = Mutex::new(None::<Instant>);
+    Box::new(move || {
+        let mut last = last.lock().expect("wake_soon");
+        if last.is_none_or(|t| t.elapsed() >= STATUS_FRAME) {
+            *last = Some(Instant::now());
+            ctx.request_repaint_after(STATUS_FRAME);
+        }
+    })
 }
 
 impl ExplorerApp {
@@ -177,11 +198,14 @@ impl ExplorerApp {
         // Training gets half the cores; analysis and the (software) renderer keep the rest, so
         // views refresh while the model trains.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Snapshots by time (every 150 ms) rather than every 50 iterations: at the ~90 it/s that
+        // training reaches beside the GUI, 50 iterations would be more than half a second.
         let publish = PublishSettings {
             train_threads: Some(opts.train_threads.unwrap_or((cores / 2).max(1))),
+            snapshot_every: 1,
             ..PublishSettings::default()
         };
-        let trainer = TrainerHandle::spawn(train, data, publish, wake(&cc.egui_ctx));
+        let trainer = TrainerHandle::spawn(train, data, publish, wake_soon(&cc.egui_ctx));
         let analysis = AnalysisHandle::spawn(
             trainer.snapshots.clone(),
             ctx,
@@ -878,7 +902,12 @@ impl ExplorerApp {
         let now = Instant::now();
         if !self.state.samples.is_empty() {
             if sm.after_samples == 0 {
-                sm.first_samples = Some((now, self.state.sample_updates, self.state.iteration));
+                sm.first_samples = Some((
+                    now,
+                    self.state.sample_updates,
+                    self.state.field_updates,
+                    self.state.iteration,
+                ));
             }
             sm.after_samples += 1;
             if let Some(prev) = sm.last_frame {
@@ -902,14 +931,17 @@ impl ExplorerApp {
                         .map_or("?", |(_, l)| l),
                 );
             }
-            if let Some((t0, updates0, it0)) = sm.first_samples {
+            if let Some((t0, updates0, fields0, it0)) = sm.first_samples {
                 let secs = t0.elapsed().as_secs_f64().max(1e-9);
                 let updates = self.state.sample_updates - updates0;
+                let fields = self.state.field_updates - fields0;
                 let samplers = self.state.samples.len().max(1) as f64;
                 eprintln!(
                     "refresh over {secs:.1} s: {updates} sample-set updates ({:.2} per sampler \
-                     per second), {:.0} training it/s, last full analysis pass {}",
+                     per second), {fields} field/metrics updates ({:.2} per second), {:.0} \
+                     training it/s, last full analysis pass {}",
                     updates as f64 / samplers / secs,
+                    fields as f64 / secs,
                     (self.state.iteration - it0) as f64 / secs,
                     self.state
                         .last_pass_seconds
@@ -1003,10 +1035,18 @@ impl eframe::App for ExplorerApp {
             }
         }
         self.poll_dialog(ctx);
+        // The field and see-saw views follow training at ~6 refreshes/s when shown; otherwise
+        // the analysis spends its time on the samplers.
+        let live_field = matches!(self.views.tab, Tab::Velocity | Tab::SeeSaw);
+        self.analysis.set_quick_interval(if live_field {
+            Duration::from_millis(150)
+        } else {
+            crate::train::analysis::DEFAULT_QUICK_INTERVAL
+        });
         self.smoke_step(ctx);
         if self.state.running || self.state.analysis_progress.is_some() {
             // Keep the status line moving even between events.
-            ctx.request_repaint_after(Duration::from_millis(100));
+            ctx.request_repaint_after(STATUS_FRAME);
         }
     }
 

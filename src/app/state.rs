@@ -55,6 +55,8 @@ pub struct ExplorerState {
     pub version: u64,
     /// Sample sets received (one per sampler per pass): how often the sample views refresh.
     pub sample_updates: u64,
+    /// Velocity fields received: how often the field (and see-saw) views refresh.
+    pub field_updates: u64,
 }
 
 /// At most this many loss points are kept; older ones are thinned by half.
@@ -142,7 +144,10 @@ impl ExplorerState {
                 let at = self.metrics.partition_point(|x| x.iteration < m.iteration);
                 self.metrics.insert(at, m);
             }
-            AnalysisEvent::Field(f) if current(f.generation) => self.field = Some(f),
+            AnalysisEvent::Field(f) if current(f.generation) => {
+                self.field = Some(f);
+                self.field_updates += 1;
+            }
             AnalysisEvent::Samples(s) if current(s.generation) => {
                 match self
                     .samples

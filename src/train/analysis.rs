@@ -8,6 +8,7 @@
 //! the settings change.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -266,9 +267,22 @@ pub struct AnalysisHandle {
     events: Option<Receiver<AnalysisEvent>>,
     snapshots: Arc<SnapshotSlot>,
     thread: Option<JoinHandle<()>>,
+    quick_every_ms: Arc<AtomicU64>,
 }
 
+/// The default of [`AnalysisHandle::set_quick_interval`].
+pub const DEFAULT_QUICK_INTERVAL: Duration = Duration::from_secs(1);
+
 impl AnalysisHandle {
+    /// While a pass samples (seconds on a small machine), the cheap stages — regime metrics
+    /// and the velocity field — are recomputed for newer snapshots at most this often, so the
+    /// views built on them follow training live. Each refresh takes CPU from the sampling, so
+    /// the app shortens it only while such a view is shown.
+    pub fn set_quick_interval(&self, every: Duration) {
+        self.quick_every_ms
+            .store(every.as_millis().max(1) as u64, Ordering::Relaxed);
+    }
+
     /// Starts the thread on the trainer's snapshot slot.
     pub fn spawn(
         snapshots: Arc<SnapshotSlot>,
@@ -279,6 +293,8 @@ impl AnalysisHandle {
         let (cmd_tx, cmd_rx) = bounded(16);
         let (ev_tx, ev_rx) = bounded(64);
         let slot = snapshots.clone();
+        let quick_every_ms = Arc::new(AtomicU64::new(DEFAULT_QUICK_INTERVAL.as_millis() as u64));
+        let quick = quick_every_ms.clone();
         let thread = std::thread::Builder::new()
             .name("analysis".into())
             .spawn(move || {
@@ -291,6 +307,9 @@ impl AnalysisHandle {
                     settings,
                     last: None,
                     last_progress: Instant::now(),
+                    last_quick: Instant::now(),
+                    quick_iteration: None,
+                    quick_every_ms: quick,
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.run()));
                 if let Err(panic) = result {
@@ -307,6 +326,7 @@ impl AnalysisHandle {
             events: Some(ev_rx),
             snapshots,
             thread: Some(thread),
+            quick_every_ms,
         }
     }
 
@@ -360,6 +380,12 @@ struct Analysis {
     settings: AnalysisSettings,
     last: Option<Arc<Snapshot>>,
     last_progress: Instant,
+    /// When the cheap stages last ran for a newer snapshot in the middle of a pass, and for
+    /// which iteration.
+    last_quick: Instant,
+    quick_iteration: Option<u64>,
+    /// Milliseconds between those refreshes (see [`AnalysisHandle::set_quick_interval`]).
+    quick_every_ms: Arc<AtomicU64>,
 }
 
 impl Analysis {
@@ -457,8 +483,62 @@ impl Analysis {
         }
     }
 
+    /// Between sampler steps: runs the cheap stages for a newer snapshot, at most every
+    /// `quick_every_ms`.
+    /// Errors (shutdown, a full queue) are left for the pass's next checkpoint to notice.
+    fn quick_update(&mut self, pass_iteration: u64) {
+        let every = Duration::from_millis(self.quick_every_ms.load(Ordering::Relaxed));
+        if self.last_quick.elapsed() < every {
+            return;
+        }
+        self.last_quick = Instant::now();
+        let Some(snap) = self.snapshots.peek() else {
+            return;
+        };
+        let newest_done = self
+            .quick_iteration
+            .unwrap_or(pass_iteration)
+            .max(pass_iteration);
+        if snap.generation != self.context.generation || snap.iteration <= newest_done {
+            return;
+        }
+        self.quick_iteration = Some(snap.iteration);
+        let _ = self.cheap_stages(&snap);
+    }
+
+    /// Stages 1–2 of a pass on `snap`: regime losses and velocity MAE, and the velocity field.
+    fn cheap_stages(&mut self, snap: &Snapshot) -> Result<(), Interrupt> {
+        let device = Device::flex();
+        let model = FastScoreNet::new(snap.net.clone(), &snap.weights);
+        let exact = self
+            .context
+            .exact
+            .clone()
+            .map(|m| ExactMixtureScore::new(m, snap.net.process));
+        let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
+        let (generation, iteration) = (snap.generation, snap.iteration);
+        let s = &self.settings;
+        let ctx = &self.context;
+        let p = snap.net.process;
+        let (low, high) = (Band::low(&p), Band::high(&p));
+        let draws = s.metric_draws.max(1);
+        let metrics = RegimeMetrics {
+            generation,
+            iteration,
+            loss_low: regime_loss(&model, &ctx.data, low, draws, 11, &device),
+            loss_high: regime_loss(&model, &ctx.data, high, draws, 12, &device),
+            mae_low: exact_ref.map(|e| velocity_mae(&model, e, &ctx.data, low, draws, 13, &device)),
+            mae_high: exact_ref
+                .map(|e| velocity_mae(&model, e, &ctx.data, high, draws, 14, &device)),
+        };
+        let field = velocity_field(&model, exact_ref, ctx, s, generation, iteration, &device);
+        self.emit(AnalysisEvent::Metrics(metrics))?;
+        self.emit(AnalysisEvent::Field(Arc::new(field)))
+    }
+
+    /// Coalesced progress: at most 4 events (and UI wake-ups) a second.
     fn progress(&mut self, stage: &str, fraction: f32) {
-        if self.last_progress.elapsed() >= Duration::from_millis(100) {
+        if self.last_progress.elapsed() >= Duration::from_millis(250) {
             self.last_progress = Instant::now();
             if self
                 .events
@@ -491,25 +571,8 @@ impl Analysis {
         let s = self.settings.clone();
         let ctx = self.context.clone();
 
-        // 1. Regime losses and velocity MAE (cheap, fixed draws so curves are smooth).
-        let p = snap.net.process;
-        let (low, high) = (Band::low(&p), Band::high(&p));
-        let draws = s.metric_draws.max(1);
-        let metrics = RegimeMetrics {
-            generation,
-            iteration,
-            loss_low: regime_loss(&model, &ctx.data, low, draws, 11, &device),
-            loss_high: regime_loss(&model, &ctx.data, high, draws, 12, &device),
-            mae_low: exact_ref.map(|e| velocity_mae(&model, e, &ctx.data, low, draws, 13, &device)),
-            mae_high: exact_ref
-                .map(|e| velocity_mae(&model, e, &ctx.data, high, draws, 14, &device)),
-        };
-        self.emit(AnalysisEvent::Metrics(metrics))?;
-        self.checkpoint()?;
-
-        // 2. Velocity field.
-        let field = velocity_field(&model, exact_ref, &ctx, &s, generation, iteration, &device);
-        self.emit(AnalysisEvent::Field(Arc::new(field)))?;
+        // 1–2. Regime losses and velocity MAE (fixed draws so curves are smooth), the field.
+        self.cheap_stages(snap)?;
         self.checkpoint()?;
 
         // 3. Samplers from shared noise.
@@ -529,6 +592,7 @@ impl Analysis {
                 &mut |step, steps| {
                     let f = (k as f32 + step as f32 / steps.max(1) as f32) / count as f32;
                     self.progress(&label, f);
+                    self.quick_update(iteration);
                 },
             );
             self.checkpoint()?;
