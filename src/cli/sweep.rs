@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::sweep::{
     PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, merge, pending, plot, run_dir,
-    store_result, summary_csv,
+    store_result, summary_csv, summary_markdown,
 };
 
 /// Arguments of `sweep`.
@@ -223,6 +223,7 @@ fn summarise(out: &Path, name: &str) -> Result<()> {
     let csv = out.join("summary.csv");
     std::fs::write(&csv, summary_csv(&results))
         .with_context(|| format!("writing {}", csv.display()))?;
+    std::fs::write(out.join("summary.md"), summary_markdown(&results))?;
     let figures = plot::write_figures(out, name, &results)?;
     eprintln!(
         "{} finished runs; wrote {}{}",

@@ -490,6 +490,79 @@ pub fn summary_csv(results: &[RunResult]) -> String {
     out
 }
 
+/// A Markdown table of every grid point: the mean ± standard deviation over its seeds of each
+/// measured number (what `docs/REPRODUCTION.md` quotes).
+pub fn summary_markdown(results: &[RunResult]) -> String {
+    let mut keys: Vec<String> = Vec::new();
+    let mut metrics: Vec<String> = Vec::new();
+    let mut points: Vec<(BTreeMap<String, Value>, Vec<&RunResult>)> = Vec::new();
+    for r in results {
+        for k in r.params.keys() {
+            if !keys.contains(k) {
+                keys.push(k.clone());
+            }
+        }
+        for (m, _) in r.metrics() {
+            if !metrics.contains(&m) {
+                metrics.push(m);
+            }
+        }
+        match points.iter_mut().find(|(p, _)| *p == r.params) {
+            Some((_, rs)) => rs.push(r),
+            None => points.push((r.params.clone(), vec![r])),
+        }
+    }
+    let mut out = String::from("|");
+    for k in &keys {
+        out.push_str(&format!(" {k} |"));
+    }
+    out.push_str(" seeds |");
+    for m in &metrics {
+        out.push_str(&format!(" {m} |"));
+    }
+    out.push_str("\n|");
+    out.push_str(&"---|".repeat(keys.len() + 1 + metrics.len()));
+    out.push('\n');
+    for (params, rs) in &points {
+        out.push('|');
+        for k in &keys {
+            out.push_str(&format!(
+                " {} |",
+                params.get(k).map(value_label).unwrap_or_default()
+            ));
+        }
+        out.push_str(&format!(" {} |", rs.len()));
+        for m in &metrics {
+            let vs: Vec<f64> = rs
+                .iter()
+                .filter_map(|r| r.metrics().into_iter().find(|(n, _)| n == m).map(|x| x.1))
+                .collect();
+            out.push_str(&match mean_std(&vs) {
+                Some((mean, std)) if vs.len() > 1 => format!(" {mean:.3} ± {std:.3} |"),
+                Some((mean, _)) => format!(" {mean:.3} |"),
+                None => " |".into(),
+            });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Mean and sample standard deviation; `None` when empty.
+fn mean_std(v: &[f64]) -> Option<(f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    Some((mean, var.sqrt()))
+}
+
 fn csv_cell(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -654,6 +727,13 @@ mod tests {
         assert_eq!(lines.len(), 13);
         assert!(lines[0].starts_with("id,arch,width,seed,"), "{}", lines[0]);
         assert!(lines[0].contains("tid_ode_eps0.05"), "{}", lines[0]);
+        // The Markdown summary has one row per grid point, averaged over the 2 seeds: point
+        // (arch=mlp, width=8) holds runs 0 and 1, TID 0 and 1 → 0.500 ± 0.707.
+        let md = summary_markdown(&results);
+        let rows: Vec<&str> = md.lines().collect();
+        assert_eq!(rows.len(), 2 + 6, "{md}");
+        assert!(rows[2].contains("| mlp | 8 | 2 |"), "{}", rows[2]);
+        assert!(rows[2].ends_with("0.500 ± 0.707 |"), "{}", rows[2]);
         // Row k holds run k's TID (the fake results store the index).
         for (k, line) in lines[1..].iter().enumerate() {
             let tid: f64 = line.rsplit(',').next().unwrap().parse().unwrap();

@@ -12,7 +12,7 @@ use plotters::style::{FontStyle, register_font};
 
 use super::{RunResult, value_label};
 
-/// Okabe–Ito colours (colour-blind safe), the app's ODE/SDE order first.
+/// Okabe–Ito colours (colour-blind safe) for series that are not one sampler each.
 const PALETTE: [RGBColor; 8] = [
     RGBColor(0xE6, 0x9F, 0x00),
     RGBColor(0x00, 0x72, 0xB2),
@@ -108,7 +108,22 @@ fn series(
         .collect()
 }
 
-/// Draws one figure into `path`.
+/// The app's colour for a sampler name (Okabe–Ito; yellow darkened for a white background).
+fn sampler_colour(name: &str) -> Option<RGBColor> {
+    Some(match name {
+        "ODE" => RGBColor(0xE6, 0x9F, 0x00),
+        "SDE" => RGBColor(0x56, 0xB4, 0xE9),
+        "PC" => RGBColor(0x00, 0x9E, 0x73),
+        "DDIM" => RGBColor(0xD5, 0x5E, 0x00),
+        "DPM2" => RGBColor(0xCC, 0x79, 0xA7),
+        "HEUN" => RGBColor(0xB8, 0xA2, 0x00),
+        "ALD" => RGBColor(0x00, 0x72, 0xB2),
+        _ => return None,
+    })
+}
+
+/// Draws one figure into `path`. The grid's x values sit at even spacing (sweeps are usually
+/// geometric: widths 16, 32, 64…), labelled with their values.
 fn line_figure(
     path: &Path,
     title: &str,
@@ -119,106 +134,89 @@ fn line_figure(
     fonts();
     let (w, h) = (900u32, 600u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
+    let mut grid_x: Vec<f64> = data.values().flatten().map(|p| p.0).collect();
+    grid_x.sort_by(f64::total_cmp);
+    grid_x.dedup();
+    let (y_lo, y_hi) = data
+        .values()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1 - p.2), b.max(p.1 + p.2))
+        });
+    if grid_x.is_empty() || !y_lo.is_finite() {
+        return Err(anyhow!("nothing to plot for {title}"));
+    }
+    let pad = ((y_hi - y_lo) * 0.08).max(1e-3);
+    let (y_lo, y_hi) = (y_lo.min(0.0) - pad, y_hi + pad);
+    let n = grid_x.len();
+    let at = |x: f64| SegmentValue::CenterOf(grid_x.iter().position(|g| *g == x).unwrap_or(0));
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-        let xs = data.values().flatten().map(|p| p.0);
-        let (x_lo, x_hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
-        let (y_lo, y_hi) = data
-            .values()
-            .flatten()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
-                (a.min(p.1 - p.2), b.max(p.1 + p.2))
-            });
-        if !(x_lo.is_finite() && y_lo.is_finite()) {
-            return Err(anyhow!("nothing to plot for {title}"));
-        }
-        let pad = ((y_hi - y_lo) * 0.08).max(1e-3);
-        let (y_lo, y_hi) = (y_lo.min(0.0) - pad, y_hi + pad);
-        let log_x = x_lo > 0.0 && x_hi / x_lo >= 8.0;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 24))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
-            .build_cartesian_2d(
-                if log_x {
-                    (x_lo.ln() - 0.1)..(x_hi.ln() + 0.1)
-                } else {
-                    let m = ((x_hi - x_lo) * 0.05).max(0.5);
-                    (x_lo - m)..(x_hi + m)
-                },
-                y_lo..y_hi,
-            )
+            .build_cartesian_2d((0..n).into_segmented(), y_lo..y_hi)
             .map_err(|e| anyhow!("{e}"))?;
-        let ticks: Vec<f64> = data
-            .values()
-            .flatten()
-            .map(|p| p.0)
-            .fold(Vec::new(), |mut v, x| {
-                if !v.contains(&x) {
-                    v.push(x);
+        let label = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < n => {
+                let x = grid_x[*i];
+                if (x - x.round()).abs() < 1e-9 {
+                    format!("{}", x.round())
+                } else {
+                    format!("{x}")
                 }
-                v
-            });
-        let fmt_x = move |v: &f64| {
-            let x = if log_x { v.exp() } else { *v };
-            // Label only the grid's own x values on a log axis.
-            if log_x && !ticks.iter().any(|t| (t.ln() - v).abs() < 0.02) {
-                return String::new();
             }
-            if (x - x.round()).abs() < 1e-6 {
-                format!("{}", x.round())
-            } else {
-                format!("{x:.3}")
-            }
+            _ => String::new(),
         };
         chart
             .configure_mesh()
-            .x_desc(if log_x {
-                format!("{x_label} (log scale)")
-            } else {
-                x_label.to_string()
-            })
+            .x_desc(x_label)
             .y_desc(y_label)
-            .x_labels(if log_x { 60 } else { 10 })
-            .x_label_formatter(&fmt_x)
+            .x_labels(n)
+            .x_label_formatter(&label)
+            .disable_x_mesh()
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
-            .light_line_style(RGBColor(0xEE, 0xEE, 0xEE))
+            .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
+            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
-        let tx = |x: f64| if log_x { x.ln() } else { x };
         if y_lo < 0.0 && y_hi > 0.0 {
-            let r = chart.x_range();
-            let (a, b) = (r.start, r.end);
             chart
-                .draw_series(LineSeries::new([(a, 0.0), (b, 0.0)], BLACK.mix(0.4)))
+                .draw_series(LineSeries::new(
+                    [(SegmentValue::Exact(0), 0.0), (SegmentValue::Last, 0.0)],
+                    BLACK.mix(0.4),
+                ))
                 .map_err(|e| anyhow!("{e}"))?;
         }
-        for (i, (label, pts)) in data.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
+        let plain = data.keys().all(|k| sampler_colour(k).is_some());
+        for (i, (name, pts)) in data.iter().enumerate() {
+            let color = match sampler_colour(name) {
+                Some(c) if plain => c,
+                _ => PALETTE[i % PALETTE.len()],
+            };
             let style = ShapeStyle::from(color).stroke_width(2);
             chart
-                .draw_series(LineSeries::new(pts.iter().map(|p| (tx(p.0), p.1)), style))
+                .draw_series(LineSeries::new(pts.iter().map(|p| (at(p.0), p.1)), style))
                 .map_err(|e| anyhow!("{e}"))?
-                .label(label.clone())
+                .label(name.clone())
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3))
                 });
             chart
                 .draw_series(
                     pts.iter()
-                        .map(|p| Circle::new((tx(p.0), p.1), 4, color.filled())),
+                        .map(|p| Circle::new((at(p.0), p.1), 4, color.filled())),
                 )
                 .map_err(|e| anyhow!("{e}"))?;
             // ±1 std error bars (over seeds).
             chart
                 .draw_series(pts.iter().filter(|p| p.3 > 1).map(|p| {
                     PathElement::new(
-                        [(tx(p.0), p.1 - p.2), (tx(p.0), p.1 + p.2)],
+                        [(at(p.0), p.1 - p.2), (at(p.0), p.1 + p.2)],
                         color.stroke_width(2),
                     )
                 }))
