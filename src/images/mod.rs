@@ -22,6 +22,8 @@ pub use data::{
     read_images,
 };
 pub use procedural::{Background, Colour, Shape, ShapeAttributes, ShapesConfig, generate_shapes};
-pub use train::{UNetTrainConfig, UNetTrainError, UNetTrainer, check_images_fit, pixel_scale};
+pub use train::{
+    TrainingRecord, UNetTrainConfig, UNetTrainError, UNetTrainer, check_images_fit, pixel_scale,
+};
 pub use unet::{UNet, UNetConfig};
 pub use unet_checkpoint::{UNetError, WeightSet, import_score_sde};

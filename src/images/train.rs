@@ -291,6 +291,43 @@ impl<'a, I: Iterator<Item = &'a Vec<f32>>> ModuleMapper for SetParams<'a, I> {
     }
 }
 
+/// File name of the training record in a `train-unet` directory.
+pub const TRAINING_RECORD: &str = "training.json";
+
+/// What a `train-unet` directory says about its run, next to `model.safetensors` (and
+/// `ema.safetensors`): the data source (so that analyses find the training set again), the
+/// settings, the iteration count and the last loss.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainingRecord {
+    /// Where the training images come from.
+    pub data: super::analysis::ImageSource,
+    /// Training settings.
+    pub train: UNetTrainConfig,
+    /// Iterations done.
+    pub iteration: u64,
+    /// Mean loss of the last iterations.
+    pub loss: Option<f64>,
+    /// Milliseconds per iteration in the last session.
+    pub ms_per_iter: Option<f64>,
+}
+
+impl TrainingRecord {
+    /// Writes `dir/training.json`.
+    pub fn save(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let text = serde_json::to_string_pretty(self).expect("record serialises");
+        std::fs::write(dir.join(TRAINING_RECORD), text)
+    }
+
+    /// Reads `dir/training.json`.
+    pub fn load(dir: &std::path::Path) -> Result<Self, String> {
+        let path = dir.join(TRAINING_RECORD);
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
