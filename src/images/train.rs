@@ -370,6 +370,55 @@ mod tests {
         assert_ne!(host_params(&ema), host_params(&model));
     }
 
+    /// The inference copy (and its save/load round trip) computes the same loss as the network
+    /// being trained, on one fixed batch.
+    #[test]
+    fn inference_copy_matches_trained_network() {
+        let dev = Device::flex();
+        let mut c = UNetConfig::tiny();
+        c.dropout = 0.0;
+        let (images, _) = generate_shapes(
+            64,
+            1,
+            &ShapesConfig {
+                size: 8,
+                ..Default::default()
+            },
+        );
+        let config = UNetTrainConfig {
+            batch: 16,
+            warmup: 0,
+            ..Default::default()
+        };
+        let mut tr =
+            UNetTrainer::new(UNet::init(&c, 0, &dev), &images, config, &dev, None).unwrap();
+        for _ in 0..20 {
+            tr.step().unwrap();
+        }
+        let p = crate::diffusion::NoiseProcess::vp();
+        let batch = NoisedBatch::draw(
+            &tr.data,
+            &p,
+            Band::full(&p),
+            64,
+            &mut StdRng::seed_from_u64(5),
+        );
+        let net = tr.net.as_ref().unwrap();
+        let trained = dsm_loss_tensor(net, &batch, &tr.device).into_scalar::<f32>();
+        let model = tr.model(&dev);
+        let copy = dsm_loss_tensor(&model, &batch, &dev).into_scalar::<f32>();
+        let fresh = dsm_loss_tensor(&UNet::init(&c, 0, &dev), &batch, &dev).into_scalar::<f32>();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.safetensors");
+        model.save(&path).unwrap();
+        let loaded = UNet::load(&path, &dev).unwrap();
+        let reloaded = dsm_loss_tensor(&loaded, &batch, &dev).into_scalar::<f32>();
+        eprintln!("trained {trained} copy {copy} reloaded {reloaded} fresh {fresh}");
+        assert!((trained - copy).abs() < 1e-4 * trained.abs().max(1.0));
+        assert!((reloaded - copy).abs() < 1e-6);
+        assert!(copy < 0.8 * fresh);
+    }
+
     /// Images of another size are refused with a message naming both sizes; NaN pixels stop
     /// training with the last good weights kept.
     #[test]
