@@ -103,3 +103,103 @@ fn bad_input_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no exact score"));
 }
+
+/// `train-unet` on a tiny procedural set, then `images` on its checkpoint: TID table, sample and
+/// nearest-neighbour grids, JSON; a training set of another size is a clear error.
+#[test]
+fn train_unet_then_images() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("unet");
+    let out = bin()
+        .args([
+            "train-unet",
+            "--data",
+            "procedural",
+            "--n",
+            "64",
+            "--size",
+            "8",
+        ])
+        .args(["--config", "tiny", "--iters", "3", "--batch", "8", "--out"])
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for f in [
+        "model.safetensors",
+        "model.json",
+        "ema.safetensors",
+        "training.json",
+    ] {
+        assert!(ckpt.join(f).exists(), "{f}");
+    }
+    let res = dir.path().join("res");
+    let out = bin()
+        .args(["images", "--checkpoint"])
+        .arg(&ckpt)
+        .args([
+            "--n", "40", "--steps", "3", "--tid-n", "40", "--eps", "0.5,2",
+        ])
+        .args(["--queries", "2", "--k", "3", "--device", "cpu", "--out"])
+        .arg(&res)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("TID") && stdout.contains("sde"), "{stdout}");
+    for f in [
+        "samples_ode.png",
+        "samples_sde.png",
+        "nn_query0.png",
+        "nn_query1.png",
+    ] {
+        assert!(res.join(f).exists(), "{f}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(res.join("images.json")).unwrap()).unwrap();
+    assert_eq!(v["samplers"].as_array().unwrap().len(), 2);
+    assert_eq!(v["samplers"][0]["tid"].as_array().unwrap().len(), 2);
+    assert_eq!(v["queries"][0]["neighbours"].as_array().unwrap().len(), 3);
+    // The NN grid: 3 rows of 1 + 3 tiles of 8·8 pixels (scale 8), gaps 1 and 1 + 8.
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(res.join("nn_query0.png")).unwrap(),
+    ));
+    let info = decoder.read_info().unwrap().info().clone();
+    assert_eq!((info.width, info.height), (4 * 64 + 5 + 9, 3 * 64 + 4));
+
+    // A 16×16 training set for an 8×8 model.
+    let out = bin()
+        .args(["images", "--checkpoint"])
+        .arg(&ckpt)
+        .args([
+            "--data",
+            "procedural",
+            "--data-n",
+            "50",
+            "--data-size",
+            "16",
+        ])
+        .args(["--n", "10", "--out"])
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("16×16") && err.contains("8×8"), "{err}");
+    // A missing checkpoint.
+    let out = bin()
+        .args(["images", "--checkpoint", "/nonexistent/unet", "--out"])
+        .arg(dir.path().join("bad"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
+}

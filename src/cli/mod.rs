@@ -1,8 +1,10 @@
 //! The headless command line: the same engine as the app, no window.
 
+mod images;
 mod sweep;
 mod train;
 
+pub use images::{ImagesArgs, TrainUNetArgs, load_unet};
 pub use sweep::{SweepAction, SweepArgs};
 pub use train::{CompareArgs, TrainArgs, load_model, training_set};
 
@@ -50,6 +52,10 @@ pub enum Command {
     Compare(CompareArgs),
     /// Run a sweep file (grid x seeds; resumable, shardable) and write summary.csv + figures.
     Sweep(SweepArgs),
+    /// Train a U-Net on images (DSM, Adam) and write its weights and data source.
+    TrainUnet(TrainUNetArgs),
+    /// Sample a U-Net with ODE and SDE samplers: TID on pixels, sample and nearest-neighbour grids.
+    Images(ImagesArgs),
 }
 
 /// A dataset by name.
@@ -233,6 +239,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Train(a)) => train::train_cmd(a),
         Some(Command::Compare(a)) => train::compare_cmd(a),
         Some(Command::Sweep(a)) => sweep::sweep_cmd(a),
+        Some(Command::TrainUnet(a)) => images::train_unet_cmd(a),
+        Some(Command::Images(a)) => images::images_cmd(a),
     }
 }
 

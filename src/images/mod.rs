@@ -6,15 +6,24 @@
 //! Images are plain Rust data, `[n, C, H, W]` in `[0, 1]`; [`ImageSet::to_points`] flattens them
 //! into the `[n, C·H·W]` rows that the diffusion engine consumes.
 
+pub mod analysis;
 pub mod data;
 pub mod procedural;
+pub mod train;
 pub mod unet;
 pub mod unet_checkpoint;
 
+pub use analysis::{
+    Cancelled, ImageShape, ImageSource, Neighbour, NnRow, nearest_neighbours, nn_grid,
+    paper_nn_grid, pixel_tid, sample_images,
+};
 pub use data::{
     ImageError, ImageFormat, ImageSet, PixelScale, ReadOptions, Rgb8Image, Split, detect_format,
     read_images,
 };
 pub use procedural::{Background, Colour, Shape, ShapeAttributes, ShapesConfig, generate_shapes};
+pub use train::{
+    TrainingRecord, UNetTrainConfig, UNetTrainError, UNetTrainer, check_images_fit, pixel_scale,
+};
 pub use unet::{UNet, UNetConfig};
 pub use unet_checkpoint::{UNetError, WeightSet, import_score_sde};

@@ -158,7 +158,8 @@ fn line_figure(
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
-            .build_cartesian_2d((0..n).into_segmented(), y_lo..y_hi)
+            // An integer range is inclusive here: `0..n - 1` gives n slots.
+            .build_cartesian_2d((0..n - 1).into_segmented(), y_lo..y_hi)
             .map_err(|e| anyhow!("{e}"))?;
         let label = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) if *i < n => {
@@ -180,6 +181,7 @@ fn line_figure(
             .disable_x_mesh()
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
+            .max_light_lines(1)
             .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
             .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
             .draw()

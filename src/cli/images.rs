@@ -1,0 +1,585 @@
+//! `train-unet` and `images`: image diffusion models from the command line (issue #5).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use super::{print_tid_table, progress_bar};
+use crate::device::DeviceChoice;
+use crate::diffusion::{SamplerConfig, SamplerKind};
+use crate::images::analysis::{
+    ImageShape, ImageSource, NnRow, densest_images, nn_grid, pixel_tid, sample_images,
+};
+use crate::images::{
+    ImageSet, TrainingRecord, UNet, UNetConfig, UNetTrainConfig, UNetTrainError, UNetTrainer,
+    WeightSet, check_images_fit, import_score_sde, pixel_scale,
+};
+use crate::metrics::TidPoint;
+
+/// Arguments of `train-unet`.
+#[derive(Args, Debug)]
+pub struct TrainUNetArgs {
+    /// Training images: `procedural` (the shapes set) or a file or directory of images (CIFAR
+    /// binary, MNIST IDX, PNG/JPEG folder, .npy/.npz).
+    #[arg(long, default_value = "procedural")]
+    pub data: String,
+    /// Number of images (procedural: drawn, default 20,000; files: a random subset, default all).
+    #[arg(long)]
+    pub n: Option<usize>,
+    /// Side length (procedural: drawn at this size, default 16; files: resized to it).
+    #[arg(long)]
+    pub size: Option<usize>,
+    /// Convert file images to this many channels (1 or 3).
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// U-Net shape: tiny, small, cifar (score_sde's CIFAR-10 DDPM) or a TOML file of U-Net
+    /// config fields. The presets take the images' size and channels.
+    #[arg(long, default_value = "small")]
+    pub config: String,
+    /// Iterations (this session).
+    #[arg(long, default_value_t = 2000)]
+    pub iters: u64,
+    /// Batch size.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Adam learning rate after the warm-up.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Linear learning-rate warm-up, in iterations.
+    #[arg(long, default_value_t = 100)]
+    pub warmup: u64,
+    /// Gradient-norm clip (0: none).
+    #[arg(long, default_value_t = 1.0)]
+    pub grad_clip: f32,
+    /// Decay of the weights' moving average (0: none).
+    #[arg(long, default_value_t = 0.999)]
+    pub ema: f64,
+    /// Seed of the data, the initial weights and the batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Save every this many iterations (0: at the end only).
+    #[arg(long, default_value_t = 500)]
+    pub save_every: u64,
+    /// Continue the run in --out (weights, average and iteration count; Adam's moments restart).
+    #[arg(long)]
+    pub resume: bool,
+    /// Output directory: model.safetensors (+ .json), ema.safetensors (+ .json), training.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The U-Net shape named by `--config`, fitted to the images for the presets.
+fn resolve_config(name: &str, images: &ImageSet) -> Result<UNetConfig> {
+    let preset = match name {
+        "tiny" => Some(UNetConfig::tiny()),
+        "small" => Some(UNetConfig::small()),
+        "cifar" | "default" => Some(UNetConfig::default()),
+        _ => None,
+    };
+    let config = match preset {
+        Some(mut c) => {
+            if images.height != images.width {
+                bail!(
+                    "the U-Net needs square images; {} are {}×{}",
+                    images.name,
+                    images.height,
+                    images.width
+                );
+            }
+            c.image_size = images.height;
+            c.channels = images.channels;
+            c
+        }
+        None => read_config_toml(Path::new(name))?,
+    };
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("U-Net config '{name}': {e}"))?;
+    Ok(config)
+}
+
+/// A U-Net config from a TOML file of [`UNetConfig`] fields (missing fields take the defaults,
+/// score_sde's CIFAR-10 model).
+fn read_config_toml(path: &Path) -> Result<UNetConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "--config '{}' is neither tiny, small, cifar nor a readable TOML file",
+            path.display()
+        )
+    })?;
+    let config: UNetConfig =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(config)
+}
+
+fn image_source(
+    data: &str,
+    n: Option<usize>,
+    size: Option<usize>,
+    channels: Option<usize>,
+    seed: u64,
+) -> ImageSource {
+    if data == "procedural" {
+        ImageSource::Procedural {
+            n: n.unwrap_or(20_000),
+            size: size.unwrap_or(16),
+            seed,
+        }
+    } else {
+        ImageSource::File {
+            path: PathBuf::from(data),
+            n,
+            seed,
+            size,
+            channels,
+        }
+    }
+}
+
+/// Runs `train-unet`.
+pub fn train_unet_cmd(a: TrainUNetArgs) -> Result<()> {
+    let device = burn::tensor::Device::flex();
+    let weights_path = a.out.join("model.safetensors");
+    let ema_path = a.out.join("ema.safetensors");
+    let previous = if a.resume && weights_path.exists() {
+        Some(TrainingRecord::load(&a.out).map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
+    let source = match &previous {
+        Some(r) => r.data.clone(),
+        None => image_source(&a.data, a.n, a.size, a.channels, a.seed),
+    };
+    let images = source
+        .load()
+        .with_context(|| format!("loading the training images ({})", source.describe()))?;
+    let (net, ema_start, start_iter) = match &previous {
+        Some(r) => {
+            let net = UNet::load(&weights_path, &device)?;
+            let ema = ema_path
+                .exists()
+                .then(|| UNet::load(&ema_path, &device))
+                .transpose()?;
+            (net, ema, r.iteration)
+        }
+        None => {
+            let config = resolve_config(&a.config, &images)?;
+            (UNet::init(&config, a.seed, &device), None, 0)
+        }
+    };
+    let train = UNetTrainConfig {
+        lr: a.lr,
+        batch: a.batch,
+        warmup: a.warmup,
+        grad_clip: (a.grad_clip > 0.0).then_some(a.grad_clip),
+        ema_decay: (a.ema > 0.0).then_some(a.ema),
+        seed: a.seed.wrapping_add(start_iter),
+    };
+    let c = net.config.clone();
+    let params = burn::module::Module::num_params(&net);
+    let mut trainer = UNetTrainer::new(net, &images, train.clone(), &device, ema_start.as_ref())?;
+    trainer.set_iteration(start_iter);
+    eprintln!(
+        "training U-Net (nf {}, ch_mult {:?}, {} res blocks, attention at {:?}, {} parameters) \
+         on {} ({} images of {}×{}×{}), CPU{}",
+        c.nf,
+        c.ch_mult,
+        c.num_res_blocks,
+        c.attn_resolutions,
+        params,
+        source.describe(),
+        images.len(),
+        c.channels,
+        c.image_size,
+        c.image_size,
+        if start_iter > 0 {
+            format!(", resuming at iteration {start_iter}")
+        } else {
+            String::new()
+        }
+    );
+    let bar = progress_bar(a.iters, "train-unet");
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let mut recent: Vec<f64> = Vec::with_capacity(50);
+    let mean = |r: &[f64]| (!r.is_empty()).then(|| r.iter().sum::<f64>() / r.len() as f64);
+    let save = |trainer: &UNetTrainer, loss: Option<f64>, ms: Option<f64>| -> Result<()> {
+        trainer.model(&device).save(&weights_path)?;
+        if let Some(ema) = trainer.ema_model(&device) {
+            ema.save(&ema_path)?;
+        }
+        TrainingRecord {
+            data: source.clone(),
+            train: trainer.config().clone(),
+            iteration: trainer.iteration(),
+            loss,
+            ms_per_iter: ms,
+        }
+        .save(&a.out)
+        .with_context(|| format!("writing {}", a.out.display()))
+    };
+    let start = Instant::now();
+    let mut outcome = Ok(());
+    for i in 0..a.iters {
+        match trainer.step() {
+            Ok(loss) => {
+                if recent.len() == 50 {
+                    recent.remove(0);
+                }
+                recent.push(loss);
+                bar.set_position(i + 1);
+                bar.set_message(format!("loss {:.4}", mean(&recent).unwrap_or(loss)));
+                if a.save_every > 0 && (i + 1) % a.save_every == 0 && i + 1 < a.iters {
+                    let ms = 1e3 * start.elapsed().as_secs_f64() / (i + 1) as f64;
+                    save(&trainer, mean(&recent), Some(ms))?;
+                }
+            }
+            Err(e @ UNetTrainError::Diverged { .. }) => {
+                outcome = Err(e);
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    bar.finish_and_clear();
+    let secs = start.elapsed().as_secs_f64();
+    let done = trainer.iteration() - start_iter;
+    let ms = (done > 0).then(|| 1e3 * secs / done as f64);
+    save(&trainer, mean(&recent), ms)?;
+    eprintln!(
+        "{done} iterations in {secs:.1} s ({} ms/iter), iteration {}, loss {} -> {}",
+        ms.map_or("n/a".into(), |m| format!("{m:.1}")),
+        trainer.iteration(),
+        mean(&recent).map_or("n/a".into(), |l| format!("{l:.5}")),
+        a.out.display()
+    );
+    if let Err(e) = outcome {
+        bail!("{e}; the checkpoint holds those weights");
+    }
+    Ok(())
+}
+
+/// Arguments of `images`.
+#[derive(Args, Debug)]
+pub struct ImagesArgs {
+    /// The U-Net: a `train-unet` directory, a U-Net .safetensors written by it, or a score_sde
+    /// .pth checkpoint (with --config).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// TOML file of U-Net config fields, for a .pth checkpoint.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Which weights: the moving average (ema) or the raw training weights (model).
+    #[arg(long, value_enum, default_value_t = WeightSet::Ema)]
+    pub weights: WeightSet,
+    /// Training images: `procedural` or a file or directory (default: what the `train-unet`
+    /// directory recorded).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Training images to load (procedural: drawn, default 20,000; files: a random subset).
+    #[arg(long)]
+    pub data_n: Option<usize>,
+    /// Side length of the training images (procedural: default 16; files: resized to it).
+    #[arg(long)]
+    pub data_size: Option<usize>,
+    /// Convert file images to this many channels (1 or 3).
+    #[arg(long)]
+    pub data_channels: Option<usize>,
+    /// Seed of the procedural set or the file subset.
+    #[arg(long, default_value_t = 0)]
+    pub data_seed: u64,
+    /// Samples per sampler.
+    #[arg(long, default_value_t = 2000)]
+    pub n: usize,
+    /// Samplers, comma separated (ode, heun, ddim, dpm2, sde, pc, ald).
+    #[arg(long, value_delimiter = ',', default_value = "ode,sde")]
+    pub samplers: Vec<String>,
+    /// Steps per sampler, comma separated in --samplers order (default: 100 for deterministic
+    /// samplers, 1000 for stochastic ones; one value applies to all).
+    #[arg(long, value_delimiter = ',')]
+    pub steps: Vec<usize>,
+    /// TID radii on [0, 1] pixels (paper: 0.2 for CIFAR-10).
+    #[arg(long, value_delimiter = ',', default_value = "0.05,0.1,0.2,0.3")]
+    pub eps: Vec<f64>,
+    /// Images of each set in the TID (paper: 2,000).
+    #[arg(long, default_value_t = 2000)]
+    pub tid_n: usize,
+    /// Nearest-neighbour grids to draw (queries: the first sampler's samples with the most
+    /// neighbours within --query-eps).
+    #[arg(long, default_value_t = 4)]
+    pub queries: usize,
+    /// Radius for picking the queries.
+    #[arg(long, default_value_t = 0.2)]
+    pub query_eps: f64,
+    /// Neighbours per grid row (paper: 7).
+    #[arg(long, default_value_t = 7)]
+    pub k: usize,
+    /// Seed of the shared initial noise.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Images per sampling chunk.
+    #[arg(long, default_value_t = 250)]
+    pub chunk: usize,
+    /// cpu, gpu or auto.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Output directory: samples_<sampler>.png, nn_query<i>.png, images.json.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Loads the U-Net a `--checkpoint` names; also returns the `train-unet` directory, if any.
+pub fn load_unet(
+    checkpoint: &Path,
+    config: Option<&Path>,
+    weights: WeightSet,
+    device: &burn::tensor::Device,
+) -> Result<(UNet, Option<PathBuf>)> {
+    if !checkpoint.exists() {
+        bail!("checkpoint {} does not exist", checkpoint.display());
+    }
+    if checkpoint.is_dir() {
+        let name = match weights {
+            WeightSet::Ema => "ema.safetensors",
+            WeightSet::Model => "model.safetensors",
+        };
+        let mut path = checkpoint.join(name);
+        if !path.exists() && weights == WeightSet::Ema {
+            eprintln!(
+                "{} has no ema.safetensors; using model.safetensors",
+                checkpoint.display()
+            );
+            path = checkpoint.join("model.safetensors");
+        }
+        if !path.exists() {
+            bail!(
+                "{} holds no U-Net (no {name}); train one with `train-unet --out {}`",
+                checkpoint.display(),
+                checkpoint.display()
+            );
+        }
+        let net = UNet::load(&path, device)
+            .with_context(|| format!("loading the U-Net {}", path.display()))?;
+        return Ok((net, Some(checkpoint.to_path_buf())));
+    }
+    let ext = checkpoint
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    if matches!(ext, "pth" | "pt" | "ckpt") {
+        let Some(config) = config else {
+            bail!(
+                "{} is a PyTorch checkpoint: pass its U-Net shape with --config FILE.toml",
+                checkpoint.display()
+            );
+        };
+        let config = read_config_toml(config)?;
+        let net = import_score_sde(checkpoint, &config, weights, device)
+            .with_context(|| format!("importing {}", checkpoint.display()))?;
+        return Ok((net, None));
+    }
+    let net = UNet::load(checkpoint, device)
+        .with_context(|| format!("loading the U-Net {}", checkpoint.display()))?;
+    let dir = checkpoint
+        .parent()
+        .filter(|d| d.join(crate::images::train::TRAINING_RECORD).exists())
+        .map(Path::to_path_buf);
+    Ok((net, dir))
+}
+
+/// One sampler's results in `images.json`.
+#[derive(serde::Serialize)]
+struct SamplerResult {
+    sampler: String,
+    steps: usize,
+    seconds: f64,
+    tid: Vec<TidPoint>,
+}
+
+/// Runs `images`.
+pub fn images_cmd(a: ImagesArgs) -> Result<()> {
+    let dev = a.device.resolve();
+    let (net, dir) = load_unet(&a.checkpoint, a.config.as_deref(), a.weights, &dev.device)?;
+    let source = match (&a.data, &dir) {
+        (Some(d), _) => image_source(d, a.data_n, a.data_size, a.data_channels, a.data_seed),
+        (None, Some(dir)) => {
+            TrainingRecord::load(dir)
+                .map_err(anyhow::Error::msg)
+                .context("finding the training images (or pass --data)")?
+                .data
+        }
+        (None, None) => bail!("pass the training images with --data procedural|PATH"),
+    };
+    let train = source
+        .load()
+        .with_context(|| format!("loading the training images ({})", source.describe()))?;
+    check_images_fit(&net, &train).map_err(|e| {
+        anyhow::anyhow!(
+            "{e}; pass images of the model's size (--data-size, --data-channels or another --data)"
+        )
+    })?;
+    let kinds: Vec<SamplerKind> = a
+        .samplers
+        .iter()
+        .map(|s| {
+            SamplerKind::from_name(s).with_context(|| {
+                format!("unknown sampler '{s}'; known: ode, heun, ddim, dpm2, sde, pc, ald")
+            })
+        })
+        .collect::<Result<_>>()?;
+    if kinds.is_empty() {
+        bail!("--samplers is empty");
+    }
+    if a.steps.len() > 1 && a.steps.len() != kinds.len() {
+        bail!(
+            "--steps has {} values for {} samplers",
+            a.steps.len(),
+            kinds.len()
+        );
+    }
+    if a.n == 0 {
+        bail!("--n must be positive");
+    }
+    let c = net.config.clone();
+    let shape = ImageShape {
+        channels: c.channels,
+        height: c.image_size,
+        width: c.image_size,
+        scale: pixel_scale(&net),
+    };
+    println!(
+        "U-Net {} ({:?} weights, {}×{}×{}), {}; training set {} ({} images); {} samples per sampler",
+        a.checkpoint.display(),
+        a.weights,
+        c.channels,
+        c.image_size,
+        c.image_size,
+        dev.description,
+        source.describe(),
+        train.len(),
+        a.n
+    );
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let never = AtomicBool::new(false);
+    let mut sets: Vec<(String, ImageSet)> = Vec::new();
+    let mut results = Vec::new();
+    let tile_scale = (64 / c.image_size).max(1);
+    for (i, kind) in kinds.iter().enumerate() {
+        let steps = match a.steps.as_slice() {
+            [] => kind.default_steps(),
+            [s] => *s,
+            many => many[i],
+        }
+        .max(1);
+        let cfg = SamplerConfig::new(*kind).with_steps(steps);
+        let bar = progress_bar((a.n * steps) as u64, kind.name());
+        let start = Instant::now();
+        let set = sample_images(
+            &net,
+            &cfg,
+            a.n,
+            a.seed,
+            a.chunk,
+            shape,
+            &dev.device,
+            &mut |done, _| bar.set_position(done as u64),
+            &never,
+        )
+        .expect("never cancelled");
+        bar.finish_and_clear();
+        let seconds = start.elapsed().as_secs_f64();
+        eprintln!(
+            "  {:<4} {steps} steps, {} images in {seconds:.1} s ({:.1} images/s)",
+            kind.name(),
+            a.n,
+            a.n as f64 / seconds
+        );
+        let grid = a.out.join(format!("samples_{}.png", kind.name()));
+        let shown: Vec<usize> = (0..a.n.min(64)).collect();
+        set.write_grid_png(&grid, &shown, 8, tile_scale)?;
+        let tid = pixel_tid(&train, &set, &a.eps, a.tid_n, a.seed.wrapping_add(7))?;
+        results.push(SamplerResult {
+            sampler: kind.name().to_string(),
+            steps,
+            seconds,
+            tid,
+        });
+        sets.push((kind.name().to_string(), set));
+    }
+    println!(
+        "TID on [0, 1] pixels, {} images of each set:",
+        a.tid_n.min(a.n).min(train.len())
+    );
+    let view: Vec<(&str, &[TidPoint])> = results
+        .iter()
+        .map(|r| (r.sampler.as_str(), r.tid.as_slice()))
+        .collect();
+    print_tid_table(&view);
+
+    // Nearest-neighbour grids: queries from the first sampler's set, rows = every sampled set
+    // (the query's own left out), then the training set.
+    let (qname, qset) = &sets[0];
+    let picks = densest_images(qset, a.query_eps, a.queries);
+    let mut queries = Vec::new();
+    for (q, &(index, count)) in picks.iter().enumerate() {
+        let mut rows: Vec<NnRow> = sets
+            .iter()
+            .enumerate()
+            .map(|(j, (_, set))| NnRow {
+                set,
+                exclude: (j == 0).then_some(index),
+            })
+            .collect();
+        rows.push(NnRow {
+            set: &train,
+            exclude: None,
+        });
+        let (img, neighbours) = nn_grid(qset.image(index), &rows, a.k, tile_scale);
+        let path = a.out.join(format!("nn_query{q}.png"));
+        img.write_png(&path)?;
+        let nearest: Vec<String> = neighbours
+            .iter()
+            .zip(sets.iter().map(|(n, _)| n.as_str()).chain(["train"]))
+            .map(|(nb, name)| format!("{name} {:.3}", nb.first().map_or(f64::NAN, |n| n.distance)))
+            .collect();
+        println!(
+            "query {q}: {qname} sample {index} ({count} {qname} neighbours within {}); nearest: {} -> {}",
+            a.query_eps,
+            nearest.join(", "),
+            path.display()
+        );
+        queries.push(serde_json::json!({
+            "set": qname,
+            "index": index,
+            "neighbours_within_query_eps": count,
+            "rows": sets.iter().map(|(n, _)| n.clone()).chain(["train".to_string()]).collect::<Vec<_>>(),
+            "neighbours": neighbours,
+            "png": path.file_name().map(|f| f.to_string_lossy().into_owned()),
+        }));
+    }
+    let json = serde_json::json!({
+        "checkpoint": a.checkpoint,
+        "weights": a.weights,
+        "data": source,
+        "n": a.n,
+        "seed": a.seed,
+        "tid_n": a.tid_n,
+        "samplers": results,
+        "query_eps": a.query_eps,
+        "queries": queries,
+    });
+    let path = a.out.join("images.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("-> {}", a.out.display());
+    Ok(())
+}
