@@ -15,7 +15,7 @@
 //! | final `nn.GroupNorm`, swish, `ddpm_conv3x3(in_ch, channels)` | [`UNet::norm_out`], [`UNet::conv_out`] |
 //!
 //! `NIN` (a 1×1 convolution written as a tensor contraction, params `W` `[in, out]` and `b`) is
-//! [`Nin`]. All GroupNorms have 32 groups and `eps = 1e-6`; the activation is swish (SiLU).
+//! [`Nin`]. All GroupNorms have 32 groups (score_sde; `UNetConfig::groups`) and `eps = 1e-6`; the activation is swish (SiLU).
 //! The time embedding is score_sde's `get_timestep_embedding(t·999, nf)` (sines, then cosines,
 //! `max_positions = 10000`), as its `get_score_fn` does for continuously trained VP models.
 //! Inputs are mapped `h = 2x − 1` unless `centered`. Parameters are drawn as `ddpm.py` draws them
@@ -32,7 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::diffusion::{EpsilonModel, NoiseProcess, Times};
 
-/// GroupNorm groups in every score_sde DDPM normalisation.
+/// GroupNorm groups in every score_sde DDPM normalisation (the default of
+/// [`UNetConfig::groups`]).
 pub const GROUPS: usize = 32;
 /// GroupNorm epsilon in every score_sde DDPM normalisation.
 pub const GROUP_NORM_EPS: f64 = 1e-6;
@@ -46,7 +47,7 @@ pub const MAX_POSITIONS: f64 = 10_000.0;
 #[serde(default)]
 pub struct UNetConfig {
     /// Base channel count `nf` (score_sde CIFAR-10: 128); every level's width must be a multiple
-    /// of 32 (the GroupNorm groups).
+    /// of `groups` (32 in score_sde).
     pub nf: usize,
     /// Channel multiplier per resolution level (paper: `[1, 2, 2]`).
     pub ch_mult: Vec<usize>,
@@ -66,6 +67,11 @@ pub struct UNetConfig {
     pub image_size: usize,
     /// Image channels (3 for RGB).
     pub channels: usize,
+    /// GroupNorm groups (score_sde: always 32; no parameter depends on it). With `nf = 32`,
+    /// 32 groups make every GroupNorm an InstanceNorm: the network then cannot see a channel's
+    /// mean, and ε̂ misses the per-channel DC of the noise (the `small` config trained that way
+    /// sampled flat saturated colours; `examples/unet_dbg.rs`).
+    pub groups: usize,
 }
 
 impl Default for UNetConfig {
@@ -82,6 +88,7 @@ impl Default for UNetConfig {
             centered: true,
             image_size: 32,
             channels: 3,
+            groups: GROUPS,
         }
     }
 }
@@ -101,12 +108,13 @@ impl UNetConfig {
             centered: false,
             image_size: 8,
             channels: 3,
+            groups: GROUPS,
         }
     }
 
     /// A small U-Net that learns the 16×16 procedural shapes in minutes on a CPU (`train-unet
     /// --config small`): `nf = 32`, `ch_mult = [1, 2]`, one block per level, attention at 8×8,
-    /// no dropout, images in `[−1, 1]`.
+    /// 8 GroupNorm groups (4 or 8 channels each), no dropout, images in `[−1, 1]`.
     pub fn small() -> Self {
         Self {
             nf: 32,
@@ -119,6 +127,7 @@ impl UNetConfig {
             centered: true,
             image_size: 16,
             channels: 3,
+            groups: 8,
         }
     }
 
@@ -150,14 +159,17 @@ impl UNetConfig {
         if self.nf < 4 || !self.nf.is_multiple_of(2) {
             return Err(format!("nf = {} must be even and at least 4", self.nf));
         }
+        if self.groups == 0 {
+            return Err("groups must be positive".into());
+        }
         if let Some(m) = self
             .ch_mult
             .iter()
-            .find(|&&m| !(self.nf * m).is_multiple_of(GROUPS))
+            .find(|&&m| !(self.nf * m).is_multiple_of(self.groups))
         {
             return Err(format!(
-                "nf · ch_mult = {} · {m} is not a multiple of the {GROUPS} GroupNorm groups",
-                self.nf
+                "nf · ch_mult = {} · {m} is not a multiple of the {} GroupNorm groups",
+                self.nf, self.groups
             ));
         }
         if self.channels == 0 {
@@ -419,6 +431,8 @@ struct Builder<'a, S: ParamSource> {
     device: &'a Device,
     /// Parameter names in request order (= PyTorch's `model.parameters()` order).
     names: Vec<String>,
+    /// GroupNorm groups.
+    groups: usize,
 }
 
 impl<S: ParamSource> Builder<'_, S> {
@@ -497,7 +511,7 @@ impl<S: ParamSource> Builder<'_, S> {
         Ok(GroupNorm {
             gamma: Some(gamma),
             beta: Some(beta),
-            num_groups: GROUPS,
+            num_groups: self.groups,
             num_channels: channels,
             epsilon: GROUP_NORM_EPS,
             affine: true,
@@ -578,6 +592,7 @@ impl UNet {
             source,
             device,
             names: Vec::new(),
+            groups: config.groups,
         };
         let nf = config.nf;
         let temb_dim = 4 * nf;
