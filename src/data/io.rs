@@ -125,22 +125,37 @@ pub fn parse_csv(text: &str) -> Result<Points, String> {
 
 /// Parses the bytes of a `.npy` file into points (`[n]` becomes `[n, 1]`).
 pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
+    let a = parse_npy_array(bytes)?;
+    let (n, d) = match a.shape.as_slice() {
+        [n] => (*n, 1),
+        [n, d] => (*n, *d),
+        other => return Err(format!("expected shape [n] or [n, d], found {other:?}")),
+    };
+    Ok(Points::new(n, d, a.values))
+}
+
+/// A decoded `.npy` array: its shape, its dtype kind and size, and its values as `f32`
+/// (C order).
+pub(crate) struct NpyArray {
+    pub(crate) shape: Vec<usize>,
+    pub(crate) kind: char,
+    pub(crate) size: usize,
+    pub(crate) values: Vec<f32>,
+}
+
+/// Parses the bytes of a `.npy` file of any shape (C or Fortran order; floats, integers, bools).
+pub(crate) fn parse_npy_array(bytes: &[u8]) -> Result<NpyArray, String> {
     const MAGIC: &[u8] = b"\x93NUMPY";
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("not a .npy file (missing \\x93NUMPY magic)".into());
     }
-    let major = bytes[6];
-    let (header_len, start) = match major {
+    let (header_len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
-        2 | 3 => {
-            if bytes.len() < 12 {
-                return Err("truncated .npy header".into());
-            }
-            (
-                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-                12,
-            )
-        }
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        2 | 3 => return Err("truncated .npy header".into()),
         v => return Err(format!("unsupported .npy version {v}")),
     };
     let header = bytes
@@ -152,7 +167,7 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
         .chars()
         .next()
         .filter(|c| *c == '\'' || *c == '"')
-        .ok_or("bad 'descr'")?;
+        .ok_or("bad 'descr' (structured dtypes are not supported)")?;
     let descr = descr[1..].split(quote).next().ok_or("bad 'descr'")?;
     let fortran = match dict_value(header, "fortran_order") {
         Some(v) if v.starts_with("True") => true,
@@ -173,54 +188,77 @@ pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
                 .map_err(|_| format!("bad shape entry '{s}'"))
         })
         .collect::<Result<_, _>>()?;
-    let (n, d) = match shape.as_slice() {
-        [n] => (*n, 1),
-        [n, d] => (*n, *d),
-        other => return Err(format!("expected shape [n] or [n, d], found {other:?}")),
-    };
-    let body = &bytes[start + header_len..];
-    let (endian, kind, size) = parse_descr(descr)?;
-    let count = n.checked_mul(d).ok_or("shape too large")?;
+    let (little, kind, size) = parse_descr(descr)?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &s| a.checked_mul(s))
+        .ok_or("shape too large")?;
     let need = count.checked_mul(size).ok_or("shape too large")?;
+    let body = &bytes[start + header_len..];
     if body.len() < need {
         return Err(format!(
-            "truncated data: shape [{n}, {d}] of {descr} needs {need} bytes, file has {}",
+            "truncated data: shape {shape:?} of {descr} needs {need} bytes, the file has {}",
             body.len()
         ));
     }
-    let little = endian != '>';
     let mut values: Vec<f32> = body[..need]
         .chunks_exact(size)
         .map(|c| decode(c, kind, little))
         .collect();
-    if fortran && d > 1 {
-        let mut c = vec![0.0; count];
-        for i in 0..n {
-            for j in 0..d {
-                c[i * d + j] = values[j * n + i];
-            }
-        }
-        values = c;
+    if fortran && shape.len() > 1 {
+        values = fortran_to_c(&values, &shape);
     }
-    Ok(Points::new(n, d, values))
+    Ok(NpyArray {
+        shape,
+        kind,
+        size,
+        values,
+    })
 }
 
-fn parse_descr(descr: &str) -> Result<(char, char, usize), String> {
-    let mut chars = descr.chars();
-    let endian = chars.next().ok_or("empty dtype")?;
-    let (endian, rest) = if "<>=|".contains(endian) {
-        (endian, chars.as_str())
-    } else {
-        ('=', descr)
+/// Reorders a Fortran-order (first axis fastest) array into C order (last axis fastest).
+fn fortran_to_c(values: &[f32], shape: &[usize]) -> Vec<f32> {
+    let mut f_strides = vec![1usize; shape.len()];
+    for a in 1..shape.len() {
+        f_strides[a] = f_strides[a - 1] * shape[a - 1];
+    }
+    let mut out = Vec::with_capacity(values.len());
+    let mut idx = vec![0usize; shape.len()];
+    for _ in 0..values.len() {
+        out.push(
+            values[idx
+                .iter()
+                .zip(&f_strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()],
+        );
+        for a in (0..shape.len()).rev() {
+            idx[a] += 1;
+            if idx[a] < shape[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+    out
+}
+
+/// `(little-endian, kind, size)` of a numpy dtype string such as `<f4` or `|u1`.
+fn parse_descr(descr: &str) -> Result<(bool, char, usize), String> {
+    let (endian, rest) = match descr.chars().next() {
+        Some(c @ ('<' | '>' | '=' | '|')) => (c, &descr[1..]),
+        _ => ('=', descr),
     };
     let kind = rest.chars().next().ok_or("empty dtype")?;
-    let size: usize = rest[1..]
+    let size: usize = rest[kind.len_utf8()..]
         .parse()
         .map_err(|_| format!("unsupported dtype '{descr}'"))?;
     match (kind, size) {
-        ('f', 4 | 8) | ('i', 1 | 2 | 4 | 8) | ('u', 1 | 2 | 4 | 8) => Ok((endian, kind, size)),
+        ('f', 4 | 8) | ('i' | 'u', 1 | 2 | 4 | 8) | ('b', 1) => {
+            Ok((endian != '>', if kind == 'b' { 'u' } else { kind }, size))
+        }
         _ => Err(format!(
-            "unsupported dtype '{descr}' (expected float32/float64 or integers)"
+            "unsupported dtype '{descr}' (expected uint8, other integers, float32 or float64)"
         )),
     }
 }
