@@ -503,19 +503,31 @@ impl Analysis {
             return;
         }
         self.quick_iteration = Some(snap.iteration);
-        let _ = self.cheap_stages(&snap);
+        let (model, exact) = self.models(&snap);
+        let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
+        let _ = self.cheap_stages(&snap, &model, exact_ref);
     }
 
-    /// Stages 1–2 of a pass on `snap`: regime losses and velocity MAE, and the velocity field.
-    fn cheap_stages(&mut self, snap: &Snapshot) -> Result<(), Interrupt> {
-        let device = Device::flex();
+    /// The snapshot's model on the fused path, and the exact score where the data has one.
+    fn models(&self, snap: &Snapshot) -> (FastScoreNet, Option<ExactMixtureScore>) {
         let model = FastScoreNet::new(snap.net.clone(), &snap.weights);
         let exact = self
             .context
             .exact
             .clone()
             .map(|m| ExactMixtureScore::new(m, snap.net.process));
-        let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
+        (model, exact)
+    }
+
+    /// Stages 1–2 of a pass on `snap` (whose `model` and `exact` score are given): regime
+    /// losses and velocity MAE, and the velocity field.
+    fn cheap_stages(
+        &mut self,
+        snap: &Snapshot,
+        model: &FastScoreNet,
+        exact_ref: Option<&dyn EpsilonModel>,
+    ) -> Result<(), Interrupt> {
+        let device = Device::flex();
         let (generation, iteration) = (snap.generation, snap.iteration);
         let s = &self.settings;
         let ctx = &self.context;
@@ -525,13 +537,13 @@ impl Analysis {
         let metrics = RegimeMetrics {
             generation,
             iteration,
-            loss_low: regime_loss(&model, &ctx.data, low, draws, 11, &device),
-            loss_high: regime_loss(&model, &ctx.data, high, draws, 12, &device),
-            mae_low: exact_ref.map(|e| velocity_mae(&model, e, &ctx.data, low, draws, 13, &device)),
+            loss_low: regime_loss(model, &ctx.data, low, draws, 11, &device),
+            loss_high: regime_loss(model, &ctx.data, high, draws, 12, &device),
+            mae_low: exact_ref.map(|e| velocity_mae(model, e, &ctx.data, low, draws, 13, &device)),
             mae_high: exact_ref
-                .map(|e| velocity_mae(&model, e, &ctx.data, high, draws, 14, &device)),
+                .map(|e| velocity_mae(model, e, &ctx.data, high, draws, 14, &device)),
         };
-        let field = velocity_field(&model, exact_ref, ctx, s, generation, iteration, &device);
+        let field = velocity_field(model, exact_ref, ctx, s, generation, iteration, &device);
         self.emit(AnalysisEvent::Metrics(metrics))?;
         self.emit(AnalysisEvent::Field(Arc::new(field)))
     }
@@ -561,18 +573,13 @@ impl Analysis {
             iteration,
         })?;
         let device = Device::flex();
-        let model = FastScoreNet::new(snap.net.clone(), &snap.weights);
-        let exact = self
-            .context
-            .exact
-            .clone()
-            .map(|m| ExactMixtureScore::new(m, snap.net.process));
+        let (model, exact) = self.models(snap);
         let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
         let s = self.settings.clone();
         let ctx = self.context.clone();
 
         // 1–2. Regime losses and velocity MAE (fixed draws so curves are smooth), the field.
-        self.cheap_stages(snap)?;
+        self.cheap_stages(snap, &model, exact_ref)?;
         self.checkpoint()?;
 
         // 3. Samplers from shared noise.
