@@ -382,29 +382,12 @@ impl UNet {
             });
         }
         let Ok((mut net, _)) = UNet::build(&meta.config, &mut ZeroInit, device);
-        let weights_err = |message: String| UNetError::Weights {
-            path: weights.to_path_buf(),
-            message,
-        };
-        let mut store = SafetensorsStore::from_file(weights);
-        let result = net
-            .load_from(&mut store)
-            .map_err(|e| weights_err(format!("corrupt or unreadable: {e}")))?;
-        if let Some(e) = result.errors.first() {
-            return Err(weights_err(format!(
-                "does not match the sidecar's config: {e:?}"
-            )));
-        }
-        if let Some((name, why)) = result.missing.first() {
-            return Err(weights_err(format!(
-                "missing tensor '{name}' ({why}) for the sidecar's config"
-            )));
-        }
-        if let Some(name) = result.unused.first() {
-            return Err(weights_err(format!(
-                "unexpected tensor '{name}' for the sidecar's config"
-            )));
-        }
+        crate::model::checkpoint::load_safetensors_strict(&mut net, weights, "config").map_err(
+            |message| UNetError::Weights {
+                path: weights.to_path_buf(),
+                message,
+            },
+        )?;
         Ok(net.with_process(meta.process))
     }
 }

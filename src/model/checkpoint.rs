@@ -181,25 +181,7 @@ impl Checkpoint {
             path: st.clone(),
             message,
         };
-        let mut store = SafetensorsStore::from_file(&st);
-        let result = module
-            .load_from(&mut store)
-            .map_err(|e| weights_err(format!("corrupt or unreadable: {e}")))?;
-        if let Some(e) = result.errors.first() {
-            return Err(weights_err(format!(
-                "does not match the sidecar's architecture: {e:?}"
-            )));
-        }
-        if let Some((name, why)) = result.missing.first() {
-            return Err(weights_err(format!(
-                "missing tensor '{name}' ({why}) for the sidecar's architecture"
-            )));
-        }
-        if let Some(name) = result.unused.first() {
-            return Err(weights_err(format!(
-                "unexpected tensor '{name}' for the sidecar's architecture"
-            )));
-        }
+        load_safetensors_strict(&mut module, &st, "architecture").map_err(weights_err)?;
         let weights: Vec<MlpWeights> = module
             .parts
             .iter()
@@ -211,4 +193,32 @@ impl Checkpoint {
         }
         Ok(Self { meta, weights })
     }
+}
+
+/// Loads `path` into `module`, requiring every tensor to be present with its shape and no
+/// tensor to be left over; the message names the first that is not (`what` names the sidecar
+/// field the module was built from, e.g. "architecture").
+pub(crate) fn load_safetensors_strict<M: ModuleSnapshot>(
+    module: &mut M,
+    path: &Path,
+    what: &str,
+) -> Result<(), String> {
+    let mut store = SafetensorsStore::from_file(path);
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| format!("corrupt or unreadable: {e}"))?;
+    if let Some(e) = result.errors.first() {
+        return Err(format!("does not match the sidecar's {what}: {e:?}"));
+    }
+    if let Some((name, why)) = result.missing.first() {
+        return Err(format!(
+            "missing tensor '{name}' ({why}) for the sidecar's {what}"
+        ));
+    }
+    if let Some(name) = result.unused.first() {
+        return Err(format!(
+            "unexpected tensor '{name}' for the sidecar's {what}"
+        ));
+    }
+    Ok(())
 }
