@@ -3,6 +3,7 @@
 
 use eframe::egui;
 pub mod config;
+pub mod images;
 pub mod plot;
 pub mod state;
 pub mod views;
@@ -53,6 +54,11 @@ pub struct AppOptions {
     pub checkpoint: Option<PathBuf>,
     /// Threads for training (default: half the cores).
     pub train_threads: Option<usize>,
+    /// Images view: the U-Net to open (default: the demo checkpoint). With the Images tab, the
+    /// study starts at once and 2D training waits.
+    pub unet: Option<PathBuf>,
+    /// Images view: images per sampler.
+    pub image_n: Option<usize>,
 }
 
 /// Opens the window and runs until it is closed. Returns the smoke test's verdict when
@@ -111,6 +117,8 @@ enum DialogPurpose {
     OpenCheckpoint,
     SaveCheckpoint,
     ExportPng,
+    OpenUNet,
+    ExportNnGrid,
 }
 
 /// A file dialog running on its own thread (so the UI keeps drawing while it is open) and the
@@ -138,6 +146,7 @@ pub struct ExplorerApp {
     export: Option<ExportSlot>,
     dialog: Option<PendingDialog>,
     central_rect: egui::Rect,
+    images: images::ImagesView,
 }
 
 /// Repaints at once (new view data from the analysis thread).
@@ -212,8 +221,10 @@ impl ExplorerApp {
             config.analysis_settings(),
             wake(&cc.egui_ctx),
         );
-        // Start training at once: the user sees collapse appear.
-        let start = !opts.paused && opts.checkpoint.is_none();
+        // Start training at once: the user sees collapse appear (unless the Images view opens,
+        // whose sampling wants every core).
+        let images_first = opts.tab == Tab::Images;
+        let start = !opts.paused && opts.checkpoint.is_none() && !images_first;
         if start {
             trainer.send(TrainCommand::Start);
         }
@@ -254,7 +265,17 @@ impl ExplorerApp {
             export: None,
             dialog: None,
             central_rect: egui::Rect::NOTHING,
+            images: images::ImagesView::default(),
         };
+        if let Some(unet) = &opts.unet {
+            app.images.settings.checkpoint = unet.display().to_string();
+        }
+        if let Some(n) = opts.image_n {
+            app.images.settings.n = n;
+        }
+        if images_first {
+            app.images.start(&cc.egui_ctx);
+        }
         if let Some(path) = checkpoint {
             app.checkpoint_path = path.display().to_string();
             app.load_checkpoint();
@@ -699,6 +720,35 @@ impl ExplorerApp {
         });
     }
 
+    /// The left panel in Images mode, and what its buttons ask of the app.
+    fn images_panel(&mut self, ui: &mut Ui) {
+        let mut actions = Vec::new();
+        self.images.panel(ui, &mut actions);
+        // The status panel (with the notices) is hidden in Images mode.
+        if let Some((msg, at)) = &self.notice
+            && at.elapsed() < Duration::from_secs(6)
+        {
+            ui.label(RichText::new(msg.as_str()).weak());
+        }
+        for a in actions {
+            match a {
+                images::ImagesAction::PickCheckpoint => {
+                    self.open_dialog(DialogPurpose::OpenUNet, ui.ctx())
+                }
+                images::ImagesAction::ExportGrid => {
+                    self.open_dialog(DialogPurpose::ExportNnGrid, ui.ctx())
+                }
+                images::ImagesAction::Started => {
+                    if self.state.running {
+                        self.trainer.send(TrainCommand::Pause);
+                        self.state.running = false;
+                        self.notify("2D training paused while the images are sampled");
+                    }
+                }
+            }
+        }
+    }
+
     /// Opens a native file dialog (rfd) on its own thread; its choice is applied in
     /// [`Self::poll_dialog`]. Where no dialog service exists (no xdg-desktop-portal, as under
     /// a bare Xvfb) it returns no choice and the typed path still works.
@@ -713,6 +763,7 @@ impl ExplorerApp {
             .map(Path::to_path_buf)
             .or_else(|| std::env::current_dir().ok());
         let png_name = self.export_name();
+        let nn_name = self.images.export_name();
         let spawned = std::thread::Builder::new()
             .name("file-dialog".into())
             .spawn(move || {
@@ -732,6 +783,15 @@ impl ExplorerApp {
                         .set_title("Export the view as PNG")
                         .add_filter("PNG image", &["png"])
                         .set_file_name(png_name)
+                        .save_file(),
+                    DialogPurpose::OpenUNet => d
+                        .set_title("Open a U-Net (a train-unet file, or a score_sde .pth)")
+                        .add_filter("U-Net weights", &["safetensors", "pth", "pt", "ckpt"])
+                        .pick_file(),
+                    DialogPurpose::ExportNnGrid => d
+                        .set_title("Export the neighbour grid as PNG")
+                        .add_filter("PNG image", &["png"])
+                        .set_file_name(nn_name)
                         .save_file(),
                 };
                 *out.lock().expect("dialog slot") = Some(picked);
@@ -770,6 +830,14 @@ impl ExplorerApp {
                 self.save_checkpoint();
             }
             DialogPurpose::ExportPng => self.request_export(ctx, Some(path)),
+            DialogPurpose::OpenUNet => {
+                self.images.settings.checkpoint = path.display().to_string();
+                self.notify("U-Net chosen: press “Sample ODE and SDE”");
+            }
+            DialogPurpose::ExportNnGrid => match self.images.export_grid(&path) {
+                Ok(name) => self.notify(&format!("exported {name}")),
+                Err(e) => self.notify(&format!("export failed: {e}")),
+            },
         }
     }
 
@@ -900,7 +968,12 @@ impl ExplorerApp {
         };
         ctx.request_repaint();
         let now = Instant::now();
-        if !self.state.samples.is_empty() {
+        let ready = if self.views.tab == Tab::Images {
+            self.images.result.is_some()
+        } else {
+            !self.state.samples.is_empty()
+        };
+        if ready {
             if sm.after_samples == 0 {
                 sm.first_samples = Some((
                     now,
@@ -1035,6 +1108,7 @@ impl eframe::App for ExplorerApp {
             }
         }
         self.poll_dialog(ctx);
+        self.images.poll();
         // The field and see-saw views follow training at ~6 refreshes/s when shown; otherwise
         // the analysis spends its time on the samplers.
         let live_field = matches!(self.views.tab, Tab::Velocity | Tab::SeeSaw);
@@ -1055,12 +1129,20 @@ impl eframe::App for ExplorerApp {
             .default_size(300.0)
             .resizable(true)
             .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.config_panel(ui));
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    if self.views.tab == Tab::Images {
+                        self.images_panel(ui);
+                    } else {
+                        self.config_panel(ui);
+                    }
+                });
             });
-        egui::Panel::bottom("status")
-            .default_size(170.0)
-            .resizable(true)
-            .show(ui, |ui| self.status_panel(ui));
+        if self.views.tab != Tab::Images {
+            egui::Panel::bottom("status")
+                .default_size(170.0)
+                .resizable(true)
+                .show(ui, |ui| self.status_panel(ui));
+        }
         egui::CentralPanel::default_margins().show(ui, |ui| {
             ui.horizontal(|ui| {
                 for (tab, label) in Tab::ALL {
@@ -1070,6 +1152,10 @@ impl eframe::App for ExplorerApp {
             ui.separator();
             self.central_rect = ui.available_rect_before_wrap();
             self.views.eps_marked = self.views.eps_marked.max(1e-3);
+            if self.views.tab == Tab::Images {
+                self.images.view(ui);
+                return;
+            }
             let (st, vd, vs) = (&self.state, &self.view_data, &mut self.views);
             match vs.tab {
                 Tab::Samples => views::samples_view(ui, st, vd, vs),
@@ -1078,6 +1164,7 @@ impl eframe::App for ExplorerApp {
                 Tab::Density => views::density_view(ui, st, vs),
                 Tab::Tid => views::tid_view(ui, st, vs),
                 Tab::SeeSaw => views::seesaw_view(ui, st),
+                Tab::Images => {}
             }
             vs.cache.end_frame();
         });

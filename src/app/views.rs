@@ -38,17 +38,20 @@ pub enum Tab {
     Tid,
     /// Regime losses and velocity MAE over training (Fig. 7a, 8).
     SeeSaw,
+    /// A U-Net's ODE and SDE image samples, TID on pixels, nearest-neighbour grids (Fig. 1, 10).
+    Images,
 }
 
 impl Tab {
     /// Every tab with its label.
-    pub const ALL: [(Tab, &'static str); 6] = [
+    pub const ALL: [(Tab, &'static str); 7] = [
         (Tab::Samples, "Samples"),
         (Tab::Trajectories, "Trajectories"),
         (Tab::Velocity, "Velocity field"),
         (Tab::Density, "Density evolution"),
         (Tab::Tid, "TID curves"),
         (Tab::SeeSaw, "See-saw"),
+        (Tab::Images, "Images"),
     ];
 }
 

@@ -11,11 +11,12 @@ use super::{print_tid_table, progress_bar};
 use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::images::analysis::{
-    ImageShape, ImageSource, NnRow, densest_images, nn_grid, pixel_tid, sample_images,
+    ImageShape, NnRow, densest_images, nn_grid, pixel_tid, sample_images,
 };
+use crate::images::open::{image_source, load_unet, read_config_toml, training_source};
 use crate::images::{
     ImageSet, TrainingRecord, UNet, UNetConfig, UNetTrainConfig, UNetTrainError, UNetTrainer,
-    WeightSet, check_images_fit, import_score_sde, pixel_scale,
+    WeightSet, check_images_fit, pixel_scale,
 };
 use crate::metrics::TidPoint;
 
@@ -99,47 +100,6 @@ fn resolve_config(name: &str, images: &ImageSet) -> Result<UNetConfig> {
         .validate()
         .map_err(|e| anyhow::anyhow!("U-Net config '{name}': {e}"))?;
     Ok(config)
-}
-
-/// A U-Net config from a TOML file of [`UNetConfig`] fields (missing fields take the defaults,
-/// score_sde's CIFAR-10 model).
-fn read_config_toml(path: &Path) -> Result<UNetConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "--config '{}' is neither tiny, small, cifar nor a readable TOML file",
-            path.display()
-        )
-    })?;
-    let config: UNetConfig =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    config
-        .validate()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(config)
-}
-
-fn image_source(
-    data: &str,
-    n: Option<usize>,
-    size: Option<usize>,
-    channels: Option<usize>,
-    seed: u64,
-) -> ImageSource {
-    if data == "procedural" {
-        ImageSource::Procedural {
-            n: n.unwrap_or(20_000),
-            size: size.unwrap_or(16),
-            seed,
-        }
-    } else {
-        ImageSource::File {
-            path: PathBuf::from(data),
-            n,
-            seed,
-            size,
-            channels,
-        }
-    }
 }
 
 /// Runs `train-unet`.
@@ -337,65 +297,6 @@ pub struct ImagesArgs {
     pub out: PathBuf,
 }
 
-/// Loads the U-Net a `--checkpoint` names; also returns the `train-unet` directory, if any.
-pub fn load_unet(
-    checkpoint: &Path,
-    config: Option<&Path>,
-    weights: WeightSet,
-    device: &burn::tensor::Device,
-) -> Result<(UNet, Option<PathBuf>)> {
-    if !checkpoint.exists() {
-        bail!("checkpoint {} does not exist", checkpoint.display());
-    }
-    if checkpoint.is_dir() {
-        let name = match weights {
-            WeightSet::Ema => "ema.safetensors",
-            WeightSet::Model => "model.safetensors",
-        };
-        let mut path = checkpoint.join(name);
-        if !path.exists() && weights == WeightSet::Ema {
-            eprintln!(
-                "{} has no ema.safetensors; using model.safetensors",
-                checkpoint.display()
-            );
-            path = checkpoint.join("model.safetensors");
-        }
-        if !path.exists() {
-            bail!(
-                "{} holds no U-Net (no {name}); train one with `train-unet --out {}`",
-                checkpoint.display(),
-                checkpoint.display()
-            );
-        }
-        let net = UNet::load(&path, device)
-            .with_context(|| format!("loading the U-Net {}", path.display()))?;
-        return Ok((net, Some(checkpoint.to_path_buf())));
-    }
-    let ext = checkpoint
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("");
-    if matches!(ext, "pth" | "pt" | "ckpt") {
-        let Some(config) = config else {
-            bail!(
-                "{} is a PyTorch checkpoint: pass its U-Net shape with --config FILE.toml",
-                checkpoint.display()
-            );
-        };
-        let config = read_config_toml(config)?;
-        let net = import_score_sde(checkpoint, &config, weights, device)
-            .with_context(|| format!("importing {}", checkpoint.display()))?;
-        return Ok((net, None));
-    }
-    let net = UNet::load(checkpoint, device)
-        .with_context(|| format!("loading the U-Net {}", checkpoint.display()))?;
-    let dir = checkpoint
-        .parent()
-        .filter(|d| d.join(crate::images::train::TRAINING_RECORD).exists())
-        .map(Path::to_path_buf);
-    Ok((net, dir))
-}
-
 /// One sampler's results in `images.json`.
 #[derive(serde::Serialize)]
 struct SamplerResult {
@@ -408,17 +309,17 @@ struct SamplerResult {
 /// Runs `images`.
 pub fn images_cmd(a: ImagesArgs) -> Result<()> {
     let dev = a.device.resolve();
-    let (net, dir) = load_unet(&a.checkpoint, a.config.as_deref(), a.weights, &dev.device)?;
-    let source = match (&a.data, &dir) {
-        (Some(d), _) => image_source(d, a.data_n, a.data_size, a.data_channels, a.data_seed),
-        (None, Some(dir)) => {
-            TrainingRecord::load(dir)
-                .map_err(anyhow::Error::msg)
-                .context("finding the training images (or pass --data)")?
-                .data
-        }
-        (None, None) => bail!("pass the training images with --data procedural|PATH"),
-    };
+    let loaded = load_unet(&a.checkpoint, a.config.as_deref(), a.weights, &dev.device)?;
+    if let Some(note) = &loaded.note {
+        eprintln!("{note}");
+    }
+    let net = loaded.net;
+    let data = a
+        .data
+        .as_deref()
+        .map(|d| image_source(d, a.data_n, a.data_size, a.data_channels, a.data_seed));
+    let source = training_source(data, loaded.dir.as_deref())
+        .context("pass the training images with --data procedural|PATH")?;
     let train = source
         .load()
         .with_context(|| format!("loading the training images ({})", source.describe()))?;

@@ -4,7 +4,7 @@ mod images;
 mod sweep;
 mod train;
 
-pub use images::{ImagesArgs, TrainUNetArgs, load_unet};
+pub use images::{ImagesArgs, TrainUNetArgs};
 pub use sweep::{SweepAction, SweepArgs};
 pub use train::{CompareArgs, TrainArgs, load_model, training_set};
 
@@ -139,6 +139,13 @@ pub struct AppArgs {
     /// rest).
     #[arg(long)]
     pub train_threads: Option<usize>,
+    /// Images view: the U-Net to open (a train-unet directory or file, default the demo
+    /// checkpoint); with `--tab images` its ODE and SDE samples are drawn at once.
+    #[arg(long)]
+    pub unet: Option<PathBuf>,
+    /// Images view: images per sampler.
+    #[arg(long)]
+    pub image_n: Option<usize>,
     /// The view to open.
     #[arg(long, value_enum, default_value_t = crate::app::Tab::Samples)]
     pub tab: crate::app::Tab,
@@ -224,6 +231,8 @@ pub fn run(cli: Cli) -> Result<()> {
             paused: a.paused,
             checkpoint: a.checkpoint,
             train_threads: a.train_threads,
+            unet: a.unet,
+            image_n: a.image_n,
         }),
         Some(Command::Sample(a)) => sample_cmd(a),
         Some(Command::Data(a)) => data_cmd(a),

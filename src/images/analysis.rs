@@ -197,9 +197,10 @@ pub fn pixel_points(images: &ImageSet) -> Points {
     images.to_points(PixelScale::Unit)
 }
 
-/// TID on pixels in `[0, 1]` (paper App. A.1): random subsets of `subset` images of each set
-/// (2,000 in the paper; all images when the set is smaller), drawn from `seed` and `seed + 1`,
-/// at every radius in `eps`, Hill `k` by default.
+/// TID on pixels in `[0, 1]` (paper App. A.1): random subsets of the same size from each set,
+/// `subset` images (2,000 in the paper) or the smaller set's size when that is less (neighbour
+/// counts grow with the set's size, so unequal sets would bias TID), drawn from `seed` and
+/// `seed + 1`, at every radius in `eps`, Hill `k` by default.
 pub fn pixel_tid(
     train: &ImageSet,
     generated: &ImageSet,
@@ -207,9 +208,38 @@ pub fn pixel_tid(
     subset: usize,
     seed: u64,
 ) -> Result<Vec<TidPoint>, TidError> {
-    let a = pixel_points(&train.subset(subset, seed));
-    let b = pixel_points(&generated.subset(subset, seed.wrapping_add(1)));
+    let m = tid_subset_size(train, generated, subset);
+    let a = pixel_points(&train.subset(m, seed));
+    let b = pixel_points(&generated.subset(m, seed.wrapping_add(1)));
     tid_curve(&a, &b, eps, None)
+}
+
+/// The number of images of each set that [`pixel_tid`] compares: `subset`, or the smaller set's
+/// size when that is less.
+pub fn tid_subset_size(train: &ImageSet, generated: &ImageSet, subset: usize) -> usize {
+    subset.min(train.len()).min(generated.len())
+}
+
+/// The median distance from an image to its nearest other image, over `probes` images of a
+/// random subset of `subset` images of `set` (drawn from `seed`): the scale at which a TID radius
+/// means something for this data (at radii well below it most images have no neighbour and TID
+/// is degenerate). `None` for sets of fewer than two images.
+pub fn median_nn_distance(set: &ImageSet, subset: usize, probes: usize, seed: u64) -> Option<f64> {
+    let pool = set.subset(subset, seed);
+    if pool.len() < 2 {
+        return None;
+    }
+    let step = (pool.len() / probes.max(1)).max(1);
+    let mut d: Vec<f64> = (0..pool.len())
+        .step_by(step)
+        .filter_map(|i| {
+            nearest_neighbours(pool.image(i), &pool, 1, Some(i))
+                .first()
+                .map(|n| n.distance)
+        })
+        .collect();
+    d.sort_by(f64::total_cmp);
+    Some(d[d.len() / 2])
 }
 
 /// Number of other images within `eps` (L2 on `[0, 1]` pixels) of each image, exactly
@@ -399,6 +429,35 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(seed);
         let pixels = (0..n * c * s * s).map(|_| rng.random::<f32>()).collect();
         ImageSet::new("random", c, s, s, pixels, None)
+    }
+
+    /// Flat images on a lattice of gray levels: image i has every pixel at `i·δ`, so its nearest
+    /// neighbour is `δ·√D` away (D pixel values) whatever subset is probed, except that gaps left
+    /// by the subset can only widen it; with the whole set it is exactly `δ√D`.
+    #[test]
+    fn median_nn_distance_on_a_gray_lattice() {
+        let (n, c, s, delta) = (40usize, 3usize, 4usize, 0.02f32);
+        let d = (c * s * s) as f64;
+        let pixels = (0..n)
+            .flat_map(|i| std::iter::repeat_n(i as f32 * delta, c * s * s))
+            .collect();
+        let set = ImageSet::new("lattice", c, s, s, pixels, None);
+        let m = median_nn_distance(&set, n, 10, 0).unwrap();
+        assert!((m - delta as f64 * d.sqrt()).abs() < 1e-5, "{m}");
+        // Every other image: gaps of 2δ.
+        let half = set.select(&(0..n).step_by(2).collect::<Vec<_>>());
+        let m2 = median_nn_distance(&half, n, 10, 0).unwrap();
+        assert!((m2 - 2.0 * delta as f64 * d.sqrt()).abs() < 1e-5, "{m2}");
+        assert_eq!(median_nn_distance(&set.select(&[3]), 10, 10, 0), None);
+    }
+
+    /// TID compares subsets of one size: the smaller set's.
+    #[test]
+    fn tid_subsets_have_equal_sizes() {
+        let a = random_set(300, 1, 4, 1);
+        let b = random_set(120, 1, 4, 2);
+        assert_eq!(tid_subset_size(&a, &b, 2000), 120);
+        assert_eq!(tid_subset_size(&a, &b, 100), 100);
     }
 
     /// Against a plain sort of every distance, with exclusion and k beyond the set size.

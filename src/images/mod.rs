@@ -8,6 +8,7 @@
 
 pub mod analysis;
 pub mod data;
+pub mod open;
 pub mod procedural;
 pub mod train;
 pub mod unet;

@@ -1,0 +1,200 @@
+//! Opening what a user brings: a U-Net (a `train-unet` directory, a U-Net `.safetensors`, or a
+//! score_sde `.pth` with a config file) and its training images (`procedural`, a file or a
+//! directory, or what a `train-unet` directory recorded). Shared by the CLI's `images` and
+//! `train-unet` commands and the app's Images view, so that both accept the same inputs and
+//! give the same errors.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::Device;
+
+use super::analysis::ImageSource;
+use super::train::{TRAINING_RECORD, TrainingRecord};
+use super::{UNet, UNetConfig, WeightSet, import_score_sde};
+
+/// A U-Net as loaded by [`load_unet`].
+pub struct LoadedUNet {
+    /// The network.
+    pub net: UNet,
+    /// The `train-unet` directory it came from, if any (its `training.json` names the data).
+    pub dir: Option<PathBuf>,
+    /// The file the weights were read from.
+    pub file: PathBuf,
+    /// Something the user should know (e.g. "no EMA weights, using the raw ones").
+    pub note: Option<String>,
+}
+
+/// A U-Net config from a TOML file of [`UNetConfig`] fields (missing fields take the defaults,
+/// score_sde's CIFAR-10 model).
+pub fn read_config_toml(path: &Path) -> Result<UNetConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "--config '{}' is neither tiny, small, cifar nor a readable TOML file",
+            path.display()
+        )
+    })?;
+    let config: UNetConfig =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    config
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(config)
+}
+
+/// The training images a `--data` value names: `procedural` (the shapes set: `n` images,
+/// default 20,000, of `size`, default 16) or a file or directory (a random subset of `n`, resized
+/// to `size`, converted to `channels`, when given).
+pub fn image_source(
+    data: &str,
+    n: Option<usize>,
+    size: Option<usize>,
+    channels: Option<usize>,
+    seed: u64,
+) -> ImageSource {
+    if data == "procedural" {
+        ImageSource::Procedural {
+            n: n.unwrap_or(20_000),
+            size: size.unwrap_or(16),
+            seed,
+        }
+    } else {
+        ImageSource::File {
+            path: PathBuf::from(data),
+            n,
+            seed,
+            size,
+            channels,
+        }
+    }
+}
+
+/// The training images of a study: `data` when given, else what the `train-unet` directory
+/// `dir` recorded.
+pub fn training_source(data: Option<ImageSource>, dir: Option<&Path>) -> Result<ImageSource> {
+    match (data, dir) {
+        (Some(d), _) => Ok(d),
+        (None, Some(dir)) => Ok(TrainingRecord::load(dir)
+            .map_err(anyhow::Error::msg)
+            .context("finding the training images (or name them)")?
+            .data),
+        (None, None) => bail!(
+            "this checkpoint does not record its training images: name them (procedural or a \
+             file or directory)"
+        ),
+    }
+}
+
+/// Loads the U-Net `checkpoint` names: a `train-unet` directory (its `ema.safetensors` or
+/// `model.safetensors`), a U-Net `.safetensors`, or a score_sde `.pth`/`.pt`/`.ckpt` (which
+/// needs `config`, a TOML file of [`UNetConfig`] fields).
+pub fn load_unet(
+    checkpoint: &Path,
+    config: Option<&Path>,
+    weights: WeightSet,
+    device: &Device,
+) -> Result<LoadedUNet> {
+    if !checkpoint.exists() {
+        bail!("checkpoint {} does not exist", checkpoint.display());
+    }
+    if checkpoint.is_dir() {
+        let name = match weights {
+            WeightSet::Ema => "ema.safetensors",
+            WeightSet::Model => "model.safetensors",
+        };
+        let mut path = checkpoint.join(name);
+        let mut note = None;
+        if !path.exists() && weights == WeightSet::Ema {
+            note = Some(format!(
+                "{} has no ema.safetensors; using model.safetensors",
+                checkpoint.display()
+            ));
+            path = checkpoint.join("model.safetensors");
+        }
+        if !path.exists() {
+            bail!(
+                "{} holds no U-Net (no {name}); train one with `train-unet --out {}`",
+                checkpoint.display(),
+                checkpoint.display()
+            );
+        }
+        let net = UNet::load(&path, device)
+            .with_context(|| format!("loading the U-Net {}", path.display()))?;
+        return Ok(LoadedUNet {
+            net,
+            dir: Some(checkpoint.to_path_buf()),
+            file: path,
+            note,
+        });
+    }
+    let ext = checkpoint
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    if matches!(ext, "pth" | "pt" | "ckpt") {
+        let Some(config) = config else {
+            bail!(
+                "{} is a PyTorch checkpoint: pass its U-Net shape with --config FILE.toml",
+                checkpoint.display()
+            );
+        };
+        let config = read_config_toml(config)?;
+        let net = import_score_sde(checkpoint, &config, weights, device)
+            .with_context(|| format!("importing {}", checkpoint.display()))?;
+        return Ok(LoadedUNet {
+            net,
+            dir: None,
+            file: checkpoint.to_path_buf(),
+            note: None,
+        });
+    }
+    let net = UNet::load(checkpoint, device)
+        .with_context(|| format!("loading the U-Net {}", checkpoint.display()))?;
+    let dir = checkpoint
+        .parent()
+        .filter(|d| d.join(TRAINING_RECORD).exists())
+        .map(Path::to_path_buf);
+    Ok(LoadedUNet {
+        net,
+        dir,
+        file: checkpoint.to_path_buf(),
+        note: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_unrecorded_inputs_say_what_to_do() {
+        let dev = Device::flex();
+        let e = load_unet(Path::new("/nonexistent/unet"), None, WeightSet::Ema, &dev)
+            .err()
+            .expect("missing checkpoint");
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        let dir = std::env::temp_dir().join(format!("ce-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = load_unet(&dir, None, WeightSet::Ema, &dev)
+            .err()
+            .expect("empty directory");
+        assert!(e.to_string().contains("holds no U-Net"), "{e}");
+        let pth = dir.join("c.pth");
+        std::fs::write(&pth, b"not a checkpoint").unwrap();
+        let e = load_unet(&pth, None, WeightSet::Ema, &dev)
+            .err()
+            .expect("pth without config");
+        assert!(e.to_string().contains("--config"), "{e}");
+        let e = training_source(None, None).unwrap_err();
+        assert!(e.to_string().contains("name them"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(
+            image_source("procedural", None, None, None, 3),
+            ImageSource::Procedural {
+                n: 20_000,
+                size: 16,
+                seed: 3
+            }
+        );
+    }
+}
