@@ -130,3 +130,62 @@ fn app_opens_a_trained_checkpoint() {
     );
     assert!(std::fs::metadata(&shot).unwrap().len() > 20_000);
 }
+
+/// The Images view opens a U-Net written by `train-unet`, samples ODE and SDE images, and draws
+/// the grids, the neighbour grid and the TID curves.
+#[test]
+fn app_images_view_samples_a_unet() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("unet");
+    let st = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
+        .args([
+            "train-unet",
+            "--data",
+            "procedural",
+            "--n",
+            "300",
+            "--size",
+            "8",
+            "--config",
+            "tiny",
+            "--iters",
+            "3",
+            "--batch",
+            "8",
+            "--out",
+        ])
+        .arg(&run)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (display, _xvfb) = display();
+    let shot = dir.path().join("images.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
+        .args([
+            "app",
+            "--frames",
+            "3",
+            "--timeout",
+            "400",
+            "--tab",
+            "images",
+            "--image-n",
+            "48",
+            "--image-steps",
+            "4",
+        ])
+        .arg("--unet")
+        .arg(&run)
+        .arg("--screenshot")
+        .arg(&shot)
+        .env("DISPLAY", &display)
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "app --tab images failed\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000);
+}

@@ -324,6 +324,11 @@ fn color_image(img: &Rgb8Image) -> egui::ColorImage {
 }
 
 impl ImagesView {
+    /// The last error, if any.
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
     /// True while a study runs.
     pub fn busy(&self) -> bool {
         self.job.is_some()

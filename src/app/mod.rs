@@ -59,6 +59,8 @@ pub struct AppOptions {
     pub unet: Option<PathBuf>,
     /// Images view: images per sampler.
     pub image_n: Option<usize>,
+    /// Images view: steps of both samplers.
+    pub image_steps: Option<usize>,
 }
 
 /// Opens the window and runs until it is closed. Returns the smoke test's verdict when
@@ -272,6 +274,10 @@ impl ExplorerApp {
         }
         if let Some(n) = opts.image_n {
             app.images.settings.n = n;
+        }
+        if let Some(steps) = opts.image_steps {
+            app.images.settings.ode_steps = steps;
+            app.images.settings.sde_steps = steps;
         }
         if images_first {
             app.images.start(&cc.egui_ctx);
@@ -1025,6 +1031,9 @@ impl ExplorerApp {
             return;
         }
         if sm.start.elapsed() > sm.timeout {
+            if let Some(m) = self.images.message() {
+                eprintln!("images view: {m}");
+            }
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             return;
         }

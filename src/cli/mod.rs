@@ -146,6 +146,9 @@ pub struct AppArgs {
     /// Images view: images per sampler.
     #[arg(long)]
     pub image_n: Option<usize>,
+    /// Images view: steps of both samplers (default 100 each).
+    #[arg(long)]
+    pub image_steps: Option<usize>,
     /// The view to open.
     #[arg(long, value_enum, default_value_t = crate::app::Tab::Samples)]
     pub tab: crate::app::Tab,
@@ -233,6 +236,7 @@ pub fn run(cli: Cli) -> Result<()> {
             train_threads: a.train_threads,
             unet: a.unet,
             image_n: a.image_n,
+            image_steps: a.image_steps,
         }),
         Some(Command::Sample(a)) => sample_cmd(a),
         Some(Command::Data(a)) => data_cmd(a),
