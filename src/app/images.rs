@@ -17,7 +17,7 @@ use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::images::analysis::{
     ImageShape, Neighbour, NnRow, median_nn_distance, neighbour_counts_at, nn_grid, pixel_tid,
-    sample_images, tid_subset_size,
+    radii_around, sample_images, tid_subset_size,
 };
 use crate::images::open::{image_source, load_unet, training_source};
 use crate::images::{ImageSet, Rgb8Image, WeightSet, check_images_fit, pixel_scale};
@@ -278,9 +278,7 @@ fn run_study(
         .unwrap_or(1.0);
     // Radii from a third to three times the training set's median neighbour distance: below,
     // most images have no neighbour (TID is degenerate); above, everything is a neighbour.
-    let eps: Vec<f64> = (0..25)
-        .map(|i| eps_ref * (1.0f64 / 3.0) * 9f64.powf(i as f64 / 24.0))
-        .collect();
+    let eps = radii_around(eps_ref, 25);
     let mut sets = Vec::new();
     for (kind, steps, images, seconds) in sampled {
         if cancel.load(Ordering::Relaxed) {

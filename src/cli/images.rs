@@ -11,7 +11,7 @@ use super::{print_tid_table, progress_bar};
 use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::images::analysis::{
-    ImageShape, NnRow, densest_images, nn_grid, pixel_tid, sample_images,
+    ImageShape, NnRow, densest_images, median_nn_distance, nn_grid, pixel_tid, sample_images,
 };
 use crate::images::open::{image_source, load_unet, read_config_toml, training_source};
 use crate::images::{
@@ -267,8 +267,10 @@ pub struct ImagesArgs {
     /// samplers, 1000 for stochastic ones; one value applies to all).
     #[arg(long, value_delimiter = ',')]
     pub steps: Vec<usize>,
-    /// TID radii on [0, 1] pixels (paper: 0.2 for CIFAR-10).
-    #[arg(long, value_delimiter = ',', default_value = "0.05,0.1,0.2,0.3")]
+    /// TID radii on [0, 1] pixels (paper: 0.2 for CIFAR-10). Default: 0.5, 0.75, 1, 1.5 and 2
+    /// times the training set's median nearest-neighbour distance (printed), where TID is not
+    /// degenerate whatever the image size.
+    #[arg(long, value_delimiter = ',')]
     pub eps: Vec<f64>,
     /// Images of each set in the TID (paper: 2,000).
     #[arg(long, default_value_t = 2000)]
@@ -277,9 +279,10 @@ pub struct ImagesArgs {
     /// neighbours within --query-eps).
     #[arg(long, default_value_t = 4)]
     pub queries: usize,
-    /// Radius for picking the queries.
-    #[arg(long, default_value_t = 0.2)]
-    pub query_eps: f64,
+    /// Radius for picking the queries (default: the training set's median nearest-neighbour
+    /// distance).
+    #[arg(long)]
+    pub query_eps: Option<f64>,
     /// Neighbours per grid row (paper: 7).
     #[arg(long, default_value_t = 7)]
     pub k: usize,
@@ -370,6 +373,20 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         a.n
     );
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    // The scale of the data: TID radii far below it are degenerate (no image has a neighbour).
+    let m = a.tid_n.min(a.n).min(train.len());
+    let eps_ref = median_nn_distance(&train, m, 200, 11)
+        .filter(|e| *e > 0.0)
+        .unwrap_or(1.0);
+    println!(
+        "median nearest-neighbour distance among {m} training images: {eps_ref:.3} (L2, [0, 1] pixels)"
+    );
+    let eps = if a.eps.is_empty() {
+        [0.5, 0.75, 1.0, 1.5, 2.0].map(|f| f * eps_ref).to_vec()
+    } else {
+        a.eps.clone()
+    };
+    let query_eps = a.query_eps.unwrap_or(eps_ref);
     let never = AtomicBool::new(false);
     let mut sets: Vec<(String, ImageSet)> = Vec::new();
     let mut results = Vec::new();
@@ -407,7 +424,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         let grid = a.out.join(format!("samples_{}.png", kind.name()));
         let shown: Vec<usize> = (0..a.n.min(64)).collect();
         set.write_grid_png(&grid, &shown, 8, tile_scale)?;
-        let tid = pixel_tid(&train, &set, &a.eps, a.tid_n, a.seed.wrapping_add(7))?;
+        let tid = pixel_tid(&train, &set, &eps, a.tid_n, a.seed.wrapping_add(7))?;
         results.push(SamplerResult {
             sampler: kind.name().to_string(),
             steps,
@@ -429,7 +446,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
     // Nearest-neighbour grids: queries from the first sampler's set, rows = every sampled set
     // (the query's own left out), then the training set.
     let (qname, qset) = &sets[0];
-    let picks = densest_images(qset, a.query_eps, a.queries);
+    let picks = densest_images(qset, query_eps, a.queries);
     let mut queries = Vec::new();
     for (q, &(index, count)) in picks.iter().enumerate() {
         let mut rows: Vec<NnRow> = sets
@@ -454,7 +471,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
             .collect();
         println!(
             "query {q}: {qname} sample {index} ({count} {qname} neighbours within {}); nearest: {} -> {}",
-            a.query_eps,
+            query_eps,
             nearest.join(", "),
             path.display()
         );
@@ -475,7 +492,8 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         "seed": a.seed,
         "tid_n": a.tid_n,
         "samplers": results,
-        "query_eps": a.query_eps,
+        "query_eps": query_eps,
+        "median_train_nn_distance": eps_ref,
         "queries": queries,
     });
     let path = a.out.join("images.json");

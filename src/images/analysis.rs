@@ -242,6 +242,16 @@ pub fn median_nn_distance(set: &ImageSet, subset: usize, probes: usize, seed: u6
     Some(d[d.len() / 2])
 }
 
+/// `count` radii spaced evenly in log from `eps_ref / 3` to `3 · eps_ref` (a TID curve around a
+/// reference radius such as [`median_nn_distance`]: below it most images have no neighbour, above
+/// it nearly all are neighbours).
+pub fn radii_around(eps_ref: f64, count: usize) -> Vec<f64> {
+    let last = count.saturating_sub(1).max(1) as f64;
+    (0..count)
+        .map(|i| eps_ref / 3.0 * 9f64.powf(i as f64 / last))
+        .collect()
+}
+
 /// Number of other images within `eps` (L2 on `[0, 1]` pixels) of each image, exactly
 /// (SPEC §6's `N_ε`).
 pub fn neighbour_counts_at(images: &ImageSet, eps: f64) -> Vec<u32> {
@@ -449,6 +459,16 @@ mod tests {
         let m2 = median_nn_distance(&half, n, 10, 0).unwrap();
         assert!((m2 - 2.0 * delta as f64 * d.sqrt()).abs() < 1e-5, "{m2}");
         assert_eq!(median_nn_distance(&set.select(&[3]), 10, 10, 0), None);
+    }
+
+    /// A geometric ladder from ε/3 to 3ε whose middle rung is ε.
+    #[test]
+    fn radii_around_a_reference() {
+        let r = radii_around(1.5, 5);
+        let want = [0.5, 0.5 * 3f64.sqrt(), 1.5, 1.5 * 3f64.sqrt(), 4.5];
+        for (a, b) in r.iter().zip(want) {
+            assert!((a - b).abs() < 1e-12, "{r:?}");
+        }
     }
 
     /// TID compares subsets of one size: the smaller set's.
