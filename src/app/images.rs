@@ -142,8 +142,9 @@ pub enum ImagesAction {
     PickCheckpoint,
     /// A study starts: training of the 2D model should pause (both want every core).
     Started,
-    /// Save the nearest-neighbour grid as PNG (with a file dialog).
-    ExportGrid,
+    /// Save the nearest-neighbour grid as PNG: in the working directory under
+    /// [`ImagesView::export_name`], or (`true`) where a file dialog says.
+    ExportGrid(bool),
 }
 
 /// Textures and picks derived from a result.
@@ -536,9 +537,18 @@ impl ImagesView {
             }
             ui.label(RichText::new(&r.device).small().weak());
             ui.add_enabled_ui(self.nn.is_some(), |ui| {
-                if ui.button("Export neighbour grid (PNG)…").clicked() {
-                    actions.push(ImagesAction::ExportGrid);
-                }
+                ui.horizontal(|ui| {
+                    if ui
+                        .button("Export neighbour grid as PNG")
+                        .on_hover_text(format!("writes {} here", self.export_name()))
+                        .clicked()
+                    {
+                        actions.push(ImagesAction::ExportGrid(false));
+                    }
+                    if ui.button("…").on_hover_text("choose where").clicked() {
+                        actions.push(ImagesAction::ExportGrid(true));
+                    }
+                });
             });
         }
     }
@@ -937,13 +947,10 @@ mod tests {
         assert!(err.contains("does not exist"), "{err}");
     }
 
-    /// End to end on an untrained tiny U-Net in a `train-unet` directory: the data is found
-    /// from its record, both samplers give n images from the same noise, progress reaches the
-    /// end, TID curves cover ε around the reference radius, and a cancelled study stops.
-    #[test]
-    fn a_study_runs_end_to_end_and_cancels() {
-        let dir = std::env::temp_dir().join(format!("ce-images-study-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    /// An untrained tiny U-Net (8×8) in a `train-unet` directory that records 300 procedural
+    /// training images, and settings that study it with 40 images of each sampler.
+    fn tiny_study(dir: &Path) -> ImagesSettings {
+        std::fs::create_dir_all(dir).unwrap();
         let dev = burn::tensor::Device::flex();
         let config = UNetConfig {
             dropout: 0.0,
@@ -963,16 +970,25 @@ mod tests {
             loss: None,
             ms_per_iter: None,
         }
-        .save(&dir)
+        .save(dir)
         .unwrap();
-        let s = ImagesSettings {
+        ImagesSettings {
             checkpoint: dir.display().to_string(),
             n: 40,
             ode_steps: 3,
             sde_steps: 4,
             tid_n: 40,
             ..ImagesSettings::default()
-        };
+        }
+    }
+
+    /// End to end on an untrained tiny U-Net in a `train-unet` directory: the data is found
+    /// from its record, both samplers give n images from the same noise, progress reaches the
+    /// end, TID curves cover ε around the reference radius, and a cancelled study stops.
+    #[test]
+    fn a_study_runs_end_to_end_and_cancels() {
+        let dir = std::env::temp_dir().join(format!("ce-images-study-{}", std::process::id()));
+        let s = tiny_study(&dir);
         let last = Mutex::new(0.0f32);
         let r = run_study(
             &s,
@@ -1001,6 +1017,48 @@ mod tests {
             .err()
             .expect("cancelled");
         assert!(err.contains("cancelled"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The view opens on the ODE sample with the most neighbours; its grid has a row per set
+    /// (ODE, SDE, training) of the query and k neighbours, and exports as that PNG.
+    #[test]
+    fn the_neighbour_grid_follows_the_selection_and_exports() {
+        let dir = std::env::temp_dir().join(format!("ce-images-view-{}", std::process::id()));
+        let s = tiny_study(&dir);
+        let r = run_study(&s, &|_, _| {}, &AtomicBool::new(false)).expect("study");
+        let ode_counts = r.sets[0].counts.clone();
+        let ctx = egui::Context::default();
+        let mut view = ImagesView {
+            settings: s,
+            result: Some(Arc::new(r)),
+            ..ImagesView::default()
+        };
+        view.ensure_shown(&ctx);
+        let nn = view.nn.as_ref().expect("a first query");
+        let max = *ode_counts.iter().max().unwrap();
+        assert_eq!(nn.query.0, 0);
+        assert_eq!(ode_counts[nn.query.1], max);
+        assert_eq!(ode_counts.iter().position(|&c| c == max), Some(nn.query.1));
+        let names: Vec<&str> = nn.rows.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["ODE (Euler)", "SDE (Euler–Maruyama)", "training set"]
+        );
+        assert!(nn.rows.iter().all(|(_, nb)| nb.len() == 7));
+        // The query is not its own neighbour in the ODE row.
+        assert!(nn.rows[0].1.iter().all(|n| n.index != nn.query.1));
+        view.select(&ctx, (1, 5));
+        let nn = view.nn.as_ref().unwrap();
+        assert_eq!(nn.query, (1, 5));
+        assert!(nn.rows[1].1.iter().all(|n| n.index != 5));
+        // 8 columns of 8×8 tiles at scale 6 with 1-pixel gaps, plus the query column's wider gap.
+        let png = dir.join("nn.png");
+        view.export_grid(&png).unwrap();
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&png).unwrap()));
+        let info = decoder.read_info().unwrap().info().clone();
+        assert_eq!((info.width, info.height), (8 * 49 + 1 + 7, 3 * 49 + 1));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

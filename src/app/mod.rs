@@ -741,8 +741,15 @@ impl ExplorerApp {
                 images::ImagesAction::PickCheckpoint => {
                     self.open_dialog(DialogPurpose::OpenUNet, ui.ctx())
                 }
-                images::ImagesAction::ExportGrid => {
+                images::ImagesAction::ExportGrid(true) => {
                     self.open_dialog(DialogPurpose::ExportNnGrid, ui.ctx())
+                }
+                images::ImagesAction::ExportGrid(false) => {
+                    let path = PathBuf::from(self.images.export_name());
+                    match self.images.export_grid(&path) {
+                        Ok(name) => self.notify(&format!("exported {name}")),
+                        Err(e) => self.notify(&format!("export failed: {e}")),
+                    }
                 }
                 images::ImagesAction::Started => {
                     if self.state.running {
