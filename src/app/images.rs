@@ -1061,4 +1061,56 @@ mod tests {
         assert_eq!((info.width, info.height), (8 * 49 + 1 + 7, 3 * 49 + 1));
         std::fs::remove_dir_all(&dir).unwrap();
     }
+
+    /// The committed demo U-Net loads, finds its training images from its record, and has
+    /// learned them: on fresh procedural images noised to t ∈ {0.1, 0.5, 0.9} its ε-prediction
+    /// error is a small fraction of the error of predicting nothing (1 per value).
+    #[test]
+    fn the_demo_unet_denoises_shapes() {
+        use crate::diffusion::model::{to_host, to_tensor};
+        use crate::diffusion::{EpsilonModel, Times, initial_noise};
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO_CHECKPOINT);
+        let dev = burn::tensor::Device::flex();
+        let loaded = load_unet(&path, None, WeightSet::Ema, &dev).expect("demo checkpoint");
+        let source = training_source(None, loaded.dir.as_deref()).unwrap();
+        assert_eq!(
+            source,
+            ImageSource::Procedural {
+                n: 20_000,
+                size: 16,
+                seed: 0
+            }
+        );
+        let net = loaded.net;
+        let n = 16;
+        let x0 = ImageSource::Procedural {
+            n,
+            size: 16,
+            seed: 77,
+        }
+        .load()
+        .unwrap()
+        .to_points(pixel_scale(&net));
+        let d = x0.d;
+        let process = net.process();
+        for (j, t) in [0.1, 0.5, 0.9].into_iter().enumerate() {
+            let (a, s) = (process.alpha(t) as f32, process.sigma(t) as f32);
+            let eps = initial_noise(n, d, 9 + j as u64);
+            let xt: Vec<f32> = x0
+                .data
+                .iter()
+                .zip(&eps)
+                .map(|(x, e)| a * x + s * e)
+                .collect();
+            let pred = to_host(net.epsilon(to_tensor(&xt, n, d, &dev), &Times::Shared(t)));
+            let mse = pred
+                .iter()
+                .zip(&eps)
+                .map(|(p, e)| ((p - e) as f64).powi(2))
+                .sum::<f64>()
+                / (n * d) as f64;
+            // Measured: 0.017, 0.008, 0.0005.
+            assert!(mse < 0.05, "t = {t}: ε-prediction MSE {mse}");
+        }
+    }
 }
