@@ -2,6 +2,7 @@
 //! when no display is set; `.ci/run` installs it with Mesa's software Vulkan), with
 //! `--frames N`, which exits non-zero if no samples were drawn or the frame is blank.
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ fn display() -> (String, Option<Xvfb>) {
     // Distinct per test (both tests of this file may run at once).
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let number = 100 + (std::process::id() % 150) * 2 + k;
+    let number = 100 + (std::process::id() % 150) * 4 + k;
     let name = format!(":{number}");
     let child = Command::new("Xvfb")
         .args([
@@ -49,25 +50,32 @@ fn display() -> (String, Option<Xvfb>) {
     (name, Some(guard))
 }
 
-#[test]
-fn app_trains_and_renders_under_a_display() {
+/// Runs the app with `args` under a display, with `--frames N --screenshot`, and checks that it
+/// succeeded and wrote a real PNG of the window.
+fn smoke(frames: u32, args: &[&str], extra: &[(&str, &Path)]) {
     let (display, _xvfb) = display();
     let dir = tempfile::tempdir().unwrap();
     let shot = dir.path().join("smoke.png");
-    let out = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
-        .args(["app", "--frames", "5", "--timeout", "400", "--screenshot"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"));
+    cmd.arg("app")
+        .args(["--frames", &frames.to_string(), "--timeout", "400"])
+        .args(args);
+    for (flag, path) in extra {
+        cmd.arg(flag).arg(path);
+    }
+    let out = cmd
+        .arg("--screenshot")
         .arg(&shot)
         .env("DISPLAY", &display)
         .env_remove("WAYLAND_DISPLAY")
         .output()
         .unwrap();
     let log = format!(
-        "stdout:\n{}\nstderr:\n{}",
+        "app {args:?} failed\nstdout:\n{}\nstderr:\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "app smoke test failed\n{log}");
-    // The frame was written and is a real PNG of the window.
+    assert!(out.status.success(), "{log}");
     let bytes = std::fs::read(&shot).unwrap_or_else(|e| panic!("no screenshot ({e})\n{log}"));
     assert_eq!(&bytes[1..4], b"PNG");
     assert!(
@@ -77,13 +85,29 @@ fn app_trains_and_renders_under_a_display() {
     );
 }
 
+/// Runs a CLI command that must succeed (e.g. training what the app then opens).
+fn cli(args: &[&str], out: &Path) {
+    let st = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "{args:?} failed");
+}
+
+#[test]
+fn app_trains_and_renders_under_a_display() {
+    smoke(5, &[], &[]);
+}
+
 /// A checkpoint written by `train` opens in the app (`--checkpoint`), is analysed and drawn.
 #[test]
 fn app_opens_a_trained_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run");
-    let st = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
-        .args([
+    cli(
+        &[
             "train",
             "--dataset",
             "ring-mog",
@@ -97,38 +121,10 @@ fn app_opens_a_trained_checkpoint() {
             "50",
             "--device",
             "cpu",
-            "--out",
-        ])
-        .arg(&run)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let (display, _xvfb) = display();
-    let shot = dir.path().join("ckpt.png");
-    let out = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
-        .args([
-            "app",
-            "--frames",
-            "3",
-            "--timeout",
-            "400",
-            "--tab",
-            "velocity",
-        ])
-        .arg("--checkpoint")
-        .arg(&run)
-        .arg("--screenshot")
-        .arg(&shot)
-        .env("DISPLAY", &display)
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "app --checkpoint failed\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &run,
     );
-    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000);
+    smoke(3, &["--tab", "velocity"], &[("--checkpoint", &run)]);
 }
 
 /// The Images view opens a U-Net written by `train-unet`, samples ODE and SDE images, and draws
@@ -137,8 +133,8 @@ fn app_opens_a_trained_checkpoint() {
 fn app_images_view_samples_a_unet() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("unet");
-    let st = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
-        .args([
+    cli(
+        &[
             "train-unet",
             "--data",
             "procedural",
@@ -152,40 +148,12 @@ fn app_images_view_samples_a_unet() {
             "3",
             "--batch",
             "8",
-            "--out",
-        ])
-        .arg(&run)
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let (display, _xvfb) = display();
-    let shot = dir.path().join("images.png");
-    let out = Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
-        .args([
-            "app",
-            "--frames",
-            "3",
-            "--timeout",
-            "400",
-            "--tab",
-            "images",
-            "--image-n",
-            "48",
-            "--image-steps",
-            "4",
-        ])
-        .arg("--unet")
-        .arg(&run)
-        .arg("--screenshot")
-        .arg(&shot)
-        .env("DISPLAY", &display)
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "app --tab images failed\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &run,
     );
-    assert!(std::fs::metadata(&shot).unwrap().len() > 20_000);
+    smoke(
+        3,
+        &["--tab", "images", "--image-n", "48", "--image-steps", "4"],
+        &[("--unet", &run)],
+    );
 }

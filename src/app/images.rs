@@ -10,17 +10,16 @@ use std::time::Instant;
 
 use eframe::egui;
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
-use super::views::{sampler_color, sampler_label};
+use super::views::{sampler_color, sampler_label, tid_plot, tid_table};
 use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::images::analysis::{
-    ImageShape, Neighbour, NnRow, median_nn_distance, neighbour_counts_at, nn_grid, pixel_tid,
-    radii_around, sample_images, tid_subset_size,
+    Neighbour, NnRow, median_nn_distance, neighbour_counts_at, nn_grid, pixel_tid, radii_around,
+    sample_images, tid_subset_size,
 };
 use crate::images::open::{image_source, load_unet, training_source};
-use crate::images::{ImageSet, Rgb8Image, WeightSet, check_images_fit, pixel_scale};
+use crate::images::{ImageSet, Rgb8Image, WeightSet, check_images_fit, image_shape};
 use crate::metrics::TidPoint;
 
 /// Where the demo U-Net lives in the repository (trained by `train-unet` on the procedural set).
@@ -237,12 +236,7 @@ fn run_study(
         .map_err(|e| format!("loading the training images ({}): {e}", source.describe()))?;
     check_images_fit(&net, &train)?;
     let c = net.config.clone();
-    let shape = ImageShape {
-        channels: c.channels,
-        height: c.image_size,
-        width: c.image_size,
-        scale: pixel_scale(&net),
-    };
+    let shape = image_shape(&net);
     let plan = [
         (SamplerKind::OdeEuler, s.ode_steps.max(1)),
         (SamplerKind::Sde, s.sde_steps.max(1)),
@@ -866,65 +860,17 @@ impl ImagesView {
                 .text("ε of interest"),
         );
         let h = (ui.available_height() - 90.0).max(120.0);
-        Plot::new("images-tid")
-            .legend(Legend::default())
-            .height(h)
-            .x_axis_label("ε (L2 on [0, 1] pixels)")
-            .y_axis_label("TID")
-            .show(ui, |p| {
-                p.hline(egui_plot::HLine::new("", 0.0).color(Color32::GRAY));
-                p.vline(VLine::new("ε of interest", self.eps_marked).color(Color32::LIGHT_GRAY));
-                for set in &r.sets {
-                    let c = sampler_color(set.kind);
-                    let name = sampler_label(set.kind);
-                    let all: Vec<[f64; 2]> = set.tid.iter().map(|t| [t.eps, t.tid]).collect();
-                    p.line(Line::new(name, PlotPoints::from(all)).color(c).width(2.0));
-                    for degenerate in [false, true] {
-                        let pts: Vec<[f64; 2]> = set
-                            .tid
-                            .iter()
-                            .filter(|t| t.unreliable == degenerate)
-                            .map(|t| [t.eps, t.tid])
-                            .collect();
-                        p.points(
-                            egui_plot::Points::new(name, PlotPoints::from(pts))
-                                .color(c)
-                                .radius(3.5)
-                                .filled(!degenerate),
-                        );
-                    }
-                }
-            });
-        egui::Grid::new("images-tid-table")
-            .striped(true)
-            .show(ui, |ui| {
-                ui.strong("sampler");
-                ui.strong("ε");
-                ui.strong("TID");
-                ui.strong("no neighbour: samples / training");
-                ui.end_row();
-                for set in &r.sets {
-                    if let Some(t) = set.tid.iter().min_by(|a, b| {
-                        (a.eps - self.eps_marked)
-                            .abs()
-                            .total_cmp(&(b.eps - self.eps_marked).abs())
-                    }) {
-                        ui.colored_label(sampler_color(set.kind), sampler_label(set.kind));
-                        ui.label(format!("{:.3}", t.eps));
-                        ui.label(format!(
-                            "{:+.3}{}",
-                            t.tid,
-                            if t.unreliable { " (degenerate)" } else { "" }
-                        ));
-                        ui.label(format!(
-                            "{:.0}% / {:.0}%",
-                            100.0 * t.zero_fraction_generated,
-                            100.0 * t.zero_fraction_train
-                        ));
-                        ui.end_row();
-                    }
-                }
-            });
+        let curves: Vec<(SamplerKind, &[TidPoint])> =
+            r.sets.iter().map(|s| (s.kind, s.tid.as_slice())).collect();
+        tid_plot(
+            ui,
+            "images-tid",
+            "ε (L2 on [0, 1] pixels)",
+            h,
+            self.eps_marked,
+            &curves,
+        );
+        tid_table(ui, "images-tid-table", self.eps_marked, &curves);
     }
 }
 
@@ -1090,7 +1036,7 @@ mod tests {
         }
         .load()
         .unwrap()
-        .to_points(pixel_scale(&net));
+        .to_points(crate::images::pixel_scale(&net));
         let d = x0.d;
         let process = net.process();
         for (j, t) in [0.1, 0.5, 0.9].into_iter().enumerate() {

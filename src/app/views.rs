@@ -15,6 +15,7 @@ use super::plot::{Labels, colorbar, plot_frame};
 use super::state::ExplorerState;
 use crate::data::Points;
 use crate::diffusion::SamplerKind;
+use crate::metrics::TidPoint;
 use crate::render::heatmap::HeatmapLayer;
 use crate::render::mesh::{MeshLayer, MeshVertex};
 use crate::render::points::PointLayer;
@@ -1049,46 +1050,59 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
         );
     });
     let h = ui.available_height() - 120.0;
-    Plot::new("tid")
+    let curves: Vec<(SamplerKind, &[TidPoint])> =
+        tid.curves.iter().map(|(k, c)| (*k, c.as_slice())).collect();
+    tid_plot(ui, "tid", "ε", h.max(150.0), vs.eps_marked, &curves);
+    tid_table(ui, "tid_table", vs.eps_marked, &curves);
+}
+
+/// TID(ε) curves of several samplers (filled markers; hollow where the estimate is degenerate),
+/// the zero line and a marked ε.
+pub fn tid_plot(
+    ui: &mut Ui,
+    id: &str,
+    x_label: &str,
+    height: f32,
+    eps_marked: f64,
+    curves: &[(SamplerKind, &[TidPoint])],
+) {
+    Plot::new(id)
         .legend(Legend::default())
-        .height(h.max(150.0))
-        .x_axis_label("ε")
+        .height(height)
+        .x_axis_label(x_label)
         .y_axis_label("TID")
         .show(ui, |p| {
             p.hline(egui_plot::HLine::new("", 0.0).color(Color32::GRAY));
-            p.vline(VLine::new("ε of interest", vs.eps_marked).color(Color32::LIGHT_GRAY));
-            for (kind, curve) in &tid.curves {
+            p.vline(VLine::new("ε of interest", eps_marked).color(Color32::LIGHT_GRAY));
+            for (kind, curve) in curves {
+                let (name, color) = (sampler_label(*kind), sampler_color(*kind));
                 let pts: Vec<[f64; 2]> = curve.iter().map(|c| [c.eps, c.tid]).collect();
                 p.line(
-                    Line::new(sampler_label(*kind), PlotPoints::from(pts.clone()))
-                        .color(sampler_color(*kind))
+                    Line::new(name, PlotPoints::from(pts))
+                        .color(color)
                         .width(2.0),
                 );
-                let reliable: Vec<[f64; 2]> = curve
-                    .iter()
-                    .filter(|c| !c.unreliable)
-                    .map(|c| [c.eps, c.tid])
-                    .collect();
-                let unreliable: Vec<[f64; 2]> = curve
-                    .iter()
-                    .filter(|c| c.unreliable)
-                    .map(|c| [c.eps, c.tid])
-                    .collect();
-                p.points(
-                    egui_plot::Points::new(sampler_label(*kind), PlotPoints::from(reliable))
-                        .color(sampler_color(*kind))
-                        .radius(3.5)
-                        .filled(true),
-                );
-                p.points(
-                    egui_plot::Points::new(sampler_label(*kind), PlotPoints::from(unreliable))
-                        .color(sampler_color(*kind))
-                        .radius(3.5)
-                        .filled(false),
-                );
+                for degenerate in [false, true] {
+                    let pts: Vec<[f64; 2]> = curve
+                        .iter()
+                        .filter(|c| c.unreliable == degenerate)
+                        .map(|c| [c.eps, c.tid])
+                        .collect();
+                    p.points(
+                        egui_plot::Points::new(name, PlotPoints::from(pts))
+                            .color(color)
+                            .radius(3.5)
+                            .filled(!degenerate),
+                    );
+                }
             }
         });
-    egui::Grid::new("tid_table").striped(true).show(ui, |ui| {
+}
+
+/// One row per sampler: its TID point nearest `eps_marked`, both Hill estimates and the
+/// fractions of points without a neighbour.
+pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind, &[TidPoint])]) {
+    egui::Grid::new(id).striped(true).show(ui, |ui| {
         ui.strong("sampler");
         ui.strong("ε");
         ui.strong("TID");
@@ -1096,11 +1110,11 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
         ui.strong("H_k train");
         ui.strong("no-neighbour gen / train");
         ui.end_row();
-        for (kind, curve) in &tid.curves {
+        for (kind, curve) in curves {
             if let Some(c) = curve.iter().min_by(|a, b| {
-                (a.eps - vs.eps_marked)
+                (a.eps - eps_marked)
                     .abs()
-                    .total_cmp(&(b.eps - vs.eps_marked).abs())
+                    .total_cmp(&(b.eps - eps_marked).abs())
             }) {
                 ui.colored_label(sampler_color(*kind), sampler_label(*kind));
                 ui.label(format!("{:.3}", c.eps));

@@ -11,12 +11,12 @@ use super::{print_tid_table, progress_bar};
 use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::images::analysis::{
-    ImageShape, NnRow, densest_images, median_nn_distance, nn_grid, pixel_tid, sample_images,
+    NnRow, densest_images, median_nn_distance, nn_grid, pixel_tid, sample_images,
 };
 use crate::images::open::{image_source, load_unet, read_config_toml, training_source};
 use crate::images::{
     ImageSet, TrainingRecord, UNet, UNetConfig, UNetTrainConfig, UNetTrainError, UNetTrainer,
-    WeightSet, check_images_fit, pixel_scale,
+    WeightSet, check_images_fit, image_shape,
 };
 use crate::metrics::TidPoint;
 
@@ -354,12 +354,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         bail!("--n must be positive");
     }
     let c = net.config.clone();
-    let shape = ImageShape {
-        channels: c.channels,
-        height: c.image_size,
-        width: c.image_size,
-        scale: pixel_scale(&net),
-    };
+    let shape = image_shape(&net);
     println!(
         "U-Net {} ({:?} weights, {}×{}×{}), {}; training set {} ({} images); {} samples per sampler",
         a.checkpoint.display(),

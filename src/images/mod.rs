@@ -24,7 +24,8 @@ pub use data::{
 };
 pub use procedural::{Background, Colour, Shape, ShapeAttributes, ShapesConfig, generate_shapes};
 pub use train::{
-    TrainingRecord, UNetTrainConfig, UNetTrainError, UNetTrainer, check_images_fit, pixel_scale,
+    TrainingRecord, UNetTrainConfig, UNetTrainError, UNetTrainer, check_images_fit, image_shape,
+    pixel_scale,
 };
 pub use unet::{UNet, UNetConfig};
 pub use unet_checkpoint::{UNetError, WeightSet, import_score_sde};

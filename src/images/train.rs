@@ -93,6 +93,17 @@ pub fn pixel_scale(net: &UNet) -> PixelScale {
     }
 }
 
+/// The images `net` works on: its channels and size, and how its values map to pixels.
+pub fn image_shape(net: &UNet) -> super::ImageShape {
+    let c = &net.config;
+    super::ImageShape {
+        channels: c.channels,
+        height: c.image_size,
+        width: c.image_size,
+        scale: pixel_scale(net),
+    }
+}
+
 /// Checks that `images` have the size and channels of `net`'s config.
 pub fn check_images_fit(net: &UNet, images: &ImageSet) -> Result<(), String> {
     let c = &net.config;
