@@ -1,4 +1,5 @@
-//! Diagnostics of the small U-Net checkpoint at /tmp/img2_run/small (see the unetdbg report):
+//! Diagnostics of a trained U-Net (the demo checkpoint, or the directory given as the first
+//! argument):
 //! one-step ε/x̂0 errors, batch and time-label consistency, per-band losses, the per-channel DC
 //! of ε̂ vs ε, and DDIM with and without x̂0 clipping (grids in /tmp/dbg/).
 use burn::tensor::{Device, Tensor, TensorData};
@@ -12,11 +13,10 @@ use rand_distr::{Distribution, StandardNormal};
 
 fn main() {
     let dev = Device::flex();
-    let net = UNet::load(
-        std::path::Path::new("/tmp/img2_run/small/ema.safetensors"),
-        &dev,
-    )
-    .unwrap();
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "checkpoints/demo-shapes16".into());
+    let net = UNet::load(&std::path::Path::new(&dir).join("ema.safetensors"), &dev).unwrap();
     let (images, _) = generate_shapes(
         64,
         0,

@@ -497,14 +497,15 @@ impl ImagesView {
         });
         if let Some(job) = &self.job {
             let sh = job.shared.lock().expect("images job");
+            let elapsed = job.started.elapsed().as_secs_f64();
+            // Sampling is nearly all of a study's time and runs at a steady rate.
+            let eta = (sh.fraction > 0.02 && sh.fraction < 1.0)
+                .then(|| elapsed * (1.0 - sh.fraction as f64) / sh.fraction as f64)
+                .map_or(String::new(), |s| format!(", about {s:.0} s left"));
             ui.add(
                 egui::ProgressBar::new(sh.fraction)
                     .show_percentage()
-                    .text(format!(
-                        "{} ({:.0} s)",
-                        sh.stage,
-                        job.started.elapsed().as_secs_f64()
-                    )),
+                    .text(format!("{} ({elapsed:.0} s{eta})", sh.stage)),
             );
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(250));
