@@ -162,6 +162,8 @@ pub struct NnShown {
     texture: egui::TextureHandle,
     /// Row names and their neighbours.
     pub rows: Vec<(String, Vec<Neighbour>)>,
+    /// Neighbours asked for per row.
+    pub k: usize,
 }
 
 /// Tiles per grid row, and tiles shown per set.
@@ -550,8 +552,20 @@ impl ImagesView {
 
     /// Builds the grid textures when the result or the order changed.
     fn ensure_shown(&mut self, ctx: &egui::Context) {
-        let Some(r) = &self.result else {
+        if self.result.is_none() {
             self.shown = None;
+            return;
+        }
+        // The neighbour slider moved: rebuild the grid of the current query.
+        if let Some(query) = self
+            .nn
+            .as_ref()
+            .filter(|nn| nn.k != self.settings.k)
+            .map(|nn| nn.query)
+        {
+            self.select(ctx, query);
+        }
+        let Some(r) = &self.result else {
             return;
         };
         if self.shown.as_ref().is_some_and(|s| s.order == self.order) {
@@ -633,6 +647,7 @@ impl ImagesView {
             image,
             texture,
             rows: names.zip(neighbours).collect(),
+            k: self.settings.k,
         });
     }
 
@@ -995,6 +1010,17 @@ mod tests {
         assert!(nn.rows.iter().all(|(_, nb)| nb.len() == 7));
         // The query is not its own neighbour in the ODE row.
         assert!(nn.rows[0].1.iter().all(|n| n.index != nn.query.1));
+        view.settings.k = 3;
+        view.ensure_shown(&ctx);
+        assert!(
+            view.nn
+                .as_ref()
+                .unwrap()
+                .rows
+                .iter()
+                .all(|(_, nb)| nb.len() == 3)
+        );
+        view.settings.k = 7;
         view.select(&ctx, (1, 5));
         let nn = view.nn.as_ref().unwrap();
         assert_eq!(nn.query, (1, 5));
