@@ -109,6 +109,8 @@ pub struct ImagesResult {
 struct Shared {
     stage: String,
     fraction: f32,
+    /// Sample sets finished so far (shown before the study ends).
+    partial: Vec<(SamplerKind, usize, Arc<ImageSet>)>,
     outcome: Option<Result<ImagesResult, String>>,
 }
 
@@ -185,6 +187,8 @@ pub struct ImagesView {
     message: Option<String>,
     /// Seconds of the last study.
     pub last_seconds: Option<f64>,
+    /// Textures of the running study's finished sample sets.
+    partial_shown: Vec<(String, egui::TextureHandle)>,
 }
 
 impl Default for ImagesView {
@@ -199,14 +203,19 @@ impl Default for ImagesView {
             eps_marked: 0.0,
             message: None,
             last_seconds: None,
+            partial_shown: Vec::new(),
         }
     }
 }
 
 /// Runs a study: load, sample ODE then SDE from shared noise, TID, neighbour counts.
+///
+/// `report(stage, fraction)` follows the progress; `publish` receives each sampler's images as
+/// soon as they are drawn.
 fn run_study(
     s: &ImagesSettings,
     report: &dyn Fn(&str, f32),
+    publish: &dyn Fn(SamplerKind, usize, &ImageSet),
     cancel: &AtomicBool,
 ) -> Result<ImagesResult, String> {
     let err = |e: anyhow::Error| format!("{e:#}");
@@ -264,6 +273,7 @@ fn run_study(
         )
         .map_err(|e| e.to_string())?;
         done_before += steps * s.n;
+        publish(kind, steps, &images);
         sampled.push((kind, steps, images, start.elapsed().as_secs_f64()));
     }
     report("measuring TID", 1.0);
@@ -355,8 +365,16 @@ impl ImagesView {
                         repaint.request_repaint();
                     }
                 };
+                let publish = |kind: SamplerKind, steps: usize, images: &ImageSet| {
+                    out.lock().expect("images job").partial.push((
+                        kind,
+                        steps,
+                        Arc::new(images.clone()),
+                    ));
+                    repaint.request_repaint();
+                };
                 let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    run_study(&settings, &report, &stop)
+                    run_study(&settings, &report, &publish, &stop)
                 }))
                 .unwrap_or_else(|_| Err("the study panicked (a bug); see the terminal".into()));
                 out.lock().expect("images job").outcome = Some(r);
@@ -365,6 +383,10 @@ impl ImagesView {
         match spawned {
             Ok(_) => {
                 self.message = None;
+                self.result = None;
+                self.shown = None;
+                self.nn = None;
+                self.partial_shown = Vec::new();
                 self.job = Some(Job {
                     shared,
                     cancel,
@@ -503,11 +525,11 @@ impl ImagesView {
             // Sampling is nearly all of a study's time and runs at a steady rate.
             let eta = (sh.fraction > 0.02 && sh.fraction < 1.0)
                 .then(|| elapsed * (1.0 - sh.fraction as f64) / sh.fraction as f64)
-                .map_or(String::new(), |s| format!(", about {s:.0} s left"));
+                .map_or(String::new(), |s| format!(" · about {s:.0} s left"));
+            ui.label(RichText::new(sh.stage.as_str()).small());
             ui.add(
                 egui::ProgressBar::new(sh.fraction)
-                    .show_percentage()
-                    .text(format!("{} ({elapsed:.0} s{eta})", sh.stage)),
+                    .text(format!("{:.0}% · {elapsed:.0} s{eta}", 100.0 * sh.fraction)),
             );
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(250));
@@ -672,6 +694,49 @@ impl ImagesView {
     pub fn view(&mut self, ui: &mut Ui) {
         self.ensure_shown(ui.ctx());
         let Some(r) = self.result.clone() else {
+            if let Some(job) = &self.job {
+                // Sets already drawn, while the rest of the study runs.
+                let partial = job.shared.lock().expect("images job").partial.clone();
+                for (kind, steps, images) in partial.iter().skip(self.partial_shown.len()) {
+                    let shown: Vec<usize> = (0..images.len().min(SHOWN)).collect();
+                    let tex = ui.ctx().load_texture(
+                        format!("images-partial-{}", self.partial_shown.len()),
+                        color_image(&images.grid(&shown, COLS, 1, 1)),
+                        egui::TextureOptions::NEAREST,
+                    );
+                    let caption = format!(
+                        "{}, {steps} steps: {} samples (the first {})",
+                        sampler_label(*kind),
+                        images.len(),
+                        shown.len()
+                    );
+                    self.partial_shown.push((caption, tex));
+                }
+                if !self.partial_shown.is_empty() {
+                    let avail = ui.available_size();
+                    let side = ((avail.x - 24.0) / 2.0)
+                        .min(avail.y * 0.5 - 30.0)
+                        .max(120.0);
+                    ui.horizontal_top(|ui| {
+                        for (caption, tex) in &self.partial_shown {
+                            ui.vertical(|ui| {
+                                ui.label(caption.as_str());
+                                let size = tex.size_vec2();
+                                let scale = side / size.x.max(size.y);
+                                ui.add(egui::Image::new(tex).fit_to_exact_size(size * scale));
+                            });
+                            ui.add_space(12.0);
+                        }
+                    });
+                    ui.label(
+                        RichText::new(
+                            "TID and nearest neighbours follow once every sampler is done.",
+                        )
+                        .weak(),
+                    );
+                    return;
+                }
+            }
             ui.add_space(40.0);
             ui.vertical_centered(|ui| {
                 if self.job.is_some() {
@@ -903,7 +968,7 @@ mod tests {
             checkpoint: "/nonexistent/unet".into(),
             ..ImagesSettings::default()
         };
-        let err = run_study(&s, &|_, _| {}, &AtomicBool::new(false))
+        let err = run_study(&s, &|_, _| {}, &|_, _, _| {}, &AtomicBool::new(false))
             .err()
             .expect("no checkpoint");
         assert!(err.contains("does not exist"), "{err}");
@@ -952,12 +1017,26 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ce-images-study-{}", std::process::id()));
         let s = tiny_study(&dir);
         let last = Mutex::new(0.0f32);
+        let published = Mutex::new(Vec::new());
         let r = run_study(
             &s,
             &|_, f| *last.lock().unwrap() = f,
+            &|kind, steps, images| {
+                published
+                    .lock()
+                    .unwrap()
+                    .push((kind, steps, images.clone()))
+            },
             &AtomicBool::new(false),
         )
         .expect("study");
+        // Each sampler's images were published as drawn, and are the result's.
+        let published = published.into_inner().unwrap();
+        assert_eq!(published.len(), 2);
+        for ((kind, steps, images), set) in published.iter().zip(&r.sets) {
+            assert_eq!((*kind, *steps), (set.kind, set.steps));
+            assert_eq!(images.pixels, set.images.pixels);
+        }
         assert_eq!(*last.lock().unwrap(), 1.0);
         assert_eq!(r.train.len(), 300);
         assert_eq!(r.tid_n, 40);
@@ -975,7 +1054,7 @@ mod tests {
             (SamplerKind::OdeEuler, 3)
         );
         assert_eq!((r.sets[1].kind, r.sets[1].steps), (SamplerKind::Sde, 4));
-        let err = run_study(&s, &|_, _| {}, &AtomicBool::new(true))
+        let err = run_study(&s, &|_, _| {}, &|_, _, _| {}, &AtomicBool::new(true))
             .err()
             .expect("cancelled");
         assert!(err.contains("cancelled"), "{err}");
@@ -988,7 +1067,7 @@ mod tests {
     fn the_neighbour_grid_follows_the_selection_and_exports() {
         let dir = std::env::temp_dir().join(format!("ce-images-view-{}", std::process::id()));
         let s = tiny_study(&dir);
-        let r = run_study(&s, &|_, _| {}, &AtomicBool::new(false)).expect("study");
+        let r = run_study(&s, &|_, _| {}, &|_, _, _| {}, &AtomicBool::new(false)).expect("study");
         let ode_counts = r.sets[0].counts.clone();
         let ctx = egui::Context::default();
         let mut view = ImagesView {
