@@ -40,9 +40,13 @@ pub struct ImagesSettings {
     pub data_n: Option<usize>,
     /// Images per sampler.
     pub n: usize,
-    /// ODE (Euler) steps.
+    /// The deterministic sampler (default: Euler on the probability-flow ODE).
+    pub ode_kind: SamplerKind,
+    /// Its steps.
     pub ode_steps: usize,
-    /// SDE (Euler–Maruyama) steps.
+    /// The stochastic sampler (default: Euler–Maruyama on the reverse SDE).
+    pub sde_kind: SamplerKind,
+    /// Its steps.
     pub sde_steps: usize,
     /// Seed of the shared initial noise.
     pub seed: u64,
@@ -61,7 +65,9 @@ impl Default for ImagesSettings {
             data: String::new(),
             data_n: None,
             n: 128,
+            ode_kind: SamplerKind::OdeEuler,
             ode_steps: 100,
+            sde_kind: SamplerKind::Sde,
             sde_steps: 100,
             seed: 1,
             tid_n: 2000,
@@ -249,8 +255,8 @@ fn run_study(
     let c = net.config.clone();
     let shape = image_shape(&net);
     let plan = [
-        (SamplerKind::OdeEuler, s.ode_steps.max(1)),
-        (SamplerKind::Sde, s.sde_steps.max(1)),
+        (s.ode_kind, s.ode_steps.max(1)),
+        (s.sde_kind, s.sde_steps.max(1)),
     ];
     let total: usize = plan.iter().map(|(_, st)| st * s.n).sum();
     let mut done_before = 0usize;
@@ -478,16 +484,27 @@ impl ImagesView {
                         .logarithmic(true)
                         .text("images per sampler"),
                 );
-                ui.add(
-                    egui::Slider::new(&mut s.ode_steps, 5..=1000)
-                        .logarithmic(true)
-                        .text("ODE steps"),
-                );
-                ui.add(
-                    egui::Slider::new(&mut s.sde_steps, 5..=1000)
-                        .logarithmic(true)
-                        .text("SDE steps"),
-                );
+                for (id, kind, steps, deterministic) in [
+                    ("ode-kind", &mut s.ode_kind, &mut s.ode_steps, true),
+                    ("sde-kind", &mut s.sde_kind, &mut s.sde_steps, false),
+                ] {
+                    ui.horizontal(|ui| {
+                        egui::ComboBox::from_id_salt(id)
+                            .selected_text(
+                                RichText::new(sampler_label(*kind)).color(sampler_color(*kind)),
+                            )
+                            .width(150.0)
+                            .show_ui(ui, |ui| {
+                                for k in SamplerKind::ALL
+                                    .into_iter()
+                                    .filter(|k| k.is_deterministic() == deterministic)
+                                {
+                                    ui.selectable_value(kind, k, sampler_label(k));
+                                }
+                            });
+                        ui.add(egui::DragValue::new(steps).range(2..=2000).suffix(" steps"));
+                    });
+                }
                 ui.add(egui::DragValue::new(&mut s.seed).prefix("noise seed "));
                 ui.add(
                     egui::Slider::new(&mut s.tid_n, 100..=4000)
@@ -497,7 +514,8 @@ impl ImagesView {
                 ui.add(egui::Slider::new(&mut s.k, 1..=12).text("neighbours per row"));
                 ui.label(
                     RichText::new(format!(
-                        "{} image-steps; both samplers start from the same noise",
+                        "{} image-steps; both samplers start from the same noise (Heun and \
+                         DPM-Solver-2 evaluate the model twice a step)",
                         s.n * (s.ode_steps + s.sde_steps)
                     ))
                     .small()
@@ -1054,6 +1072,17 @@ mod tests {
             (SamplerKind::OdeEuler, 3)
         );
         assert_eq!((r.sets[1].kind, r.sets[1].steps), (SamplerKind::Sde, 4));
+        // Other samplers of each family.
+        let other = ImagesSettings {
+            ode_kind: SamplerKind::Ddim,
+            sde_kind: SamplerKind::PredictorCorrector,
+            ..s.clone()
+        };
+        let r2 = run_study(&other, &|_, _| {}, &|_, _, _| {}, &AtomicBool::new(false))
+            .expect("study with DDIM and PC");
+        assert_eq!(r2.sets[0].kind, SamplerKind::Ddim);
+        assert_eq!(r2.sets[1].kind, SamplerKind::PredictorCorrector);
+        assert!(r2.sets.iter().all(|set| set.images.len() == 40));
         let err = run_study(&s, &|_, _| {}, &|_, _, _| {}, &AtomicBool::new(true))
             .err()
             .expect("cancelled");
