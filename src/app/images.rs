@@ -15,7 +15,7 @@ use super::views::{sampler_color, sampler_label, tid_plot, tid_table};
 use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::images::analysis::{
-    Neighbour, NnRow, median_nn_distance, neighbour_counts_at, nn_grid, pixel_tid, radii_around,
+    Neighbour, NnRow, neighbour_counts_at, nn_grid, pixel_tid, radii_around, reference_radius,
     sample_images, tid_subset_size,
 };
 use crate::images::open::{image_source, load_unet, training_source};
@@ -191,8 +191,6 @@ pub struct ImagesView {
     order: GridOrder,
     eps_marked: f64,
     message: Option<String>,
-    /// Seconds of the last study.
-    pub last_seconds: Option<f64>,
     /// Textures of the running study's finished sample sets.
     partial_shown: Vec<(String, egui::TextureHandle)>,
 }
@@ -208,7 +206,6 @@ impl Default for ImagesView {
             order: GridOrder::Densest,
             eps_marked: 0.0,
             message: None,
-            last_seconds: None,
             partial_shown: Vec::new(),
         }
     }
@@ -286,9 +283,7 @@ fn run_study(
     // The reference radius on training subsets of the size TID compares (neighbour distances
     // shrink as sets grow).
     let tid_n = tid_subset_size(&train, &sampled[0].2, s.tid_n);
-    let eps_ref = median_nn_distance(&train, tid_n, 200, 11)
-        .filter(|e| *e > 0.0)
-        .unwrap_or(1.0);
+    let eps_ref = reference_radius(&train, tid_n);
     // Radii from a third to three times the training set's median neighbour distance: below,
     // most images have no neighbour (TID is degenerate); above, everything is a neighbour.
     let eps = radii_around(eps_ref, 25);
@@ -329,9 +324,21 @@ fn run_study(
     })
 }
 
-/// `r`, `g`, `b` of an [`Rgb8Image`] as an egui image.
-fn color_image(img: &Rgb8Image) -> egui::ColorImage {
-    egui::ColorImage::from_rgb([img.width, img.height], &img.data)
+/// An [`Rgb8Image`] as a texture drawn with crisp (nearest-neighbour) pixels.
+fn texture(ctx: &egui::Context, name: impl Into<String>, img: &Rgb8Image) -> egui::TextureHandle {
+    ctx.load_texture(
+        name,
+        egui::ColorImage::from_rgb([img.width, img.height], &img.data),
+        egui::TextureOptions::NEAREST,
+    )
+}
+
+/// The side of each of the two sample grids side by side in the space left in `ui`.
+fn grid_side(ui: &Ui) -> f32 {
+    let avail = ui.available_size();
+    ((avail.x - 24.0) / 2.0)
+        .min(avail.y * 0.5 - 30.0)
+        .max(120.0)
 }
 
 impl ImagesView {
@@ -411,11 +418,9 @@ impl ImagesView {
         let Some(outcome) = job.shared.lock().expect("images job").outcome.take() else {
             return;
         };
-        let secs = job.started.elapsed().as_secs_f64();
         self.job = None;
         match outcome {
             Ok(r) => {
-                self.last_seconds = Some(secs);
                 self.eps_marked = r.eps_ref;
                 self.result = Some(Arc::new(r));
                 self.shown = None;
@@ -627,12 +632,7 @@ impl ImagesView {
                     }
                 };
                 let img = set.images.grid(&indices, COLS, 1, 1);
-                let tex = ctx.load_texture(
-                    format!("images-grid-{j}"),
-                    color_image(&img),
-                    egui::TextureOptions::NEAREST,
-                );
-                (tex, indices)
+                (texture(ctx, format!("images-grid-{j}"), &img), indices)
             })
             .collect();
         self.shown = Some(Shown {
@@ -677,15 +677,10 @@ impl ImagesView {
             .iter()
             .map(|s| sampler_label(s.kind).to_string())
             .chain(["training set".to_string()]);
-        let texture = ctx.load_texture(
-            "images-nn",
-            color_image(&image),
-            egui::TextureOptions::NEAREST,
-        );
         self.nn = Some(NnShown {
             query,
+            texture: texture(ctx, "images-nn", &image),
             image,
-            texture,
             rows: names.zip(neighbours).collect(),
             k: self.settings.k,
         });
@@ -710,17 +705,16 @@ impl ImagesView {
 
     /// The central view: grids, the neighbour grid of the clicked sample, TID curves.
     pub fn view(&mut self, ui: &mut Ui) {
-        self.ensure_shown(ui.ctx());
         let Some(r) = self.result.clone() else {
             if let Some(job) = &self.job {
                 // Sets already drawn, while the rest of the study runs.
                 let partial = job.shared.lock().expect("images job").partial.clone();
                 for (kind, steps, images) in partial.iter().skip(self.partial_shown.len()) {
                     let shown: Vec<usize> = (0..images.len().min(SHOWN)).collect();
-                    let tex = ui.ctx().load_texture(
+                    let tex = texture(
+                        ui.ctx(),
                         format!("images-partial-{}", self.partial_shown.len()),
-                        color_image(&images.grid(&shown, COLS, 1, 1)),
-                        egui::TextureOptions::NEAREST,
+                        &images.grid(&shown, COLS, 1, 1),
                     );
                     let caption = format!(
                         "{}, {steps} steps: {} samples (the first {})",
@@ -731,10 +725,7 @@ impl ImagesView {
                     self.partial_shown.push((caption, tex));
                 }
                 if !self.partial_shown.is_empty() {
-                    let avail = ui.available_size();
-                    let side = ((avail.x - 24.0) / 2.0)
-                        .min(avail.y * 0.5 - 30.0)
-                        .max(120.0);
+                    let side = grid_side(ui);
                     ui.horizontal_top(|ui| {
                         for (caption, tex) in &self.partial_shown {
                             ui.vertical(|ui| {
@@ -788,10 +779,7 @@ impl ImagesView {
             );
         });
         self.ensure_shown(ui.ctx());
-        let avail = ui.available_size();
-        let grid_side = ((avail.x - 24.0) / 2.0)
-            .min(avail.y * 0.5 - 30.0)
-            .max(120.0);
+        let grid_side = grid_side(ui);
         let mut clicked = None;
         if let Some(shown) = &self.shown {
             ui.horizontal_top(|ui| {
@@ -1145,11 +1133,11 @@ mod tests {
 
     /// The committed demo U-Net loads, finds its training images from its record, and has
     /// learned them: on fresh procedural images noised to t ∈ {0.1, 0.5, 0.9} its ε-prediction
-    /// error is a small fraction of the error of predicting nothing (1 per value).
+    /// error (the DSM loss at that t) is a small fraction of the error of predicting nothing (1
+    /// per value).
     #[test]
     fn the_demo_unet_denoises_shapes() {
-        use crate::diffusion::model::{to_host, to_tensor};
-        use crate::diffusion::{EpsilonModel, Times, initial_noise};
+        use crate::diffusion::loss::{Band, regime_loss};
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DEMO_CHECKPOINT);
         let dev = burn::tensor::Device::flex();
         let loaded = load_unet(&path, None, WeightSet::Ema, &dev).expect("demo checkpoint");
@@ -1163,34 +1151,17 @@ mod tests {
             }
         );
         let net = loaded.net;
-        let n = 16;
-        let x0 = ImageSource::Procedural {
-            n,
+        let fresh = ImageSource::Procedural {
+            n: 16,
             size: 16,
             seed: 77,
         }
         .load()
         .unwrap()
         .to_points(crate::images::pixel_scale(&net));
-        let d = x0.d;
-        let process = net.process();
         for (j, t) in [0.1, 0.5, 0.9].into_iter().enumerate() {
-            let (a, s) = (process.alpha(t) as f32, process.sigma(t) as f32);
-            let eps = initial_noise(n, d, 9 + j as u64);
-            let xt: Vec<f32> = x0
-                .data
-                .iter()
-                .zip(&eps)
-                .map(|(x, e)| a * x + s * e)
-                .collect();
-            let pred = to_host(net.epsilon(to_tensor(&xt, n, d, &dev), &Times::Shared(t)));
-            let mse = pred
-                .iter()
-                .zip(&eps)
-                .map(|(p, e)| ((p - e) as f64).powi(2))
-                .sum::<f64>()
-                / (n * d) as f64;
-            // Measured: 0.017, 0.008, 0.0005.
+            let mse = regime_loss(&net, &fresh, Band { lo: t, hi: t }, 16, 9 + j as u64, &dev);
+            // Measured: about 0.017, 0.008, 0.0005.
             assert!(mse < 0.05, "t = {t}: ε-prediction MSE {mse}");
         }
     }

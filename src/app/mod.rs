@@ -449,6 +449,22 @@ impl ExplorerApp {
         self.notice = Some((msg.to_string(), Instant::now()));
     }
 
+    /// The notice, while it is recent (6 s).
+    fn recent_notice(&self) -> Option<&str> {
+        self.notice
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < Duration::from_secs(6))
+            .map(|(msg, _)| msg.as_str())
+    }
+
+    /// Says how a PNG export went (the file's name or the error).
+    fn notify_export(&mut self, outcome: Result<String, String>) {
+        match outcome {
+            Ok(name) => self.notify(&format!("exported {name}")),
+            Err(e) => self.notify(&format!("export failed: {e}")),
+        }
+    }
+
     fn config_panel(&mut self, ui: &mut Ui) {
         ui.heading("Collapse Explorer");
         ui.label(
@@ -731,10 +747,8 @@ impl ExplorerApp {
         let mut actions = Vec::new();
         self.images.panel(ui, &mut actions);
         // The status panel (with the notices) is hidden in Images mode.
-        if let Some((msg, at)) = &self.notice
-            && at.elapsed() < Duration::from_secs(6)
-        {
-            ui.label(RichText::new(msg.as_str()).weak());
+        if let Some(msg) = self.recent_notice() {
+            ui.label(RichText::new(msg).weak());
         }
         for a in actions {
             match a {
@@ -746,10 +760,7 @@ impl ExplorerApp {
                 }
                 images::ImagesAction::ExportGrid(false) => {
                     let path = PathBuf::from(self.images.export_name());
-                    match self.images.export_grid(&path) {
-                        Ok(name) => self.notify(&format!("exported {name}")),
-                        Err(e) => self.notify(&format!("export failed: {e}")),
-                    }
+                    self.notify_export(self.images.export_grid(&path));
                 }
                 images::ImagesAction::Started => {
                     if self.state.running {
@@ -847,10 +858,7 @@ impl ExplorerApp {
                 self.images.settings.checkpoint = path.display().to_string();
                 self.notify("U-Net chosen: press “Sample ODE and SDE”");
             }
-            DialogPurpose::ExportNnGrid => match self.images.export_grid(&path) {
-                Ok(name) => self.notify(&format!("exported {name}")),
-                Err(e) => self.notify(&format!("export failed: {e}")),
-            },
+            DialogPurpose::ExportNnGrid => self.notify_export(self.images.export_grid(&path)),
         }
     }
 
@@ -951,10 +959,8 @@ impl ExplorerApp {
                 }
             });
         }
-        if let Some((msg, at)) = &self.notice
-            && at.elapsed() < Duration::from_secs(6)
-        {
-            ui.label(msg.as_str());
+        if let Some(msg) = self.recent_notice() {
+            ui.label(msg);
         }
         let losses: Vec<[f64; 2]> = self
             .state
@@ -1118,10 +1124,7 @@ impl eframe::App for ExplorerApp {
             .and_then(|slot| slot.lock().expect("export slot").take());
         if let Some(r) = exported {
             self.export = None;
-            match r {
-                Ok(name) => self.notify(&format!("exported {name}")),
-                Err(e) => self.notify(&format!("export failed: {e}")),
-            }
+            self.notify_export(r);
         }
         self.poll_dialog(ctx);
         self.images.poll();

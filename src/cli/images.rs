@@ -11,7 +11,7 @@ use super::{print_tid_table, progress_bar};
 use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::images::analysis::{
-    NnRow, densest_images, median_nn_distance, nn_grid, pixel_tid, sample_images,
+    NnRow, densest_images, nn_grid, pixel_tid, reference_radius, sample_images,
 };
 use crate::images::open::{image_source, load_unet, read_config_toml, training_source};
 use crate::images::{
@@ -370,9 +370,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     // The scale of the data: TID radii far below it are degenerate (no image has a neighbour).
     let m = a.tid_n.min(a.n).min(train.len());
-    let eps_ref = median_nn_distance(&train, m, 200, 11)
-        .filter(|e| *e > 0.0)
-        .unwrap_or(1.0);
+    let eps_ref = reference_radius(&train, m);
     println!(
         "median nearest-neighbour distance among {m} training images: {eps_ref:.3} (L2, [0, 1] pixels)"
     );

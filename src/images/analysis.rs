@@ -242,6 +242,15 @@ pub fn median_nn_distance(set: &ImageSet, subset: usize, probes: usize, seed: u6
     Some(d[d.len() / 2])
 }
 
+/// The reference radius of a pixel TID that compares `m` images of each set: the median
+/// nearest-neighbour distance among `m` training images ([`median_nn_distance`], 200 probes),
+/// or 1 where that is undefined or zero (fewer than two distinct images).
+pub fn reference_radius(train: &ImageSet, m: usize) -> f64 {
+    median_nn_distance(train, m, 200, 11)
+        .filter(|e| *e > 0.0)
+        .unwrap_or(1.0)
+}
+
 /// `count` radii spaced evenly in log from `eps_ref / 3` to `3 · eps_ref` (a TID curve around a
 /// reference radius such as [`median_nn_distance`]: below it most images have no neighbour, above
 /// it nearly all are neighbours).
