@@ -6,7 +6,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use collapse_explorer::data::Points;
 use collapse_explorer::diffusion::loss::{Band, NoisedBatch, dsm_loss_tensor};
 use collapse_explorer::diffusion::model::{to_host, to_tensor};
-use collapse_explorer::diffusion::{EpsilonModel, SamplerConfig, SamplerKind, Times, sample_from};
+use collapse_explorer::diffusion::{
+    EpsilonModel, NoiseProcess, SamplerConfig, SamplerKind, Times, sample_from,
+};
 use collapse_explorer::images::*;
 use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
@@ -33,15 +35,7 @@ fn main() {
     println!("x0 rms {}", rms(&x0));
     for &t in &[0.1f64, 0.3, 0.5, 0.8] {
         let (a, s) = (p.alpha(t), p.sigma(t));
-        let mut rng = StdRng::seed_from_u64(3);
-        let eps: Vec<f32> = (0..n * d)
-            .map(|_| StandardNormal.sample(&mut rng))
-            .collect();
-        let xt: Vec<f32> = x0
-            .iter()
-            .zip(&eps)
-            .map(|(x, e)| (a * *x as f64 + s * *e as f64) as f32)
-            .collect();
+        let (eps, xt) = noised(&x0, &p, t, 3);
         let e_shared = to_host(net.epsilon(to_tensor(&xt, n, d, &dev), &Times::Shared(t)));
         let e_row = to_host(net.epsilon(to_tensor(&xt, n, d, &dev), &Times::PerRow(vec![t; n])));
         let e_one = to_host(net.epsilon(to_tensor(&xt[..d], 1, d, &dev), &Times::Shared(t)));
@@ -138,16 +132,8 @@ fn main() {
     // error structure at t = 0.9: how much of eps_hat - eps is a per-image-per-channel constant
     {
         let t = 0.9;
-        let (a, s) = (p.alpha(t), p.sigma(t));
-        let mut rng = StdRng::seed_from_u64(4);
-        let eps: Vec<f32> = (0..n * d)
-            .map(|_| StandardNormal.sample(&mut rng))
-            .collect();
-        let xt: Vec<f32> = x0
-            .iter()
-            .zip(&eps)
-            .map(|(x, e)| (a * *x as f64 + s * *e as f64) as f32)
-            .collect();
+        let s = p.sigma(t);
+        let (eps, xt) = noised(&x0, &p, t, 4);
         let e = to_host(net.epsilon(to_tensor(&xt, n, d, &dev), &Times::Shared(t)));
         let err: Vec<f32> = e.iter().zip(&eps).map(|(a, b)| a - b).collect();
         let hw = d / 3;
@@ -254,6 +240,21 @@ fn main() {
         )
         .unwrap();
 }
+/// `ε ~ N(0, I)` from `seed` and `x_t = α(t) x0 + σ(t) ε`.
+fn noised(x0: &[f32], p: &NoiseProcess, t: f64, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let (a, s) = (p.alpha(t), p.sigma(t));
+    let mut rng = StdRng::seed_from_u64(seed);
+    let eps: Vec<f32> = (0..x0.len())
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let xt = x0
+        .iter()
+        .zip(&eps)
+        .map(|(x, e)| (a * *x as f64 + s * *e as f64) as f32)
+        .collect();
+    (eps, xt)
+}
+
 fn rms(v: &[f32]) -> f64 {
     (v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / v.len() as f64).sqrt()
 }

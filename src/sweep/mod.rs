@@ -439,8 +439,8 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The summary table: one row per run, the grid values, the seed and every measured number.
-pub fn summary_csv(results: &[RunResult]) -> String {
+/// The grid keys and the measured numbers of `results`, each in order of first appearance.
+fn columns(results: &[RunResult]) -> (Vec<String>, Vec<String>) {
     let mut keys: Vec<String> = Vec::new();
     let mut metrics: Vec<String> = Vec::new();
     for r in results {
@@ -455,6 +455,12 @@ pub fn summary_csv(results: &[RunResult]) -> String {
             }
         }
     }
+    (keys, metrics)
+}
+
+/// The summary table: one row per run, the grid values, the seed and every measured number.
+pub fn summary_csv(results: &[RunResult]) -> String {
+    let (keys, metrics) = columns(results);
     let mut out = String::from("id");
     for k in &keys {
         out.push(',');
@@ -493,20 +499,9 @@ pub fn summary_csv(results: &[RunResult]) -> String {
 /// A Markdown table of every grid point: the mean ± standard deviation over its seeds of each
 /// measured number (what `docs/REPRODUCTION.md` quotes).
 pub fn summary_markdown(results: &[RunResult]) -> String {
-    let mut keys: Vec<String> = Vec::new();
-    let mut metrics: Vec<String> = Vec::new();
+    let (keys, metrics) = columns(results);
     let mut points: Vec<(BTreeMap<String, Value>, Vec<&RunResult>)> = Vec::new();
     for r in results {
-        for k in r.params.keys() {
-            if !keys.contains(k) {
-                keys.push(k.clone());
-            }
-        }
-        for (m, _) in r.metrics() {
-            if !metrics.contains(&m) {
-                metrics.push(m);
-            }
-        }
         match points.iter_mut().find(|(p, _)| *p == r.params) {
             Some((_, rs)) => rs.push(r),
             None => points.push((r.params.clone(), vec![r])),
