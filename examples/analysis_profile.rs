@@ -14,8 +14,9 @@ fn main() {
     if let Some(n) = std::env::args().nth(1).and_then(|s| s.parse().ok()) {
         config.n_samples = n;
     }
-    let data = Arc::new(config.training_set().expect("data"));
-    let train = config.train_config(&data).expect("config");
+    let recipe = config.recipe().expect("a synthetic dataset");
+    let data = Arc::new(recipe.training_set().expect("data"));
+    let train = recipe.train_config(&data);
     let spec = config.dataset_spec().expect("dataset");
     let slot = Arc::new(SnapshotSlot::default());
     let ctx = AnalysisContext::new(0, data.clone(), spec.mixture());

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod model;
 pub mod render;
 pub mod sweep;
+pub mod sync;
 pub mod train;
 
 /// The compute device for tensors: `cpu` (burn's `flex`) or a real `gpu` (burn's `wgpu`).

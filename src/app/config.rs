@@ -2,23 +2,13 @@
 //! and how it turns into a [`TrainConfig`] and [`AnalysisSettings`].
 
 use super::views::Tab;
-use crate::data::{DatasetSpec, Points};
+use crate::data::{DatasetError, DatasetKind, DatasetSpec};
 use crate::device::DeviceChoice;
-use crate::diffusion::{NoiseProcess, SamplerConfig, SamplerKind};
-use crate::model::fast::AdamSettings;
-use crate::model::{Activation, Architecture, MlpConfig, NetSpec};
+use crate::diffusion::{ProcessKind, SamplerConfig, SamplerKind};
+use crate::model::{Activation, Architecture, CheckpointMeta, DataSource};
 use crate::train::analysis::log_spaced;
-use crate::train::{AnalysisSettings, TrainConfig};
-
-/// The datasets offered in the app (the d-D MoG with a chosen dimension).
-pub const DATASETS: [&str; 6] = [
-    "chessboard",
-    "spiral",
-    "semicircles",
-    "ring-mog",
-    "mog1d",
-    "mog",
-];
+use crate::train::recipe::paper_size;
+use crate::train::{AnalysisSettings, ModelChoice, Preset, RunRecipe};
 
 /// One sampler's row in the panel.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,16 +24,16 @@ pub struct SamplerChoice {
 /// Everything the left panel sets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExplorerConfig {
-    /// Dataset name (one of [`DATASETS`]).
-    pub dataset: String,
+    /// Dataset.
+    pub dataset: DatasetKind,
     /// Dimension of `mog`.
     pub mog_dim: usize,
     /// Training-set size.
     pub n_points: usize,
     /// Seed of the training set.
     pub data_seed: u64,
-    /// Noise process name: vp, sub-vp or linear.
-    pub process: String,
+    /// Noise process.
+    pub process: ProcessKind,
     /// Architecture.
     pub arch: Architecture,
     /// Hidden width.
@@ -90,11 +80,11 @@ impl Default for ExplorerConfig {
             steps,
         };
         Self {
-            dataset: "chessboard".into(),
+            dataset: DatasetKind::Chessboard,
             mog_dim: 10,
             n_points: 500_000,
             data_seed: 0,
-            process: "vp".into(),
+            process: ProcessKind::Vp,
             arch: Architecture::Mlp,
             width: 100,
             depth: 3,
@@ -126,51 +116,64 @@ impl Default for ExplorerConfig {
 
 impl ExplorerConfig {
     /// The dataset spec.
-    pub fn dataset_spec(&self) -> Result<DatasetSpec, String> {
-        DatasetSpec::from_name(
-            &self.dataset,
-            (self.dataset == "mog").then_some(self.mog_dim),
-        )
+    pub fn dataset_spec(&self) -> Result<DatasetSpec, DatasetError> {
+        self.dataset
+            .spec((self.dataset == DatasetKind::Mog).then_some(self.mog_dim))
     }
 
     /// Sets the dataset and the paper's matching preset (2D: 3 × 100, n = 500,000; MoG:
     /// 2 × 1000, n = 50,000, or 3 × 100 for the 1D MoG so that it trains live).
-    pub fn select_dataset(&mut self, name: &str) {
-        self.dataset = name.to_string();
-        let mog = name == "mog";
-        (self.width, self.depth) = if mog { (1000, 2) } else { (100, 3) };
-        self.n_points = if mog || name == "mog1d" {
-            50_000
-        } else {
-            500_000
+    pub fn select_dataset(&mut self, kind: DatasetKind) {
+        self.dataset = kind;
+        let Ok(spec) = self.dataset_spec() else {
+            return;
         };
+        let preset = Preset::for_dim(spec.dim()).mlp(spec.dim());
+        (self.width, self.depth) = (preset.width, preset.depth);
+        self.n_points = paper_size(&spec);
     }
 
-    /// Draws the training set.
-    pub fn training_set(&self) -> Result<Points, String> {
-        Ok(self.dataset_spec()?.generate(self.n_points, self.data_seed))
-    }
-
-    /// The training configuration for `data`.
-    pub fn train_config(&self, data: &Points) -> Result<TrainConfig, String> {
-        let process = NoiseProcess::from_name(&self.process)
-            .ok_or_else(|| format!("unknown process '{}'", self.process))?;
-        let data_std = data.std().iter().sum::<f64>() / data.d.max(1) as f64;
-        Ok(TrainConfig {
-            net: NetSpec {
+    /// The run the panel describes (a synthetic training set).
+    pub fn recipe(&self) -> Result<RunRecipe, DatasetError> {
+        Ok(RunRecipe {
+            data: DataSource::Synthetic {
+                dataset: self.dataset_spec()?,
+                n: self.n_points,
+                seed: self.data_seed,
+            },
+            model: ModelChoice {
                 arch: self.arch,
-                mlp: MlpConfig::new(data.d, self.width, self.depth, self.activation),
-                process,
+                preset: None,
+                width: Some(self.width),
+                depth: Some(self.depth),
+                activation: self.activation,
                 t_split: self.t_split,
-                data_std,
+                process: self.process,
             },
             lr: self.lr,
             batch: self.batch,
             iterations: self.iterations,
             seed: self.seed,
             device: self.device,
-            adam: AdamSettings::default(),
         })
+    }
+
+    /// Shows a checkpoint's run in the panel: its dataset, model and seed (the iterations
+    /// leave room to continue past it).
+    pub fn show_checkpoint(&mut self, meta: &CheckpointMeta) {
+        if let DataSource::Synthetic { dataset, n, seed } = &meta.data {
+            let (kind, dim) = dataset.kind();
+            self.dataset = kind;
+            self.mog_dim = dim.unwrap_or(self.mog_dim);
+            (self.n_points, self.data_seed) = (*n, *seed);
+        }
+        let net = &meta.net;
+        (self.arch, self.width, self.depth, self.activation) =
+            (net.arch, net.mlp.width, net.mlp.depth, net.mlp.activation);
+        self.process = net.process.kind();
+        self.t_split = net.t_split;
+        self.seed = meta.seed;
+        self.iterations = self.iterations.max(meta.iteration + 10_000);
     }
 
     /// The enabled samplers, ODE-like first.
@@ -247,26 +250,26 @@ pub const EXPERIMENTS: [Experiment; 9] = [
         label: "Collapse on the spiral",
         figure: "Fig. 11",
         tab: Tab::Samples,
-        apply: |c| c.select_dataset("spiral"),
+        apply: |c| c.select_dataset(DatasetKind::Spiral),
     },
     Experiment {
         label: "1-D MoG: velocity error along trajectories",
         figure: "Fig. 5",
         tab: Tab::Velocity,
-        apply: |c| c.select_dataset("mog1d"),
+        apply: |c| c.select_dataset(DatasetKind::Mog1d),
     },
     Experiment {
         label: "1-D MoG: density evolution",
         figure: "Fig. 6",
         tab: Tab::Density,
-        apply: |c| c.select_dataset("mog1d"),
+        apply: |c| c.select_dataset(DatasetKind::Mog1d),
     },
     Experiment {
         label: "See-saw on 10-D MoG (width 100)",
         figure: "Fig. 7a",
         tab: Tab::SeeSaw,
         apply: |c| {
-            c.select_dataset("mog");
+            c.select_dataset(DatasetKind::Mog);
             c.mog_dim = 10;
             c.width = 100;
         },
@@ -298,7 +301,7 @@ pub const EXPERIMENTS: [Experiment; 9] = [
         figure: "App. I, J",
         tab: Tab::Tid,
         apply: |c| {
-            c.process = "sub-vp".into();
+            c.process = ProcessKind::SubVp;
             enable(
                 c,
                 &[
@@ -315,12 +318,13 @@ pub const EXPERIMENTS: [Experiment; 9] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::MlpConfig;
 
     #[test]
     fn default_is_the_paper_2d_preset_on_chessboard() {
         let c = ExplorerConfig::default();
         let data = c.dataset_spec().unwrap().generate(1000, 0);
-        let t = c.train_config(&data).unwrap();
+        let t = c.recipe().unwrap().train_config(&data);
         assert_eq!(t.net.mlp, MlpConfig::preset_2d(2));
         assert_eq!((t.lr, t.batch, t.iterations), (5e-3, 2000, 10_000));
         let a = c.analysis_settings();
@@ -332,10 +336,12 @@ mod tests {
     #[test]
     fn selecting_mog_switches_to_the_mog_preset() {
         let mut c = ExplorerConfig::default();
-        c.select_dataset("mog");
+        c.select_dataset(DatasetKind::Mog);
         assert_eq!((c.width, c.depth, c.n_points), (1000, 2, 50_000));
         assert_eq!(c.dataset_spec().unwrap().dim(), 10);
-        c.select_dataset("spiral");
+        c.select_dataset(DatasetKind::Mog1d);
+        assert_eq!((c.width, c.depth, c.n_points), (100, 3, 50_000));
+        c.select_dataset(DatasetKind::Spiral);
         assert_eq!((c.width, c.depth), (100, 3));
     }
 
@@ -347,10 +353,9 @@ mod tests {
                 ..ExplorerConfig::default()
             };
             (e.apply)(&mut c);
-            let data = c
-                .training_set()
-                .unwrap_or_else(|m| panic!("{}: {m}", e.label));
-            c.train_config(&data)
+            let recipe = c.recipe().unwrap_or_else(|m| panic!("{}: {m}", e.label));
+            recipe
+                .prepare()
                 .unwrap_or_else(|m| panic!("{}: {m}", e.label));
             assert!(
                 c.samplers.iter().any(|s| s.enabled),

@@ -5,16 +5,7 @@ use std::sync::Arc;
 
 use crate::diffusion::SamplerKind;
 use crate::train::analysis::{RegimeMetrics, SamplerRun, TidCurves, VelocityField};
-use crate::train::{AnalysisEvent, TrainEvent};
-
-/// One point of the loss curve.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct LossPoint {
-    /// Iteration.
-    pub iteration: u64,
-    /// Mean training loss since the previous point.
-    pub loss: f64,
-}
+use crate::train::{AnalysisEvent, LossHistory, TrainEvent};
 
 /// Everything the views show, updated from events.
 #[derive(Default)]
@@ -34,7 +25,7 @@ pub struct ExplorerState {
     /// Whether the run reached its configured iterations.
     pub finished: bool,
     /// Training loss history.
-    pub losses: Vec<LossPoint>,
+    pub losses: LossHistory,
     /// Regime losses and velocity MAE history (the see-saw view).
     pub metrics: Vec<RegimeMetrics>,
     /// Newest velocity field.
@@ -58,9 +49,6 @@ pub struct ExplorerState {
     /// Velocity fields received: how often the field (and see-saw) views refresh.
     pub field_updates: u64,
 }
-
-/// At most this many loss points are kept; older ones are thinned by half.
-const MAX_LOSS_POINTS: usize = 4000;
 
 impl ExplorerState {
     /// A fresh state for a new run generation.
@@ -98,13 +86,7 @@ impl ExplorerState {
                 } else {
                     iters_per_sec
                 };
-                if loss.is_finite() {
-                    if self.losses.len() >= MAX_LOSS_POINTS {
-                        let kept: Vec<LossPoint> = self.losses.iter().step_by(2).copied().collect();
-                        self.losses = kept;
-                    }
-                    self.losses.push(LossPoint { iteration, loss });
-                }
+                self.losses.push(iteration, loss);
             }
             TrainEvent::Paused {
                 iteration,
@@ -193,6 +175,7 @@ mod tests {
     use crate::data::Points;
     use crate::diffusion::SamplerConfig;
     use crate::metrics::density::DensityEvolution;
+    use crate::train::recipe::MAX_LOSS_POINTS;
 
     fn run(generation: u64, iteration: u64, kind: SamplerKind) -> Arc<SamplerRun> {
         Arc::new(SamplerRun {
@@ -251,7 +234,7 @@ mod tests {
         });
         assert_eq!(s.iteration, 40);
         assert_eq!(s.device, "CPU");
-        assert_eq!(s.losses.len(), 3, "a NaN loss is not plotted");
+        assert_eq!(s.losses.points().len(), 3, "a NaN loss is not plotted");
         assert!((s.iters_per_sec - 100.0).abs() < 1e-9);
         s.apply_train(TrainEvent::Diverged("diverged at 41".into()));
         assert_eq!(s.message.as_deref(), Some("diverged at 41"));
@@ -296,7 +279,7 @@ mod tests {
                 iters_per_sec: 1.0,
             });
         }
-        assert!(s.losses.len() <= MAX_LOSS_POINTS);
+        assert!(s.losses.points().len() <= MAX_LOSS_POINTS);
         assert_eq!(
             s.losses.last().unwrap().iteration,
             3 * MAX_LOSS_POINTS as u64 - 1

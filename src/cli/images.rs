@@ -9,14 +9,15 @@ use clap::Args;
 
 use super::{print_tid_table, progress_bar};
 use crate::device::DeviceChoice;
-use crate::diffusion::{SamplerConfig, SamplerKind};
-use crate::images::analysis::{
-    NnRow, densest_images, nn_grid, pixel_tid, reference_radius, sample_images,
+use crate::diffusion::SamplerKind;
+use crate::images::analysis::densest_images;
+use crate::images::open::{image_source, read_config_toml};
+use crate::images::study::{
+    Radii, SampledImages, Stage, StudyData, StudyError, StudySettings, run_study,
 };
-use crate::images::open::{image_source, load_unet, read_config_toml, training_source};
 use crate::images::{
     ImageSet, TrainingRecord, UNet, UNetConfig, UNetTrainConfig, UNetTrainError, UNetTrainer,
-    WeightSet, check_images_fit, image_shape,
+    WeightSet,
 };
 use crate::metrics::TidPoint;
 
@@ -248,7 +249,7 @@ pub struct ImagesArgs {
     /// Training images to load (procedural: drawn, default 20,000; files: a random subset).
     #[arg(long)]
     pub data_n: Option<usize>,
-    /// Side length of the training images (procedural: default 16; files: resized to it).
+    /// Side length of the training images (default: the model's; files are resized to it).
     #[arg(long)]
     pub data_size: Option<usize>,
     /// Convert file images to this many channels (1 or 3).
@@ -260,16 +261,16 @@ pub struct ImagesArgs {
     /// Samples per sampler.
     #[arg(long, default_value_t = 2000)]
     pub n: usize,
-    /// Samplers, comma separated (ode, heun, ddim, dpm2, sde, pc, ald).
-    #[arg(long, value_delimiter = ',', default_value = "ode,sde")]
-    pub samplers: Vec<String>,
+    /// Samplers, comma separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "ode,sde")]
+    pub samplers: Vec<SamplerKind>,
     /// Steps per sampler, comma separated in --samplers order (default: 100 for deterministic
     /// samplers, 1000 for stochastic ones; one value applies to all).
     #[arg(long, value_delimiter = ',')]
     pub steps: Vec<usize>,
-    /// TID radii on [0, 1] pixels (paper: 0.2 for CIFAR-10). Default: 0.5, 0.75, 1, 1.5 and 2
-    /// times the training set's median nearest-neighbour distance (printed), where TID is not
-    /// degenerate whatever the image size.
+    /// TID radii on [0, 1] pixels (paper: 0.2 for CIFAR-10). Default: 9 radii from a third to
+    /// three times the training set's median nearest-neighbour distance (printed), where TID is
+    /// not degenerate whatever the image size (the app's Images view spans the same range).
     #[arg(long, value_delimiter = ',')]
     pub eps: Vec<f64>,
     /// Images of each set in the TID (paper: 2,000).
@@ -302,164 +303,169 @@ pub struct ImagesArgs {
 
 /// One sampler's results in `images.json`.
 #[derive(serde::Serialize)]
-struct SamplerResult {
-    sampler: String,
+struct SamplerResult<'a> {
+    sampler: &'a str,
     steps: usize,
     seconds: f64,
-    tid: Vec<TidPoint>,
+    tid: &'a [TidPoint],
 }
+
+/// Radii of the default TID table: 9 from a third to three times the reference radius (the
+/// app's curve spans the same range with 25).
+const TABLE_RADII: usize = 9;
 
 /// Runs `images`.
 pub fn images_cmd(a: ImagesArgs) -> Result<()> {
-    let dev = a.device.resolve();
-    let loaded = load_unet(&a.checkpoint, a.config.as_deref(), a.weights, &dev.device)?;
-    if let Some(note) = &loaded.note {
-        eprintln!("{note}");
-    }
-    let net = loaded.net;
-    let data = a
-        .data
-        .as_deref()
-        .map(|d| image_source(d, a.data_n, a.data_size, a.data_channels, a.data_seed));
-    let source = training_source(data, loaded.dir.as_deref())
-        .context("pass the training images with --data procedural|PATH")?;
-    let train = source
-        .load()
-        .with_context(|| format!("loading the training images ({})", source.describe()))?;
-    check_images_fit(&net, &train).map_err(|e| {
-        anyhow::anyhow!(
-            "{e}; pass images of the model's size (--data-size, --data-channels or another --data)"
-        )
-    })?;
-    let kinds: Vec<SamplerKind> = a
-        .samplers
-        .iter()
-        .map(|s| {
-            SamplerKind::from_name(s).with_context(|| {
-                format!("unknown sampler '{s}'; known: ode, heun, ddim, dpm2, sde, pc, ald")
-            })
-        })
-        .collect::<Result<_>>()?;
-    if kinds.is_empty() {
-        bail!("--samplers is empty");
-    }
-    if a.steps.len() > 1 && a.steps.len() != kinds.len() {
+    if a.steps.len() > 1 && a.steps.len() != a.samplers.len() {
         bail!(
             "--steps has {} values for {} samplers",
             a.steps.len(),
-            kinds.len()
+            a.samplers.len()
         );
     }
-    if a.n == 0 {
-        bail!("--n must be positive");
-    }
-    let c = net.config.clone();
-    let shape = image_shape(&net);
-    println!(
-        "U-Net {} ({:?} weights, {}×{}×{}), {}; training set {} ({} images); {} samples per sampler",
-        a.checkpoint.display(),
-        a.weights,
-        c.channels,
-        c.image_size,
-        c.image_size,
-        dev.description,
-        source.describe(),
-        train.len(),
-        a.n
-    );
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    // The scale of the data: TID radii far below it are degenerate (no image has a neighbour).
-    let m = a.tid_n.min(a.n).min(train.len());
-    let eps_ref = reference_radius(&train, m);
-    println!(
-        "median nearest-neighbour distance among {m} training images: {eps_ref:.3} (L2, [0, 1] pixels)"
-    );
-    let eps = if a.eps.is_empty() {
-        [0.5, 0.75, 1.0, 1.5, 2.0].map(|f| f * eps_ref).to_vec()
-    } else {
-        a.eps.clone()
-    };
-    let query_eps = a.query_eps.unwrap_or(eps_ref);
-    let never = AtomicBool::new(false);
-    let mut sets: Vec<(String, ImageSet)> = Vec::new();
-    let mut results = Vec::new();
-    let tile_scale = (64 / c.image_size).max(1);
-    for (i, kind) in kinds.iter().enumerate() {
-        let steps = match a.steps.as_slice() {
-            [] => kind.default_steps(),
-            [s] => *s,
-            many => many[i],
-        }
-        .max(1);
-        let cfg = SamplerConfig::new(*kind).with_steps(steps);
-        let bar = progress_bar((a.n * steps) as u64, kind.name());
-        let start = Instant::now();
-        let set = sample_images(
-            &net,
-            &cfg,
-            a.n,
-            a.seed,
-            a.chunk,
-            shape,
-            &dev.device,
-            &mut |done, _| bar.set_position(done as u64),
-            &never,
-        )
-        .expect("never cancelled");
-        bar.finish_and_clear();
-        let seconds = start.elapsed().as_secs_f64();
-        eprintln!(
-            "  {:<4} {steps} steps, {} images in {seconds:.1} s ({:.1} images/s)",
-            kind.name(),
-            a.n,
-            a.n as f64 / seconds
-        );
-        let grid = a.out.join(format!("samples_{}.png", kind.name()));
-        let shown: Vec<usize> = (0..a.n.min(64)).collect();
-        set.write_grid_png(&grid, &shown, 8, tile_scale)?;
-        let tid = pixel_tid(&train, &set, &eps, a.tid_n, a.seed.wrapping_add(7))?;
-        results.push(SamplerResult {
-            sampler: kind.name().to_string(),
-            steps,
-            seconds,
-            tid,
-        });
-        sets.push((kind.name().to_string(), set));
-    }
-    println!(
-        "TID on [0, 1] pixels, {} images of each set:",
-        a.tid_n.min(a.n).min(train.len())
-    );
-    let view: Vec<(&str, &[TidPoint])> = results
+    let samplers: Vec<(SamplerKind, usize)> = a
+        .samplers
         .iter()
-        .map(|r| (r.sampler.as_str(), r.tid.as_slice()))
+        .enumerate()
+        .map(|(i, &kind)| {
+            let steps = match a.steps.as_slice() {
+                [] => kind.default_steps(),
+                [s] => *s,
+                many => many[i],
+            };
+            (kind, steps.max(1))
+        })
+        .collect();
+    let settings = StudySettings {
+        checkpoint: a.checkpoint.clone(),
+        config: a.config.clone(),
+        weights: a.weights,
+        data: a.data.as_ref().map(|name| StudyData {
+            name: name.clone(),
+            n: a.data_n,
+            size: a.data_size,
+            channels: a.data_channels,
+            seed: a.data_seed,
+        }),
+        samplers: samplers.clone(),
+        n: a.n,
+        seed: a.seed,
+        tid_n: a.tid_n,
+        radii: if a.eps.is_empty() {
+            Radii::Around(TABLE_RADII)
+        } else {
+            Radii::Given(a.eps.clone())
+        },
+        chunk: a.chunk,
+        device: a.device,
+    };
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    // One progress bar per sampler; each sampler's grid is written as soon as it is drawn.
+    let bar = std::cell::RefCell::new(None::<(usize, indicatif::ProgressBar)>);
+    let grids = std::cell::RefCell::new(Vec::new());
+    let progress = |stage: Stage, _: f32| {
+        if let Stage::Sampling {
+            set,
+            kind,
+            done,
+            total,
+            ..
+        } = stage
+        {
+            let mut bar = bar.borrow_mut();
+            if bar.as_ref().is_none_or(|(s, _)| *s != set) {
+                if let Some((_, old)) = bar.take() {
+                    old.finish_and_clear();
+                }
+                *bar = Some((set, progress_bar(total as u64, kind.name())));
+            }
+            if let Some((_, b)) = bar.as_ref() {
+                b.set_position(done as u64);
+            }
+        }
+    };
+    let publish = |set: &SampledImages| {
+        if let Some((_, b)) = bar.borrow_mut().take() {
+            b.finish_and_clear();
+        }
+        eprintln!(
+            "  {:<4} {} steps, {} images in {:.1} s ({:.1} images/s)",
+            set.kind.name(),
+            set.steps,
+            set.images.len(),
+            set.seconds,
+            set.images.len() as f64 / set.seconds
+        );
+        let path = a.out.join(format!("samples_{}.png", set.kind.name()));
+        let shown: Vec<usize> = (0..set.images.len().min(64)).collect();
+        let scale = (64 / set.images.height.max(1)).max(1);
+        grids
+            .borrow_mut()
+            .push(set.images.write_grid_png(&path, &shown, 8, scale));
+    };
+    let r = run_study(&settings, &progress, &publish, &AtomicBool::new(false)).map_err(
+        |e| match e {
+            StudyError::Mismatch(m) => anyhow::anyhow!(
+                "{m}; pass images of the model's size (--data-size, --data-channels or another \
+                 --data)"
+            ),
+            StudyError::Open(e) => {
+                e.context("pass the training images with --data procedural|PATH")
+            }
+            e => e.into(),
+        },
+    )?;
+    for written in grids.into_inner() {
+        written?;
+    }
+    if let Some(note) = &r.note {
+        eprintln!("{note}");
+    }
+    println!(
+        "U-Net {}, {}; training set {}; {} samples per sampler",
+        r.model, r.device, r.data, a.n
+    );
+    println!(
+        "median nearest-neighbour distance among {} training images: {:.3} (L2, [0, 1] pixels)",
+        r.tid_n, r.eps_ref
+    );
+    println!("TID on [0, 1] pixels, {} images of each set:", r.tid_n);
+    let view: Vec<(&str, &[TidPoint])> = r
+        .sets
+        .iter()
+        .map(|s| (s.kind.name(), s.tid.as_slice()))
         .collect();
     print_tid_table(&view);
 
     // Nearest-neighbour grids: queries from the first sampler's set, rows = every sampled set
     // (the query's own left out), then the training set.
-    let (qname, qset) = &sets[0];
-    let picks = densest_images(qset, query_eps, a.queries);
+    let names: Vec<&str> = r
+        .sets
+        .iter()
+        .map(|s| s.kind.name())
+        .chain(["train"])
+        .collect();
+    let qname = names[0];
+    let query_eps = a.query_eps.unwrap_or(r.eps_ref);
+    let picks = match a.query_eps {
+        None => r
+            .densest(0)
+            .into_iter()
+            .take(a.queries)
+            .map(|i| (i, r.sets[0].counts[i]))
+            .collect(),
+        Some(eps) => densest_images(&r.sets[0].images, eps, a.queries),
+    };
+    let tile_scale = (64 / r.train.height.max(1)).max(1);
     let mut queries = Vec::new();
     for (q, &(index, count)) in picks.iter().enumerate() {
-        let mut rows: Vec<NnRow> = sets
-            .iter()
-            .enumerate()
-            .map(|(j, (_, set))| NnRow {
-                set,
-                exclude: (j == 0).then_some(index),
-            })
-            .collect();
-        rows.push(NnRow {
-            set: &train,
-            exclude: None,
-        });
-        let (img, neighbours) = nn_grid(qset.image(index), &rows, a.k, tile_scale);
+        let grid = r.neighbour_grid((0, index), a.k, tile_scale);
         let path = a.out.join(format!("nn_query{q}.png"));
-        img.write_png(&path)?;
-        let nearest: Vec<String> = neighbours
+        grid.image.write_png(&path)?;
+        let nearest: Vec<String> = grid
+            .neighbours
             .iter()
-            .zip(sets.iter().map(|(n, _)| n.as_str()).chain(["train"]))
+            .zip(&names)
             .map(|(nb, name)| format!("{name} {:.3}", nb.first().map_or(f64::NAN, |n| n.distance)))
             .collect();
         println!(
@@ -472,21 +478,31 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
             "set": qname,
             "index": index,
             "neighbours_within_query_eps": count,
-            "rows": sets.iter().map(|(n, _)| n.clone()).chain(["train".to_string()]).collect::<Vec<_>>(),
-            "neighbours": neighbours,
+            "rows": names,
+            "neighbours": grid.neighbours,
             "png": path.file_name().map(|f| f.to_string_lossy().into_owned()),
         }));
     }
+    let results: Vec<SamplerResult> = r
+        .sets
+        .iter()
+        .map(|s| SamplerResult {
+            sampler: s.kind.name(),
+            steps: s.steps,
+            seconds: s.seconds,
+            tid: &s.tid,
+        })
+        .collect();
     let json = serde_json::json!({
         "checkpoint": a.checkpoint,
         "weights": a.weights,
-        "data": source,
+        "data": r.source,
         "n": a.n,
         "seed": a.seed,
         "tid_n": a.tid_n,
         "samplers": results,
         "query_eps": query_eps,
-        "median_train_nn_distance": eps_ref,
+        "median_train_nn_distance": r.eps_ref,
         "queries": queries,
     });
     let path = a.out.join("images.json");

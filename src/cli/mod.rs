@@ -6,7 +6,7 @@ mod train;
 
 pub use images::{ImagesArgs, TrainUNetArgs};
 pub use sweep::{SweepAction, SweepArgs};
-pub use train::{CompareArgs, TrainArgs, load_model, training_set};
+pub use train::{CompareArgs, TrainArgs, load_model};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,10 +15,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::data::{DatasetSpec, Points, read_points, write_npy};
+use crate::data::{DatasetKind, DatasetSpec, Points, read_points, write_npy};
 use crate::device::DeviceChoice;
 use crate::diffusion::{
-    EpsilonModel, ExactMixtureScore, NoiseProcess, SamplerConfig, SamplerKind, sample,
+    EpsilonModel, ExactMixtureScore, NoiseProcess, ProcessKind, SamplerConfig, SamplerKind, sample,
 };
 use crate::metrics::{TidPoint, tid_curve};
 
@@ -61,9 +61,9 @@ pub enum Command {
 /// A dataset by name.
 #[derive(Args, Debug, Clone)]
 pub struct DatasetArgs {
-    /// chessboard, spiral, semicircles, ring-mog, mog (with --dim) or mog1d.
-    #[arg(long, default_value = "chessboard")]
-    pub dataset: String,
+    /// The dataset (`datasets` lists them).
+    #[arg(long, value_enum, default_value_t = DatasetKind::Chessboard)]
+    pub dataset: DatasetKind,
     /// Dimension of `mog` (default 10).
     #[arg(long)]
     pub dim: Option<usize>,
@@ -71,7 +71,7 @@ pub struct DatasetArgs {
 
 impl DatasetArgs {
     fn spec(&self) -> Result<DatasetSpec> {
-        DatasetSpec::from_name(&self.dataset, self.dim).map_err(anyhow::Error::msg)
+        Ok(self.dataset.spec(self.dim)?)
     }
 }
 
@@ -84,9 +84,9 @@ pub struct SampleArgs {
     /// written by `train` (then --dataset and --process come from the checkpoint).
     #[arg(long, default_value = "exact")]
     pub model: String,
-    /// ode, heun, ddim, dpm2, sde, pc or ald.
-    #[arg(long, default_value = "ode")]
-    pub sampler: String,
+    /// The sampler.
+    #[arg(long, value_enum, default_value_t = SamplerKind::OdeEuler)]
+    pub sampler: SamplerKind,
     /// Steps (default: 100 for deterministic samplers, 1000 for stochastic ones).
     #[arg(long)]
     pub steps: Option<usize>,
@@ -96,9 +96,9 @@ pub struct SampleArgs {
     /// Langevin signal-to-noise ratio for pc and ald.
     #[arg(long, default_value_t = 0.16)]
     pub snr: f64,
-    /// Noise process: vp, sub-vp or linear.
-    #[arg(long, default_value = "vp")]
-    pub process: String,
+    /// Noise process.
+    #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
+    pub process: ProcessKind,
     /// Number of samples.
     #[arg(long, default_value_t = 20_000)]
     pub n: usize,
@@ -119,9 +119,9 @@ pub struct SampleArgs {
 /// Arguments of `app`.
 #[derive(Args, Debug)]
 pub struct AppArgs {
-    /// Dataset to train first: chessboard, spiral, semicircles, ring-mog, mog1d or mog.
-    #[arg(long, default_value = "chessboard")]
-    pub dataset: String,
+    /// Dataset to train first.
+    #[arg(long, value_enum, default_value_t = DatasetKind::Chessboard)]
+    pub dataset: DatasetKind,
     /// Light theme.
     #[arg(long)]
     pub light: bool,
@@ -243,8 +243,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Tid(a)) => tid_cmd(a),
         Some(Command::Datasets) => {
             println!("{:<12} description", "name");
-            for (name, desc) in DatasetSpec::CATALOGUE {
-                println!("{name:<12} {desc}");
+            for kind in DatasetKind::ALL {
+                println!("{:<12} {}", kind.name(), kind.description());
             }
             Ok(())
         }
@@ -297,14 +297,8 @@ fn run_sampler(
 
 fn sample_cmd(a: SampleArgs) -> Result<()> {
     let spec = a.dataset.spec()?;
-    let kind = SamplerKind::from_name(&a.sampler).with_context(|| {
-        format!(
-            "unknown sampler '{}'; known: ode, heun, ddim, dpm2, sde, pc, ald",
-            a.sampler
-        )
-    })?;
-    let process = NoiseProcess::from_name(&a.process)
-        .with_context(|| format!("unknown process '{}'; known: vp, sub-vp, linear", a.process))?;
+    let kind = a.sampler;
+    let process = a.process.process();
     let dev = a.device.resolve();
     eprintln!("device: {}", dev.description);
     let model: Box<dyn EpsilonModel> = if a.model == "exact" {

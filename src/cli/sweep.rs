@@ -12,6 +12,7 @@ use crate::sweep::{
     PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, merge, pending, plot, run_dir,
     store_result, summary_csv, summary_markdown,
 };
+use crate::sync::lock;
 
 /// Arguments of `sweep`.
 ///
@@ -144,13 +145,13 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
     let start = Instant::now();
     let work = |pool: Option<rayon::ThreadPool>| {
         loop {
-            let Some(p) = queue.lock().expect("queue").next() else {
+            let Some(p) = lock(&queue).next() else {
                 return;
             };
             let slot = todo.iter().position(|t| t.index == p.index).unwrap_or(0);
             bar.set_message(p.id.chars().take(24).collect::<String>());
             let progress = |f: f64| {
-                let mut d = done.lock().expect("progress");
+                let mut d = lock(&done);
                 d[slot] = (f * 100.0) as u64;
                 bar.set_position(d.iter().sum());
             };
@@ -180,10 +181,7 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
                 }
                 Err(e) => {
                     bar.println(format!("FAILED {}: {e:#}", p.id));
-                    failures
-                        .lock()
-                        .expect("failures")
-                        .push(format!("{}: {e:#}", p.id));
+                    lock(&failures).push(format!("{}: {e:#}", p.id));
                 }
             }
         }

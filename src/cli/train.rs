@@ -1,34 +1,18 @@
 //! `train` and `compare`: trained score models from the command line.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 
 use super::{DatasetArgs, print_tid_table, progress_bar, run_sampler};
-use crate::data::{DatasetSpec, Points, read_points};
 use crate::device::{DeviceChoice, ResolvedDevice};
-use crate::diffusion::{EpsilonModel, NoiseProcess, SamplerConfig, SamplerKind};
+use crate::diffusion::{EpsilonModel, ProcessKind, SamplerConfig, SamplerKind};
 use crate::metrics::{TidPoint, tid_curve};
-use crate::model::checkpoint::FORMAT_VERSION;
-use crate::model::fast::AdamSettings;
-use crate::model::{
-    Activation, Architecture, Checkpoint, CheckpointMeta, DataSource, MlpConfig, NetSpec,
-    inference_model,
-};
-use crate::train::{TrainConfig, TrainError, Trainer};
-
-/// Model size presets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Preset {
-    /// 3 × 100 Tanh (the paper's 2D experiments).
-    #[value(name = "2d")]
-    TwoD,
-    /// 2 × 1000 Tanh (the paper's MoG experiments).
-    Mog,
-}
+use crate::model::{Activation, Architecture, Checkpoint, DataSource, inference_model};
+use crate::train::recipe::paper_size;
+use crate::train::{ModelChoice, Preset, RunRecipe, train_run, training_set};
 
 /// Arguments of `train`.
 #[derive(Args, Debug)]
@@ -59,9 +43,9 @@ pub struct TrainArgs {
     /// Split time for two-model and high-noise-only.
     #[arg(long, default_value_t = 0.5)]
     pub t_split: f64,
-    /// Noise process: vp, sub-vp or linear.
-    #[arg(long, default_value = "vp")]
-    pub process: String,
+    /// Noise process.
+    #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
+    pub process: ProcessKind,
     /// Iterations.
     #[arg(long, default_value_t = 10_000)]
     pub iters: u64,
@@ -82,67 +66,38 @@ pub struct TrainArgs {
     pub out: PathBuf,
 }
 
-/// Loads the training set a checkpoint names.
-pub fn training_set(source: &DataSource) -> Result<Points> {
-    Ok(match source {
-        DataSource::Synthetic { dataset, n, seed } => dataset.generate(*n, *seed),
-        DataSource::File { path } => read_points(path)?,
-    })
-}
-
 /// Runs `train`.
 pub fn train_cmd(a: TrainArgs) -> Result<()> {
-    let process = NoiseProcess::from_name(&a.process)
-        .with_context(|| format!("unknown process '{}'; known: vp, sub-vp, linear", a.process))?;
-    let (source, data) = match &a.data {
-        Some(path) => (DataSource::File { path: path.clone() }, read_points(path)?),
+    let data = match &a.data {
+        Some(path) => DataSource::File { path: path.clone() },
         None => {
-            let spec = a.dataset.spec()?;
-            let n = a.n.unwrap_or(if matches!(spec, DatasetSpec::Mog { .. }) {
-                50_000
-            } else {
-                500_000
-            });
-            (
-                DataSource::Synthetic {
-                    dataset: spec,
-                    n,
-                    seed: a.seed,
-                },
-                spec.generate(n, a.seed),
-            )
+            let dataset = a.dataset.spec()?;
+            DataSource::Synthetic {
+                dataset,
+                n: a.n.unwrap_or(paper_size(&dataset)),
+                seed: a.seed,
+            }
         }
     };
-    let preset = a.preset.unwrap_or(if data.d > 2 {
-        Preset::Mog
-    } else {
-        Preset::TwoD
-    });
-    let mut mlp = match preset {
-        Preset::TwoD => MlpConfig::preset_2d(data.d),
-        Preset::Mog => MlpConfig::preset_mog(data.d),
-    };
-    mlp.width = a.width.unwrap_or(mlp.width);
-    mlp.depth = a.depth.unwrap_or(mlp.depth);
-    mlp.activation = a.activation;
-    let data_std = data.std().iter().sum::<f64>() / data.d as f64;
-    let net = NetSpec {
-        arch: a.arch,
-        mlp,
-        process,
-        t_split: a.t_split,
-        data_std,
-    };
-    let config = TrainConfig {
-        net: net.clone(),
+    let recipe = RunRecipe {
+        data,
+        model: ModelChoice {
+            arch: a.arch,
+            preset: a.preset,
+            width: a.width,
+            depth: a.depth,
+            activation: a.activation,
+            t_split: a.t_split,
+            process: a.process,
+        },
         lr: a.lr,
         batch: a.batch,
         iterations: a.iters,
         seed: a.seed,
         device: a.device,
-        adam: AdamSettings::default(),
     };
-    let mut trainer = Trainer::new(config.clone(), Arc::new(data))?;
+    let (_, mut trainer) = recipe.prepare()?;
+    let net = trainer.config().net.clone();
     eprintln!(
         "training {} ({} x {}, {:?}, {} parameters) on {} ({}), {}",
         net.arch.name(),
@@ -159,63 +114,43 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
         } else {
             "burn autodiff path"
         },
-        match &source {
+        match &recipe.data {
             DataSource::Synthetic { dataset, n, .. } => format!("{} (n = {n})", dataset.name()),
             DataSource::File { path } => path.display().to_string(),
         }
     );
     let bar = progress_bar(a.iters, "train");
-    let start = Instant::now();
-    let mut recent = Vec::with_capacity(100);
-    let mut outcome = Ok(());
-    for _ in 0..a.iters {
-        match trainer.step() {
-            Ok(loss) => {
-                if recent.len() == 100 {
-                    recent.remove(0);
-                }
-                recent.push(loss);
-                let i = trainer.iteration();
-                if i % 20 == 0 || i == a.iters {
-                    bar.set_position(i);
-                    bar.set_message(format!(
-                        "loss {:.4}",
-                        recent.iter().sum::<f64>() / recent.len() as f64
-                    ));
-                }
-            }
-            Err(e @ TrainError::Diverged { .. }) => {
-                outcome = Err(e);
-                break;
-            }
-            Err(e) => return Err(e.into()),
+    let mut progress = |i: u64, loss: f64| {
+        if i % 20 == 0 || i == a.iters {
+            bar.set_position(i);
+            bar.set_message(format!("loss {loss:.4}"));
         }
-    }
-    bar.finish_and_clear();
-    let secs = start.elapsed().as_secs_f64();
-    let iters = trainer.iteration();
-    let loss = (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64);
-    let ckpt = Checkpoint {
-        meta: CheckpointMeta {
-            format_version: FORMAT_VERSION,
-            net,
-            data: source,
-            iteration: iters,
-            seed: a.seed,
-            loss,
-            training: serde_json::json!({ "lr": a.lr, "batch": a.batch, "device": trainer.device_description() }),
-        },
-        weights: trainer.weights(),
     };
+    let out = train_run(
+        &mut trainer,
+        a.iters,
+        &mut progress,
+        &AtomicBool::new(false),
+    )?;
+    bar.finish_and_clear();
+    let device = trainer.device_description().to_string();
+    let ckpt = recipe.checkpoint(
+        net,
+        trainer.weights(),
+        out.iterations,
+        &out.losses,
+        serde_json::json!({ "device": device }),
+    );
     ckpt.save(&a.out)?;
+    let (iters, secs) = (out.iterations, out.seconds);
     eprintln!(
         "{iters} iterations in {secs:.1} s ({:.2} ms/iter, {:.0} it/s), final loss {} -> {}",
         1e3 * secs / iters.max(1) as f64,
         iters as f64 / secs,
-        loss.map_or("n/a".into(), |l| format!("{l:.5}")),
+        ckpt.meta.loss.map_or("n/a".into(), |l| format!("{l:.5}")),
         a.out.display()
     );
-    if let Err(e) = outcome {
+    if let Some(e) = out.diverged {
         bail!("{e}; the checkpoint holds those weights");
     }
     Ok(())
@@ -227,9 +162,9 @@ pub struct CompareArgs {
     /// A checkpoint directory written by `train`.
     #[arg(long)]
     pub model: PathBuf,
-    /// Samplers, comma separated (ode, heun, ddim, dpm2, sde, pc, ald).
-    #[arg(long, value_delimiter = ',', default_value = "ode,sde,pc")]
-    pub samplers: Vec<String>,
+    /// Samplers, comma separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "ode,sde,pc")]
+    pub samplers: Vec<SamplerKind>,
     /// Samples per sampler (and training points drawn for the comparison).
     #[arg(long, default_value_t = 20_000)]
     pub n: usize,
@@ -259,11 +194,7 @@ pub fn load_model(
 pub fn compare_cmd(a: CompareArgs) -> Result<()> {
     let dev = a.device.resolve();
     let (ckpt, net) = load_model(&a.model, &dev)?;
-    let kinds: Vec<SamplerKind> = a
-        .samplers
-        .iter()
-        .map(|s| SamplerKind::from_name(s).with_context(|| format!("unknown sampler '{s}'")))
-        .collect::<Result<_>>()?;
+    let kinds = a.samplers.clone();
     let train = training_set(&ckpt.meta.data)?.subset(a.n, a.seed.wrapping_add(7));
     println!(
         "model: {} ({} iterations, loss {}), {}; {} samples per sampler vs {} training points",

@@ -32,52 +32,156 @@ pub enum DatasetSpec {
 /// Noise std of the spiral and semicircles datasets.
 const CURVE_NOISE: f64 = 0.1;
 
-impl DatasetSpec {
-    /// All CLI names with a one-line description.
-    pub const CATALOGUE: [(&'static str, &'static str); 6] = [
-        (
-            "chessboard",
-            "2D, uniform on the 8 even cells of a 4x4 board on [-2,2]^2",
-        ),
-        ("spiral", "2D, theta~U[0,4pi], r=theta/(2pi), + N(0, 0.1^2)"),
-        (
-            "semicircles",
-            "2D, two moons (sklearn layout), + N(0, 0.1^2)",
-        ),
-        (
-            "ring-mog",
-            "2D, 6 equal Gaussians on a circle of radius 2, std 0.2 (exact score)",
-        ),
-        (
-            "mog",
-            "d-D, 1/2 N(-1, s^2 I) + 1/2 N(+1, s^2 I), s=0.1; --dim D (default 10) (exact score)",
-        ),
-        ("mog1d", "1D, the same as mog --dim 1 (exact score)"),
+/// A dataset by name, as the CLI, sweep files and the app's panel give it; [`DatasetKind::spec`]
+/// adds the dimension of `mog`. Its variants are the one list of known datasets.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// 2D, uniform on the 8 even cells of a 4x4 board on [-2,2]^2.
+    #[default]
+    Chessboard,
+    /// 2D, theta~U[0,4pi], r=theta/(2pi), + N(0, 0.1^2).
+    Spiral,
+    /// 2D, two moons (sklearn layout), + N(0, 0.1^2).
+    Semicircles,
+    /// 2D, 6 equal Gaussians on a circle of radius 2, std 0.2 (exact score).
+    RingMog,
+    /// d-D, 1/2 N(-1, s^2 I) + 1/2 N(+1, s^2 I), s=0.1; --dim D (default 10) (exact score).
+    Mog,
+    /// 1D, the same as mog --dim 1 (exact score).
+    Mog1d,
+}
+
+/// A dataset name that does not fit its dimension.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DatasetError {
+    /// A fixed-dimension dataset was given another `--dim`.
+    #[error("dataset '{name}' has dimension {dim}, not --dim {asked}")]
+    WrongDim {
+        /// The dataset's name.
+        name: &'static str,
+        /// Its dimension.
+        dim: usize,
+        /// The dimension asked for.
+        asked: usize,
+    },
+    /// `mog` with `--dim 0`.
+    #[error("--dim must be at least 1")]
+    ZeroDim,
+    /// A name that is not a dataset.
+    #[error("unknown dataset '{name}'; known: {known}")]
+    Unknown {
+        /// What was given.
+        name: String,
+        /// The known names.
+        known: String,
+    },
+}
+
+impl DatasetKind {
+    /// Every dataset, in display order.
+    pub const ALL: [DatasetKind; 6] = [
+        Self::Chessboard,
+        Self::Spiral,
+        Self::Semicircles,
+        Self::RingMog,
+        Self::Mog,
+        Self::Mog1d,
     ];
 
-    /// Parses a CLI name; `dim` applies to `mog` (and must be 1 for `mog1d` if given).
-    pub fn from_name(name: &str, dim: Option<usize>) -> Result<Self, String> {
-        let fixed = |spec: Self| match dim {
-            Some(d) if d != spec.dim() => Err(format!(
-                "dataset '{name}' has dimension {}, not --dim {d}",
-                spec.dim()
-            )),
-            _ => Ok(spec),
+    /// CLI name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chessboard => "chessboard",
+            Self::Spiral => "spiral",
+            Self::Semicircles => "semicircles",
+            Self::RingMog => "ring-mog",
+            Self::Mog => "mog",
+            Self::Mog1d => "mog1d",
+        }
+    }
+
+    /// One line on what it is (the `datasets` command).
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Chessboard => "2D, uniform on the 8 even cells of a 4x4 board on [-2,2]^2",
+            Self::Spiral => "2D, theta~U[0,4pi], r=theta/(2pi), + N(0, 0.1^2)",
+            Self::Semicircles => "2D, two moons (sklearn layout), + N(0, 0.1^2)",
+            Self::RingMog => "2D, 6 equal Gaussians on a circle of radius 2, std 0.2 (exact score)",
+            Self::Mog => {
+                "d-D, 1/2 N(-1, s^2 I) + 1/2 N(+1, s^2 I), s=0.1; --dim D (default 10) (exact score)"
+            }
+            Self::Mog1d => "1D, the same as mog --dim 1 (exact score)",
+        }
+    }
+
+    /// The known names, comma separated (for messages).
+    pub fn known() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
+    /// The dataset; `dim` applies to `mog` (default 10) and must match the others' if given.
+    pub fn spec(self, dim: Option<usize>) -> Result<DatasetSpec, DatasetError> {
+        let spec = match self {
+            Self::Chessboard => DatasetSpec::Chessboard,
+            Self::Spiral => DatasetSpec::Spiral,
+            Self::Semicircles => DatasetSpec::Semicircles,
+            Self::RingMog => DatasetSpec::RingMog,
+            Self::Mog1d => DatasetSpec::Mog { dim: 1, std: 0.1 },
+            Self::Mog => {
+                return match dim.unwrap_or(10) {
+                    0 => Err(DatasetError::ZeroDim),
+                    d => Ok(DatasetSpec::Mog { dim: d, std: 0.1 }),
+                };
+            }
         };
-        match name {
-            "chessboard" => fixed(Self::Chessboard),
-            "spiral" => fixed(Self::Spiral),
-            "semicircles" => fixed(Self::Semicircles),
-            "ring-mog" => fixed(Self::RingMog),
-            "mog1d" => fixed(Self::Mog { dim: 1, std: 0.1 }),
-            "mog" => match dim.unwrap_or(10) {
-                0 => Err("--dim must be at least 1".into()),
-                d => Ok(Self::Mog { dim: d, std: 0.1 }),
-            },
-            other => Err(format!(
-                "unknown dataset '{other}'; known: {}",
-                Self::CATALOGUE.map(|(n, _)| n).join(", ")
-            )),
+        match dim {
+            Some(asked) if asked != spec.dim() => Err(DatasetError::WrongDim {
+                name: self.name(),
+                dim: spec.dim(),
+                asked,
+            }),
+            _ => Ok(spec),
+        }
+    }
+}
+
+impl std::fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DatasetKind {
+    type Err = DatasetError;
+    fn from_str(name: &str) -> Result<Self, DatasetError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| DatasetError::Unknown {
+                name: name.to_string(),
+                known: Self::known(),
+            })
+    }
+}
+
+impl DatasetSpec {
+    /// Parses a CLI name; `dim` applies to `mog` (and must be 1 for `mog1d` if given).
+    pub fn from_name(name: &str, dim: Option<usize>) -> Result<Self, DatasetError> {
+        name.parse::<DatasetKind>()?.spec(dim)
+    }
+
+    /// The name this dataset is chosen by, with the dimension that `mog` needs.
+    pub fn kind(&self) -> (DatasetKind, Option<usize>) {
+        match self {
+            Self::Chessboard => (DatasetKind::Chessboard, None),
+            Self::Spiral => (DatasetKind::Spiral, None),
+            Self::Semicircles => (DatasetKind::Semicircles, None),
+            Self::RingMog => (DatasetKind::RingMog, None),
+            Self::Mog { dim: 1, .. } => (DatasetKind::Mog1d, None),
+            Self::Mog { dim, .. } => (DatasetKind::Mog, Some(*dim)),
         }
     }
 
@@ -255,7 +359,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for (name, _) in DatasetSpec::CATALOGUE {
+        for name in DatasetKind::ALL.map(DatasetKind::name) {
             let spec = DatasetSpec::from_name(name, None).unwrap();
             if name != "mog" {
                 assert_eq!(spec.name(), name);
@@ -263,5 +367,18 @@ mod tests {
         }
         assert!(DatasetSpec::from_name("spiral", Some(3)).is_err());
         assert!(DatasetSpec::from_name("nope", None).is_err());
+        // The CLI, the sweep files and the messages spell every name the same way.
+        for k in DatasetKind::ALL {
+            let clap_name = clap::ValueEnum::to_possible_value(&k).unwrap();
+            assert_eq!(clap_name.get_name(), k.name());
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(k.name().parse::<DatasetKind>().unwrap(), k);
+            let spec = k.spec(None).unwrap();
+            assert_eq!(spec.kind().0, k);
+        }
+        assert_eq!(
+            DatasetSpec::from_name("mog", Some(5)).unwrap().kind(),
+            (DatasetKind::Mog, Some(5))
+        );
     }
 }

@@ -4,7 +4,7 @@ mod datasets;
 pub mod io;
 mod mixture;
 
-pub use datasets::DatasetSpec;
+pub use datasets::{DatasetError, DatasetKind, DatasetSpec};
 pub use io::{ReadError, read_points, write_npy};
 pub use mixture::GaussianMixture;
 

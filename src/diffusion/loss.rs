@@ -8,6 +8,22 @@ use super::NoiseProcess;
 use super::model::{EpsilonModel, Times, to_tensor};
 use crate::data::Points;
 
+/// Training stopped because the DSM loss (or a gradient) became NaN or infinite: the error of
+/// every trainer here (the 2D score models and the U-Net), which keep the weights from before
+/// that step.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "training diverged at iteration {iteration} (loss {loss}); kept the last finite weights (iteration {last_good})"
+)]
+pub struct Diverged {
+    /// The iteration whose loss was not finite.
+    pub iteration: u64,
+    /// The loss value.
+    pub loss: f64,
+    /// The iteration the kept weights come from.
+    pub last_good: u64,
+}
+
 /// A time band `[lo, hi]` of the diffusion.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Band {

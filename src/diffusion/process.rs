@@ -13,6 +13,49 @@ pub const T_MIN: f64 = 1e-5;
 /// Upper end of the linear (rectified-flow) process' integration window (SPEC §1).
 pub const LINEAR_T_MAX: f64 = 1.0 - 1e-3;
 
+/// A noise process by name, with the paper's parameters: what the CLI, sweep files and the app
+/// choose from. Its variants are the one list of known processes.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProcessKind {
+    /// Variance preserving, β from 0.1 to 20.
+    #[default]
+    Vp,
+    /// Sub-variance preserving, β from 0.1 to 20.
+    #[value(alias = "subvp")]
+    #[serde(alias = "subvp")]
+    SubVp,
+    /// Linear interpolation (rectified flow).
+    Linear,
+}
+
+impl ProcessKind {
+    /// Every process, in display order.
+    pub const ALL: [ProcessKind; 3] = [Self::Vp, Self::SubVp, Self::Linear];
+
+    /// The process with the paper's parameters.
+    pub fn process(self) -> NoiseProcess {
+        match self {
+            Self::Vp => NoiseProcess::vp(),
+            Self::SubVp => NoiseProcess::sub_vp(),
+            Self::Linear => NoiseProcess::Linear,
+        }
+    }
+
+    /// CLI name (`vp`, `sub-vp`, `linear`).
+    pub fn name(self) -> &'static str {
+        self.process().name()
+    }
+}
+
+impl std::fmt::Display for ProcessKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A forward noising process `x_t = α(t)·x_0 + σ(t)·ε`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -58,13 +101,19 @@ impl NoiseProcess {
         }
     }
 
-    /// Parses `vp`, `sub-vp` or `linear`.
+    /// Parses `vp`, `sub-vp` or `linear` (the names of [`ProcessKind`]).
     pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "vp" => Some(Self::vp()),
-            "sub-vp" | "subvp" => Some(Self::sub_vp()),
-            "linear" => Some(Self::Linear),
-            _ => None,
+        <ProcessKind as clap::ValueEnum>::from_str(name, false)
+            .ok()
+            .map(ProcessKind::process)
+    }
+
+    /// Which of the named processes this is (its parameters aside).
+    pub fn kind(&self) -> ProcessKind {
+        match self {
+            Self::Vp { .. } => ProcessKind::Vp,
+            Self::SubVp { .. } => ProcessKind::SubVp,
+            Self::Linear => ProcessKind::Linear,
         }
     }
 
@@ -205,6 +254,22 @@ mod tests {
     }
 
     /// f = d ln α/dt and g² = dσ²/dt − 2fσ² by central differences must match the closed forms.
+    #[test]
+    fn process_names_are_one_list() {
+        for k in ProcessKind::ALL {
+            let value = clap::ValueEnum::to_possible_value(&k).unwrap();
+            assert_eq!(value.get_name(), k.name());
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(NoiseProcess::from_name(k.name()), Some(k.process()));
+            assert_eq!(k.process().kind(), k);
+        }
+        assert_eq!(
+            NoiseProcess::from_name("subvp"),
+            Some(NoiseProcess::sub_vp())
+        );
+        assert_eq!(NoiseProcess::from_name("ve"), None);
+    }
+
     #[test]
     fn closed_forms_match_finite_differences() {
         let h = 1e-6;

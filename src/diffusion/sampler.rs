@@ -12,23 +12,37 @@ use serde::{Deserialize, Serialize};
 use super::model::{EpsilonModel, Times, to_host, to_tensor, velocity_from_epsilon};
 use crate::data::Points;
 
-/// The sampling algorithm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// The sampling algorithm. Its CLI, sweep-file and serialised names are the short ones
+/// (`ode`, `heun`, `ddim`, `dpm2`, `sde`, `pc`, `ald`); the long names are accepted too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 pub enum SamplerKind {
     /// Probability-flow ODE, Euler steps.
+    #[value(name = "ode", alias = "ode-euler", alias = "euler")]
+    #[serde(rename = "ode", alias = "ode-euler", alias = "euler")]
     OdeEuler,
     /// Probability-flow ODE, Heun steps (2 evaluations).
+    #[value(name = "heun", alias = "ode-heun")]
+    #[serde(rename = "heun", alias = "ode-heun")]
     OdeHeun,
     /// DDIM with η = 0.
+    #[value(name = "ddim")]
+    #[serde(rename = "ddim")]
     Ddim,
     /// DPM-Solver-2 (midpoint in log-SNR).
+    #[value(name = "dpm2", alias = "dpm-solver-2", alias = "dpm-solver2")]
+    #[serde(rename = "dpm2", alias = "dpm-solver-2", alias = "dpm-solver2")]
     DpmSolver2,
     /// Reverse SDE, Euler–Maruyama.
+    #[value(name = "sde", alias = "em", alias = "euler-maruyama")]
+    #[serde(rename = "sde", alias = "em", alias = "euler-maruyama")]
     Sde,
     /// ODE Euler predictor + Langevin corrector.
+    #[value(name = "pc", alias = "predictor-corrector")]
+    #[serde(rename = "pc", alias = "predictor-corrector")]
     PredictorCorrector,
     /// Annealed Langevin dynamics (corrector only).
+    #[value(name = "ald", alias = "langevin", alias = "annealed-langevin")]
+    #[serde(rename = "ald", alias = "langevin", alias = "annealed-langevin")]
     AnnealedLangevin,
 }
 
@@ -57,21 +71,15 @@ impl SamplerKind {
         }
     }
 
-    /// Parses a CLI name (`ode`, `heun`, `ddim`, `dpm2`, `sde`, `pc`, `ald`).
+    /// Parses a CLI name (`ode`, `heun`, `ddim`, `dpm2`, `sde`, `pc`, `ald`, or a long name),
+    /// ignoring case.
     pub fn from_name(name: &str) -> Option<Self> {
-        let name = name.to_ascii_lowercase();
-        Self::ALL
-            .into_iter()
-            .find(|k| k.name() == name)
-            .or(match name.as_str() {
-                "ode-euler" | "euler" => Some(Self::OdeEuler),
-                "ode-heun" => Some(Self::OdeHeun),
-                "dpm-solver-2" | "dpm-solver2" => Some(Self::DpmSolver2),
-                "em" | "euler-maruyama" => Some(Self::Sde),
-                "predictor-corrector" => Some(Self::PredictorCorrector),
-                "langevin" | "annealed-langevin" => Some(Self::AnnealedLangevin),
-                _ => None,
-            })
+        <Self as clap::ValueEnum>::from_str(name, true).ok()
+    }
+
+    /// The known names, comma separated (for messages).
+    pub fn known() -> String {
+        Self::ALL.map(|k| k.name()).join(", ")
     }
 
     /// Whether the sampler is deterministic given `x(t_0)`.
@@ -306,6 +314,26 @@ mod tests {
     use super::*;
     use crate::data::{DatasetSpec, GaussianMixture};
     use crate::diffusion::{ExactMixtureScore, NoiseProcess};
+
+    /// The CLI, sweep files, serialised configs and messages spell every sampler one way, and
+    /// the long names still parse.
+    #[test]
+    fn sampler_names_are_one_list() {
+        for k in SamplerKind::ALL {
+            let value = clap::ValueEnum::to_possible_value(&k).unwrap();
+            assert_eq!(value.get_name(), k.name());
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+            assert_eq!(SamplerKind::from_name(&k.name().to_uppercase()), Some(k));
+        }
+        assert_eq!(
+            SamplerKind::from_name("euler-maruyama"),
+            Some(SamplerKind::Sde)
+        );
+        let old: SamplerKind = serde_json::from_str("\"ode-euler\"").unwrap();
+        assert_eq!(old, SamplerKind::OdeEuler);
+        assert_eq!(SamplerKind::from_name("rk4"), None);
+        assert_eq!(SamplerKind::known(), "ode, heun, ddim, dpm2, sde, pc, ald");
+    }
 
     fn device() -> Device {
         Device::flex()

@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod data;
 pub mod open;
 pub mod procedural;
+pub mod study;
 pub mod train;
 pub mod unet;
 pub mod unet_checkpoint;

@@ -51,6 +51,18 @@ pub struct CheckpointMeta {
     pub loss: Option<f64>,
     /// Free-form training settings (lr, batch, …) for the record.
     pub training: serde_json::Value,
+    /// The loss curve, thinned to at most a few thousand points (absent in older sidecars).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub losses: Vec<LossPoint>,
+}
+
+/// One point of a loss curve.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LossPoint {
+    /// Iteration.
+    pub iteration: u64,
+    /// Mean training loss since the previous point.
+    pub loss: f64,
 }
 
 /// Why a checkpoint could not be read or written.

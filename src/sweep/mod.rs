@@ -37,6 +37,10 @@ use serde_json::Value;
 
 pub use run::{RunResult, SamplerResult, execute};
 
+use crate::data::DatasetKind;
+use crate::diffusion::{ProcessKind, SamplerKind};
+use crate::model::{Activation, Architecture};
+
 /// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
 pub const PRESETS: [(&str, &str); 8] = [
     ("collapse2d", include_str!("../../sweeps/collapse2d.toml")),
@@ -59,22 +63,22 @@ pub const PRESETS: [(&str, &str); 8] = [
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RunConfig {
-    /// Dataset name (`chessboard`, `spiral`, `semicircles`, `ring-mog`, `mog`, `mog1d`).
-    pub dataset: String,
+    /// Dataset.
+    pub dataset: DatasetKind,
     /// Dimension of `mog`.
     pub dim: Option<usize>,
     /// Training-set size.
     pub n_data: usize,
-    /// `mlp`, `skip`, `skip-fixed`, `two-model` or `high-noise-only`.
-    pub arch: String,
+    /// Architecture.
+    pub arch: Architecture,
     /// Hidden width (default: the preset's).
     pub width: Option<usize>,
     /// Hidden layers (default: the preset's).
     pub depth: Option<usize>,
-    /// `tanh`, `relu` or `silu`.
-    pub activation: String,
-    /// `vp`, `sub-vp` or `linear`.
-    pub process: String,
+    /// Hidden activation.
+    pub activation: Activation,
+    /// Noise process.
+    pub process: ProcessKind,
     /// Split time of the two-model architecture.
     pub t_split: f64,
     /// Training iterations.
@@ -83,8 +87,8 @@ pub struct RunConfig {
     pub lr: f64,
     /// Batch size.
     pub batch: usize,
-    /// Samplers compared from shared noise (`ode`, `heun`, `ddim`, `dpm2`, `sde`, `pc`, `ald`).
-    pub samplers: Vec<String>,
+    /// Samplers compared from shared noise.
+    pub samplers: Vec<SamplerKind>,
     /// Steps for every sampler (default: each sampler's own default).
     pub steps: Option<usize>,
     /// Samples per sampler.
@@ -102,19 +106,19 @@ pub struct RunConfig {
 impl Default for RunConfig {
     fn default() -> Self {
         Self {
-            dataset: "chessboard".into(),
+            dataset: DatasetKind::Chessboard,
             dim: None,
             n_data: 100_000,
-            arch: "mlp".into(),
+            arch: Architecture::Mlp,
             width: None,
             depth: None,
-            activation: "tanh".into(),
-            process: "vp".into(),
+            activation: Activation::Tanh,
+            process: ProcessKind::Vp,
             t_split: 0.5,
             iters: 2000,
             lr: 5e-3,
             batch: 2000,
-            samplers: vec!["ode".into(), "sde".into()],
+            samplers: vec![SamplerKind::OdeEuler, SamplerKind::Sde],
             steps: None,
             n_samples: 2000,
             tid_points: 2000,
@@ -308,22 +312,20 @@ impl Shard {
     }
 }
 
+/// A `--shard` value that is not `i/n` with `0 <= i < n`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("bad shard '{0}': give i/n with 0 <= i < n (e.g. 0/4)")]
+pub struct ShardError(String);
+
 impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (i, n) = s
-            .split_once('/')
-            .ok_or_else(|| format!("'{s}' is not i/n (e.g. 0/4)"))?;
-        let index: usize = i
-            .trim()
-            .parse()
-            .map_err(|_| format!("bad shard index '{i}'"))?;
-        let count: usize = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("bad shard count '{n}'"))?;
+    type Err = ShardError;
+    fn from_str(s: &str) -> Result<Self, ShardError> {
+        let bad = || ShardError(s.to_string());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
         if count == 0 || index >= count {
-            return Err(format!("shard {index}/{count}: need 0 <= i < n"));
+            return Err(bad());
         }
         Ok(Self { index, count })
     }
@@ -592,10 +594,10 @@ mod tests {
         assert_eq!(plan[2].id, "arch=mlp,width=16,seed=0");
         assert_eq!(plan[11].id, "arch=skip,width=32,seed=1");
         assert_eq!(plan[3].config.width, Some(16));
-        assert_eq!(plan[3].config.arch, "mlp");
-        assert_eq!(plan[5].config.arch, "mlp");
+        assert_eq!(plan[3].config.arch, Architecture::Mlp);
+        assert_eq!(plan[5].config.arch, Architecture::Mlp);
         assert_eq!(plan[5].config.seed, 1);
-        assert_eq!(plan[5].config.dataset, "mog1d");
+        assert_eq!(plan[5].config.dataset, DatasetKind::Mog1d);
         assert_eq!(plan[5].config.iters, 10);
         // Fields not given keep their defaults.
         assert_eq!(plan[5].config.lr, RunConfig::default().lr);

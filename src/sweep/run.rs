@@ -4,29 +4,22 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use burn::tensor::Device;
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{PlannedRun, RunConfig};
-use crate::data::DatasetSpec;
 use crate::device::DeviceChoice;
 use crate::diffusion::diagnostics::velocity_mae;
 use crate::diffusion::loss::Band;
-use crate::diffusion::{ExactMixtureScore, NoiseProcess, SamplerConfig, SamplerKind, sample};
+use crate::diffusion::{ExactMixtureScore, SamplerConfig, sample};
 use crate::metrics::tid::tid_curve;
-use crate::model::checkpoint::FORMAT_VERSION;
-use crate::model::fast::AdamSettings;
-use crate::model::{
-    Activation, Architecture, Checkpoint, CheckpointMeta, DataSource, FastScoreNet, MlpConfig,
-    NetSpec,
-};
-use crate::train::{TrainConfig, TrainError, Trainer};
+use crate::model::{DataSource, FastScoreNet};
+use crate::train::{ModelChoice, RunRecipe, train_run};
 
 /// One sampler's measurements.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -92,49 +85,10 @@ impl RunResult {
     }
 }
 
-/// The parsed parts of a configuration.
-struct Parsed {
-    dataset: DatasetSpec,
-    arch: Architecture,
-    activation: Activation,
-    process: NoiseProcess,
-    samplers: Vec<SamplerKind>,
-}
-
-fn parse(c: &RunConfig) -> Result<Parsed> {
-    let dataset = DatasetSpec::from_name(&c.dataset, c.dim).map_err(anyhow::Error::msg)?;
-    let arch = Architecture::from_str(&c.arch, true).map_err(|_| {
-        anyhow::anyhow!(
-            "unknown arch '{}'; known: mlp, skip, skip-fixed, two-model, high-noise-only",
-            c.arch
-        )
-    })?;
-    let activation = Activation::from_str(&c.activation, true).map_err(|_| {
-        anyhow::anyhow!(
-            "unknown activation '{}'; known: tanh, relu, silu",
-            c.activation
-        )
-    })?;
-    let process = NoiseProcess::from_name(&c.process)
-        .with_context(|| format!("unknown process '{}'; known: vp, sub-vp, linear", c.process))?;
-    let samplers = c
-        .samplers
-        .iter()
-        .map(|s| SamplerKind::from_name(s).with_context(|| format!("unknown sampler '{s}'")))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Parsed {
-        dataset,
-        arch,
-        activation,
-        process,
-        samplers,
-    })
-}
-
 /// Checks a configuration without running it (names, sizes).
 pub fn check(c: &RunConfig) -> Result<()> {
-    let p = parse(c)?;
-    if p.samplers.is_empty() {
+    c.dataset.spec(c.dim)?;
+    if c.samplers.is_empty() {
         bail!("no samplers");
     }
     if c.n_data == 0 || c.batch == 0 || c.n_samples == 0 || c.tid_points == 0 {
@@ -156,78 +110,51 @@ pub fn check(c: &RunConfig) -> Result<()> {
 /// store). `progress(fraction)` is called as it goes.
 pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<RunResult> {
     let c = &plan.config;
-    let p = parse(c)?;
-    let data = Arc::new(p.dataset.generate(c.n_data, c.seed));
-    let mut mlp = if data.d > 2 {
-        MlpConfig::preset_mog(data.d)
-    } else {
-        MlpConfig::preset_2d(data.d)
-    };
-    mlp.width = c.width.unwrap_or(mlp.width);
-    mlp.depth = c.depth.unwrap_or(mlp.depth);
-    mlp.activation = p.activation;
-    let net = NetSpec {
-        arch: p.arch,
-        mlp,
-        process: p.process,
-        t_split: c.t_split,
-        data_std: data.std().iter().sum::<f64>() / data.d as f64,
-    };
-    let config = TrainConfig {
-        net: net.clone(),
+    let dataset = c.dataset.spec(c.dim)?;
+    let recipe = RunRecipe {
+        data: DataSource::Synthetic {
+            dataset,
+            n: c.n_data,
+            seed: c.seed,
+        },
+        model: ModelChoice {
+            arch: c.arch,
+            preset: None,
+            width: c.width,
+            depth: c.depth,
+            activation: c.activation,
+            t_split: c.t_split,
+            process: c.process,
+        },
         lr: c.lr,
         batch: c.batch,
         iterations: c.iters,
         seed: c.seed,
         device: DeviceChoice::Cpu,
-        adam: AdamSettings::default(),
     };
-    let mut trainer = Trainer::new(config, data.clone())?;
-    let start = Instant::now();
-    let mut recent: Vec<f64> = Vec::with_capacity(100);
-    let mut diverged = None;
-    for i in 0..c.iters {
-        match trainer.step() {
-            Ok(loss) => {
-                if recent.len() == 100 {
-                    recent.remove(0);
-                }
-                recent.push(loss);
-            }
-            Err(e @ TrainError::Diverged { .. }) => {
-                diverged = Some(e.to_string());
-                break;
-            }
-            Err(e) => return Err(e.into()),
-        }
+    let (data, mut trainer) = recipe.prepare()?;
+    let net = trainer.config().net.clone();
+    let mut report = |i: u64, _loss: f64| {
         if i % 50 == 0 {
             progress(0.8 * i as f64 / c.iters.max(1) as f64);
         }
-    }
-    let train_seconds = start.elapsed().as_secs_f64();
-    let final_loss = (!recent.is_empty()).then(|| recent.iter().sum::<f64>() / recent.len() as f64);
-    let weights = trainer.weights();
-    let ckpt = Checkpoint {
-        meta: CheckpointMeta {
-            format_version: FORMAT_VERSION,
-            net: net.clone(),
-            data: DataSource::Synthetic {
-                dataset: p.dataset,
-                n: c.n_data,
-                seed: c.seed,
-            },
-            iteration: trainer.iteration(),
-            seed: c.seed,
-            loss: final_loss,
-            training: serde_json::json!({ "lr": c.lr, "batch": c.batch, "sweep_run": plan.id }),
-        },
-        weights: weights.clone(),
     };
+    let out = train_run(&mut trainer, c.iters, &mut report, &AtomicBool::new(false))?;
+    let (train_seconds, final_loss) = (out.seconds, out.losses.recent_mean());
+    let diverged = out.diverged.map(|e| e.to_string());
+    let weights = trainer.weights();
+    let ckpt = recipe.checkpoint(
+        net.clone(),
+        weights.clone(),
+        out.iterations,
+        &out.losses,
+        serde_json::json!({ "sweep_run": plan.id }),
+    );
     ckpt.save(&dir.join("checkpoint"))?;
 
     let device = Device::flex();
     let model = FastScoreNet::new(net.clone(), &weights);
-    let (mae_low, mae_high) = match p.dataset.mixture() {
+    let (mae_low, mae_high) = match dataset.mixture() {
         Some(m) => {
             let exact = ExactMixtureScore::new(m, net.process);
             let draws = c.metric_draws.max(1);
@@ -255,8 +182,8 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
         None => (None, None),
     };
     let train_subset = data.subset(c.tid_points, 0x7D1D ^ c.seed);
-    let mut samplers = Vec::with_capacity(p.samplers.len());
-    for (k, kind) in p.samplers.iter().enumerate() {
+    let mut samplers = Vec::with_capacity(c.samplers.len());
+    for (k, kind) in c.samplers.iter().enumerate() {
         let mut cfg = SamplerConfig::new(*kind);
         if let Some(steps) = c.steps {
             cfg = cfg.with_steps(steps);
@@ -272,7 +199,7 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
             seconds,
             tid: curve.iter().map(|t| (t.eps, t.tid)).collect(),
         });
-        progress(0.8 + 0.2 * (k + 1) as f64 / p.samplers.len() as f64);
+        progress(0.8 + 0.2 * (k + 1) as f64 / c.samplers.len() as f64);
     }
     Ok(RunResult {
         index: plan.index,

@@ -1,11 +1,17 @@
-//! Training: one run ([`Trainer`]) and the background trainer thread ([`TrainerHandle`]).
+//! Training: one run ([`Trainer`]), the one recipe every front end builds a 2D run with
+//! ([`recipe`]), and the background trainer and analysis threads ([`TrainerHandle`],
+//! [`AnalysisHandle`]).
 
 pub mod analysis;
+pub mod recipe;
 mod trainer;
 pub mod worker;
 
 pub use analysis::{
     AnalysisCommand, AnalysisContext, AnalysisEvent, AnalysisHandle, AnalysisSettings,
+};
+pub use recipe::{
+    LossHistory, ModelChoice, Preset, RecipeError, RunOutcome, RunRecipe, train_run, training_set,
 };
 pub use trainer::{TrainConfig, TrainError, Trainer};
 pub use worker::{

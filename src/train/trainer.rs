@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Points;
 use crate::device::{DeviceChoice, ResolvedDevice};
-use crate::diffusion::loss::{Band, NoisedBatch};
+use crate::diffusion::loss::{Band, Diverged, NoisedBatch};
 use crate::diffusion::model::{Times, to_tensor};
 use crate::model::fast::{AdamSettings, FastMlp};
 use crate::model::mlp::{Mlp, MlpWeights};
@@ -40,17 +40,8 @@ pub struct TrainConfig {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TrainError {
     /// The loss or a gradient became NaN or infinite; the weights are those before that step.
-    #[error(
-        "training diverged at iteration {iteration} (loss {loss}); kept the last finite weights (iteration {last_good})"
-    )]
-    Diverged {
-        /// The iteration whose loss was not finite.
-        iteration: u64,
-        /// The loss value.
-        loss: f64,
-        /// The iteration the kept weights come from.
-        last_good: u64,
-    },
+    #[error(transparent)]
+    Diverged(#[from] Diverged),
     /// The configuration cannot be trained.
     #[error("invalid training configuration: {0}")]
     Config(String),
@@ -220,10 +211,12 @@ impl Trainer {
             .iter()
             .map(|g| NoisedBatch::draw(&self.data, &p, g.band, self.config.batch, &mut self.rng))
             .collect();
-        let diverged = |loss: f64| TrainError::Diverged {
-            iteration: next,
-            loss,
-            last_good: next - 1,
+        let diverged = |loss: f64| {
+            TrainError::Diverged(Diverged {
+                iteration: next,
+                loss,
+                last_good: next - 1,
+            })
         };
         // Compute every group's loss and gradient before any update, so that divergence in one
         // group leaves all of them at the last good weights.
@@ -498,11 +491,11 @@ mod tests {
         assert!(
             matches!(
                 err,
-                TrainError::Diverged {
+                TrainError::Diverged(Diverged {
                     iteration: 2,
                     last_good: 1,
                     ..
-                }
+                })
             ),
             "{err}"
         );

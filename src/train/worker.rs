@@ -15,6 +15,7 @@ use super::{TrainConfig, TrainError, Trainer};
 use crate::data::Points;
 use crate::model::MlpWeights;
 use crate::model::NetSpec;
+use crate::sync::lock;
 
 /// UI → trainer.
 #[derive(Debug)]
@@ -128,7 +129,7 @@ struct SlotInner {
 impl SnapshotSlot {
     /// Replaces the held snapshot.
     pub fn publish(&self, s: Arc<Snapshot>) {
-        let mut g = self.slot.lock().expect("snapshot slot");
+        let mut g = lock(&self.slot);
         g.pending = Some(s.clone());
         g.latest = Some(s);
         self.ready.notify_all();
@@ -136,29 +137,29 @@ impl SnapshotSlot {
 
     /// Takes the newest snapshot, waiting up to `timeout`; `None` on timeout or after close.
     pub fn take(&self, timeout: Duration) -> Option<Arc<Snapshot>> {
-        let g = self.slot.lock().expect("snapshot slot");
+        let g = lock(&self.slot);
         let (mut g, _) = self
             .ready
             .wait_timeout_while(g, timeout, |s| s.pending.is_none() && !s.closed)
-            .expect("snapshot slot");
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         g.pending.take()
     }
 
     /// The newest published snapshot, whether or not it was taken.
     pub fn peek(&self) -> Option<Arc<Snapshot>> {
-        self.slot.lock().expect("snapshot slot").latest.clone()
+        lock(&self.slot).latest.clone()
     }
 
     /// Wakes every waiter for good.
     pub fn close(&self) {
-        let mut g = self.slot.lock().expect("snapshot slot");
+        let mut g = lock(&self.slot);
         g.closed = true;
         self.ready.notify_all();
     }
 
     /// Whether [`Self::close`] was called.
     pub fn is_closed(&self) -> bool {
-        self.slot.lock().expect("snapshot slot").closed
+        lock(&self.slot).closed
     }
 }
 
@@ -382,7 +383,7 @@ impl Worker {
                     since_progress.0 += 1;
                     since_progress.1 += loss;
                 }
-                Err(e @ TrainError::Diverged { .. }) => {
+                Err(e @ TrainError::Diverged(_)) => {
                     running = false;
                     self.publish_snapshot(t, generation);
                     self.emit(TrainEvent::Diverged(e.to_string()));

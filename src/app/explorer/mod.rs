@@ -1,0 +1,382 @@
+//! The 2D explorer mode: a score model trains live on a 2D/1D dataset (trainer thread) while
+//! the analysis thread samples it and the views show collapse. Its left panel sets the run
+//! ([`panel`]), its bottom panel shows training ([`status`]), the centre one of the views.
+
+mod panel;
+mod status;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use eframe::egui;
+use egui::Ui;
+
+use super::config::ExplorerConfig;
+use super::shell::{FilePurpose, Shell};
+use super::smoke::SmokeProbe;
+use super::state::ExplorerState;
+use super::views::{self, Tab, ViewData, ViewSettings};
+use super::{AppOptions, Mode};
+use crate::data::{GaussianMixture, Points};
+use crate::model::{Checkpoint, MlpWeights};
+use crate::train::{
+    AnalysisCommand, AnalysisContext, AnalysisHandle, LossHistory, PublishSettings, TrainCommand,
+    TrainConfig, TrainerHandle, training_set,
+};
+
+/// How often status-only changes (iteration, loss, progress) repaint. A frame on software
+/// Vulkan costs ~160 ms of CPU; repainting for every training event would keep one of two
+/// cores drawing status text instead of computing the views.
+pub const STATUS_FRAME: Duration = Duration::from_millis(250);
+
+/// Repaints at once (new view data from the analysis thread).
+fn wake(ctx: &egui::Context) -> Box<dyn Fn() + Send + Sync> {
+    let ctx = ctx.clone();
+    Box::new(move || ctx.request_repaint())
+}
+
+/// Repaints within [`STATUS_FRAME`] (training progress). Calls inside one window are
+/// dropped: every `request_repaint_after` sets its own deadline, so a stream of them from the
+/// trainer (every 50 ms) would keep frames back to back.
+fn wake_soon(ctx: &egui::Context) -> Box<dyn Fn() + Send + Sync> {
+    let ctx = ctx.clone();
+    let last = std::sync::Mutex::new(None::<Instant>);
+    Box::new(move || {
+        let mut last = crate::sync::lock(&last);
+        if last.is_none_or(|t| t.elapsed() >= STATUS_FRAME) {
+            *last = Some(Instant::now());
+            ctx.request_repaint_after(STATUS_FRAME);
+        }
+    })
+}
+
+/// The 2D explorer's state: the panel's configuration, the running threads and what they
+/// reported.
+pub struct ExplorerMode {
+    config: ExplorerConfig,
+    /// The configuration the running run was built from (to show what "Apply" would change).
+    applied: ExplorerConfig,
+    state: ExplorerState,
+    views: ViewSettings,
+    view_data: ViewData,
+    trainer: TrainerHandle,
+    analysis: AnalysisHandle,
+    generation: u64,
+    checkpoint_path: String,
+}
+
+impl ExplorerMode {
+    /// Starts the trainer and analysis threads on the options' dataset (training at once unless
+    /// `start` is false) and opens the options' checkpoint, if any.
+    pub fn new(
+        ctx: &egui::Context,
+        opts: &AppOptions,
+        start: bool,
+        shell: &mut Shell,
+    ) -> Result<Self> {
+        let mut config = ExplorerConfig::default();
+        if let Some(d) = opts.dataset {
+            config.select_dataset(d);
+        }
+        if let Some(n) = opts.samples {
+            config.n_samples = n;
+        }
+        let recipe = config.recipe()?;
+        let data = Arc::new(recipe.training_set()?);
+        let train = recipe.train_config(&data);
+        let exact = config.dataset_spec()?.mixture();
+        let actx = AnalysisContext::new(0, data.clone(), exact);
+        let view_data = ViewData::new(data.clone(), actx.bounds.clone(), 0);
+        // Training gets half the cores; analysis and the (software) renderer keep the rest, so
+        // views refresh while the model trains.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        // Snapshots by time (every 150 ms) rather than every 50 iterations: at the ~90 it/s that
+        // training reaches beside the GUI, 50 iterations would be more than half a second.
+        let publish = PublishSettings {
+            train_threads: Some(opts.train_threads.unwrap_or((cores / 2).max(1))),
+            snapshot_every: 1,
+            ..PublishSettings::default()
+        };
+        let trainer = TrainerHandle::spawn(train, data, publish, wake_soon(ctx));
+        let analysis = AnalysisHandle::spawn(
+            trainer.snapshots.clone(),
+            actx,
+            config.analysis_settings(),
+            wake(ctx),
+        );
+        let start = start && opts.checkpoint.is_none();
+        if start {
+            trainer.send(TrainCommand::Start);
+        }
+        let mut mode = Self {
+            applied: config.clone(),
+            config,
+            state: ExplorerState {
+                running: start,
+                ..ExplorerState::default()
+            },
+            views: ViewSettings {
+                tab: if opts.tab == Tab::Images {
+                    Tab::default()
+                } else {
+                    opts.tab
+                },
+                ..ViewSettings::default()
+            },
+            view_data,
+            trainer,
+            analysis,
+            generation: 0,
+            checkpoint_path: "checkpoints/run".into(),
+        };
+        if let Some(path) = &opts.checkpoint {
+            mode.checkpoint_path = path.display().to_string();
+            mode.load_checkpoint(shell);
+        }
+        Ok(mode)
+    }
+
+    /// The view shown.
+    pub fn tab(&self) -> Tab {
+        self.views.tab
+    }
+
+    /// Shows `tab` (one of the explorer's views).
+    pub fn show_tab(&mut self, tab: Tab) {
+        self.views.tab = tab;
+    }
+
+    /// Restarts training and analysis with the panel's configuration.
+    fn apply(&mut self) {
+        let built = (|| -> Result<_> {
+            let recipe = self.config.recipe()?;
+            let data = Arc::new(recipe.training_set()?);
+            let train = recipe.train_config(&data);
+            Ok((data, train, self.config.dataset_spec()?.mixture()))
+        })();
+        match built {
+            Ok((data, train, exact)) => self.restart(data, train, exact, None, true),
+            Err(e) => self.state.message = Some(format!("{e:#}")),
+        }
+    }
+
+    /// Starts a new run generation: trainer (optionally from weights at an iteration) and
+    /// analysis; training starts at once when `start`.
+    fn restart(
+        &mut self,
+        data: Arc<Points>,
+        train: TrainConfig,
+        exact: Option<GaussianMixture>,
+        from: Option<(Vec<MlpWeights>, u64)>,
+        start: bool,
+    ) {
+        self.generation += 1;
+        let ctx = AnalysisContext::new(self.generation, data.clone(), exact);
+        self.view_data = ViewData::new(data.clone(), ctx.bounds.clone(), self.generation);
+        self.state.reset(self.generation);
+        if let Some((_, iteration)) = &from {
+            self.state.iteration = *iteration;
+        }
+        let train = Box::new(train);
+        self.trainer.send(match from {
+            Some((weights, iteration)) => TrainCommand::ResetFrom(train, data, weights, iteration),
+            None => TrainCommand::Reset(train, data),
+        });
+        self.analysis.send(AnalysisCommand::Context(Box::new(ctx)));
+        self.analysis.send(AnalysisCommand::Settings(Box::new(
+            self.config.analysis_settings(),
+        )));
+        if start {
+            self.trainer.send(TrainCommand::Start);
+        }
+        self.state.running = start;
+        self.applied = self.config.clone();
+    }
+
+    /// Loads the checkpoint at the typed path: its data, architecture, weights and loss
+    /// history; the panel shows its settings and training continues from its iteration.
+    fn load_checkpoint(&mut self, shell: &mut Shell) {
+        let path = PathBuf::from(&self.checkpoint_path);
+        let loaded = (|| -> Result<_> {
+            let ckpt = Checkpoint::load(&path)?;
+            let data = training_set(&ckpt.meta.data).context("the checkpoint's data")?;
+            Ok((ckpt, data))
+        })();
+        let (ckpt, data) = match loaded {
+            Ok(x) => x,
+            Err(e) => return shell.notify(&format!("load failed: {e:#}")),
+        };
+        let meta = &ckpt.meta;
+        self.config.show_checkpoint(meta);
+        let exact = match &meta.data {
+            crate::model::DataSource::Synthetic { dataset, .. } => dataset.mixture(),
+            crate::model::DataSource::File { .. } => None,
+        };
+        let data = Arc::new(data);
+        let mut train = match self.config.recipe() {
+            Ok(r) => r.train_config(&data),
+            Err(e) => return shell.notify(&format!("load failed: {e}")),
+        };
+        train.net = meta.net.clone();
+        let iteration = meta.iteration;
+        let losses = meta.losses.clone();
+        self.restart(data, train, exact, Some((ckpt.weights, iteration)), false);
+        self.state.losses = LossHistory::from_points(losses);
+        shell.notify(&format!(
+            "loaded {} (iteration {iteration}), paused: press Train to continue",
+            path.display()
+        ));
+    }
+
+    /// Saves the newest weights, with the loss history, to the typed path.
+    fn save_checkpoint(&mut self, shell: &mut Shell) {
+        let Some(snap) = self.trainer.snapshots.peek() else {
+            return shell.notify("no weights yet");
+        };
+        let recipe = match self.applied.recipe() {
+            Ok(r) => r,
+            Err(e) => return shell.notify(&e.to_string()),
+        };
+        let ckpt = recipe.checkpoint(
+            snap.net.clone(),
+            snap.weights.clone(),
+            snap.iteration,
+            &self.state.losses,
+            serde_json::json!({ "device": self.state.device }),
+        );
+        let path = PathBuf::from(&self.checkpoint_path);
+        match ckpt.save(&path) {
+            Ok(()) => shell.notify(&format!(
+                "saved iteration {} to {}",
+                snap.iteration,
+                path.display()
+            )),
+            Err(e) => shell.notify(&format!("save failed: {e}")),
+        }
+    }
+
+    /// Pauses training (an image study wants every core).
+    pub fn pause_for_images(&mut self, shell: &mut Shell) {
+        if self.state.running {
+            self.trainer.send(TrainCommand::Pause);
+            self.state.running = false;
+            shell.notify("2D training paused while the images are sampled");
+        }
+    }
+
+    fn drain_events(&mut self) {
+        let budget = Instant::now() + Duration::from_millis(4);
+        for e in self.trainer.drain(256) {
+            self.state.apply_train(e);
+        }
+        while Instant::now() < budget {
+            let batch = self.analysis.drain(8);
+            if batch.is_empty() {
+                break;
+            }
+            for e in batch {
+                self.state.apply_analysis(e);
+            }
+        }
+    }
+
+    /// The view's label.
+    fn tab_label(&self) -> &'static str {
+        Tab::ALL
+            .iter()
+            .find(|(t, _)| *t == self.views.tab)
+            .map_or("view", |(_, l)| l)
+    }
+}
+
+impl Mode for ExplorerMode {
+    fn logic(&mut self, ctx: &egui::Context, shown: bool) {
+        self.drain_events();
+        // The field and see-saw views follow training at ~6 refreshes/s when shown; otherwise
+        // the analysis spends its time on the samplers.
+        let live_field = shown && matches!(self.views.tab, Tab::Velocity | Tab::SeeSaw);
+        self.analysis.set_quick_interval(if live_field {
+            Duration::from_millis(150)
+        } else {
+            crate::train::analysis::DEFAULT_QUICK_INTERVAL
+        });
+        if shown && (self.state.running || self.state.analysis_progress.is_some()) {
+            // Keep the status line moving even between events.
+            ctx.request_repaint_after(STATUS_FRAME);
+        }
+    }
+
+    fn side_panel(&mut self, ui: &mut Ui, shell: &mut Shell) {
+        self.config_panel(ui, shell);
+    }
+
+    fn has_bottom_panel(&self) -> bool {
+        true
+    }
+
+    fn bottom_panel(&mut self, ui: &mut Ui, shell: &mut Shell) {
+        self.status_panel(ui, shell);
+    }
+
+    fn central(&mut self, ui: &mut Ui, _shell: &mut Shell) {
+        self.views.eps_marked = self.views.eps_marked.max(1e-3);
+        let (st, vd, vs) = (&self.state, &self.view_data, &mut self.views);
+        match vs.tab {
+            Tab::Samples => views::samples_view(ui, st, vd, vs),
+            Tab::Trajectories => views::trajectories_view(ui, st, vd, vs),
+            Tab::Velocity => views::velocity_view(ui, st, vd, vs),
+            Tab::Density => views::density_view(ui, st, vs),
+            Tab::Tid => views::tid_view(ui, st, vs),
+            Tab::SeeSaw => views::seesaw_view(ui, st),
+            // The Images tab is the other mode; the app never shows it here.
+            Tab::Images => {}
+        }
+        vs.cache.end_frame();
+    }
+
+    fn on_file(
+        &mut self,
+        purpose: FilePurpose,
+        path: PathBuf,
+        shell: &mut Shell,
+        ctx: &egui::Context,
+    ) {
+        match purpose {
+            FilePurpose::OpenCheckpoint => {
+                self.checkpoint_path = path.display().to_string();
+                self.load_checkpoint(shell);
+            }
+            FilePurpose::SaveCheckpoint => {
+                self.checkpoint_path = path.display().to_string();
+                self.save_checkpoint(shell);
+            }
+            FilePurpose::ExportPng => shell.request_export(ctx, path),
+            FilePurpose::OpenUNet | FilePurpose::ExportNnGrid => {}
+        }
+    }
+
+    fn export_name(&self) -> String {
+        format!(
+            "collapse-{}-it{}.png",
+            self.tab_label().to_lowercase().replace(' ', "-"),
+            self.state.iteration
+        )
+    }
+
+    fn smoke_probe(&self) -> SmokeProbe {
+        let s = &self.state;
+        SmokeProbe {
+            ready: !s.samples.is_empty(),
+            view: self.tab_label().into(),
+            points: s.samples.iter().map(|r| r.samples.n).sum(),
+            samplers: s.samples.len(),
+            sample_updates: s.sample_updates,
+            field_updates: s.field_updates,
+            iteration: s.iteration,
+            last_pass: s.last_pass_seconds,
+            error: s.message.clone(),
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The explorer's left panel, one function per section: the paper-experiment menu, data,
+//! model, training, samplers and analysis, the run controls, checkpoints and export.
+
+use std::path::PathBuf;
+
+use eframe::egui;
+use egui::{RichText, Ui};
+
+use super::ExplorerMode;
+use crate::app::Mode;
+use crate::app::config::{EXPERIMENTS, ExplorerConfig};
+use crate::app::shell::{FilePurpose, Shell};
+use crate::app::views::{sampler_color, sampler_label};
+use crate::data::DatasetKind;
+use crate::device::DeviceChoice;
+use crate::diffusion::ProcessKind;
+use crate::model::{Activation, Architecture};
+use crate::train::{AnalysisCommand, Preset, TrainCommand};
+
+/// Every value of an enum, from its one list (the CLI's).
+fn all<T: clap::ValueEnum + Copy + 'static>() -> impl Iterator<Item = T> {
+    T::value_variants().iter().copied()
+}
+
+/// A combo box over `options`, each shown by `label`.
+fn choice<T: Copy + PartialEq>(
+    ui: &mut Ui,
+    name: &str,
+    value: &mut T,
+    options: impl IntoIterator<Item = T>,
+    label: impl Fn(T) -> String,
+) {
+    egui::ComboBox::from_label(name)
+        .selected_text(label(*value))
+        .show_ui(ui, |ui| {
+            for o in options {
+                ui.selectable_value(value, o, label(o));
+            }
+        });
+}
+
+impl ExplorerMode {
+    /// The whole left panel.
+    pub(super) fn config_panel(&mut self, ui: &mut Ui, shell: &mut Shell) {
+        ui.heading("Collapse Explorer");
+        ui.label(
+            RichText::new("ODE samplers collapse where SDE samplers do not.")
+                .small()
+                .weak(),
+        );
+        ui.separator();
+        self.experiment_menu(ui, shell);
+        data_section(ui, &mut self.config);
+        model_section(ui, &mut self.config);
+        self.training_section(ui);
+        samplers_section(ui, &mut self.config);
+        self.apply_live_analysis_settings();
+        ui.separator();
+        self.run_controls(ui);
+        ui.separator();
+        self.checkpoint_section(ui, shell);
+        self.export_section(ui, shell);
+        ui.horizontal(|ui| shell.theme_button(ui));
+    }
+
+    /// "Paper experiment…": one click configures and restarts one of the paper's figures.
+    fn experiment_menu(&mut self, ui: &mut Ui, shell: &mut Shell) {
+        let mut picked = None;
+        egui::ComboBox::from_id_salt("experiment")
+            .selected_text("Paper experiment…")
+            .width(230.0)
+            .show_ui(ui, |ui| {
+                for (i, e) in EXPERIMENTS.iter().enumerate() {
+                    if ui
+                        .selectable_label(false, format!("{}: {}", e.figure, e.label))
+                        .clicked()
+                    {
+                        picked = Some(i);
+                    }
+                }
+            });
+        if let Some(i) = picked {
+            let e = EXPERIMENTS[i];
+            let mut config = ExplorerConfig::default();
+            (e.apply)(&mut config);
+            self.config = config;
+            self.views.tab = e.tab;
+            self.apply();
+            shell.notify(&format!("{}: {}", e.figure, e.label));
+        }
+    }
+
+    /// Learning rate (live), batch, iterations, seed and device.
+    fn training_section(&mut self, ui: &mut Ui) {
+        let c = &mut self.config;
+        egui::CollapsingHeader::new("Training")
+            .default_open(true)
+            .show(ui, |ui| {
+                let lr_before = c.lr;
+                ui.add(
+                    egui::Slider::new(&mut c.lr, 1e-5..=5e-2)
+                        .logarithmic(true)
+                        .text("learning rate"),
+                );
+                if c.lr != lr_before {
+                    // The learning rate changes live, without a restart.
+                    self.trainer.send(TrainCommand::SetLr(c.lr));
+                    self.applied.lr = c.lr;
+                }
+                ui.add(
+                    egui::Slider::new(&mut c.batch, 64..=8192)
+                        .logarithmic(true)
+                        .text("batch"),
+                );
+                ui.add(
+                    egui::Slider::new(&mut c.iterations, 100..=100_000)
+                        .logarithmic(true)
+                        .text("iterations"),
+                );
+                ui.add(egui::DragValue::new(&mut c.seed).prefix("seed "));
+                choice(ui, "device", &mut c.device, all::<DeviceChoice>(), |d| {
+                    format!("{d:?}")
+                });
+            });
+    }
+
+    /// Analysis settings apply live; the rest needs a restart.
+    fn apply_live_analysis_settings(&mut self) {
+        let now = self.config.analysis_settings();
+        if now != self.applied.analysis_settings() {
+            self.analysis.send(AnalysisCommand::Settings(Box::new(now)));
+            self.state.keep_samplers(&self.config.enabled_samplers());
+            let (c, a) = (&self.config, &mut self.applied);
+            a.samplers = c.samplers.clone();
+            (a.n_samples, a.n_paths, a.sample_seed) = (c.n_samples, c.n_paths, c.sample_seed);
+            (a.eps_min, a.eps_max) = (c.eps_min, c.eps_max);
+        }
+    }
+
+    /// Restart (applying changed settings), pause or train, single steps.
+    fn run_controls(&mut self, ui: &mut Ui) {
+        let dirty = self.config != self.applied;
+        ui.horizontal(|ui| {
+            let label = if dirty {
+                "Apply and restart"
+            } else {
+                "Restart"
+            };
+            if ui.button(label).clicked() {
+                self.apply();
+            }
+            if self.state.running {
+                if ui.button("Pause").clicked() {
+                    self.trainer.send(TrainCommand::Pause);
+                    self.state.running = false;
+                }
+            } else if ui.button("Train").clicked() {
+                self.trainer.send(TrainCommand::Start);
+                self.state.running = true;
+            }
+            if ui
+                .add_enabled(!self.state.running, egui::Button::new("Step"))
+                .clicked()
+            {
+                self.trainer.send(TrainCommand::StepOnce);
+            }
+        });
+        if dirty {
+            ui.label(RichText::new("Settings changed: apply to restart training.").small());
+        }
+    }
+
+    /// The checkpoint directory: typed, or through the system file dialog.
+    fn checkpoint_section(&mut self, ui: &mut Ui, shell: &mut Shell) {
+        ui.label("Checkpoint directory");
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut self.checkpoint_path).desired_width(150.0));
+            if ui.button("Save").clicked() {
+                self.save_checkpoint(shell);
+            }
+            if ui.button("Load").clicked() {
+                self.load_checkpoint(shell);
+            }
+        });
+        ui.horizontal(|ui| {
+            let idle = shell.dialog_idle();
+            let near = PathBuf::from(&self.checkpoint_path);
+            if ui
+                .add_enabled(idle, egui::Button::new("Open…"))
+                .on_hover_text("Choose a checkpoint directory and load it")
+                .clicked()
+            {
+                shell.open_dialog(FilePurpose::OpenCheckpoint, ui.ctx(), &near, String::new());
+            }
+            if ui
+                .add_enabled(idle, egui::Button::new("Save as…"))
+                .on_hover_text("Choose where to save the current weights")
+                .clicked()
+            {
+                shell.open_dialog(FilePurpose::SaveCheckpoint, ui.ctx(), &near, "run".into());
+            }
+        });
+    }
+
+    /// "Export view as PNG", here or where a dialog says.
+    fn export_section(&mut self, ui: &mut Ui, shell: &mut Shell) {
+        ui.horizontal(|ui| {
+            if ui
+                .button("Export view as PNG")
+                .on_hover_text("Writes collapse-<view>-it<N>.png in the working directory")
+                .clicked()
+            {
+                shell.request_export(ui.ctx(), PathBuf::from(self.export_name()));
+            }
+            if ui
+                .add_enabled(shell.dialog_idle(), egui::Button::new("…"))
+                .on_hover_text("Export the view as a PNG file you choose")
+                .clicked()
+            {
+                let near = PathBuf::from(&self.checkpoint_path);
+                shell.open_dialog(FilePurpose::ExportPng, ui.ctx(), &near, self.export_name());
+            }
+        });
+    }
+}
+
+/// Dataset (with its paper preset), size, seed and noise process.
+fn data_section(ui: &mut Ui, c: &mut ExplorerConfig) {
+    egui::CollapsingHeader::new("Data")
+        .default_open(true)
+        .show(ui, |ui| {
+            let mut chosen = c.dataset;
+            choice(ui, "dataset", &mut chosen, DatasetKind::ALL, |d| {
+                d.name().into()
+            });
+            if chosen != c.dataset {
+                c.select_dataset(chosen);
+            }
+            if c.dataset == DatasetKind::Mog {
+                ui.add(egui::Slider::new(&mut c.mog_dim, 2..=64).text("dimension d"));
+            }
+            ui.add(
+                egui::Slider::new(&mut c.n_points, 1000..=500_000)
+                    .logarithmic(true)
+                    .text("points"),
+            );
+            ui.add(egui::DragValue::new(&mut c.data_seed).prefix("data seed "));
+            choice(ui, "process", &mut c.process, ProcessKind::ALL, |p| {
+                p.name().into()
+            });
+        });
+}
+
+/// Architecture, presets, width, depth, activation and split time.
+fn model_section(ui: &mut Ui, c: &mut ExplorerConfig) {
+    egui::CollapsingHeader::new("Model")
+        .default_open(true)
+        .show(ui, |ui| {
+            choice(
+                ui,
+                "architecture",
+                &mut c.arch,
+                all::<Architecture>(),
+                |a| a.name().into(),
+            );
+            ui.horizontal(|ui| {
+                for (label, preset) in [("2D preset", Preset::TwoD), ("MoG preset", Preset::Mog)] {
+                    if ui.button(label).clicked() {
+                        let m = preset.mlp(1);
+                        (c.width, c.depth, c.activation) = (m.width, m.depth, m.activation);
+                    }
+                }
+            });
+            ui.add(
+                egui::Slider::new(&mut c.width, 8..=2000)
+                    .logarithmic(true)
+                    .text("width"),
+            );
+            ui.add(egui::Slider::new(&mut c.depth, 1..=6).text("depth"));
+            choice(
+                ui,
+                "activation",
+                &mut c.activation,
+                all::<Activation>(),
+                |a| format!("{a:?}"),
+            );
+            if matches!(c.arch, Architecture::TwoModel | Architecture::HighNoiseOnly) {
+                ui.add(egui::Slider::new(&mut c.t_split, 0.05..=0.95).text("t_split"));
+            }
+        });
+}
+
+/// Each sampler (on/off, steps), particles, paths, TID radii and the noise seed.
+fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
+    egui::CollapsingHeader::new("Samplers and analysis")
+        .default_open(true)
+        .show(ui, |ui| {
+            for s in &mut c.samplers {
+                ui.horizontal(|ui| {
+                    ui.checkbox(&mut s.enabled, "");
+                    ui.colored_label(sampler_color(s.kind), sampler_label(s.kind));
+                    ui.add(
+                        egui::DragValue::new(&mut s.steps)
+                            .range(2..=2000)
+                            .suffix(" steps"),
+                    );
+                });
+            }
+            ui.add(
+                egui::Slider::new(&mut c.n_samples, 500..=200_000)
+                    .logarithmic(true)
+                    .text("samples"),
+            );
+            ui.add(egui::Slider::new(&mut c.n_paths, 10..=1000).text("paths"));
+            ui.horizontal(|ui| {
+                ui.label("ε from");
+                ui.add(
+                    egui::DragValue::new(&mut c.eps_min)
+                        .range(0.001..=1.0)
+                        .speed(0.005),
+                );
+                ui.label("to");
+                ui.add(
+                    egui::DragValue::new(&mut c.eps_max)
+                        .range(0.01..=5.0)
+                        .speed(0.01),
+                );
+            });
+            ui.add(egui::DragValue::new(&mut c.sample_seed).prefix("noise seed "));
+        });
+}

@@ -1,0 +1,176 @@
+//! The smoke test's driver (`app --frames N [--screenshot out.png]`, what CI runs): once the
+//! active mode shows its first results, render N more frames, check that the window is not
+//! blank, report frame times and refresh rates, and close.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use eframe::egui;
+
+use super::shell::{is_blank, write_png};
+use crate::sync::lock;
+
+/// What the active mode tells the smoke test each frame.
+#[derive(Clone, Debug, Default)]
+pub struct SmokeProbe {
+    /// The first results are shown.
+    pub ready: bool,
+    /// The view's name.
+    pub view: String,
+    /// Points drawn.
+    pub points: usize,
+    /// Samplers compared.
+    pub samplers: usize,
+    /// Sample sets received so far.
+    pub sample_updates: u64,
+    /// Velocity fields and metrics received so far.
+    pub field_updates: u64,
+    /// Training iteration.
+    pub iteration: u64,
+    /// Seconds of the last full analysis pass.
+    pub last_pass: Option<f64>,
+    /// The mode's last error, reported on a timeout.
+    pub error: Option<String>,
+}
+
+/// The smoke test's progress.
+pub struct Smoke {
+    frames: u64,
+    after_ready: u64,
+    last_frame: Option<Instant>,
+    /// When the first results were shown, with the probe then.
+    first: Option<(Instant, SmokeProbe)>,
+    /// Milliseconds between frames once results are shown.
+    intervals: Vec<f64>,
+    start: Instant,
+    timeout: Duration,
+    screenshot: Option<PathBuf>,
+    requested: bool,
+    result: Arc<Mutex<Option<bool>>>,
+    verdict: Arc<AtomicI32>,
+}
+
+impl Smoke {
+    /// Renders `frames` frames after the first results (within `timeout`), saving the last one
+    /// at `screenshot`; the verdict (0 rendered, 1 blank, unset: timed out) goes to `verdict`.
+    pub fn new(
+        frames: u64,
+        timeout: Duration,
+        screenshot: Option<PathBuf>,
+        verdict: Arc<AtomicI32>,
+    ) -> Self {
+        Self {
+            frames,
+            after_ready: 0,
+            last_frame: None,
+            first: None,
+            intervals: Vec::new(),
+            start: Instant::now(),
+            timeout,
+            screenshot,
+            requested: false,
+            result: Arc::new(Mutex::new(None)),
+            verdict,
+        }
+    }
+
+    /// One frame of the test.
+    pub fn step(&mut self, ctx: &egui::Context, probe: SmokeProbe) {
+        ctx.request_repaint();
+        let now = Instant::now();
+        if probe.ready {
+            if self.after_ready == 0 {
+                self.first = Some((now, probe.clone()));
+            }
+            self.after_ready += 1;
+            if let Some(prev) = self.last_frame {
+                self.intervals.push((now - prev).as_secs_f64() * 1e3);
+            }
+            self.last_frame = Some(now);
+        }
+        let done = *lock(&self.result);
+        if let Some(ok) = done
+            && self.verdict.swap(if ok { 0 } else { 1 }, Ordering::SeqCst) < 0
+        {
+            self.report(&probe);
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        if self.start.elapsed() > self.timeout {
+            if let Some(m) = &probe.error {
+                eprintln!("{}: {m}", probe.view);
+            }
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        if self.after_ready >= self.frames && !self.requested {
+            self.requested = true;
+            let result = self.result.clone();
+            let path = self.screenshot.clone();
+            let repaint = ctx.clone();
+            ctx.request_screenshot(move |image| {
+                let ok = !is_blank(&image);
+                if let Some(p) = path
+                    && let Err(e) = write_png(&p, &image)
+                {
+                    eprintln!("smoke test: could not write {}: {e}", p.display());
+                }
+                *lock(&result) = Some(ok);
+                repaint.request_repaint();
+            });
+        }
+    }
+
+    /// Prints frame times and refresh rates since the first results.
+    fn report(&mut self, now: &SmokeProbe) {
+        if let Some((median, p95)) = median_p95(&mut self.intervals) {
+            eprintln!(
+                "frame times ({} frames after the first samples, {} tab, {} points drawn): \
+                 median {median:.1} ms, p95 {p95:.1} ms",
+                self.intervals.len(),
+                now.view,
+                now.points,
+            );
+        }
+        if let Some((t0, first)) = &self.first {
+            let secs = t0.elapsed().as_secs_f64().max(1e-9);
+            let updates = now.sample_updates - first.sample_updates;
+            let fields = now.field_updates - first.field_updates;
+            let samplers = now.samplers.max(1) as f64;
+            eprintln!(
+                "refresh over {secs:.1} s: {updates} sample-set updates ({:.2} per sampler per \
+                 second), {fields} field/metrics updates ({:.2} per second), {:.0} training \
+                 it/s, last full analysis pass {}",
+                updates as f64 / samplers / secs,
+                fields as f64 / secs,
+                (now.iteration - first.iteration) as f64 / secs,
+                now.last_pass.map_or("-".into(), |s| format!("{s:.2} s")),
+            );
+        }
+    }
+}
+
+/// Median and 95th percentile of `v` (sorted in place); `None` when empty.
+fn median_p95(v: &mut [f64]) -> Option<(f64, f64)> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.5), at(0.95)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_p95_of_one_to_a_hundred() {
+        let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
+        // Indices round((100 - 1) · q): 50 → the 51st value, 94 → the 95th.
+        assert_eq!(median_p95(&mut v), Some((51.0, 95.0)));
+        assert_eq!(median_p95(&mut []), None);
+    }
+}
