@@ -248,7 +248,7 @@ fn run_study(
     let train = source
         .load()
         .map_err(|e| format!("loading the training images ({}): {e}", source.describe()))?;
-    check_images_fit(&net, &train)?;
+    check_images_fit(&net, &train).map_err(|e| e.to_string())?;
     let c = net.config.clone();
     let shape = image_shape(&net);
     let plan = [

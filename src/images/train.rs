@@ -64,9 +64,54 @@ pub enum UNetTrainError {
         /// The iteration the kept weights come from.
         last_good: u64,
     },
-    /// The images do not fit the network, or the settings cannot be trained.
+    /// The images do not fit the network.
+    #[error("cannot train: {0}")]
+    Images(ImageFitError),
+    /// The settings cannot be trained.
     #[error("cannot train: {0}")]
     Config(String),
+}
+
+/// Images of another size or channel count than a U-Net's ([`check_images_fit`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the images ({name}) are {height}×{width} with {channels} channel(s), the U-Net expects \
+     {size}×{size} with {expected_channels}"
+)]
+pub struct ImageFitError {
+    /// The image set's name.
+    pub name: String,
+    /// Its image height.
+    pub height: usize,
+    /// Its image width.
+    pub width: usize,
+    /// Its channels.
+    pub channels: usize,
+    /// The U-Net's image side.
+    pub size: usize,
+    /// The U-Net's channels.
+    pub expected_channels: usize,
+}
+
+/// Why a training record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingRecordError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The `training.json` file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a training record.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The `training.json` file.
+        path: std::path::PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
 }
 
 /// A U-Net training run in progress.
@@ -105,22 +150,20 @@ pub fn image_shape(net: &UNet) -> super::ImageShape {
 }
 
 /// Checks that `images` have the size and channels of `net`'s config.
-pub fn check_images_fit(net: &UNet, images: &ImageSet) -> Result<(), String> {
+pub fn check_images_fit(net: &UNet, images: &ImageSet) -> Result<(), ImageFitError> {
     let c = &net.config;
     if images.channels != c.channels
         || images.height != c.image_size
         || images.width != c.image_size
     {
-        return Err(format!(
-            "the images ({}) are {}×{} with {} channel(s), the U-Net expects {}×{} with {}",
-            images.name,
-            images.height,
-            images.width,
-            images.channels,
-            c.image_size,
-            c.image_size,
-            c.channels
-        ));
+        return Err(ImageFitError {
+            name: images.name.clone(),
+            height: images.height,
+            width: images.width,
+            channels: images.channels,
+            size: c.image_size,
+            expected_channels: c.channels,
+        });
     }
     Ok(())
 }
@@ -136,7 +179,7 @@ impl UNetTrainer {
         device: &Device,
         ema_start: Option<&UNet>,
     ) -> Result<Self, UNetTrainError> {
-        check_images_fit(&net, images).map_err(UNetTrainError::Config)?;
+        check_images_fit(&net, images).map_err(UNetTrainError::Images)?;
         if images.is_empty() || config.batch == 0 {
             return Err(UNetTrainError::Config(
                 "the image set and the batch must be non-empty".into(),
@@ -331,11 +374,13 @@ impl TrainingRecord {
     }
 
     /// Reads `dir/training.json`.
-    pub fn load(dir: &std::path::Path) -> Result<Self, String> {
+    pub fn load(dir: &std::path::Path) -> Result<Self, TrainingRecordError> {
         let path = dir.join(TRAINING_RECORD);
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(source) => return Err(TrainingRecordError::Io { path, source }),
+        };
+        serde_json::from_str(&text).map_err(|source| TrainingRecordError::Parse { path, source })
     }
 }
 
