@@ -1,10 +1,12 @@
 //! Collapse Explorer: see the collapse errors of deterministic diffusion samplers.
 //!
-//! Layers point one way: [`data`] (plain point sets) and [`images`] (image sets) →
-//! [`diffusion`] (processes, samplers, exact scores on burn tensors) → [`metrics`] (TID and
-//! diagnostics on plain data) → [`model`] (burn modules, fused CPU MLP, checkpoints) →
-//! [`train`] → [`app`] and [`cli`];
-//! `render` (wgpu pipelines, plain data in, pixels out) is used by [`app`] only.
+//! Layers point one way: [`data`] (plain point sets) → [`diffusion`] (processes, samplers,
+//! exact scores on burn tensors) → [`metrics`] (TID and diagnostics on plain data) → [`model`]
+//! (burn modules, fused CPU MLP, checkpoints) → [`train`] (the 2D recipe, the trainer and
+//! analysis threads) → [`sweep`] → [`app`] and [`cli`]. [`images`] is a feature slice for image
+//! models beside `train`: it uses the layers below it and is used by [`app`] and [`cli`] only.
+//! [`render`] (wgpu pipelines, plain data in, pixels out) is used by [`app`] only; [`sync`]
+//! holds the one lock-poisoning policy.
 
 pub mod app;
 pub mod cli;

@@ -204,7 +204,7 @@ pub fn train_unet_cmd(a: TrainUNetArgs) -> Result<()> {
                     save(&trainer, mean(&recent), Some(ms))?;
                 }
             }
-            Err(e @ UNetTrainError::Diverged { .. }) => {
+            Err(e @ UNetTrainError::Diverged(_)) => {
                 outcome = Err(e);
                 break;
             }

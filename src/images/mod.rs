@@ -5,6 +5,22 @@
 //!
 //! Images are plain Rust data, `[n, C, H, W]` in `[0, 1]`; [`ImageSet::to_points`] flattens them
 //! into the `[n, C·H·W]` rows that the diffusion engine consumes.
+//!
+//! # Where this sits in the layers
+//! This is a feature slice for image models that cuts across the crate's layers rather than
+//! being one of them:
+//! - data: [`data`] (the image set and the readers) and [`procedural`] (the shapes set);
+//! - model: [`unet`] (the U-Net) and [`unet_checkpoint`] (score_sde import, the crate's own
+//!   safetensors form);
+//! - training: [`train`] (the U-Net DSM trainer and its `training.json` record);
+//! - analysis: [`analysis`] (sampling, pixel TID, nearest-neighbour grids), [`open`] (what
+//!   the CLI and the app both accept as a model and its training images) and [`study`] (the
+//!   one image study: open, sample from shared noise, TID, neighbour grids, with progress and
+//!   cancel), which the `images` command and the app's Images mode run and only present.
+//!
+//! It depends on `data`, `diffusion`, `metrics` and `model`, and is used by `app` and `cli`
+//! only; nothing below it (`data`, `diffusion`, `metrics`, `model`, `train`, `render`) imports
+//! it.
 
 pub mod analysis;
 pub mod data;
@@ -25,8 +41,8 @@ pub use data::{
 };
 pub use procedural::{Background, Colour, Shape, ShapeAttributes, ShapesConfig, generate_shapes};
 pub use train::{
-    TrainingRecord, UNetTrainConfig, UNetTrainError, UNetTrainer, check_images_fit, image_shape,
-    pixel_scale,
+    ImageFitError, TrainingRecord, TrainingRecordError, UNetTrainConfig, UNetTrainError,
+    UNetTrainer, check_images_fit, image_shape, pixel_scale,
 };
-pub use unet::{UNet, UNetConfig};
+pub use unet::{UNet, UNetConfig, UNetConfigError};
 pub use unet_checkpoint::{UNetError, WeightSet, import_score_sde};

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::data::{ImageSet, PixelScale};
 use super::unet::UNet;
 use crate::data::Points;
-use crate::diffusion::loss::{Band, NoisedBatch, dsm_loss_tensor};
+use crate::diffusion::loss::{Band, Diverged, NoisedBatch, dsm_loss_tensor};
 
 /// Settings of a U-Net training run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,20 +53,56 @@ impl Default for UNetTrainConfig {
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum UNetTrainError {
     /// The loss became NaN or infinite; the weights (and the average) are those before that step.
-    #[error(
-        "training diverged at iteration {iteration} (loss {loss}); kept the last finite weights (iteration {last_good})"
-    )]
-    Diverged {
-        /// The iteration whose loss was not finite.
-        iteration: u64,
-        /// The loss value.
-        loss: f64,
-        /// The iteration the kept weights come from.
-        last_good: u64,
-    },
-    /// The images do not fit the network, or the settings cannot be trained.
+    #[error(transparent)]
+    Diverged(#[from] Diverged),
+    /// The images do not fit the network.
+    #[error("cannot train: {0}")]
+    Images(ImageFitError),
+    /// The settings cannot be trained.
     #[error("cannot train: {0}")]
     Config(String),
+}
+
+/// Images of another size or channel count than a U-Net's ([`check_images_fit`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the images ({name}) are {height}×{width} with {channels} channel(s), the U-Net expects \
+     {size}×{size} with {expected_channels}"
+)]
+pub struct ImageFitError {
+    /// The image set's name.
+    pub name: String,
+    /// Its image height.
+    pub height: usize,
+    /// Its image width.
+    pub width: usize,
+    /// Its channels.
+    pub channels: usize,
+    /// The U-Net's image side.
+    pub size: usize,
+    /// The U-Net's channels.
+    pub expected_channels: usize,
+}
+
+/// Why a training record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingRecordError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The `training.json` file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a training record.
+    #[error("{path}: {source}")]
+    Parse {
+        /// The `training.json` file.
+        path: std::path::PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
 }
 
 /// A U-Net training run in progress.
@@ -105,22 +141,20 @@ pub fn image_shape(net: &UNet) -> super::ImageShape {
 }
 
 /// Checks that `images` have the size and channels of `net`'s config.
-pub fn check_images_fit(net: &UNet, images: &ImageSet) -> Result<(), String> {
+pub fn check_images_fit(net: &UNet, images: &ImageSet) -> Result<(), ImageFitError> {
     let c = &net.config;
     if images.channels != c.channels
         || images.height != c.image_size
         || images.width != c.image_size
     {
-        return Err(format!(
-            "the images ({}) are {}×{} with {} channel(s), the U-Net expects {}×{} with {}",
-            images.name,
-            images.height,
-            images.width,
-            images.channels,
-            c.image_size,
-            c.image_size,
-            c.channels
-        ));
+        return Err(ImageFitError {
+            name: images.name.clone(),
+            height: images.height,
+            width: images.width,
+            channels: images.channels,
+            size: c.image_size,
+            expected_channels: c.channels,
+        });
     }
     Ok(())
 }
@@ -136,7 +170,7 @@ impl UNetTrainer {
         device: &Device,
         ema_start: Option<&UNet>,
     ) -> Result<Self, UNetTrainError> {
-        check_images_fit(&net, images).map_err(UNetTrainError::Config)?;
+        check_images_fit(&net, images).map_err(UNetTrainError::Images)?;
         if images.is_empty() || config.batch == 0 {
             return Err(UNetTrainError::Config(
                 "the image set and the batch must be non-empty".into(),
@@ -225,11 +259,11 @@ impl UNetTrainer {
         let next = self.iteration + 1;
         if !loss.is_finite() {
             self.net = Some(net);
-            return Err(UNetTrainError::Diverged {
+            return Err(UNetTrainError::Diverged(Diverged {
                 iteration: next,
                 loss,
                 last_good: self.iteration,
-            });
+            }));
         }
         let grads = GradientsParams::from_grads(loss_t.backward(), &net);
         let lr = self.current_lr();
@@ -331,11 +365,13 @@ impl TrainingRecord {
     }
 
     /// Reads `dir/training.json`.
-    pub fn load(dir: &std::path::Path) -> Result<Self, String> {
+    pub fn load(dir: &std::path::Path) -> Result<Self, TrainingRecordError> {
         let path = dir.join(TRAINING_RECORD);
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(source) => return Err(TrainingRecordError::Io { path, source }),
+        };
+        serde_json::from_str(&text).map_err(|source| TrainingRecordError::Parse { path, source })
     }
 }
 
@@ -457,11 +493,11 @@ mod tests {
         let err = tr.step().unwrap_err();
         assert!(matches!(
             err,
-            UNetTrainError::Diverged {
+            UNetTrainError::Diverged(Diverged {
                 iteration: 1,
                 last_good: 0,
                 ..
-            }
+            })
         ));
         assert_eq!(host_params(&tr.model(&dev)), before);
     }

@@ -17,7 +17,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::unet::{Init, ParamSource, UNet, UNetConfig, ZeroInit};
+use super::unet::{Init, ParamSource, UNet, UNetConfig, UNetConfigError, ZeroInit};
 use crate::diffusion::NoiseProcess;
 
 /// Which weights of a score_sde checkpoint to load.
@@ -38,7 +38,7 @@ pub enum WeightSet {
 pub enum UNetError {
     /// The config cannot be built.
     #[error("invalid U-Net config: {0}")]
-    Config(String),
+    Config(UNetConfigError),
     /// File system error.
     #[error("{path}: {source}")]
     Io {
@@ -374,7 +374,9 @@ impl UNet {
                 meta.architecture, meta.format_version
             )));
         }
-        meta.config.validate().map_err(sidecar_err)?;
+        meta.config
+            .validate()
+            .map_err(|e| sidecar_err(e.to_string()))?;
         if !weights.exists() {
             return Err(UNetError::Io {
                 path: weights.to_path_buf(),

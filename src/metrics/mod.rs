@@ -1,8 +1,14 @@
-//! TID and the diagnostics that work on plain data (SPEC §6, §7).
+//! TID and the diagnostics that work on plain data (SPEC §6, §7):
+//! - [`tid`]: the Tail Index Difference and its curves (§6, paper §5.1);
+//! - [`neighbours`]: the exact ε-neighbour counts TID is computed from (§6);
+//! - [`covariance`]: the error covariance along trajectories (§7, paper Fig. 5b);
+//! - [`density`]: the density evolution of one coordinate of a trajectory (§7, paper Fig. 6).
 
+pub mod covariance;
 pub mod density;
 pub mod neighbours;
 pub mod tid;
 
-pub use density::{DensityEvolution, error_covariance};
+pub use covariance::error_covariance;
+pub use density::DensityEvolution;
 pub use tid::{TidError, TidPoint, hill_estimator, tid_curve};
