@@ -131,6 +131,7 @@ impl ExplorerConfig {
             &self.dataset,
             (self.dataset == "mog").then_some(self.mog_dim),
         )
+        .map_err(|e| e.to_string())
     }
 
     /// Sets the dataset and the paper's matching preset (2D: 3 × 100, n = 500,000; MoG:

@@ -29,6 +29,35 @@ pub enum DatasetSpec {
     },
 }
 
+/// Why [`DatasetSpec::from_name`] rejected a name.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum DatasetNameError {
+    /// No dataset has this name; the message lists the known ones.
+    #[error("unknown dataset '{name}'; known: {}", known_names())]
+    Unknown {
+        /// The name asked for.
+        name: String,
+    },
+    /// A fixed-dimension dataset was asked for with another `--dim`.
+    #[error("dataset '{name}' has dimension {dim}, not --dim {requested}")]
+    WrongDim {
+        /// The dataset.
+        name: String,
+        /// Its dimension.
+        dim: usize,
+        /// The `--dim` asked for.
+        requested: usize,
+    },
+    /// `mog` was asked for with `--dim 0`.
+    #[error("--dim must be at least 1")]
+    ZeroDim,
+}
+
+/// The CLI names of [`DatasetSpec::CATALOGUE`], comma separated.
+fn known_names() -> String {
+    DatasetSpec::CATALOGUE.map(|(n, _)| n).join(", ")
+}
+
 /// Noise std of the spiral and semicircles datasets.
 const CURVE_NOISE: f64 = 0.1;
 
@@ -56,12 +85,13 @@ impl DatasetSpec {
     ];
 
     /// Parses a CLI name; `dim` applies to `mog` (and must be 1 for `mog1d` if given).
-    pub fn from_name(name: &str, dim: Option<usize>) -> Result<Self, String> {
+    pub fn from_name(name: &str, dim: Option<usize>) -> Result<Self, DatasetNameError> {
         let fixed = |spec: Self| match dim {
-            Some(d) if d != spec.dim() => Err(format!(
-                "dataset '{name}' has dimension {}, not --dim {d}",
-                spec.dim()
-            )),
+            Some(d) if d != spec.dim() => Err(DatasetNameError::WrongDim {
+                name: name.to_string(),
+                dim: spec.dim(),
+                requested: d,
+            }),
             _ => Ok(spec),
         };
         match name {
@@ -71,13 +101,12 @@ impl DatasetSpec {
             "ring-mog" => fixed(Self::RingMog),
             "mog1d" => fixed(Self::Mog { dim: 1, std: 0.1 }),
             "mog" => match dim.unwrap_or(10) {
-                0 => Err("--dim must be at least 1".into()),
+                0 => Err(DatasetNameError::ZeroDim),
                 d => Ok(Self::Mog { dim: d, std: 0.1 }),
             },
-            other => Err(format!(
-                "unknown dataset '{other}'; known: {}",
-                Self::CATALOGUE.map(|(n, _)| n).join(", ")
-            )),
+            other => Err(DatasetNameError::Unknown {
+                name: other.to_string(),
+            }),
         }
     }
 

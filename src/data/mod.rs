@@ -4,8 +4,8 @@ mod datasets;
 pub mod io;
 mod mixture;
 
-pub use datasets::DatasetSpec;
-pub use io::{ReadError, read_points, write_npy};
+pub use datasets::{DatasetNameError, DatasetSpec};
+pub use io::{ParseError, ReadError, read_points, write_npy};
 pub use mixture::GaussianMixture;
 
 /// A finite set of `n` points in `d` dimensions, row-major (`[n, d]`).

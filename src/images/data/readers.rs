@@ -737,7 +737,7 @@ fn array_to_images(a: NpyArray) -> Result<ImageSet, String> {
 
 fn read_npy_file(path: &Path) -> Result<ImageSet, ImageError> {
     let bytes = read_file(path)?;
-    let array = parse_npy(&bytes).map_err(|m| malformed(path, m))?;
+    let array = parse_npy(&bytes).map_err(|m| malformed(path, m.to_string()))?;
     array_to_images(array).map_err(|m| malformed(path, m))
 }
 
