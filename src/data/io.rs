@@ -28,12 +28,109 @@ pub enum ReadError {
         /// What is wrong, in words.
         message: String,
     },
+    /// The file's contents could not be parsed as CSV or `.npy`.
+    #[error("{path}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (not a `source`: the message already holds it).
+        reason: ParseError,
+    },
+}
+
+/// Why CSV text or `.npy` bytes could not be parsed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ParseError {
+    /// A CSV line has another number of columns than the lines before it.
+    #[error("line {line}: {found} columns, but earlier lines have {expected}")]
+    Columns {
+        /// 1-based line number.
+        line: usize,
+        /// Columns on this line.
+        found: usize,
+        /// Columns on the earlier lines.
+        expected: usize,
+    },
+    /// A CSV field (after the header) is not a number.
+    #[error("line {line}: '{field}' is not a number ({reason})")]
+    NotANumber {
+        /// 1-based line number.
+        line: usize,
+        /// The field.
+        field: String,
+        /// The parser's complaint (not a `source`: the message already holds it).
+        reason: std::num::ParseFloatError,
+    },
+    /// The CSV text has no numeric rows.
+    #[error("no numeric rows")]
+    NoNumericRows,
+    /// The `.npy` array is not `[n]` or `[n, d]`.
+    #[error("expected shape [n] or [n, d], found {0:?}")]
+    Shape(Vec<usize>),
+    /// The bytes do not start with the `.npy` magic.
+    #[error("not a .npy file (missing \\x93NUMPY magic)")]
+    NotNpy,
+    /// The `.npy` header is cut short.
+    #[error("truncated .npy header")]
+    TruncatedHeader,
+    /// The `.npy` format version is not 1–3.
+    #[error("unsupported .npy version {0}")]
+    Version(u8),
+    /// The `.npy` header is not UTF-8 text.
+    #[error("the .npy header is not text")]
+    HeaderNotText,
+    /// The `.npy` header lacks a key.
+    #[error("the .npy header has no '{0}'")]
+    MissingKey(&'static str),
+    /// The `.npy` header's `fortran_order` is missing or neither `True` nor `False`.
+    #[error("the .npy header has no valid 'fortran_order'")]
+    FortranOrder,
+    /// The `descr` is not a quoted string (a structured dtype).
+    #[error("bad 'descr' (structured dtypes are not supported)")]
+    StructuredDtype,
+    /// The `descr` string is malformed.
+    #[error("bad 'descr'")]
+    BadDescr,
+    /// A `shape` entry is not a count.
+    #[error("bad shape entry '{0}'")]
+    ShapeEntry(String),
+    /// The element count overflows.
+    #[error("shape too large")]
+    ShapeTooLarge,
+    /// The data is shorter than the shape needs.
+    #[error("truncated data: shape {shape:?} of {descr} needs {need} bytes, the file has {have}")]
+    TruncatedData {
+        /// The header's shape.
+        shape: Vec<usize>,
+        /// The header's dtype.
+        descr: String,
+        /// Bytes needed.
+        need: usize,
+        /// Bytes present.
+        have: usize,
+    },
+    /// The dtype string is empty.
+    #[error("empty dtype")]
+    EmptyDtype,
+    /// The dtype's size is not a number.
+    #[error("unsupported dtype '{0}'")]
+    DtypeSize(String),
+    /// The dtype is not a supported integer or float.
+    #[error("unsupported dtype '{0}' (expected uint8, other integers, float32 or float64)")]
+    UnsupportedDtype(String),
 }
 
 fn malformed(path: &Path, message: impl Into<String>) -> ReadError {
     ReadError::Malformed {
         path: path.to_owned(),
         message: message.into(),
+    }
+}
+
+fn parse_failed(path: &Path) -> impl Fn(ParseError) -> ReadError + '_ {
+    move |reason| ReadError::Parse {
+        path: path.to_owned(),
+        reason,
     }
 }
 
@@ -48,11 +145,11 @@ pub fn read_points(path: &Path) -> Result<Points, ReadError> {
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
     {
-        parse_npy(&bytes).map_err(|m| malformed(path, m))?
+        parse_npy(&bytes).map_err(parse_failed(path))?
     } else {
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| malformed(path, "not UTF-8 text (expected CSV, or a .npy file)"))?;
-        parse_csv(text).map_err(|m| malformed(path, m))?
+        parse_csv(text).map_err(parse_failed(path))?
     };
     if points.n == 0 {
         return Err(malformed(path, "no points"));
@@ -73,7 +170,7 @@ pub fn read_points(path: &Path) -> Result<Points, ReadError> {
 
 /// Parses CSV (or whitespace/semicolon separated) text: one point per line, the same number of
 /// columns on every line; a first line that is not numeric is taken as a header; `#` comments.
-pub fn parse_csv(text: &str) -> Result<Points, String> {
+pub fn parse_csv(text: &str) -> Result<Points, ParseError> {
     let mut data = Vec::new();
     let mut d = None;
     let mut n = 0;
@@ -92,11 +189,11 @@ pub fn parse_csv(text: &str) -> Result<Points, String> {
                 match d {
                     None => d = Some(row.len()),
                     Some(d) if d != row.len() => {
-                        return Err(format!(
-                            "line {}: {} columns, but earlier lines have {d}",
-                            lineno + 1,
-                            row.len()
-                        ));
+                        return Err(ParseError::Columns {
+                            line: lineno + 1,
+                            found: row.len(),
+                            expected: d,
+                        });
                     }
                     _ => {}
                 }
@@ -109,27 +206,28 @@ pub fn parse_csv(text: &str) -> Result<Points, String> {
                     .iter()
                     .find(|f| f.parse::<f32>().is_err())
                     .unwrap_or(&"");
-                return Err(format!(
-                    "line {}: '{bad}' is not a number ({e})",
-                    lineno + 1
-                ));
+                return Err(ParseError::NotANumber {
+                    line: lineno + 1,
+                    field: bad.to_string(),
+                    reason: e,
+                });
             }
         }
     }
     let d = d.unwrap_or(0);
     if d == 0 {
-        return Err("no numeric rows".into());
+        return Err(ParseError::NoNumericRows);
     }
     Ok(Points::new(n, d, data))
 }
 
 /// Parses the bytes of a `.npy` file into points (`[n]` becomes `[n, 1]`).
-pub fn parse_npy(bytes: &[u8]) -> Result<Points, String> {
+pub fn parse_npy(bytes: &[u8]) -> Result<Points, ParseError> {
     let a = parse_npy_array(bytes)?;
     let (n, d) = match a.shape.as_slice() {
         [n] => (*n, 1),
         [n, d] => (*n, *d),
-        other => return Err(format!("expected shape [n] or [n, d], found {other:?}")),
+        other => return Err(ParseError::Shape(other.to_vec())),
     };
     Ok(Points::new(n, d, a.values))
 }
@@ -144,10 +242,10 @@ pub(crate) struct NpyArray {
 }
 
 /// Parses the bytes of a `.npy` file of any shape (C or Fortran order; floats, integers, bools).
-pub(crate) fn parse_npy_array(bytes: &[u8]) -> Result<NpyArray, String> {
+pub(crate) fn parse_npy_array(bytes: &[u8]) -> Result<NpyArray, ParseError> {
     const MAGIC: &[u8] = b"\x93NUMPY";
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return Err("not a .npy file (missing \\x93NUMPY magic)".into());
+        return Err(ParseError::NotNpy);
     }
     let (header_len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
@@ -155,26 +253,26 @@ pub(crate) fn parse_npy_array(bytes: &[u8]) -> Result<NpyArray, String> {
             u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
             12,
         ),
-        2 | 3 => return Err("truncated .npy header".into()),
-        v => return Err(format!("unsupported .npy version {v}")),
+        2 | 3 => return Err(ParseError::TruncatedHeader),
+        v => return Err(ParseError::Version(v)),
     };
     let header = bytes
         .get(start..start + header_len)
-        .ok_or("truncated .npy header")?;
-    let header = std::str::from_utf8(header).map_err(|_| "the .npy header is not text")?;
-    let descr = dict_value(header, "descr").ok_or("the .npy header has no 'descr'")?;
+        .ok_or(ParseError::TruncatedHeader)?;
+    let header = std::str::from_utf8(header).map_err(|_| ParseError::HeaderNotText)?;
+    let descr = dict_value(header, "descr").ok_or(ParseError::MissingKey("descr"))?;
     let quote = descr
         .chars()
         .next()
         .filter(|c| *c == '\'' || *c == '"')
-        .ok_or("bad 'descr' (structured dtypes are not supported)")?;
-    let descr = descr[1..].split(quote).next().ok_or("bad 'descr'")?;
+        .ok_or(ParseError::StructuredDtype)?;
+    let descr = descr[1..].split(quote).next().ok_or(ParseError::BadDescr)?;
     let fortran = match dict_value(header, "fortran_order") {
         Some(v) if v.starts_with("True") => true,
         Some(v) if v.starts_with("False") => false,
-        _ => return Err("the .npy header has no valid 'fortran_order'".into()),
+        _ => return Err(ParseError::FortranOrder),
     };
-    let shape_text = dict_value(header, "shape").ok_or("the .npy header has no 'shape'")?;
+    let shape_text = dict_value(header, "shape").ok_or(ParseError::MissingKey("shape"))?;
     let shape: Vec<usize> = shape_text
         .trim_start_matches('(')
         .split(')')
@@ -185,21 +283,23 @@ pub(crate) fn parse_npy_array(bytes: &[u8]) -> Result<NpyArray, String> {
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse::<usize>()
-                .map_err(|_| format!("bad shape entry '{s}'"))
+                .map_err(|_| ParseError::ShapeEntry(s.to_string()))
         })
         .collect::<Result<_, _>>()?;
     let (little, kind, size) = parse_descr(descr)?;
     let count = shape
         .iter()
         .try_fold(1usize, |a, &s| a.checked_mul(s))
-        .ok_or("shape too large")?;
-    let need = count.checked_mul(size).ok_or("shape too large")?;
+        .ok_or(ParseError::ShapeTooLarge)?;
+    let need = count.checked_mul(size).ok_or(ParseError::ShapeTooLarge)?;
     let body = &bytes[start + header_len..];
     if body.len() < need {
-        return Err(format!(
-            "truncated data: shape {shape:?} of {descr} needs {need} bytes, the file has {}",
-            body.len()
-        ));
+        return Err(ParseError::TruncatedData {
+            shape,
+            descr: descr.to_string(),
+            need,
+            have: body.len(),
+        });
     }
     let mut values: Vec<f32> = body[..need]
         .chunks_exact(size)
@@ -244,22 +344,20 @@ fn fortran_to_c(values: &[f32], shape: &[usize]) -> Vec<f32> {
 }
 
 /// `(little-endian, kind, size)` of a numpy dtype string such as `<f4` or `|u1`.
-fn parse_descr(descr: &str) -> Result<(bool, char, usize), String> {
+fn parse_descr(descr: &str) -> Result<(bool, char, usize), ParseError> {
     let (endian, rest) = match descr.chars().next() {
         Some(c @ ('<' | '>' | '=' | '|')) => (c, &descr[1..]),
         _ => ('=', descr),
     };
-    let kind = rest.chars().next().ok_or("empty dtype")?;
+    let kind = rest.chars().next().ok_or(ParseError::EmptyDtype)?;
     let size: usize = rest[kind.len_utf8()..]
         .parse()
-        .map_err(|_| format!("unsupported dtype '{descr}'"))?;
+        .map_err(|_| ParseError::DtypeSize(descr.to_string()))?;
     match (kind, size) {
         ('f', 4 | 8) | ('i' | 'u', 1 | 2 | 4 | 8) | ('b', 1) => {
             Ok((endian != '>', if kind == 'b' { 'u' } else { kind }, size))
         }
-        _ => Err(format!(
-            "unsupported dtype '{descr}' (expected uint8, other integers, float32 or float64)"
-        )),
+        _ => Err(ParseError::UnsupportedDtype(descr.to_string())),
     }
 }
 
@@ -380,19 +478,16 @@ mod tests {
     fn malformed_npy_is_a_clear_error() {
         let good = npy_bytes(&[3, 2], &[0.0; 6]);
         let truncated = &good[..good.len() - 3];
-        assert!(parse_npy(truncated).unwrap_err().contains("truncated data"));
-        assert!(parse_npy(b"hello world").unwrap_err().contains("magic"));
-        assert!(parse_npy(&good[..20]).unwrap_err().contains("truncated"));
+        let err = |bytes: &[u8]| parse_npy(bytes).unwrap_err().to_string();
+        assert!(err(truncated).contains("truncated data"));
+        assert!(err(b"hello world").contains("magic"));
+        assert!(err(&good[..20]).contains("truncated"));
         let mut complex = good.clone();
         let pos = complex.windows(3).position(|w| w == b"<f4").unwrap();
         complex[pos + 1] = b'c';
-        assert!(
-            parse_npy(&complex)
-                .unwrap_err()
-                .contains("unsupported dtype '<c4'")
-        );
+        assert!(err(&complex).contains("unsupported dtype '<c4'"));
         let three_d = npy_bytes(&[1, 2, 3], &[0.0; 6]);
-        assert!(parse_npy(&three_d).unwrap_err().contains("shape"));
+        assert!(err(&three_d).contains("shape"));
     }
 
     #[test]
@@ -400,8 +495,9 @@ mod tests {
         let p = parse_csv("x,y\n1,2\n3, 4\n\n# c\n5 6\n").unwrap();
         assert_eq!((p.n, p.d), (3, 2));
         assert_eq!(p.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-        assert!(parse_csv("1,2\n3\n").unwrap_err().contains("line 2"));
-        assert!(parse_csv("1,2\n3,abc\n").unwrap_err().contains("'abc'"));
+        let err = |text: &str| parse_csv(text).unwrap_err().to_string();
+        assert!(err("1,2\n3\n").contains("line 2"));
+        assert!(err("1,2\n3,abc\n").contains("'abc'"));
         assert!(parse_csv("").is_err());
     }
 

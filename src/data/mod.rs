@@ -5,7 +5,7 @@ pub mod io;
 mod mixture;
 
 pub use datasets::{DatasetError, DatasetKind, DatasetSpec};
-pub use io::{ReadError, read_points, write_npy};
+pub use io::{ParseError, ReadError, read_points, write_npy};
 pub use mixture::GaussianMixture;
 
 /// A finite set of `n` points in `d` dimensions, row-major (`[n, d]`).

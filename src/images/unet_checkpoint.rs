@@ -387,7 +387,7 @@ impl UNet {
         crate::model::checkpoint::load_safetensors_strict(&mut net, weights, "config").map_err(
             |message| UNetError::Weights {
                 path: weights.to_path_buf(),
-                message,
+                message: message.to_string(),
             },
         )?;
         Ok(net.with_process(meta.process))

@@ -3,9 +3,6 @@
 
 use serde::Serialize;
 
-// The error covariance lived here; the old path `metrics::density::error_covariance` still works.
-pub use super::covariance::error_covariance;
-
 /// The `(t × x)` density image of one coordinate of a trajectory (paper Fig. 6).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DensityEvolution {

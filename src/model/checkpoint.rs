@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::store::{ApplyError, ModuleSnapshot, SafetensorsStore, SafetensorsStoreError};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -84,13 +84,59 @@ pub enum CheckpointError {
         /// Cause.
         message: String,
     },
-    /// Weights do not match the sidecar's architecture, or the file is corrupt.
+    /// Weights could not be written, or hold non-finite values.
     #[error("{path}: {message}")]
     Weights {
         /// File.
         path: PathBuf,
-        /// Cause, naming the first bad tensor.
+        /// Cause.
         message: String,
+    },
+    /// The weights file is corrupt or does not match the sidecar's architecture.
+    #[error("{path}: {reason}")]
+    StrictLoad {
+        /// File.
+        path: PathBuf,
+        /// Cause, naming the first bad tensor (not a `source`: the message already holds it).
+        reason: StrictLoadError,
+    },
+}
+
+/// Why a safetensors file does not load strictly into the module built from its sidecar
+/// ([`load_safetensors_strict`]); `what` names the sidecar field the module was built from.
+#[derive(Debug, thiserror::Error)]
+pub enum StrictLoadError {
+    /// The file cannot be read or parsed as safetensors.
+    #[error("corrupt or unreadable: {reason}")]
+    Unreadable {
+        /// The store's error.
+        reason: SafetensorsStoreError,
+    },
+    /// A tensor has the wrong shape or type.
+    #[error("does not match the sidecar's {what}: {error:?}")]
+    Mismatch {
+        /// The sidecar field.
+        what: &'static str,
+        /// The first bad tensor (boxed: burn's error holds two shapes).
+        error: Box<ApplyError>,
+    },
+    /// A tensor the module needs is not in the file.
+    #[error("missing tensor '{name}' ({why}) for the sidecar's {what}")]
+    Missing {
+        /// The sidecar field.
+        what: &'static str,
+        /// The tensor's path in the module.
+        name: String,
+        /// Its container stack.
+        why: String,
+    },
+    /// The file has a tensor the module does not use.
+    #[error("unexpected tensor '{name}' for the sidecar's {what}")]
+    Unexpected {
+        /// The sidecar field.
+        what: &'static str,
+        /// The tensor's name in the file.
+        name: String,
     },
 }
 
@@ -189,11 +235,12 @@ impl Checkpoint {
                 .map(|w| Mlp::from_weights(w, &device))
                 .collect(),
         };
-        let weights_err = |message: String| CheckpointError::Weights {
-            path: st.clone(),
-            message,
-        };
-        load_safetensors_strict(&mut module, &st, "architecture").map_err(weights_err)?;
+        load_safetensors_strict(&mut module, &st, "architecture").map_err(|reason| {
+            CheckpointError::StrictLoad {
+                path: st.clone(),
+                reason,
+            }
+        })?;
         let weights: Vec<MlpWeights> = module
             .parts
             .iter()
@@ -201,36 +248,45 @@ impl Checkpoint {
             .map(|(m, (_, c))| m.to_weights(c))
             .collect();
         if weights.iter().any(|w| !w.all_finite()) {
-            return Err(weights_err("contains NaN or infinite weights".into()));
+            return Err(CheckpointError::Weights {
+                path: st,
+                message: "contains NaN or infinite weights".into(),
+            });
         }
         Ok(Self { meta, weights })
     }
 }
 
 /// Loads `path` into `module`, requiring every tensor to be present with its shape and no
-/// tensor to be left over; the message names the first that is not (`what` names the sidecar
+/// tensor to be left over; the error names the first that is not (`what` names the sidecar
 /// field the module was built from, e.g. "architecture").
 pub(crate) fn load_safetensors_strict<M: ModuleSnapshot>(
     module: &mut M,
     path: &Path,
-    what: &str,
-) -> Result<(), String> {
+    what: &'static str,
+) -> Result<(), StrictLoadError> {
     let mut store = SafetensorsStore::from_file(path);
     let result = module
         .load_from(&mut store)
-        .map_err(|e| format!("corrupt or unreadable: {e}"))?;
+        .map_err(|reason| StrictLoadError::Unreadable { reason })?;
     if let Some(e) = result.errors.first() {
-        return Err(format!("does not match the sidecar's {what}: {e:?}"));
+        return Err(StrictLoadError::Mismatch {
+            what,
+            error: Box::new(e.clone()),
+        });
     }
     if let Some((name, why)) = result.missing.first() {
-        return Err(format!(
-            "missing tensor '{name}' ({why}) for the sidecar's {what}"
-        ));
+        return Err(StrictLoadError::Missing {
+            what,
+            name: name.clone(),
+            why: why.clone(),
+        });
     }
     if let Some(name) = result.unused.first() {
-        return Err(format!(
-            "unexpected tensor '{name}' for the sidecar's {what}"
-        ));
+        return Err(StrictLoadError::Unexpected {
+            what,
+            name: name.clone(),
+        });
     }
     Ok(())
 }

@@ -7,7 +7,9 @@ pub mod mlp;
 pub mod net;
 pub mod packed;
 
-pub use checkpoint::{Checkpoint, CheckpointError, CheckpointMeta, DataSource, LossPoint};
+pub use checkpoint::{
+    Checkpoint, CheckpointError, CheckpointMeta, DataSource, LossPoint, StrictLoadError,
+};
 pub use infer::{FastScoreNet, inference_model};
 pub use mlp::{Activation, Mlp, MlpConfig, MlpWeights};
 pub use net::{Architecture, NetSpec, ScoreNet};

@@ -146,7 +146,7 @@ fn array_to_images(a: NpyArray) -> Result<ImageSet, ArrayError> {
 /// Reads a `.npy` array as an image set.
 pub(super) fn read_npy_file(path: &Path) -> Result<ImageSet, ImageError> {
     let bytes = read_file(path)?;
-    let array = parse_npy(&bytes).map_err(|m| malformed(path, m))?;
+    let array = parse_npy(&bytes).map_err(|m| malformed(path, m.to_string()))?;
     array_to_images(array).map_err(|e| malformed(path, e.to_string()))
 }
 
