@@ -409,9 +409,8 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
                 "{m}; pass images of the model's size (--data-size, --data-channels or another \
                  --data)"
             ),
-            StudyError::Open(e) => {
-                e.context("pass the training images with --data procedural|PATH")
-            }
+            StudyError::Open(e) if e.is_about_data() => anyhow::Error::new(e)
+                .context("pass the training images with --data procedural|PATH"),
             e => e.into(),
         },
     )?;

@@ -6,12 +6,94 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
 use burn::tensor::Device;
 
 use super::analysis::ImageSource;
-use super::train::{TRAINING_RECORD, TrainingRecord};
-use super::{UNet, UNetConfig, WeightSet, import_score_sde};
+use super::train::{TRAINING_RECORD, TrainingRecord, TrainingRecordError};
+use super::unet::UNetConfigError;
+use super::{UNet, UNetConfig, UNetError, WeightSet, import_score_sde};
+
+/// Why a U-Net or its training images could not be opened; each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The checkpoint path does not exist.
+    #[error("checkpoint {} does not exist", .0.display())]
+    Missing(PathBuf),
+    /// A directory without U-Net weights.
+    #[error(
+        "{} holds no U-Net (no {name}); train one with `train-unet --out {}`",
+        dir.display(),
+        dir.display()
+    )]
+    NoUNet {
+        /// The directory.
+        dir: PathBuf,
+        /// The file it lacks.
+        name: &'static str,
+    },
+    /// A PyTorch checkpoint without its config.
+    #[error("{} is a PyTorch checkpoint: pass its U-Net shape with --config FILE.toml", .0.display())]
+    NeedsConfig(PathBuf),
+    /// The config file cannot be read.
+    #[error(
+        "--config '{}' is neither tiny, small, cifar nor a readable TOML file: {error}",
+        path.display()
+    )]
+    ConfigUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// The config file is not TOML of U-Net fields.
+    #[error("parsing {}: {error}", path.display())]
+    ConfigParse {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: String,
+    },
+    /// The config describes no valid U-Net.
+    #[error("{}: {error}", path.display())]
+    ConfigInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: UNetConfigError,
+    },
+    /// The weights could not be loaded.
+    #[error("loading the U-Net {}: {error}", path.display())]
+    Load {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: UNetError,
+    },
+    /// The PyTorch checkpoint could not be imported.
+    #[error("importing {}: {error}", path.display())]
+    Import {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: UNetError,
+    },
+    /// The `train-unet` directory's record of its training images is unreadable.
+    #[error("finding the training images (or name them): {0}")]
+    Record(TrainingRecordError),
+    /// Nothing records the training images.
+    #[error(
+        "this checkpoint does not record its training images: name them (procedural or a file \
+         or directory)"
+    )]
+    NoRecord,
+}
+
+impl OpenError {
+    /// Whether the training images, not the model, are what is missing.
+    pub fn is_about_data(&self) -> bool {
+        matches!(self, Self::Record(_) | Self::NoRecord)
+    }
+}
 
 /// A U-Net as loaded by [`load_unet`].
 pub struct LoadedUNet {
@@ -27,18 +109,22 @@ pub struct LoadedUNet {
 
 /// A U-Net config from a TOML file of [`UNetConfig`] fields (missing fields take the defaults,
 /// score_sde's CIFAR-10 model).
-pub fn read_config_toml(path: &Path) -> Result<UNetConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "--config '{}' is neither tiny, small, cifar nor a readable TOML file",
-            path.display()
-        )
+pub fn read_config_toml(path: &Path) -> Result<UNetConfig, OpenError> {
+    let path_buf = || path.to_path_buf();
+    let text = std::fs::read_to_string(path).map_err(|error| OpenError::ConfigUnreadable {
+        path: path_buf(),
+        error,
     })?;
-    let config: UNetConfig =
-        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let config: UNetConfig = toml::from_str(&text).map_err(|e| OpenError::ConfigParse {
+        path: path_buf(),
+        error: e.to_string(),
+    })?;
     config
         .validate()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|error| OpenError::ConfigInvalid {
+            path: path_buf(),
+            error,
+        })?;
     Ok(config)
 }
 
@@ -71,17 +157,14 @@ pub fn image_source(
 
 /// The training images of a study: `data` when given, else what the `train-unet` directory
 /// `dir` recorded.
-pub fn training_source(data: Option<ImageSource>, dir: Option<&Path>) -> Result<ImageSource> {
+pub fn training_source(
+    data: Option<ImageSource>,
+    dir: Option<&Path>,
+) -> Result<ImageSource, OpenError> {
     match (data, dir) {
         (Some(d), _) => Ok(d),
-        (None, Some(dir)) => Ok(TrainingRecord::load(dir)
-            .map_err(anyhow::Error::msg)
-            .context("finding the training images (or name them)")?
-            .data),
-        (None, None) => bail!(
-            "this checkpoint does not record its training images: name them (procedural or a \
-             file or directory)"
-        ),
+        (None, Some(dir)) => Ok(TrainingRecord::load(dir).map_err(OpenError::Record)?.data),
+        (None, None) => Err(OpenError::NoRecord),
     }
 }
 
@@ -93,9 +176,9 @@ pub fn load_unet(
     config: Option<&Path>,
     weights: WeightSet,
     device: &Device,
-) -> Result<LoadedUNet> {
+) -> Result<LoadedUNet, OpenError> {
     if !checkpoint.exists() {
-        bail!("checkpoint {} does not exist", checkpoint.display());
+        return Err(OpenError::Missing(checkpoint.to_path_buf()));
     }
     if checkpoint.is_dir() {
         let name = match weights {
@@ -112,14 +195,15 @@ pub fn load_unet(
             path = checkpoint.join("model.safetensors");
         }
         if !path.exists() {
-            bail!(
-                "{} holds no U-Net (no {name}); train one with `train-unet --out {}`",
-                checkpoint.display(),
-                checkpoint.display()
-            );
+            return Err(OpenError::NoUNet {
+                dir: checkpoint.to_path_buf(),
+                name,
+            });
         }
-        let net = UNet::load(&path, device)
-            .with_context(|| format!("loading the U-Net {}", path.display()))?;
+        let net = UNet::load(&path, device).map_err(|error| OpenError::Load {
+            path: path.clone(),
+            error,
+        })?;
         return Ok(LoadedUNet {
             net,
             dir: Some(checkpoint.to_path_buf()),
@@ -133,14 +217,15 @@ pub fn load_unet(
         .unwrap_or("");
     if matches!(ext, "pth" | "pt" | "ckpt") {
         let Some(config) = config else {
-            bail!(
-                "{} is a PyTorch checkpoint: pass its U-Net shape with --config FILE.toml",
-                checkpoint.display()
-            );
+            return Err(OpenError::NeedsConfig(checkpoint.to_path_buf()));
         };
         let config = read_config_toml(config)?;
-        let net = import_score_sde(checkpoint, &config, weights, device)
-            .with_context(|| format!("importing {}", checkpoint.display()))?;
+        let net = import_score_sde(checkpoint, &config, weights, device).map_err(|error| {
+            OpenError::Import {
+                path: checkpoint.to_path_buf(),
+                error,
+            }
+        })?;
         return Ok(LoadedUNet {
             net,
             dir: None,
@@ -148,8 +233,10 @@ pub fn load_unet(
             note: None,
         });
     }
-    let net = UNet::load(checkpoint, device)
-        .with_context(|| format!("loading the U-Net {}", checkpoint.display()))?;
+    let net = UNet::load(checkpoint, device).map_err(|error| OpenError::Load {
+        path: checkpoint.to_path_buf(),
+        error,
+    })?;
     let dir = checkpoint
         .parent()
         .filter(|d| d.join(TRAINING_RECORD).exists())

@@ -12,7 +12,7 @@ use super::analysis::{
     Cancelled, ImageSource, Neighbour, NnRow, neighbour_counts_at, nn_grid, pixel_tid,
     radii_around, reference_radius, sample_images, tid_subset_size,
 };
-use super::open::{image_source, load_unet, training_source};
+use super::open::{OpenError, image_source, load_unet, training_source};
 use super::train::{check_images_fit, image_shape};
 use super::{ImageError, ImageSet, Rgb8Image, WeightSet};
 use crate::device::DeviceChoice;
@@ -160,8 +160,8 @@ pub enum StudyError {
     #[error("{0}")]
     Settings(&'static str),
     /// The U-Net or the record of its training images could not be opened.
-    #[error("{0:#}")]
-    Open(anyhow::Error),
+    #[error(transparent)]
+    Open(#[from] OpenError),
     /// The training images could not be read.
     #[error("loading the training images ({what}): {error}")]
     Data {
@@ -200,8 +200,7 @@ pub fn run_study(
     }
     progress(Stage::LoadingModel, 0.0);
     let dev = s.device.resolve();
-    let loaded = load_unet(&s.checkpoint, s.config.as_deref(), s.weights, &dev.device)
-        .map_err(StudyError::Open)?;
+    let loaded = load_unet(&s.checkpoint, s.config.as_deref(), s.weights, &dev.device)?;
     let net = loaded.net;
     let c = net.config.clone();
     progress(Stage::LoadingData, 0.0);
@@ -214,7 +213,7 @@ pub fn run_study(
             d.seed,
         )
     });
-    let source = training_source(data, loaded.dir.as_deref()).map_err(StudyError::Open)?;
+    let source = training_source(data, loaded.dir.as_deref())?;
     let train = source.load().map_err(|error| StudyError::Data {
         what: source.describe(),
         error,

@@ -31,11 +31,86 @@ pub mod run;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail, ensure};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use run::{RunResult, SamplerResult, execute};
+
+/// Why a sweep could not be read, planned, run or summarised.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The sweep file is unreadable.
+    #[error("reading the sweep file {}: {error}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: std::io::Error,
+    },
+    /// Something in a sweep file is wrong.
+    #[error("in the sweep file {}: {error}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What.
+        error: Box<SweepError>,
+    },
+    /// The text is not TOML of a sweep.
+    #[error("{0}")]
+    Toml(#[from] toml::de::Error),
+    /// The sweep asks for something it cannot have.
+    #[error("{0}")]
+    Spec(String),
+    /// One grid point is not a valid run.
+    #[error("grid point {point}: {error}")]
+    GridPoint {
+        /// The grid values, `k=v, k=v`.
+        point: String,
+        /// What is wrong.
+        error: Box<SweepError>,
+    },
+    /// A run configuration is not valid.
+    #[error("{0}")]
+    Config(String),
+    /// A stored `result.json` is not a run result.
+    #[error("{} is not a run result: {error}", path.display())]
+    NotAResult {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: serde_json::Error,
+    },
+    /// A result directory belongs to another sweep.
+    #[error("{0}")]
+    Conflict(String),
+    /// JSON (de)serialisation.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// File system.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The dataset of a run.
+    #[error(transparent)]
+    Dataset(#[from] crate::data::DatasetError),
+    /// Setting a run up.
+    #[error(transparent)]
+    Recipe(#[from] crate::train::RecipeError),
+    /// Training.
+    #[error(transparent)]
+    Train(#[from] crate::train::TrainError),
+    /// Measuring TID.
+    #[error(transparent)]
+    Tid(#[from] crate::metrics::TidError),
+    /// Saving a run's checkpoint.
+    #[error(transparent)]
+    Checkpoint(#[from] crate::model::CheckpointError),
+    /// Drawing a figure.
+    #[error("plotting: {0}")]
+    Plot(String),
+}
+
+/// A sweep result.
+pub type Result<T, E = SweepError> = std::result::Result<T, E>;
 
 use crate::data::DatasetKind;
 use crate::diffusion::{ProcessKind, SamplerKind};
@@ -170,23 +245,36 @@ pub struct PlannedRun {
 impl SweepSpec {
     /// Reads and checks a sweep file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading the sweep file {}", path.display()))?;
-        Self::parse(&text).with_context(|| format!("in the sweep file {}", path.display()))
+        let text = std::fs::read_to_string(path).map_err(|error| SweepError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        Self::parse(&text).map_err(|e| SweepError::InFile {
+            path: path.to_path_buf(),
+            error: Box::new(e),
+        })
     }
 
     /// Parses a sweep from TOML text.
     pub fn parse(text: &str) -> Result<Self> {
         let spec: Self = toml::from_str(text)?;
-        ensure!(!spec.seeds.is_empty(), "`seeds` is empty");
-        ensure!(
-            !spec.base.contains_key("seed") && !spec.grid.contains_key("seed"),
-            "give seeds as the top-level `seeds = [...]`, not as a `seed` field"
-        );
+        let wrong = |m: String| Err(SweepError::Spec(m));
+        if spec.seeds.is_empty() {
+            return wrong("`seeds` is empty".into());
+        }
+        if spec.base.contains_key("seed") || spec.grid.contains_key("seed") {
+            return wrong(
+                "give seeds as the top-level `seeds = [...]`, not as a `seed` field".into(),
+            );
+        }
         for (k, v) in &spec.grid {
             match v {
                 toml::Value::Array(a) if !a.is_empty() => {}
-                _ => bail!("grid field `{k}` must be a non-empty list of values"),
+                _ => {
+                    return wrong(format!(
+                        "grid field `{k}` must be a non-empty list of values"
+                    ));
+                }
             }
         }
         // Every run must be a valid configuration: check them all before anything runs.
@@ -204,7 +292,7 @@ impl SweepSpec {
     pub fn expand(&self) -> Result<Vec<PlannedRun>> {
         let base = serde_json::to_value(&self.base)?;
         let Value::Object(base) = base else {
-            bail!("[base] is not a table");
+            return Err(SweepError::Spec("[base] is not a table".into()));
         };
         let keys = self.grid_keys();
         let lists: Vec<Vec<Value>> = keys
@@ -212,11 +300,11 @@ impl SweepSpec {
             .map(|k| match &self.grid[k] {
                 toml::Value::Array(a) => a
                     .iter()
-                    .map(|v| serde_json::to_value(v).map_err(anyhow::Error::from))
-                    .collect::<Result<Vec<_>>>(),
+                    .map(serde_json::to_value)
+                    .collect::<Result<Vec<_>, _>>(),
                 _ => unreachable!("checked in parse"),
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<_, _>>()?;
         let combos: usize = lists.iter().map(Vec::len).product();
         let mut runs = Vec::with_capacity(combos * self.seeds.len());
         for c in 0..combos {
@@ -239,9 +327,13 @@ impl SweepSpec {
                     obj.insert(k.clone(), l[d].clone());
                 }
                 obj.insert("seed".into(), Value::from(seed));
-                let config: RunConfig = serde_json::from_value(Value::Object(obj))
-                    .with_context(|| format!("grid point {}", describe(&params)))?;
-                run::check(&config).with_context(|| format!("grid point {}", describe(&params)))?;
+                let at_point = |e: SweepError| SweepError::GridPoint {
+                    point: describe(&params),
+                    error: Box::new(e),
+                };
+                let config: RunConfig =
+                    serde_json::from_value(Value::Object(obj)).map_err(|e| at_point(e.into()))?;
+                run::check(&config).map_err(at_point)?;
                 let mut id_parts: Vec<String> = keys
                     .iter()
                     .map(|k| format!("{k}={}", value_label(&params[k])))
@@ -343,8 +435,8 @@ pub fn load_result(out: &Path, id: &str) -> Result<Option<RunResult>> {
         return Ok(None);
     }
     let text = std::fs::read_to_string(&path)?;
-    let r: RunResult = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a run result", path.display()))?;
+    let r: RunResult =
+        serde_json::from_str(&text).map_err(|error| SweepError::NotAResult { path, error })?;
     Ok(Some(r))
 }
 
@@ -366,11 +458,13 @@ pub fn pending(out: &Path, plan: &[PlannedRun], shard: Shard) -> Result<Vec<Plan
     for p in plan.iter().filter(|p| shard.contains(p.index)) {
         match load_result(out, &p.id)? {
             Some(r) if r.config == p.config => {}
-            Some(_) => bail!(
-                "{} holds a result of run '{}' with another configuration: use a fresh --out",
-                out.display(),
-                p.id
-            ),
+            Some(_) => {
+                return Err(SweepError::Conflict(format!(
+                    "{} holds a result of run '{}' with another configuration: use a fresh --out",
+                    out.display(),
+                    p.id
+                )));
+            }
             None => todo.push(p.clone()),
         }
     }
@@ -407,12 +501,14 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize> {
         for r in collect_results(dir)? {
             match load_result(out, &r.id)? {
                 Some(have) if have.config == r.config => {}
-                Some(_) => bail!(
-                    "run '{}' differs between {} and {}",
-                    r.id,
-                    dir.display(),
-                    out.display()
-                ),
+                Some(_) => {
+                    return Err(SweepError::Conflict(format!(
+                        "run '{}' differs between {} and {}",
+                        r.id,
+                        dir.display(),
+                        out.display()
+                    )));
+                }
                 None => {
                     copy_dir(&run_dir(dir, &r.id), &run_dir(out, &r.id))?;
                     copied += 1;

@@ -6,11 +6,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use anyhow::{Result, anyhow};
 use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
-use super::{RunResult, value_label};
+use super::{Result, RunResult, SweepError, value_label};
+
+/// A plotters error as a sweep error.
+fn plotting(e: impl std::fmt::Display) -> SweepError {
+    SweepError::Plot(e.to_string())
+}
 
 /// Okabe–Ito colours (colour-blind safe) for series that are not one sampler each.
 const PALETTE: [RGBColor; 8] = [
@@ -144,7 +148,7 @@ fn line_figure(
             (a.min(p.1 - p.2), b.max(p.1 + p.2))
         });
     if grid_x.is_empty() || !y_lo.is_finite() {
-        return Err(anyhow!("nothing to plot for {title}"));
+        return Err(SweepError::Plot(format!("nothing to plot for {title}")));
     }
     let pad = ((y_hi - y_lo) * 0.08).max(1e-3);
     let (y_lo, y_hi) = (y_lo.min(0.0) - pad, y_hi + pad);
@@ -152,7 +156,7 @@ fn line_figure(
     let at = |x: f64| SegmentValue::CenterOf(grid_x.iter().position(|g| *g == x).unwrap_or(0));
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+        root.fill(&WHITE).map_err(plotting)?;
         let mut chart = ChartBuilder::on(&root)
             .caption(title, ("sans-serif", 24))
             .margin(16)
@@ -160,7 +164,7 @@ fn line_figure(
             .y_label_area_size(64)
             // An integer range is inclusive here: `0..n - 1` gives n slots.
             .build_cartesian_2d((0..n - 1).into_segmented(), y_lo..y_hi)
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(plotting)?;
         let label = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) if *i < n => {
                 let x = grid_x[*i];
@@ -185,14 +189,14 @@ fn line_figure(
             .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
             .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
             .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(plotting)?;
         if y_lo < 0.0 && y_hi > 0.0 {
             chart
                 .draw_series(LineSeries::new(
                     [(SegmentValue::Exact(0), 0.0), (SegmentValue::Last, 0.0)],
                     BLACK.mix(0.4),
                 ))
-                .map_err(|e| anyhow!("{e}"))?;
+                .map_err(plotting)?;
         }
         let plain = data.keys().all(|k| sampler_colour(k).is_some());
         for (i, (name, pts)) in data.iter().enumerate() {
@@ -203,7 +207,7 @@ fn line_figure(
             let style = ShapeStyle::from(color).stroke_width(2);
             chart
                 .draw_series(LineSeries::new(pts.iter().map(|p| (at(p.0), p.1)), style))
-                .map_err(|e| anyhow!("{e}"))?
+                .map_err(plotting)?
                 .label(name.clone())
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3))
@@ -213,7 +217,7 @@ fn line_figure(
                     pts.iter()
                         .map(|p| Circle::new((at(p.0), p.1), 4, color.filled())),
                 )
-                .map_err(|e| anyhow!("{e}"))?;
+                .map_err(plotting)?;
             // ±1 std error bars (over seeds).
             chart
                 .draw_series(pts.iter().filter(|p| p.3 > 1).map(|p| {
@@ -222,7 +226,7 @@ fn line_figure(
                         color.stroke_width(2),
                     )
                 }))
-                .map_err(|e| anyhow!("{e}"))?;
+                .map_err(plotting)?;
         }
         chart
             .configure_series_labels()
@@ -231,8 +235,8 @@ fn line_figure(
             .label_font(("sans-serif", 16))
             .position(SeriesLabelPosition::UpperRight)
             .draw()
-            .map_err(|e| anyhow!("{e}"))?;
-        root.present().map_err(|e| anyhow!("{e}"))?;
+            .map_err(plotting)?;
+        root.present().map_err(plotting)?;
     }
     write_rgb_png(path, &buf, w, h)
 }
@@ -242,7 +246,9 @@ fn write_rgb_png(path: &Path, rgb: &[u8], w: u32, h: u32) -> Result<()> {
     let mut enc = png::Encoder::new(file, w, h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    enc.write_header()?.write_image_data(rgb)?;
+    enc.write_header()
+        .and_then(|mut w| w.write_image_data(rgb))
+        .map_err(|e| SweepError::Plot(format!("writing {}: {e}", path.display())))?;
     Ok(())
 }
 

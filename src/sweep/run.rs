@@ -7,12 +7,11 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{PlannedRun, RunConfig};
+use super::{PlannedRun, Result, RunConfig, SweepError};
 use crate::device::DeviceChoice;
 use crate::diffusion::diagnostics::velocity_mae;
 use crate::diffusion::loss::Band;
@@ -89,19 +88,23 @@ impl RunResult {
 pub fn check(c: &RunConfig) -> Result<()> {
     c.dataset.spec(c.dim)?;
     if c.samplers.is_empty() {
-        bail!("no samplers");
+        return Err(SweepError::Config("no samplers".into()));
     }
     if c.n_data == 0 || c.batch == 0 || c.n_samples == 0 || c.tid_points == 0 {
-        bail!("n_data, batch, n_samples and tid_points must be positive");
+        return Err(SweepError::Config(
+            "n_data, batch, n_samples and tid_points must be positive".into(),
+        ));
     }
     if c.eps.iter().any(|e| !(e.is_finite() && *e > 0.0)) {
-        bail!("eps values must be positive");
+        return Err(SweepError::Config("eps values must be positive".into()));
     }
     if c.width == Some(0) || c.depth == Some(0) {
-        bail!("width and depth must be positive");
+        return Err(SweepError::Config(
+            "width and depth must be positive".into(),
+        ));
     }
     if !(c.lr.is_finite() && c.lr > 0.0) {
-        bail!("lr must be positive");
+        return Err(SweepError::Config("lr must be positive".into()));
     }
     Ok(())
 }
