@@ -1,0 +1,161 @@
+//! View 1 (Fig. 2): the samples of every sampler side by side, as points or density
+//! histograms; in other dimensions than 2, histograms of coordinate 1.
+
+use eframe::egui;
+
+use egui::{Color32, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoints};
+
+use super::builders::{histogram_1d, histogram_image};
+use super::{
+    LayerCache, ViewData, ViewSettings, heat_layer, key, panel_size, rgba, run_key, sampler_color,
+    sampler_label,
+};
+use crate::app::plot::{Labels, colorbar, plot_frame};
+use crate::app::state::ExplorerState;
+use crate::render::points::PointLayer;
+use crate::render::{Colormap, heatmap, points};
+use crate::train::analysis::SamplerRun;
+
+/// A panel's title: the sampler, its steps, the iteration and its TID at the ε of interest.
+fn title_of(run: &SamplerRun, state: &ExplorerState, eps: f64) -> String {
+    let tid = state.tid.as_ref().and_then(|t| {
+        t.curves
+            .iter()
+            .find(|(k, _)| *k == run.config.kind)
+            .and_then(|(_, c)| {
+                c.iter()
+                    .min_by(|a, b| (a.eps - eps).abs().total_cmp(&(b.eps - eps).abs()))
+            })
+            .map(|p| format!("  ·  TID(ε={:.2}) = {:+.3}", p.eps, p.tid))
+    });
+    format!(
+        "{}, {} steps  ·  iteration {}{}",
+        sampler_label(run.config.kind),
+        run.config.steps,
+        run.iteration,
+        tid.unwrap_or_default()
+    )
+}
+
+/// View 1: samples of every sampler side by side, as points or density histograms.
+pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut ViewSettings) {
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut vs.show_training, "training data overlay");
+        ui.checkbox(&mut vs.density_mode, "density histogram");
+        ui.add(egui::Slider::new(&mut vs.point_size, 1.0..=6.0).text("point size"));
+    });
+    if state.samples.is_empty() {
+        ui.label("Waiting for the first analysis pass…");
+        return;
+    }
+    let d = vd.data.d;
+    if d != 2 {
+        samples_1d(ui, state, vd, &mut vs.cache);
+        return;
+    }
+    let size = panel_size(ui, state.samples.len());
+    let bounds = vd.rect2d();
+    ui.horizontal(|ui| {
+        for (i, run) in state.samples.iter().enumerate() {
+            let title = title_of(run, state, vs.eps_marked);
+            let (_, area) = plot_frame(
+                ui,
+                size,
+                bounds,
+                Labels {
+                    title: &title,
+                    x: "x₁",
+                    y: "x₂",
+                },
+            );
+            let view_id = key(("samples", i));
+            if vs.density_mode {
+                if let Some(h) = &run.histogram {
+                    let hist_key = run_key(run, "hist");
+                    let image = vs.cache.get(hist_key, || histogram_image(h));
+                    ui.painter().add(heatmap::callback(
+                        area.inner,
+                        view_id,
+                        bounds,
+                        vec![heat_layer(
+                            hist_key,
+                            &image,
+                            bounds,
+                            Colormap::Magma,
+                            [0.0, (1.0 + image.scale).ln()],
+                            true,
+                        )],
+                    ));
+                }
+            } else {
+                let mut layers = Vec::with_capacity(2);
+                if vs.show_training
+                    && let Some(o) = &vd.overlay
+                {
+                    layers.push(PointLayer {
+                        key: vd.overlay_key,
+                        positions: o.clone(),
+                        color: [0.6, 0.6, 0.6, 0.25],
+                        size_px: vs.point_size,
+                    });
+                }
+                let points_key = run_key(run, "points");
+                layers.push(PointLayer {
+                    key: points_key,
+                    positions: vs.cache.get(points_key, || {
+                        run.samples
+                            .data
+                            .chunks_exact(2)
+                            .map(|r| [r[0], r[1]])
+                            .collect()
+                    }),
+                    color: rgba(sampler_color(run.config.kind), 0.55),
+                    size_px: vs.point_size,
+                });
+                ui.painter()
+                    .add(points::callback(area.inner, view_id, bounds, layers));
+            }
+        }
+    });
+    if vs.density_mode {
+        colorbar(
+            ui,
+            Colormap::Magma,
+            [0.0, 1.0],
+            "log(1 + density), normalised per panel",
+        );
+    }
+}
+
+/// Samples of other dimensions than 2: histograms of coordinate 1 against the training set.
+fn samples_1d(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, cache: &mut LayerCache) {
+    ui.label(format!(
+        "Coordinate 1 of {}-dimensional samples: histograms against the training set.",
+        vd.data.d
+    ));
+    let range = vd.bounds[0];
+    Plot::new("samples_1d")
+        .legend(Legend::default())
+        .x_axis_label("x₁")
+        .y_axis_label("density")
+        .show(ui, |p| {
+            p.line(
+                Line::new("training set", PlotPoints::from(vd.train_hist.clone()))
+                    .color(Color32::GRAY)
+                    .width(2.0),
+            );
+            for run in &state.samples {
+                let hkey = key((run_key(run, "hist-1d"), range.map(f64::to_bits)));
+                let h = cache.get(hkey, || histogram_1d(&run.samples, 0, range, 120));
+                p.line(
+                    Line::new(
+                        sampler_label(run.config.kind),
+                        PlotPoints::from((*h).clone()),
+                    )
+                    .color(sampler_color(run.config.kind))
+                    .width(1.5),
+                );
+            }
+        });
+}

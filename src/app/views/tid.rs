@@ -1,0 +1,119 @@
+//! View 5 (Fig. 3b): TID(ε) curves of every sampler against the training set; the curve plot
+//! and the table are shared with the Images view.
+
+use eframe::egui;
+
+use egui::{Color32, Ui};
+use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+
+use super::{ViewSettings, sampler_color, sampler_label};
+use crate::app::state::ExplorerState;
+use crate::diffusion::SamplerKind;
+use crate::metrics::TidPoint;
+
+/// View 5: TID(ε) of every sampler against the training set.
+pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
+    let Some(tid) = state.tid.clone() else {
+        ui.label("Waiting for the first TID computation…");
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.label(format!(
+            "TID(ε) = H_k(generated) − H_k(training), iteration {}. Positive: the samples are \
+             concentrated (collapsed). Hollow markers: degenerate ε (too many points with no neighbour).",
+            tid.iteration
+        ));
+    });
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::Slider::new(&mut vs.eps_marked, 0.01..=1.0)
+                .logarithmic(true)
+                .text("ε of interest"),
+        );
+    });
+    let h = ui.available_height() - 120.0;
+    let curves: Vec<(SamplerKind, &[TidPoint])> =
+        tid.curves.iter().map(|(k, c)| (*k, c.as_slice())).collect();
+    tid_plot(ui, "tid", "ε", h.max(150.0), vs.eps_marked, &curves);
+    tid_table(ui, "tid_table", vs.eps_marked, &curves);
+}
+
+/// TID(ε) curves of several samplers (filled markers; hollow where the estimate is degenerate),
+/// the zero line and a marked ε.
+pub fn tid_plot(
+    ui: &mut Ui,
+    id: &str,
+    x_label: &str,
+    height: f32,
+    eps_marked: f64,
+    curves: &[(SamplerKind, &[TidPoint])],
+) {
+    Plot::new(id)
+        .legend(Legend::default())
+        .height(height)
+        .x_axis_label(x_label)
+        .y_axis_label("TID")
+        .show(ui, |p| {
+            p.hline(egui_plot::HLine::new("", 0.0).color(Color32::GRAY));
+            p.vline(VLine::new("ε of interest", eps_marked).color(Color32::LIGHT_GRAY));
+            for (kind, curve) in curves {
+                let (name, color) = (sampler_label(*kind), sampler_color(*kind));
+                let pts: Vec<[f64; 2]> = curve.iter().map(|c| [c.eps, c.tid]).collect();
+                p.line(
+                    Line::new(name, PlotPoints::from(pts))
+                        .color(color)
+                        .width(2.0),
+                );
+                for degenerate in [false, true] {
+                    let pts: Vec<[f64; 2]> = curve
+                        .iter()
+                        .filter(|c| c.unreliable == degenerate)
+                        .map(|c| [c.eps, c.tid])
+                        .collect();
+                    p.points(
+                        egui_plot::Points::new(name, PlotPoints::from(pts))
+                            .color(color)
+                            .radius(3.5)
+                            .filled(!degenerate),
+                    );
+                }
+            }
+        });
+}
+
+/// One row per sampler: its TID point nearest `eps_marked`, both Hill estimates and the
+/// fractions of points without a neighbour.
+pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind, &[TidPoint])]) {
+    egui::Grid::new(id).striped(true).show(ui, |ui| {
+        ui.strong("sampler");
+        ui.strong("ε");
+        ui.strong("TID");
+        ui.strong("H_k gen");
+        ui.strong("H_k train");
+        ui.strong("no-neighbour gen / train");
+        ui.end_row();
+        for (kind, curve) in curves {
+            if let Some(c) = curve.iter().min_by(|a, b| {
+                (a.eps - eps_marked)
+                    .abs()
+                    .total_cmp(&(b.eps - eps_marked).abs())
+            }) {
+                ui.colored_label(sampler_color(*kind), sampler_label(*kind));
+                ui.label(format!("{:.3}", c.eps));
+                ui.label(format!(
+                    "{:+.3}{}",
+                    c.tid,
+                    if c.unreliable { " (degenerate)" } else { "" }
+                ));
+                ui.label(format!("{:.3}", c.hill_generated));
+                ui.label(format!("{:.3}", c.hill_train));
+                ui.label(format!(
+                    "{:.0}% / {:.0}%",
+                    100.0 * c.zero_fraction_generated,
+                    100.0 * c.zero_fraction_train
+                ));
+                ui.end_row();
+            }
+        }
+    });
+}
