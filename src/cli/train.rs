@@ -121,7 +121,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
     );
     let bar = progress_bar(a.iters, "train");
     let mut progress = |i: u64, loss: f64| {
-        if i % 20 == 0 || i == a.iters {
+        if i.is_multiple_of(20) || i == a.iters {
             bar.set_position(i);
             bar.set_message(format!("loss {loss:.4}"));
         }

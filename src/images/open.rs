@@ -67,7 +67,7 @@ pub enum OpenError {
         /// The file.
         path: PathBuf,
         /// Why.
-        error: UNetError,
+        error: Box<UNetError>,
     },
     /// The PyTorch checkpoint could not be imported.
     #[error("importing {}: {error}", path.display())]
@@ -75,7 +75,7 @@ pub enum OpenError {
         /// The file.
         path: PathBuf,
         /// Why.
-        error: UNetError,
+        error: Box<UNetError>,
     },
     /// The `train-unet` directory's record of its training images is unreadable.
     #[error("finding the training images (or name them): {0}")]
@@ -202,7 +202,7 @@ pub fn load_unet(
         }
         let net = UNet::load(&path, device).map_err(|error| OpenError::Load {
             path: path.clone(),
-            error,
+            error: Box::new(error),
         })?;
         return Ok(LoadedUNet {
             net,
@@ -223,7 +223,7 @@ pub fn load_unet(
         let net = import_score_sde(checkpoint, &config, weights, device).map_err(|error| {
             OpenError::Import {
                 path: checkpoint.to_path_buf(),
-                error,
+                error: Box::new(error),
             }
         })?;
         return Ok(LoadedUNet {
@@ -235,7 +235,7 @@ pub fn load_unet(
     }
     let net = UNet::load(checkpoint, device).map_err(|error| OpenError::Load {
         path: checkpoint.to_path_buf(),
-        error,
+        error: Box::new(error),
     })?;
     let dir = checkpoint
         .parent()

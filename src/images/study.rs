@@ -419,8 +419,7 @@ mod tests {
             ..tiny_study(&std::env::temp_dir().join(format!("ce-study-m-{}", std::process::id())))
         };
         let err = run_study(&s, &|_, _| {}, &|_| {}, &AtomicBool::new(false))
-            .err()
-            .expect("no checkpoint")
+            .expect_err("no checkpoint")
             .to_string();
         assert!(err.contains("does not exist"), "{err}");
     }
@@ -486,8 +485,7 @@ mod tests {
         assert!(r2.sets.iter().all(|set| set.images.len() == 40));
         assert_eq!(r2.eps, vec![0.5, 1.0]);
         let err = run_study(&s, &|_, _| {}, &|_| {}, &AtomicBool::new(true))
-            .err()
-            .expect("cancelled")
+            .expect_err("cancelled")
             .to_string();
         assert!(err.contains("cancelled"), "{err}");
         // Training images of another size than the model's are refused with both sizes named.
@@ -502,8 +500,7 @@ mod tests {
             ..s.clone()
         };
         let err = run_study(&wrong, &|_, _| {}, &|_| {}, &AtomicBool::new(false))
-            .err()
-            .expect("16×16 images for an 8×8 model")
+            .expect_err("16×16 images for an 8×8 model")
             .to_string();
         assert!(err.contains("16×16") && err.contains("8×8"), "{err}");
         // A grid: the query's set, the other set and the training set, k neighbours each.

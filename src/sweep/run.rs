@@ -138,7 +138,7 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
     let (data, mut trainer) = recipe.prepare()?;
     let net = trainer.config().net.clone();
     let mut report = |i: u64, _loss: f64| {
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             progress(0.8 * i as f64 / c.iters.max(1) as f64);
         }
     };
