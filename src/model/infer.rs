@@ -62,11 +62,9 @@ impl FastScoreNet {
         let part = &self.parts[part];
         match &part.packed {
             Some(packed) => packed.forward(input, rows),
-            None => part
-                .fused
-                .lock()
-                .expect("FastScoreNet part")
-                .forward(input, rows),
+            // The scratch buffers behind the lock are rewritten by every forward pass, so a
+            // poisoned lock holds nothing stale (the one policy, `crate::sync::lock`).
+            None => crate::sync::lock(&part.fused).forward(input, rows),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Small helpers shared by the pipelines: pipeline creation, growable buffers, uniforms.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use eframe::wgpu;
 
@@ -171,7 +171,7 @@ impl<T: bytemuck::Pod + PartialEq> UniformBuffer<T> {
 pub(crate) fn warn_missing_resources(primitive: &'static str) {
     /// The primitives reported so far.
     static REPORTED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut reported = REPORTED.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut reported = crate::sync::lock(&REPORTED);
     if !reported.contains(&primitive) {
         reported.push(primitive);
         eprintln!(
