@@ -162,9 +162,10 @@ impl ExplorerApp {
         if images_shown {
             images.start(&cc.egui_ctx);
         }
-        let smoke = opts
-            .frames
-            .map(|frames| Smoke::new(frames, opts.timeout, opts.screenshot.clone(), verdict));
+        let smoke = opts.frames.map(|frames| {
+            Smoke::new(frames, opts.timeout, opts.screenshot.clone(), verdict)
+                .with_headless_rate(explorer.headless_rate)
+        });
         Ok(Self {
             shell,
             explorer,

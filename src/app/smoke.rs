@@ -11,6 +11,29 @@ use eframe::egui;
 
 use super::shell::{is_blank, write_png};
 use crate::sync::lock;
+use crate::train::{RunRecipe, train_run};
+
+/// Training iterations per second of `recipe` with no window, analysis or drawing beside it,
+/// on `threads` threads (what the app gives its trainer), over about `seconds`: the rate the
+/// app's training is compared with. `None` when the run cannot be set up.
+pub fn headless_rate(recipe: &RunRecipe, threads: usize, seconds: f64) -> Option<f64> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("smoke-headless-{i}"))
+        .build()
+        .ok()?;
+    pool.install(|| {
+        let (_, mut trainer) = recipe.prepare().ok()?;
+        // Warm up (allocations, first-touch of the data), then time whole iterations.
+        let never = std::sync::atomic::AtomicBool::new(false);
+        train_run(&mut trainer, 5, &mut |_, _| {}, &never).ok()?;
+        let start = Instant::now();
+        while start.elapsed().as_secs_f64() < seconds {
+            train_run(&mut trainer, 10, &mut |_, _| {}, &never).ok()?;
+        }
+        Some((trainer.iteration() - 5) as f64 / start.elapsed().as_secs_f64())
+    })
+}
 
 /// What the active mode tells the smoke test each frame.
 #[derive(Clone, Debug, Default)]
@@ -50,6 +73,8 @@ pub struct Smoke {
     requested: bool,
     result: Arc<Mutex<Option<bool>>>,
     verdict: Arc<AtomicI32>,
+    /// The headless training rate the app's is compared with.
+    headless: Option<f64>,
 }
 
 impl Smoke {
@@ -73,7 +98,14 @@ impl Smoke {
             requested: false,
             result: Arc::new(Mutex::new(None)),
             verdict,
+            headless: None,
         }
+    }
+
+    /// Compares the app's training rate with `rate` (from [`headless_rate`]) in the report.
+    pub fn with_headless_rate(mut self, rate: Option<f64>) -> Self {
+        self.headless = rate;
+        self
     }
 
     /// One frame of the test.
@@ -148,6 +180,15 @@ impl Smoke {
                 (now.iteration - first.iteration) as f64 / secs,
                 now.last_pass.map_or("-".into(), |s| format!("{s:.2} s")),
             );
+            let trained = now.iteration - first.iteration;
+            if let Some(headless) = self.headless.filter(|_| trained > 0) {
+                let app = trained as f64 / secs;
+                eprintln!(
+                    "training in the app: {app:.0} it/s, {:.0}% of the headless rate on the same \
+                     threads ({headless:.0} it/s, measured before the window opened)",
+                    100.0 * app / headless
+                );
+            }
         }
     }
 }

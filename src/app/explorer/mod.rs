@@ -15,7 +15,7 @@ use egui::Ui;
 
 use super::config::ExplorerConfig;
 use super::shell::{FilePurpose, Shell};
-use super::smoke::SmokeProbe;
+use super::smoke::{self, SmokeProbe};
 use super::state::ExplorerState;
 use super::views::{self, Tab, ViewData, ViewSettings};
 use super::{AppOptions, Mode};
@@ -65,6 +65,8 @@ pub struct ExplorerMode {
     analysis: AnalysisHandle,
     generation: u64,
     checkpoint_path: String,
+    /// With the smoke test: the headless training rate on the app's trainer threads.
+    pub headless_rate: Option<f64>,
 }
 
 impl ExplorerMode {
@@ -92,10 +94,16 @@ impl ExplorerMode {
         // Training gets half the cores; analysis and the (software) renderer keep the rest, so
         // views refresh while the model trains.
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = opts.train_threads.unwrap_or((cores / 2).max(1));
+        // The smoke test compares the app's training rate with this run's alone, measured
+        // before any thread of the app starts.
+        let headless_rate = (opts.frames.is_some() && start && opts.checkpoint.is_none())
+            .then(|| smoke::headless_rate(&recipe, threads, 1.5))
+            .flatten();
         // Snapshots by time (every 150 ms) rather than every 50 iterations: at the ~90 it/s that
         // training reaches beside the GUI, 50 iterations would be more than half a second.
         let publish = PublishSettings {
-            train_threads: Some(opts.train_threads.unwrap_or((cores / 2).max(1))),
+            train_threads: Some(threads),
             snapshot_every: 1,
             ..PublishSettings::default()
         };
@@ -130,6 +138,7 @@ impl ExplorerMode {
             analysis,
             generation: 0,
             checkpoint_path: "checkpoints/run".into(),
+            headless_rate,
         };
         if let Some(path) = &opts.checkpoint {
             mode.checkpoint_path = path.display().to_string();
