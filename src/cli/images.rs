@@ -468,8 +468,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
             .map(|(nb, name)| format!("{name} {:.3}", nb.first().map_or(f64::NAN, |n| n.distance)))
             .collect();
         println!(
-            "query {q}: {qname} sample {index} ({count} {qname} neighbours within {}); nearest: {} -> {}",
-            query_eps,
+            "query {q}: {qname} sample {index} ({count} {qname} neighbours within {query_eps:.3}); nearest: {} -> {}",
             nearest.join(", "),
             path.display()
         );
