@@ -203,3 +203,35 @@ fn train_unet_then_images() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
+
+/// `speed --quick` times every row of the performance table and prints a positive figure for
+/// each, in the build being run.
+#[test]
+fn speed_prints_every_row() {
+    let out = bin().args(["speed", "--quick"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for row in [
+        "config A training",
+        "config B training",
+        "ode sampling",
+        "sde sampling",
+        "TID, n = 2,000",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(row))
+            .unwrap_or_else(|| panic!("no '{row}' row in\n{stdout}"));
+        let figure: f64 = line[44..]
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no figure in '{line}'"));
+        assert!(figure > 0.0 && figure.is_finite(), "{line}");
+    }
+    assert!(stdout.contains("no debug assertions"), "{stdout}");
+}

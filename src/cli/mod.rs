@@ -1,10 +1,12 @@
 //! The headless command line: the same engine as the app, no window.
 
 mod images;
+mod speed;
 mod sweep;
 mod train;
 
 pub use images::{ImagesArgs, TrainUNetArgs};
+pub use speed::SpeedArgs;
 pub use sweep::{SweepAction, SweepArgs};
 pub use train::{CompareArgs, TrainArgs, load_model};
 
@@ -56,6 +58,8 @@ pub enum Command {
     TrainUnet(TrainUNetArgs),
     /// Sample a U-Net with ODE and SDE samplers: TID on pixels, sample and nearest-neighbour grids.
     Images(ImagesArgs),
+    /// Time the paper's configurations on this machine: training, sampling, TID.
+    Speed(SpeedArgs),
 }
 
 /// A dataset by name.
@@ -254,6 +258,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Sweep(a)) => sweep::sweep_cmd(a),
         Some(Command::TrainUnet(a)) => images::train_unet_cmd(a),
         Some(Command::Images(a)) => images::images_cmd(a),
+        Some(Command::Speed(a)) => speed::speed_cmd(a),
     }
 }
 

@@ -1,0 +1,111 @@
+//! `speed`: the throughput of the paper's configurations on this machine, in the build being
+//! run (issue #12's table): config A and B training, ODE and SDE sampling of config A, and TID
+//! at n = 2,000, d = 768. Each figure times only the work (data drawn and trainers built
+//! first, a few warm-up iterations), so two machines or two builds compare directly.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anyhow::Result;
+use clap::Args;
+use rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::data::{DatasetSpec, Points};
+use crate::device::DeviceChoice;
+use crate::diffusion::{SamplerConfig, SamplerKind, sample};
+use crate::metrics::tid_curve;
+use crate::model::{DataSource, inference_model};
+use crate::train::{ModelChoice, RunRecipe, train_run};
+
+/// Arguments of `speed`.
+#[derive(Args, Debug)]
+pub struct SpeedArgs {
+    /// Smaller runs (a few seconds in all; noisier figures).
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// A recipe of the paper's settings on `dataset` with `n` points (CPU).
+fn paper_recipe(dataset: DatasetSpec, n: usize) -> RunRecipe {
+    RunRecipe {
+        data: DataSource::Synthetic {
+            dataset,
+            n,
+            seed: 0,
+        },
+        model: ModelChoice::default(),
+        lr: 5e-3,
+        batch: 2000,
+        iterations: 10_000,
+        seed: 0,
+        device: DeviceChoice::Cpu,
+    }
+}
+
+/// Milliseconds per training iteration of `recipe` over `iters` iterations after `warm` ones,
+/// and the trainer (for sampling its model).
+fn ms_per_iter(recipe: &RunRecipe, warm: u64, iters: u64) -> Result<(f64, crate::train::Trainer)> {
+    let (_, mut trainer) = recipe.prepare()?;
+    let never = AtomicBool::new(false);
+    train_run(&mut trainer, warm, &mut |_, _| {}, &never)?;
+    let start = Instant::now();
+    train_run(&mut trainer, iters, &mut |_, _| {}, &never)?;
+    Ok((1e3 * start.elapsed().as_secs_f64() / iters as f64, trainer))
+}
+
+/// Runs `speed`.
+pub fn speed_cmd(a: SpeedArgs) -> Result<()> {
+    let q = a.quick;
+    let dev = DeviceChoice::Cpu.resolve();
+    println!("build: {}; {}", build_profile(), dev.description);
+    println!("{:<44} {:>14}", "work", "this machine");
+    let (iters_a, iters_b) = if q { (100, 5) } else { (1000, 30) };
+    let (a_ms, trainer) =
+        ms_per_iter(&paper_recipe(DatasetSpec::Chessboard, 500_000), 20, iters_a)?;
+    println!(
+        "{:<44} {:>10.3} ms/iter",
+        "config A training (3 x 100, batch 2,000)", a_ms
+    );
+    let mog = DatasetSpec::Mog { dim: 10, std: 0.1 };
+    let (b_ms, _) = ms_per_iter(&paper_recipe(mog, 50_000), 3, iters_b)?;
+    println!(
+        "{:<44} {:>10.1} ms/iter",
+        "config B training (2 x 1000, batch 2,000)", b_ms
+    );
+    let model = inference_model(trainer.config().net.clone(), &trainer.weights(), &dev);
+    let n = 20_000;
+    for (kind, steps) in [
+        (SamplerKind::OdeEuler, 100),
+        (SamplerKind::Sde, if q { 100 } else { 1000 }),
+    ] {
+        let cfg = SamplerConfig::new(kind).with_steps(steps);
+        let start = Instant::now();
+        sample(model.as_ref(), &cfg, n, 1, &dev.device, &mut |_, _| {});
+        let rate = (n * steps) as f64 / start.elapsed().as_secs_f64();
+        let label = format!("{} sampling, config A, 20,000 x {steps}", kind.name());
+        println!("{label:<44} {:>10.2} M particle-steps/s", rate / 1e6);
+    }
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut set = || {
+        Points::new(
+            2000,
+            768,
+            (0..2000 * 768).map(|_| rng.random::<f32>()).collect(),
+        )
+    };
+    let (x, y) = (set(), set());
+    let start = Instant::now();
+    tid_curve(&x, &y, &[9.0, 10.0, 11.0], None)?;
+    let ms = 1e3 * start.elapsed().as_secs_f64();
+    println!("{:<44} {:>10.1} ms", "TID, n = 2,000, d = 768, 3 radii", ms);
+    Ok(())
+}
+
+/// Whether this build checks debug assertions (the slow dev profile of old) or not.
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug assertions ON (a slow build: expect half the speed)"
+    } else {
+        "optimised, no debug assertions"
+    }
+}
