@@ -23,6 +23,11 @@ pub struct SpeedArgs {
     /// Smaller runs (a few seconds in all; noisier figures).
     #[arg(long)]
     pub quick: bool,
+    /// Also time U-Net forward passes (score_sde's DDPM, random weights): the small demo shape
+    /// at batch 32 and the CIFAR-10 shape (nf 128, ch_mult (1, 2, 2, 2), 35.7M parameters) at
+    /// batch 4 and 32 (about a minute).
+    #[arg(long)]
+    pub unet: bool,
 }
 
 /// A recipe of the paper's settings on `dataset` with `n` points (CPU).
@@ -98,7 +103,61 @@ pub fn speed_cmd(a: SpeedArgs) -> Result<()> {
     tid_curve(&x, &y, &[9.0, 10.0, 11.0], None)?;
     let ms = 1e3 * start.elapsed().as_secs_f64();
     println!("{:<44} {:>10.1} ms", "TID, n = 2,000, d = 768, 3 radii", ms);
+    if a.unet {
+        unet_rows(&dev.device);
+    }
     Ok(())
+}
+
+/// Forward passes per second of score_sde's DDPM (one Euler step of `sample_images`, which is
+/// one forward pass per image plus the update), and what that makes of 100-step sampling.
+fn unet_rows(device: &burn::tensor::Device) {
+    use crate::images::analysis::{ImageShape, sample_images};
+    use crate::images::{PixelScale, UNet, UNetConfig};
+    let cifar = UNetConfig {
+        ch_mult: vec![1, 2, 2, 2],
+        ..UNetConfig::default()
+    };
+    for (name, config, batch, reps) in [
+        ("small 16x16 demo shape", UNetConfig::small(), 32, 10),
+        ("CIFAR shape, nf 128, (1, 2, 2, 2)", cifar.clone(), 4, 3),
+        ("CIFAR shape, nf 128, (1, 2, 2, 2)", cifar, 32, 1),
+    ] {
+        let net = UNet::init(&config, 0, device);
+        let shape = ImageShape {
+            channels: config.channels,
+            height: config.image_size,
+            width: config.image_size,
+            scale: PixelScale::Centered,
+        };
+        let cfg = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(1);
+        let never = AtomicBool::new(false);
+        let step = || {
+            sample_images(
+                &net,
+                &cfg,
+                batch,
+                0,
+                batch,
+                shape,
+                device,
+                &mut |_, _| {},
+                &never,
+            )
+        };
+        let _ = step();
+        let start = Instant::now();
+        for _ in 0..reps {
+            let _ = step();
+        }
+        let per_s = (batch * reps) as f64 / start.elapsed().as_secs_f64();
+        println!(
+            "{:<44} {:>10.1} forward passes/s at batch {batch} ({:.2} images/s at 100 steps)",
+            format!("U-Net, {name}"),
+            per_s,
+            per_s / 100.0
+        );
+    }
 }
 
 /// Whether this build checks debug assertions (the slow dev profile of old) or not.
