@@ -364,6 +364,12 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
     let bar = std::cell::RefCell::new(None::<(usize, indicatif::ProgressBar)>);
     let grids = std::cell::RefCell::new(Vec::new());
     let progress = |stage: Stage, _: f32| {
+        if let Stage::Estimated { seconds, rate } = stage {
+            eprintln!(
+                "sampling will take about {seconds:.0} s ({rate:.1} model evaluations per second, \
+                 timed on a few images)"
+            );
+        }
         if let Stage::Sampling {
             set,
             kind,

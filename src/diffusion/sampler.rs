@@ -129,6 +129,17 @@ impl SamplerConfig {
         self
     }
 
+    /// Model evaluations per step: 1 (Euler, DDIM, SDE), 2 (Heun, DPM-Solver-2), `1 + M`
+    /// (predictor–corrector) or `M` (annealed Langevin), for `M` corrector steps.
+    pub fn evaluations_per_step(&self) -> usize {
+        match self.kind {
+            SamplerKind::OdeEuler | SamplerKind::Ddim | SamplerKind::Sde => 1,
+            SamplerKind::OdeHeun | SamplerKind::DpmSolver2 => 2,
+            SamplerKind::PredictorCorrector => 1 + self.corrector_steps,
+            SamplerKind::AnnealedLangevin => self.corrector_steps.max(1),
+        }
+    }
+
     /// Recording the trajectory.
     pub fn recording(mut self) -> Self {
         self.record_trajectory = true;
@@ -333,6 +344,41 @@ mod tests {
         assert_eq!(old, SamplerKind::OdeEuler);
         assert_eq!(SamplerKind::from_name("rk4"), None);
         assert_eq!(SamplerKind::known(), "ode, heun, ddim, dpm2, sde, pc, ald");
+    }
+
+    /// Counted by a model that counts its calls.
+    #[test]
+    fn evaluations_per_step_are_the_model_calls() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Counting(ExactMixtureScore, AtomicUsize);
+        impl EpsilonModel for Counting {
+            fn dim(&self) -> usize {
+                self.0.dim()
+            }
+            fn process(&self) -> NoiseProcess {
+                self.0.process()
+            }
+            fn epsilon(&self, x: Tensor<2>, t: &Times) -> Tensor<2> {
+                self.1.fetch_add(1, Ordering::Relaxed);
+                self.0.epsilon(x, t)
+            }
+        }
+        let mix = DatasetSpec::Mog { dim: 1, std: 0.1 }.mixture().unwrap();
+        let model = Counting(
+            ExactMixtureScore::new(mix, NoiseProcess::vp()),
+            AtomicUsize::new(0),
+        );
+        for kind in SamplerKind::ALL {
+            let mut cfg = SamplerConfig::new(kind).with_steps(5);
+            cfg.corrector_steps = 2;
+            model.1.store(0, Ordering::Relaxed);
+            sample(&model, &cfg, 8, 0, &device(), &mut |_, _| {});
+            assert_eq!(
+                model.1.load(Ordering::Relaxed),
+                5 * cfg.evaluations_per_step(),
+                "{kind:?}"
+            );
+        }
     }
 
     fn device() -> Device {

@@ -79,6 +79,14 @@ pub enum Stage {
     LoadingModel,
     /// Loading or drawing the training images.
     LoadingData,
+    /// Sampling will take about `seconds` (one model evaluation timed on a few images, times
+    /// every sampler's evaluations).
+    Estimated {
+        /// Seconds of sampling expected.
+        seconds: f64,
+        /// Measured model evaluations (images) per second.
+        rate: f64,
+    },
     /// Sampling set `set` of `n` images with `kind`; `done` of `total` image-steps.
     Sampling {
         /// Index of the sampler in the settings.
@@ -222,6 +230,33 @@ pub fn run_study(
     let shape = image_shape(&net);
     let plan: Vec<(SamplerKind, usize)> =
         s.samplers.iter().map(|&(k, st)| (k, st.max(1))).collect();
+    // How long sampling will take: one Euler step (one evaluation per image) on a few images.
+    let probe = s.n.min(s.chunk).clamp(1, 8);
+    let start = Instant::now();
+    let one = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(1);
+    sample_images(
+        &net,
+        &one,
+        probe,
+        s.seed,
+        probe,
+        shape,
+        &dev.device,
+        &mut |_, _| {},
+        cancel,
+    )?;
+    let rate = probe as f64 / start.elapsed().as_secs_f64().max(1e-9);
+    let evaluations: usize = plan
+        .iter()
+        .map(|&(k, st)| st * s.n * SamplerConfig::new(k).evaluations_per_step())
+        .sum();
+    progress(
+        Stage::Estimated {
+            seconds: evaluations as f64 / rate,
+            rate,
+        },
+        0.0,
+    );
     let total: usize = plan.iter().map(|(_, st)| st * s.n).sum();
     let mut done_before = 0usize;
     let mut sampled = Vec::with_capacity(plan.len());
@@ -432,10 +467,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ce-images-study-{}", std::process::id()));
         let s = tiny_study(&dir);
         let last = Mutex::new(0.0f32);
+        let estimate = Mutex::new(None);
         let published = Mutex::new(Vec::new());
         let r = run_study(
             &s,
-            &|_, f| *last.lock().unwrap() = f,
+            &|stage, f| {
+                *last.lock().unwrap() = f;
+                if let Stage::Estimated { seconds, rate } = stage {
+                    *estimate.lock().unwrap() = Some((seconds, rate));
+                }
+            },
             &|set| published.lock().unwrap().push(set.clone()),
             &AtomicBool::new(false),
         )
@@ -448,6 +489,12 @@ mod tests {
             assert_eq!(p.images.pixels, set.images.pixels);
         }
         assert_eq!(*last.lock().unwrap(), 1.0);
+        // The estimate counts every evaluation: 40 images × (3 Euler + 4 SDE steps), one each.
+        let (seconds, rate) = estimate.into_inner().unwrap().expect("an estimate");
+        assert!(
+            rate > 0.0 && (seconds * rate - 280.0).abs() < 1e-6,
+            "{seconds} s at {rate}/s"
+        );
         assert_eq!(r.train.len(), 300);
         assert_eq!(r.tid_n, 40);
         assert_eq!(r.sets.len(), 2);

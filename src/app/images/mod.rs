@@ -121,6 +121,7 @@ fn describe(stage: Stage) -> String {
     match stage {
         Stage::LoadingModel => "loading the U-Net".into(),
         Stage::LoadingData => "loading the training images".into(),
+        Stage::Estimated { seconds, .. } => format!("sampling will take about {seconds:.0} s"),
         Stage::Sampling { kind, n, .. } => format!("sampling {n} images, {}", sampler_label(kind)),
         Stage::Measuring => "measuring TID".into(),
     }
@@ -131,6 +132,8 @@ fn describe(stage: Stage) -> String {
 struct Shared {
     stage: String,
     fraction: f32,
+    /// Seconds the sampling should take, once measured.
+    estimate: Option<f64>,
     /// Sample sets finished so far (shown before the study ends).
     partial: Vec<Arc<SampledImages>>,
     outcome: Option<Result<StudyResult, String>>,
@@ -251,6 +254,9 @@ impl ImagesMode {
                 let progress = |stage: Stage, f: f32| {
                     let text = describe(stage);
                     let mut sh = lock(&out);
+                    if let Stage::Estimated { seconds, .. } = stage {
+                        sh.estimate = Some(seconds);
+                    }
                     if sh.stage != text {
                         sh.stage = text;
                     }

@@ -139,6 +139,13 @@ impl ImagesMode {
                 .then(|| elapsed * (1.0 - sh.fraction as f64) / sh.fraction as f64)
                 .map_or(String::new(), |s| format!(" · about {s:.0} s left"));
             ui.label(RichText::new(sh.stage.as_str()).small());
+            if let Some(secs) = sh.estimate {
+                ui.label(
+                    RichText::new(format!("estimated at the start: {secs:.0} s of sampling"))
+                        .small()
+                        .weak(),
+                );
+            }
             ui.add(
                 egui::ProgressBar::new(sh.fraction)
                     .text(format!("{:.0}% · {elapsed:.0} s{eta}", 100.0 * sh.fraction)),
