@@ -367,7 +367,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         if let Stage::Estimated { seconds, rate } = stage {
             eprintln!(
                 "sampling will take about {seconds:.0} s ({rate:.1} model evaluations per second, \
-                 timed on a few images)"
+                 timed on one chunk)"
             );
         }
         if let Stage::Sampling {

@@ -79,8 +79,8 @@ pub enum Stage {
     LoadingModel,
     /// Loading or drawing the training images.
     LoadingData,
-    /// Sampling will take about `seconds` (one model evaluation timed on a few images, times
-    /// every sampler's evaluations).
+    /// Sampling will take about `seconds` (one model evaluation timed on a chunk of up to 32
+    /// images, times every sampler's evaluations).
     Estimated {
         /// Seconds of sampling expected.
         seconds: f64,
@@ -230,21 +230,27 @@ pub fn run_study(
     let shape = image_shape(&net);
     let plan: Vec<(SamplerKind, usize)> =
         s.samplers.iter().map(|&(k, st)| (k, st.max(1))).collect();
-    // How long sampling will take: one Euler step (one evaluation per image) on a few images.
-    let probe = s.n.min(s.chunk).clamp(1, 8);
-    let start = Instant::now();
+    // How long sampling will take: one Euler step (one evaluation per image) of a chunk of up to
+    // 32 images, after one untimed step (the first pays for allocations and warm caches).
+    let probe = s.n.min(s.chunk).clamp(1, 32);
     let one = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(1);
-    sample_images(
-        &net,
-        &one,
-        probe,
-        s.seed,
-        probe,
-        shape,
-        &dev.device,
-        &mut |_, _| {},
-        cancel,
-    )?;
+    let step = || {
+        let mut quiet = |_: usize, _: usize| {};
+        sample_images(
+            &net,
+            &one,
+            probe,
+            s.seed,
+            probe,
+            shape,
+            &dev.device,
+            &mut quiet,
+            cancel,
+        )
+    };
+    step()?;
+    let start = Instant::now();
+    step()?;
     let rate = probe as f64 / start.elapsed().as_secs_f64().max(1e-9);
     let evaluations: usize = plan
         .iter()

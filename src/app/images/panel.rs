@@ -139,9 +139,11 @@ impl ImagesMode {
                 .then(|| elapsed * (1.0 - sh.fraction as f64) / sh.fraction as f64)
                 .map_or(String::new(), |s| format!(" · about {s:.0} s left"));
             ui.label(RichText::new(sh.stage.as_str()).small());
-            if let Some(secs) = sh.estimate {
+            // The first guess (one chunk timed while the window starts, so often pessimistic),
+            // until the measured rate below takes over.
+            if let Some(secs) = sh.estimate.filter(|_| sh.fraction <= 0.02) {
                 ui.label(
-                    RichText::new(format!("estimated at the start: {secs:.0} s of sampling"))
+                    RichText::new(format!("first estimate: about {secs:.0} s of sampling"))
                         .small()
                         .weak(),
                 );
