@@ -10,20 +10,26 @@ use std::time::{Duration, Instant};
 use eframe::egui;
 
 use super::shell::{is_blank, write_png};
+use crate::data::Points;
 use crate::sync::lock;
-use crate::train::{RunRecipe, train_run};
+use crate::train::{TrainConfig, Trainer, train_run};
 
-/// Training iterations per second of `recipe` with no window, analysis or drawing beside it,
-/// on `threads` threads (what the app gives its trainer), over about `seconds`: the rate the
-/// app's training is compared with. `None` when the run cannot be set up.
-pub fn headless_rate(recipe: &RunRecipe, threads: usize, seconds: f64) -> Option<f64> {
+/// Training iterations per second of `config` on `data` with no window, analysis or drawing
+/// beside it, on `threads` threads (what the app gives its trainer), over about `seconds`: the
+/// rate the app's training is compared with. `None` when the run cannot be set up.
+pub fn headless_rate(
+    config: &TrainConfig,
+    data: &Arc<Points>,
+    threads: usize,
+    seconds: f64,
+) -> Option<f64> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads.max(1))
         .thread_name(|i| format!("smoke-headless-{i}"))
         .build()
         .ok()?;
     pool.install(|| {
-        let (_, mut trainer) = recipe.prepare().ok()?;
+        let mut trainer = Trainer::new(config.clone(), data.clone()).ok()?;
         // Warm up (allocations, first-touch of the data), then time whole iterations.
         let never = std::sync::atomic::AtomicBool::new(false);
         train_run(&mut trainer, 5, &mut |_, _| {}, &never).ok()?;

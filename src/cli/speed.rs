@@ -112,8 +112,8 @@ pub fn speed_cmd(a: SpeedArgs) -> Result<()> {
 /// Forward passes per second of score_sde's DDPM (one Euler step of `sample_images`, which is
 /// one forward pass per image plus the update), and what that makes of 100-step sampling.
 fn unet_rows(device: &burn::tensor::Device) {
-    use crate::images::analysis::{ImageShape, sample_images};
-    use crate::images::{PixelScale, UNet, UNetConfig};
+    use crate::images::analysis::sample_images;
+    use crate::images::{UNet, UNetConfig, image_shape};
     let cifar = UNetConfig {
         ch_mult: vec![1, 2, 2, 2],
         ..UNetConfig::default()
@@ -124,12 +124,7 @@ fn unet_rows(device: &burn::tensor::Device) {
         ("CIFAR shape, nf 128, (1, 2, 2, 2)", cifar, 32, 1),
     ] {
         let net = UNet::init(&config, 0, device);
-        let shape = ImageShape {
-            channels: config.channels,
-            height: config.image_size,
-            width: config.image_size,
-            scale: PixelScale::Centered,
-        };
+        let shape = image_shape(&net);
         let cfg = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(1);
         let never = AtomicBool::new(false);
         let step = || {

@@ -2,7 +2,7 @@
 //! packed once into 16-column panels, rows processed in cache-sized blocks through every layer,
 //! a register tile with the bias and the activation applied in registers. With AVX-512 the
 //! lanes run over rows (feature-major activations, 5 features × 64 rows, no padded features);
-//! the other tiles put features in the lanes: 6 × 32 AVX-512, 6 × 16 AVX2/FMA.
+//! with AVX2/FMA they run over features (6 rows × 16 features).
 //!
 //! Sampling calls the same network thousands of times with fixed weights, so packing them once
 //! pays off, and keeping a block's activations in L2 between layers avoids the memory traffic of
@@ -22,10 +22,6 @@ use super::mlp::{Activation, MlpWeights};
 const NR: usize = 16;
 /// Rows per AVX2 register tile; every block is padded to a multiple of it.
 const MR: usize = 6;
-/// Rows per AVX-512 register tile, of two panels each. Measured on a 2-core Xeon (3 × 100 Tanh,
-/// ODE sampling): 6 rows × 2 panels 4.2 M particle-steps/s, 12 × 1 4.0 M, 12 × 2 (24
-/// accumulators, which spill) 2.4 M. A multiple of [`MR`] other than it would need a tail tile.
-const MR512: usize = 6;
 /// Rows per block (a multiple of [`MR`]): two `[BLOCK_ROWS, 112]` activation buffers and a
 /// layer's packed weights stay in a 512 KiB L2 for the 2D preset.
 const BLOCK_ROWS: usize = 192;
@@ -38,11 +34,11 @@ struct PackedLayer {
     fan_in: usize,
     fan_out: usize,
     panels: usize,
-    /// `[panels][fan_in][NR]`, zero beyond `fan_out`.
+    /// `[panels][fan_in][NR]`, zero beyond `fan_out` (the AVX2 kernel's layout; empty otherwise).
     weight: Vec<f32>,
     /// `[panels · NR]`, zero beyond `fan_out`.
     bias: Vec<f32>,
-    /// `[fan_in][fan_out]`, as trained (the rows-in-lanes kernel's layout).
+    /// `[fan_in][fan_out]`, as trained (the rows-in-lanes kernel's layout; empty otherwise).
     plain: Vec<f32>,
 }
 
@@ -51,47 +47,35 @@ struct PackedLayer {
 pub enum Kernel {
     /// 6 × 16, two 8-lane vectors per row (x86-64 with AVX2 and FMA).
     Avx2,
-    /// 6 × 32, two 16-lane vectors per row (x86-64 with AVX-512F).
-    Avx512,
     /// Rows in the lanes (x86-64 with AVX-512F): activations stored feature-major, a tile of 5
     /// output features × 64 rows, so that no lane is spent on padding features (a 100-wide layer
-    /// is 100, not 112, and the 2-wide output is 2, not 16). The default where AVX-512F exists.
+    /// is 100, not 112, and the 2-wide output is 2, not 16).
     Avx512Rows,
 }
 
 impl Kernel {
     /// The fastest kernel this CPU runs, if any.
     pub fn detect() -> Option<Self> {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Some(Self::Avx512Rows);
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Some(Self::Avx2);
-            }
-        }
-        None
+        [Self::Avx512Rows, Self::Avx2]
+            .into_iter()
+            .find(|k| k.supported())
     }
 
     /// Whether this CPU runs `self`.
     fn supported(self) -> bool {
-        match (self, Self::detect()) {
-            (_, None) => false,
-            (Self::Avx512 | Self::Avx512Rows, Some(best)) => best == Self::Avx512Rows,
-            (Self::Avx2, Some(_)) => {
-                #[cfg(target_arch = "x86_64")]
-                {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Self::Avx512Rows => std::arch::is_x86_feature_detected!("avx512f"),
+                Self::Avx2 => {
                     std::arch::is_x86_feature_detected!("avx2")
                         && std::arch::is_x86_feature_detected!("fma")
                 }
-                #[cfg(not(target_arch = "x86_64"))]
-                {
-                    false
-                }
             }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
         }
     }
 }
@@ -127,14 +111,21 @@ impl PackedMlp {
             .iter()
             .map(|l| {
                 let panels = l.fan_out.div_ceil(NR);
-                let mut weight = vec![0f32; panels * l.fan_in * NR];
                 let mut bias = vec![0f32; panels * NR];
                 bias[..l.fan_out].copy_from_slice(&l.bias);
-                for o in 0..l.fan_out {
-                    let (p, j) = (o / NR, o % NR);
-                    for k in 0..l.fan_in {
-                        weight[(p * l.fan_in + k) * NR + j] = l.weight[k * l.fan_out + o];
+                // Each kernel keeps the one weight layout it reads.
+                let (mut weight, mut plain) = (Vec::new(), Vec::new());
+                match kernel {
+                    Kernel::Avx2 => {
+                        weight = vec![0f32; panels * l.fan_in * NR];
+                        for o in 0..l.fan_out {
+                            let (p, j) = (o / NR, o % NR);
+                            for k in 0..l.fan_in {
+                                weight[(p * l.fan_in + k) * NR + j] = l.weight[k * l.fan_out + o];
+                            }
+                        }
                     }
+                    Kernel::Avx512Rows => plain = l.weight.clone(),
                 }
                 PackedLayer {
                     fan_in: l.fan_in,
@@ -142,7 +133,7 @@ impl PackedMlp {
                     panels,
                     weight,
                     bias,
-                    plain: l.weight.clone(),
+                    plain,
                 }
             })
             .collect();
@@ -230,9 +221,6 @@ impl PackedMlp {
                     Kernel::Avx2 => {
                         layer_avx2(&src[..], lda, padded, layer, &mut dst[..], ldc, act)
                     }
-                    Kernel::Avx512 => {
-                        layer_avx512(&src[..], lda, padded, layer, &mut dst[..], ldc, act)
-                    }
                     Kernel::Avx512Rows => unreachable!("block_rows"),
                 }
             };
@@ -298,8 +286,8 @@ const ROWS_TILE: usize = 64;
 /// `c[o, r] = act(Σ_k W[k, o] a[k, r] + bias[o])` on feature-major buffers of `ld` rows (a
 /// multiple of [`ROWS_TILE`]): tiles of 5 output features (2 or 1 at the end) × 64 rows.
 /// Measured on a 2-core Xeon (3 × 100 Tanh, ODE sampling, M particle-steps/s): 4 features 4.7,
-/// 5 features 4.7–4.95, 6 features (24 accumulators, which spill) 2.9; the 6 × 32 feature-lane
-/// tile of [`Kernel::Avx512`] 4.5.
+/// 5 features 4.7–4.95, 6 features (24 accumulators, which spill) 2.9; a 6 × 32 tile with the
+/// features in the lanes (the AVX2 layout at 16 lanes, since removed) 4.5.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn layer_rows_avx512(
@@ -370,19 +358,7 @@ unsafe fn rows_tile<const F: usize>(
         }
         for (j, acc) in acc.iter().enumerate() {
             for (v, acc) in acc.iter().enumerate() {
-                let value = match act {
-                    None => *acc,
-                    Some(Activation::Tanh) => tanh_avx512(*acc),
-                    Some(Activation::Relu) => _mm512_max_ps(*acc, _mm512_setzero_ps()),
-                    Some(Activation::Silu) => {
-                        let mut t = [0f32; 16];
-                        _mm512_storeu_ps(t.as_mut_ptr(), *acc);
-                        for e in &mut t {
-                            *e /= 1.0 + (-*e).exp();
-                        }
-                        _mm512_loadu_ps(t.as_ptr())
-                    }
-                };
+                let value = act.map_or(*acc, |a| activate_avx512(*acc, a));
                 _mm512_storeu_ps(c.as_mut_ptr().add((o + j) * ld + r0 + 16 * v), value);
             }
         }
@@ -445,111 +421,25 @@ unsafe fn layer_avx2(
     }
 }
 
-/// The AVX-512 form of [`layer_avx2`]: tiles of [`MR512`] rows × two panels (two weight loads
-/// and one broadcast per row feed two FMAs per row), a one-panel tile for an odd last panel, and
-/// [`MR`]-row tiles for a block's last rows when [`MR512`] does not divide `rows`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn layer_avx512(
-    a: &[f32],
-    lda: usize,
-    rows: usize,
-    layer: &PackedLayer,
-    c: &mut [f32],
-    ldc: usize,
-    act: Option<Activation>,
-) {
-    debug_assert!(rows.is_multiple_of(MR));
-    debug_assert!(a.len() >= (rows - 1) * lda + layer.fan_in);
-    debug_assert!(c.len() >= rows * ldc && ldc >= layer.panels * NR);
-    let full = rows / MR512 * MR512;
-    let mut p = 0;
-    while p < layer.panels {
-        let two = p + 1 < layer.panels;
-        for r0 in (0..full).step_by(MR512) {
-            // SAFETY: rows `r0 .. r0 + MR512` exist (r0 + MR512 ≤ full ≤ rows), and so do
-            // panels `p` (and `p + 1` when `two`).
-            unsafe {
-                if two {
-                    tile_avx512::<MR512, 2>(a, lda, r0, layer, p, c, ldc, act);
-                } else {
-                    tile_avx512::<MR512, 1>(a, lda, r0, layer, p, c, ldc, act);
-                }
-            }
-        }
-        if full < rows {
-            // SAFETY: the remaining `rows − full = MR` rows exist.
-            unsafe {
-                if two {
-                    tile_avx512::<MR, 2>(a, lda, full, layer, p, c, ldc, act);
-                } else {
-                    tile_avx512::<MR, 1>(a, lda, full, layer, p, c, ldc, act);
-                }
-            }
-        }
-        p += if two { 2 } else { 1 };
-    }
-}
-
-/// Rows `r0 .. r0 + M` of panels `p .. p + P`: `M · P` accumulators of 16 lanes, bias first,
-/// activation last.
+/// `act` on 16 lanes: Tanh and ReLU in registers, SiLU through the scalar `exp` (SiLU is not a
+/// preset's activation).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[inline]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_avx512<const M: usize, const P: usize>(
-    a: &[f32],
-    lda: usize,
-    r0: usize,
-    layer: &PackedLayer,
-    p: usize,
-    c: &mut [f32],
-    ldc: usize,
-    act: Option<Activation>,
-) {
+fn activate_avx512(x: std::arch::x86_64::__m512, act: Activation) -> std::arch::x86_64::__m512 {
     use std::arch::x86_64::*;
-    let k = layer.fan_in;
-    // SAFETY (all pointer reads and writes below): panels `p .. p + P` hold `k · NR` weights
-    // and `NR` biases each; rows `r0 .. r0 + M` exist in `a` (stride `lda`) and `c` (stride
-    // `ldc`).
-    unsafe {
-        let w = layer.weight.as_ptr().add(p * k * NR);
-        let mut bias = [_mm512_setzero_ps(); P];
-        for (j, b) in bias.iter_mut().enumerate() {
-            *b = _mm512_loadu_ps(layer.bias.as_ptr().add((p + j) * NR));
-        }
-        let mut acc = [bias; M];
-        let ap = a.as_ptr().add(r0 * lda);
-        for kk in 0..k {
-            let mut b = [_mm512_setzero_ps(); P];
-            for (j, b) in b.iter_mut().enumerate() {
-                *b = _mm512_loadu_ps(w.add((j * k + kk) * NR));
+    match act {
+        Activation::Tanh => tanh_avx512(x),
+        Activation::Relu => _mm512_max_ps(x, _mm512_setzero_ps()),
+        Activation::Silu => {
+            let mut t = [0f32; 16];
+            // SAFETY: `t` holds 16 floats.
+            unsafe { _mm512_storeu_ps(t.as_mut_ptr(), x) };
+            for e in &mut t {
+                *e /= 1.0 + (-*e).exp();
             }
-            for (i, acc) in acc.iter_mut().enumerate() {
-                let av = _mm512_set1_ps(*ap.add(i * lda + kk));
-                for (acc, b) in acc.iter_mut().zip(&b) {
-                    *acc = _mm512_fmadd_ps(av, *b, *acc);
-                }
-            }
-        }
-        for (i, acc) in acc.iter().enumerate() {
-            for (j, acc) in acc.iter().enumerate() {
-                let cp = c.as_mut_ptr().add((r0 + i) * ldc + (p + j) * NR);
-                let v = match act {
-                    None => *acc,
-                    Some(Activation::Tanh) => tanh_avx512(*acc),
-                    Some(Activation::Relu) => _mm512_max_ps(*acc, _mm512_setzero_ps()),
-                    Some(Activation::Silu) => {
-                        let mut v = [0f32; NR];
-                        _mm512_storeu_ps(v.as_mut_ptr(), *acc);
-                        for e in &mut v {
-                            *e /= 1.0 + (-*e).exp();
-                        }
-                        _mm512_loadu_ps(v.as_ptr())
-                    }
-                };
-                _mm512_storeu_ps(cp, v);
-            }
+            // SAFETY: as above.
+            unsafe { _mm512_loadu_ps(t.as_ptr()) }
         }
     }
 }
@@ -647,9 +537,6 @@ mod tests {
             (Activation::Tanh, 100, 3, 2, Kernel::Avx2),
             (Activation::Relu, 37, 2, 1, Kernel::Avx2),
             (Activation::Silu, 64, 1, 5, Kernel::Avx2),
-            (Activation::Tanh, 100, 3, 2, Kernel::Avx512),
-            (Activation::Relu, 37, 2, 1, Kernel::Avx512),
-            (Activation::Silu, 64, 1, 5, Kernel::Avx512),
             (Activation::Tanh, 100, 3, 2, Kernel::Avx512Rows),
             (Activation::Relu, 37, 2, 1, Kernel::Avx512Rows),
             (Activation::Silu, 64, 1, 5, Kernel::Avx512Rows),

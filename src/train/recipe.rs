@@ -288,16 +288,10 @@ pub fn train_run(
 ) -> Result<RunOutcome, TrainError> {
     let start = Instant::now();
     let mut losses = LossHistory::default();
-    let mut outcome = RunOutcome {
-        iterations: 0,
-        seconds: 0.0,
-        losses: LossHistory::default(),
-        diverged: None,
-        cancelled: false,
-    };
+    let (mut diverged, mut cancelled) = (None, false);
     for _ in 0..iterations {
         if cancel.load(Ordering::Relaxed) {
-            outcome.cancelled = true;
+            cancelled = true;
             break;
         }
         match trainer.step() {
@@ -306,16 +300,19 @@ pub fn train_run(
                 progress(trainer.iteration(), losses.recent_mean().unwrap_or(loss));
             }
             Err(e @ TrainError::Diverged(_)) => {
-                outcome.diverged = Some(e);
+                diverged = Some(e);
                 break;
             }
             Err(e) => return Err(e),
         }
     }
-    outcome.iterations = trainer.iteration();
-    outcome.seconds = start.elapsed().as_secs_f64();
-    outcome.losses = losses;
-    Ok(outcome)
+    Ok(RunOutcome {
+        iterations: trainer.iteration(),
+        seconds: start.elapsed().as_secs_f64(),
+        losses,
+        diverged,
+        cancelled,
+    })
 }
 
 #[cfg(test)]

@@ -228,16 +228,6 @@ fn texture(ctx: &egui::Context, name: impl Into<String>, img: &Rgb8Image) -> egu
 }
 
 impl ImagesMode {
-    /// The last error, if any.
-    pub fn message(&self) -> Option<&str> {
-        self.message.as_deref()
-    }
-
-    /// True while a study runs.
-    pub fn busy(&self) -> bool {
-        self.job.is_some()
-    }
-
     /// Starts a study in the background with the current settings (cancelling a running one).
     pub fn start(&mut self, ctx: &egui::Context) {
         let shared = Arc::new(Mutex::new(Shared {
