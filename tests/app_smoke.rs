@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 struct Xvfb(Child);
 
@@ -15,39 +14,41 @@ impl Drop for Xvfb {
     }
 }
 
-/// A display to run on: `$DISPLAY`, or a fresh Xvfb.
+/// A display to run on: `$DISPLAY`, or a fresh Xvfb. Xvfb picks a free display number itself
+/// (`-displayfd`) and writes it once it accepts connections, so tests running at once never
+/// share one, and locks or sockets left by an Xvfb that was killed are skipped, not reused.
 fn display() -> (String, Option<Xvfb>) {
     if let Ok(d) = std::env::var("DISPLAY")
         && !d.is_empty()
     {
         return (d, None);
     }
-    // Distinct per test (both tests of this file may run at once).
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let k = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let number = 100 + (std::process::id() % 150) * 4 + k;
-    let name = format!(":{number}");
-    let child = Command::new("Xvfb")
+    let mut child = Command::new("Xvfb")
         .args([
-            name.as_str(),
+            "-displayfd",
+            "1",
             "-screen",
             "0",
             "1600x1000x24",
             "-nolisten",
             "tcp",
         ])
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("no $DISPLAY and Xvfb could not start: install xvfb (see .ci/run)");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("piped stdout")),
+        &mut line,
+    )
+    .expect("reading Xvfb's display number");
     let guard = Xvfb(child);
-    let socket = format!("/tmp/.X11-unix/X{number}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !std::path::Path::new(&socket).exists() {
-        assert!(Instant::now() < deadline, "Xvfb did not come up on {name}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (name, Some(guard))
+    let number: u32 = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("Xvfb did not report a display (got {line:?})"));
+    (format!(":{number}"), Some(guard))
 }
 
 /// Runs the app with `args` under a display, with `--frames N --screenshot`, and checks that it
