@@ -1,5 +1,6 @@
 //! Training and trained-model sampling throughput (issue #3): one Adam iteration of the paper's
-//! presets on the fused CPU path and on burn's autodiff path, and ODE sampling of the 2D preset.
+//! presets on the fused CPU path and on burn's autodiff path, and ODE and SDE sampling of the 2D
+//! preset at issue #12's sizes.
 //!
 //! `cargo bench --profile dev --bench train`.
 
@@ -61,19 +62,24 @@ fn train_step(c: &mut Criterion) {
     g.finish();
 }
 
-fn ode_sampling(c: &mut Criterion) {
-    let mut g = c.benchmark_group("ode_sampling_2d_preset");
+/// Issue #12's sampling rows: config A's model, 20,000 particles, the ODE at 100 steps and the
+/// SDE at 1,000 (throughput in particle-steps).
+fn sampling(c: &mut Criterion) {
+    let mut g = c.benchmark_group("sampling_2d_preset_n20000");
     g.sample_size(10);
     let spec = config(MlpConfig::preset_2d(2)).net;
     let model = FastScoreNet::new(spec.clone(), &spec.init_weights(0));
-    let (n, steps) = (20_000, 20);
-    g.throughput(Throughput::Elements((n * steps) as u64));
-    let cfg = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(steps);
-    g.bench_function(BenchmarkId::new("fused", format!("n{n}")), |b| {
-        b.iter(|| sample(&model, &cfg, n, 0, &Device::flex(), &mut |_, _| {}))
-    });
+    let n = 20_000;
+    for (kind, steps) in [(SamplerKind::OdeEuler, 100), (SamplerKind::Sde, 1000)] {
+        g.throughput(Throughput::Elements((n * steps) as u64));
+        let cfg = SamplerConfig::new(kind).with_steps(steps);
+        g.bench_function(
+            BenchmarkId::new(kind.name(), format!("steps{steps}")),
+            |b| b.iter(|| sample(&model, &cfg, n, 0, &Device::flex(), &mut |_, _| {})),
+        );
+    }
     g.finish();
 }
 
-criterion_group!(benches, train_step, ode_sampling);
+criterion_group!(benches, train_step, sampling);
 criterion_main!(benches);

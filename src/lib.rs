@@ -6,7 +6,7 @@
 //! analysis threads) → [`sweep`] → [`app`] and [`cli`]. [`images`] is a feature slice for image
 //! models beside `train`: it uses the layers below it and is used by [`app`] and [`cli`] only.
 //! [`render`] (wgpu pipelines, plain data in, pixels out) is used by [`app`] only; [`sync`]
-//! holds the one lock-poisoning policy.
+//! holds the one lock-poisoning policy, [`priority`] the app's thread priorities.
 
 pub mod app;
 pub mod cli;
@@ -15,6 +15,7 @@ pub mod diffusion;
 pub mod images;
 pub mod metrics;
 pub mod model;
+pub mod priority;
 pub mod render;
 pub mod sweep;
 pub mod sync;

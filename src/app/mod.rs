@@ -76,6 +76,13 @@ pub fn run(opts: AppOptions) -> Result<()> {
         ..Default::default()
     };
     let smoke = opts.frames.is_some();
+    // The window, its renderer and the live analysis run below training (see
+    // `crate::priority`): on two cores with software Vulkan they took 45% of training's core.
+    if let Err(e) = crate::priority::enter_background() {
+        eprintln!(
+            "note: could not lower the views' thread priority ({e}); training shares the CPU with them"
+        );
+    }
     eframe::run_native(
         "Collapse Explorer",
         native,

@@ -194,10 +194,13 @@ impl TrainerHandle {
             wake,
             publish,
         };
-        let thread = std::thread::Builder::new()
-            .name("trainer".into())
-            .spawn(move || worker.run(config, data))
-            .expect("spawn trainer thread");
+        // Training is the work the app's views show: it keeps the normal priority when the UI
+        // thread has lowered its own (see `crate::priority`).
+        let thread = crate::priority::spawn_foreground(
+            std::thread::Builder::new().name("trainer".into()),
+            move || worker.run(config, data),
+        )
+        .expect("spawn trainer thread");
         Self {
             commands: cmd_tx,
             events: ev_rx,

@@ -98,7 +98,7 @@ impl ExplorerMode {
         // The smoke test compares the app's training rate with this run's alone, measured
         // before any thread of the app starts.
         let headless_rate = (opts.frames.is_some() && start && opts.checkpoint.is_none())
-            .then(|| smoke::headless_rate(&train, &data, threads, 1.5))
+            .then(|| smoke::headless_rate(&train, &data, threads, 2.5))
             .flatten();
         // Snapshots by time (every 150 ms) rather than every 50 iterations: at the ~90 it/s that
         // training reaches beside the GUI, 50 iterations would be more than half a second.

@@ -237,9 +237,10 @@ impl ImagesMode {
         let cancel = Arc::new(AtomicBool::new(false));
         let (out, stop, repaint) = (shared.clone(), cancel.clone(), ctx.clone());
         let settings = self.settings.study();
-        let spawned = std::thread::Builder::new()
-            .name("images-study".into())
-            .spawn(move || {
+        // The study is the work this mode waits for: it keeps the normal priority, like training.
+        let spawned = crate::priority::spawn_foreground(
+            std::thread::Builder::new().name("images-study".into()),
+            move || {
                 let last = Mutex::new(Instant::now());
                 let progress = |stage: Stage, f: f32| {
                     let text = describe(stage);
@@ -268,7 +269,8 @@ impl ImagesMode {
                 .unwrap_or_else(|_| Err("the study panicked (a bug); see the terminal".into()));
                 lock(&out).outcome = Some(r);
                 repaint.request_repaint();
-            });
+            },
+        );
         match spawned {
             Ok(_) => {
                 self.message = None;
