@@ -1,5 +1,6 @@
 //! TID and the diagnostics that work on plain data (SPEC §6, §7):
 //! - [`tid`]: the Tail Index Difference and its curves (§6, paper §5.1);
+//! - [`protocol`]: TID as the paper measures it, on equal-size random subsets, repeated;
 //! - [`neighbours`]: the exact ε-neighbour counts TID is computed from (§6);
 //! - [`covariance`]: the error covariance along trajectories (§7, paper Fig. 5b);
 //! - [`density`]: the density evolution of one coordinate of a trajectory (§7, paper Fig. 6).
@@ -7,8 +8,10 @@
 pub mod covariance;
 pub mod density;
 pub mod neighbours;
+pub mod protocol;
 pub mod tid;
 
 pub use covariance::error_covariance;
 pub use density::DensityEvolution;
+pub use protocol::{TidEstimate, TidProtocol, TidReference};
 pub use tid::{TidError, TidPoint, hill_estimator, tid_curve};

@@ -31,6 +31,9 @@ pub enum TidError {
     /// A radius that is negative or not finite.
     #[error("every ε must be finite and ≥ 0, got {0}")]
     BadRadius(f64),
+    /// A protocol with zero repeats.
+    #[error("the TID protocol needs at least one repeat (--tid-repeats ≥ 1)")]
+    NoRepeats,
 }
 
 /// Default Hill `k`: `max(1, ⌊0.1 n⌋)`.

@@ -1,0 +1,352 @@
+//! The TID protocol (paper App. A.1, K; issue #14): TID is computed on equal-size random
+//! subsets of the training set and the generated set (2,000 points each by default), repeated
+//! `R` times with fresh subsets (5 by default), and reported as mean ± standard deviation.
+//!
+//! Neighbour counts grow with a set's size, so Hill estimates of sets of different sizes are
+//! not comparable: 10,000 generated points against 1,000 training points read as "collapsed"
+//! even when both come from one distribution (see the tests). The training subsets are drawn
+//! once per run ([`TidReference`]) and shared by every sampler measured against it.
+
+use serde::{Deserialize, Serialize};
+
+use super::neighbours::neighbour_counts;
+use super::tid::{TidError, TidPoint, default_k, hill_estimator};
+use crate::data::Points;
+
+/// How TID is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TidProtocol {
+    /// Points in each subset (paper: 2,000). Both subsets have `min(points, n_train,
+    /// n_generated)` points.
+    pub points: usize,
+    /// Repeats with fresh subsets.
+    pub repeats: usize,
+    /// Seed of the subsets.
+    pub seed: u64,
+}
+
+impl Default for TidProtocol {
+    fn default() -> Self {
+        Self {
+            points: 2000,
+            repeats: 5,
+            seed: 0,
+        }
+    }
+}
+
+/// TID at one radius under the protocol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TidEstimate {
+    /// Radius ε.
+    pub eps: f64,
+    /// Mean over repeats of `H_k(generated) − H_k(train)`.
+    pub mean: f64,
+    /// Standard deviation over repeats (ddof 1; 0 for one repeat).
+    pub std: f64,
+    /// Mean `H_k` of the training subsets.
+    pub hill_train: f64,
+    /// Mean `H_k` of the generated subsets.
+    pub hill_generated: f64,
+    /// Mean fraction of training points with no neighbour within ε.
+    pub zero_fraction_train: f64,
+    /// Mean fraction of generated points with no neighbour within ε.
+    pub zero_fraction_generated: f64,
+    /// Repeats in which ε was degenerate: a zero fraction above `1 − k/m` (SPEC §6).
+    pub degenerate: usize,
+    /// Repeats.
+    pub repeats: usize,
+    /// Points in each subset.
+    pub points: usize,
+}
+
+impl TidEstimate {
+    /// True when ε was degenerate in any repeat: the value is not to be read.
+    pub fn is_degenerate(&self) -> bool {
+        self.degenerate > 0
+    }
+}
+
+/// The training side of the protocol: `R` random subsets of the training set and their
+/// neighbour counts at every radius, drawn once and shared by every generated set measured.
+#[derive(Clone, Debug)]
+pub struct TidReference {
+    protocol: TidProtocol,
+    eps: Vec<f64>,
+    subsets: Vec<Points>,
+    /// `[repeat][radius][point]`.
+    counts: Vec<Vec<Vec<u32>>>,
+}
+
+/// A 64-bit mix of the protocol seed, a stream and a repeat (splitmix64's finaliser), so the
+/// training and generated subsets of every repeat are independent draws.
+fn subset_seed(seed: u64, stream: u64, repeat: usize) -> u64 {
+    let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (repeat as u64) << 32;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const TRAIN: u64 = 0x7D1D;
+const GENERATED: u64 = 0x7D1E;
+const SMALLER: u64 = 0x7D1F;
+
+impl TidReference {
+    /// Draws the training subsets of `protocol` from `train` and counts their neighbours at
+    /// every radius in `eps`.
+    pub fn new(train: &Points, eps: &[f64], protocol: TidProtocol) -> Result<Self, TidError> {
+        if let Some(&e) = eps.iter().find(|e| !e.is_finite() || **e < 0.0) {
+            return Err(TidError::BadRadius(e));
+        }
+        if protocol.repeats == 0 {
+            return Err(TidError::NoRepeats);
+        }
+        let m = protocol.points.min(train.n);
+        if m < 2 {
+            return Err(TidError::TooFewPoints {
+                what: "the training set",
+                n: m,
+                k: 1,
+            });
+        }
+        let subsets: Vec<Points> = (0..protocol.repeats)
+            .map(|r| train.subset(m, subset_seed(protocol.seed, TRAIN, r)))
+            .collect();
+        let counts = subsets.iter().map(|s| neighbour_counts(s, eps)).collect();
+        Ok(Self {
+            protocol,
+            eps: eps.to_vec(),
+            subsets,
+            counts,
+        })
+    }
+
+    /// Points in each training subset (`min(points, n_train)`).
+    pub fn points(&self) -> usize {
+        self.subsets[0].n
+    }
+
+    /// The protocol in use.
+    pub fn protocol(&self) -> TidProtocol {
+        self.protocol
+    }
+
+    /// The radii.
+    pub fn eps(&self) -> &[f64] {
+        &self.eps
+    }
+
+    /// TID of `generated` at every radius: per repeat, a fresh random subset of
+    /// `m = min(points, n_train, n_generated)` generated points against the repeat's training
+    /// subset (itself cut to `m` points at random when the generated set is smaller).
+    pub fn measure(&self, generated: &Points) -> Result<Vec<TidEstimate>, TidError> {
+        let d = self.subsets[0].d;
+        if generated.d != d {
+            return Err(TidError::DimensionMismatch {
+                train: d,
+                generated: generated.d,
+            });
+        }
+        let m = self.points().min(generated.n);
+        if m < 2 {
+            return Err(TidError::TooFewPoints {
+                what: "the generated set",
+                n: generated.n,
+                k: 1,
+            });
+        }
+        let per_repeat: Vec<Vec<TidPoint>> = (0..self.protocol.repeats)
+            .map(|r| {
+                let g = generated.subset(m, subset_seed(self.protocol.seed, GENERATED, r));
+                let counts_g = neighbour_counts(&g, &self.eps);
+                let smaller;
+                let counts_t = if m == self.points() {
+                    &self.counts[r]
+                } else {
+                    let t = self.subsets[r].subset(m, subset_seed(self.protocol.seed, SMALLER, r));
+                    smaller = neighbour_counts(&t, &self.eps);
+                    &smaller
+                };
+                let k = default_k(m);
+                self.eps
+                    .iter()
+                    .enumerate()
+                    .map(|(e, &eps)| tid_point(eps, &counts_t[e], &counts_g[e], k))
+                    .collect()
+            })
+            .collect();
+        Ok((0..self.eps.len())
+            .map(|e| {
+                let at: Vec<&TidPoint> = per_repeat.iter().map(|c| &c[e]).collect();
+                let mean_of = |f: fn(&TidPoint) -> f64| at.iter().map(|p| f(p)).sum::<f64>() / at.len() as f64;
+                let tids: Vec<f64> = at.iter().map(|p| p.tid).collect();
+                let (mean, std) = mean_std(&tids);
+                TidEstimate {
+                    eps: self.eps[e],
+                    mean,
+                    std,
+                    hill_train: mean_of(|p| p.hill_train),
+                    hill_generated: mean_of(|p| p.hill_generated),
+                    zero_fraction_train: mean_of(|p| p.zero_fraction_train),
+                    zero_fraction_generated: mean_of(|p| p.zero_fraction_generated),
+                    degenerate: at.iter().filter(|p| p.unreliable).count(),
+                    repeats: at.len(),
+                    points: m,
+                }
+            })
+            .collect())
+    }
+}
+
+/// TID at one radius from the neighbour counts of two sets of equal size, Hill `k` for both.
+fn tid_point(eps: f64, train: &[u32], generated: &[u32], k: usize) -> TidPoint {
+    let zero = |c: &[u32]| c.iter().filter(|&&v| v == 0).count() as f64 / c.len() as f64;
+    let (zt, zg) = (zero(train), zero(generated));
+    let limit = 1.0 - k as f64 / train.len() as f64;
+    let hill_train = hill_estimator(train, k);
+    let hill_generated = hill_estimator(generated, k);
+    TidPoint {
+        eps,
+        tid: hill_generated - hill_train,
+        hill_train,
+        hill_generated,
+        zero_fraction_train: zt,
+        zero_fraction_generated: zg,
+        unreliable: zt > limit || zg > limit,
+    }
+}
+
+/// Mean and standard deviation (ddof 1; 0 for a single value) of a non-empty slice.
+fn mean_std(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    if v.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::DatasetSpec;
+    use crate::metrics::tid_curve;
+
+    #[test]
+    fn mean_and_std_by_hand() {
+        // 1, 2, 3, 6: mean 3, squared deviations 4 + 1 + 0 + 9 = 14, / 3.
+        let (m, s) = mean_std(&[1.0, 2.0, 3.0, 6.0]);
+        assert_eq!(m, 3.0);
+        assert!((s - (14.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(mean_std(&[2.5]), (2.5, 0.0));
+    }
+
+    /// Neighbour counts grow with the set's size: the same distribution at 10,000 generated
+    /// points against 1,000 training points gives a large spurious TID with whole sets, and
+    /// ≈ 0 under the protocol, which compares 1,000 points of each.
+    #[test]
+    fn unequal_sets_are_biased_and_the_protocol_is_not() {
+        let train = DatasetSpec::RingMog.generate(1000, 1);
+        let generated = DatasetSpec::RingMog.generate(10_000, 2);
+        let eps = [0.05, 0.1];
+        let whole = tid_curve(&train, &generated, &eps, None).unwrap();
+        let reference = TidReference::new(&train, &eps, TidProtocol::default()).unwrap();
+        let fair = reference.measure(&generated).unwrap();
+        for (w, f) in whole.iter().zip(&fair) {
+            assert!(w.tid > 0.5, "whole sets: {w:?}");
+            assert_eq!(f.points, 1000);
+            assert!(f.mean.abs() < 0.1, "protocol: {f:?}");
+            assert!(!f.is_degenerate());
+        }
+    }
+
+    /// With one repeat and subsets as large as both sets, the protocol is TID of the whole sets.
+    #[test]
+    fn one_repeat_of_whole_sets_is_the_plain_curve() {
+        let a = DatasetSpec::Chessboard.generate(1500, 3);
+        let b = DatasetSpec::Chessboard.generate(1500, 4);
+        let eps = [0.02, 0.1, 0.3];
+        let protocol = TidProtocol {
+            points: 5000,
+            repeats: 1,
+            seed: 9,
+        };
+        let got = TidReference::new(&a, &eps, protocol)
+            .unwrap()
+            .measure(&b)
+            .unwrap();
+        let want = tid_curve(&a, &b, &eps, None).unwrap();
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g.mean - w.tid).abs() < 1e-12, "{g:?} vs {w:?}");
+            assert_eq!((g.std, g.repeats, g.points), (0.0, 1, 1500));
+            assert_eq!(g.is_degenerate(), w.unreliable);
+        }
+    }
+
+    /// Null and alternative at the paper's 2,000 points: two draws of one distribution stay
+    /// within the repeats' spread of 0; a set with 30% of its points snapped onto 20 clumps
+    /// (the test of `tid_curve`) is positive by many standard deviations. The subsets are
+    /// fresh per repeat, so the spread is not zero.
+    #[test]
+    fn null_is_near_zero_and_clumps_are_positive() {
+        let train = DatasetSpec::RingMog.generate(8000, 5);
+        let null = DatasetSpec::RingMog.generate(8000, 6);
+        let mut clumped = DatasetSpec::RingMog.generate(8000, 7);
+        for i in 0..2400 {
+            let c = i % 20;
+            let (x, y) = (clumped.row(c)[0], clumped.row(c)[1]);
+            clumped.data[2 * (100 + i)] = x;
+            clumped.data[2 * (100 + i) + 1] = y;
+        }
+        let eps = [0.05, 0.1];
+        let reference = TidReference::new(&train, &eps, TidProtocol::default()).unwrap();
+        for e in reference.measure(&null).unwrap() {
+            assert!(e.std > 0.0 && e.std < 0.1, "{e:?}");
+            assert!(e.mean.abs() < 0.1, "{e:?}");
+        }
+        for e in reference.measure(&clumped).unwrap() {
+            assert!(e.mean > 0.3 && e.mean > 5.0 * e.std, "{e:?}");
+        }
+    }
+
+    /// The same protocol seed gives the same numbers; another seed other subsets.
+    #[test]
+    fn seeded_and_reproducible() {
+        let a = DatasetSpec::RingMog.generate(5000, 1);
+        let b = DatasetSpec::RingMog.generate(5000, 2);
+        let run = |seed| {
+            let p = TidProtocol {
+                seed,
+                ..TidProtocol::default()
+            };
+            TidReference::new(&a, &[0.1], p).unwrap().measure(&b).unwrap()
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3)[0].mean, run(4)[0].mean);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let a = Points::new(3, 2, vec![0.0; 6]);
+        let p = TidProtocol::default();
+        assert_eq!(
+            TidReference::new(&a, &[0.1], p)
+                .unwrap()
+                .measure(&Points::new(3, 1, vec![0.0; 3]))
+                .unwrap_err(),
+            TidError::DimensionMismatch {
+                train: 2,
+                generated: 1
+            }
+        );
+        let none = TidProtocol { repeats: 0, ..p };
+        assert_eq!(TidReference::new(&a, &[0.1], none).unwrap_err(), TidError::NoRepeats);
+        assert!(matches!(
+            TidReference::new(&a, &[f64::NAN], p),
+            Err(TidError::BadRadius(_))
+        ));
+        let one = Points::new(1, 2, vec![0.0; 2]);
+        assert!(TidReference::new(&one, &[0.1], p).is_err());
+    }
+}
