@@ -107,8 +107,11 @@ pub struct SamplerConfig {
     pub corrector_steps: usize,
     /// Langevin signal-to-noise ratio.
     pub snr: f64,
-    /// Keep every intermediate state (`[steps + 1, n, d]` on the host).
+    /// Keep every intermediate state (`[steps + 1, m, d]` on the host) …
     pub record_trajectory: bool,
+    /// … of the first `m` particles only (`None`: all of them).
+    #[serde(default)]
+    pub record_particles: Option<usize>,
 }
 
 impl SamplerConfig {
@@ -120,6 +123,7 @@ impl SamplerConfig {
             corrector_steps: 1,
             snr: 0.16,
             record_trajectory: false,
+            record_particles: None,
         }
     }
 
@@ -145,6 +149,13 @@ impl SamplerConfig {
         self.record_trajectory = true;
         self
     }
+
+    /// Recording the trajectory of the first `m` particles.
+    pub fn recording_first(mut self, m: usize) -> Self {
+        self.record_trajectory = true;
+        self.record_particles = Some(m);
+        self
+    }
 }
 
 /// What a sampler returns.
@@ -154,8 +165,10 @@ pub struct SampleOutput {
     pub samples: Points,
     /// The times of the recorded states (the grid `t_0..t_N`).
     pub times: Vec<f64>,
-    /// Recorded states, `[steps + 1, n, d]` row-major, when asked for.
+    /// Recorded states, `[steps + 1, m, d]` row-major, when asked for.
     pub trajectory: Option<Vec<f32>>,
+    /// The `m` of `trajectory`: the first `m` particles were recorded.
+    pub trajectory_particles: usize,
 }
 
 /// The shared initial noise `x(t_0) ~ N(0, I)`, `[n, d]`, from `seed`.
@@ -208,9 +221,10 @@ pub fn sample_from(
     let steps = grid.len() - 1;
     let mut rng = StdRng::seed_from_u64(step_noise_seed(seed));
     let mut noise = |rng: &mut StdRng| to_tensor(&gaussian(n * d, rng), n, d, device);
+    let kept = config.record_particles.map_or(n, |m| m.min(n));
     let mut trajectory = config.record_trajectory.then(|| {
-        let mut v = Vec::with_capacity((steps + 1) * n * d);
-        v.extend_from_slice(&start.data);
+        let mut v = Vec::with_capacity((steps + 1) * kept * d);
+        v.extend_from_slice(&start.data[..kept * d]);
         v
     });
     let mut x = to_tensor(&start.data, n, d, device);
@@ -276,13 +290,19 @@ pub fn sample_from(
             }
         };
         if let Some(tr) = trajectory.as_mut() {
-            tr.extend(to_host(x.clone()));
+            let state = if kept == n {
+                x.clone()
+            } else {
+                x.clone().slice([0..kept, 0..d])
+            };
+            tr.extend(to_host(state));
         }
         progress(i + 1, steps);
     }
     SampleOutput {
         samples: Points::new(n, d, to_host(x)),
         times: grid,
+        trajectory_particles: if trajectory.is_some() { kept } else { 0 },
         trajectory,
     }
 }

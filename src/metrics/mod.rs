@@ -11,7 +11,10 @@ pub mod neighbours;
 pub mod protocol;
 pub mod tid;
 
-pub use covariance::error_covariance;
+pub use covariance::{
+    CORRELATION_PARTICLES, CORRELATION_T_MIN, error_correlation, error_covariance,
+    trajectory_error_correlation,
+};
 pub use density::DensityEvolution;
 pub use protocol::{TidEstimate, TidProtocol, TidReference};
 pub use tid::{TidError, TidPoint, hill_estimator, tid_curve};
