@@ -65,20 +65,83 @@ fn data_sample_tid_round_trip() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in [
-        "eps",
-        "tid",
-        "hill_train",
-        "hill_generated",
-        "zero_fraction_train",
-        "zero_fraction_generated",
-    ] {
-        assert_eq!(v[key].as_array().unwrap().len(), 2, "{key}");
+    let tid = v["tid"].as_array().unwrap();
+    assert_eq!(tid.len(), 2, "{v}");
+    // The protocol: 2,000 points of each set, five repeats.
+    assert_eq!(v["protocol"]["points"], 2000);
+    assert_eq!(v["protocol"]["repeats"], 5);
+    for (t, eps) in tid.iter().zip([0.05, 0.1]) {
+        assert_eq!(t["eps"].as_f64().unwrap(), eps);
+        assert_eq!(t["points"], 2000);
+        for key in ["std", "hill_train", "hill_generated", "zero_fraction_train"] {
+            assert!(t[key].as_f64().unwrap().is_finite(), "{key}: {t}");
+        }
+        // Exact score: no collapse.
+        assert!(t["mean"].as_f64().unwrap().abs() < 0.1, "{v}");
     }
-    // Exact score: no collapse.
-    for t in v["tid"].as_array().unwrap() {
-        assert!(t.as_f64().unwrap().abs() < 0.1, "{v}");
+}
+
+/// `compare --json` on a trained MoG checkpoint: one JSON object on stdout with every sampler's
+/// steps, TID mean ± std at every ε, and the error correlation (the data is a mixture, so the
+/// exact score is known); the human lines go to stderr.
+#[test]
+fn compare_json_reports_tid_and_error_correlation() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let st = bin()
+        .args([
+            "train",
+            "--dataset",
+            "mog1d",
+            "--n",
+            "5000",
+            "--width",
+            "16",
+        ])
+        .args(["--depth", "2", "--iters", "60", "--device", "cpu", "--out"])
+        .arg(&run)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = bin()
+        .args([
+            "compare",
+            "--samplers",
+            "ode,sde",
+            "--n",
+            "3000",
+            "--eps",
+            "0.05,0.1",
+        ])
+        .args(["--tid-repeats", "3", "--device", "cpu", "--json", "--model"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON object ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    let samplers = v["samplers"].as_array().unwrap();
+    assert_eq!(samplers.len(), 2);
+    for (s, name) in samplers.iter().zip(["ode", "sde"]) {
+        assert_eq!(s["name"], name);
+        assert!(s["steps"].as_u64().unwrap() > 0);
+        let tid = s["tid"].as_array().unwrap();
+        assert_eq!(tid.len(), 2);
+        assert_eq!(tid[0]["repeats"], 3);
+        assert!(tid[0]["mean"].as_f64().unwrap().is_finite());
+        assert!(tid[0]["std"].as_f64().unwrap() >= 0.0);
+        let c = s["error_correlation"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&c), "{c}");
     }
+    assert!(
+        err.contains("error correlation: exact score known"),
+        "{err}"
+    );
 }
 
 #[test]

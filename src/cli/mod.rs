@@ -22,7 +22,7 @@ use crate::device::DeviceChoice;
 use crate::diffusion::{
     EpsilonModel, ExactMixtureScore, NoiseProcess, ProcessKind, SamplerConfig, SamplerKind, sample,
 };
-use crate::metrics::{TidPoint, tid_curve};
+use crate::metrics::{TidEstimate, TidPoint, TidProtocol, TidReference};
 
 /// Collapse Explorer: see the collapse errors of deterministic diffusion samplers.
 #[derive(Parser, Debug)]
@@ -196,18 +196,38 @@ pub struct TidArgs {
     /// Radii, comma separated.
     #[arg(long, value_delimiter = ',', default_value = "0.05,0.1,0.2")]
     pub eps: Vec<f64>,
-    /// Use a random subset of this many points of each set (default: every point).
-    #[arg(long)]
-    pub subset: Option<usize>,
-    /// Hill estimator k (default: max(1, floor(0.1 n))).
-    #[arg(long)]
-    pub k: Option<usize>,
+    #[command(flatten)]
+    pub protocol: TidProtocolArgs,
     /// Seed of the subsets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How TID is measured (paper App. A.1, K): on equal-size random subsets of the training set
+/// and the generated set, repeated with fresh subsets, reported as mean ± std.
+#[derive(Args, Debug, Clone)]
+pub struct TidProtocolArgs {
+    /// Points of each set in every TID subset (the paper's 2,000; the smaller set's size when
+    /// that is less). Hill k is max(1, floor(0.1 points)).
+    #[arg(long, default_value_t = 2000)]
+    pub tid_points: usize,
+    /// TID repeats, each with fresh subsets of both sets.
+    #[arg(long, default_value_t = 5)]
+    pub tid_repeats: usize,
+}
+
+impl TidProtocolArgs {
+    /// The protocol, with subsets drawn from `seed`.
+    pub fn protocol(&self, seed: u64) -> TidProtocol {
+        TidProtocol {
+            points: self.tid_points,
+            repeats: self.tid_repeats,
+            seed,
+        }
+    }
 }
 
 /// Arguments of `demo`.
@@ -362,51 +382,74 @@ fn load(path: &Path) -> Result<Points> {
 }
 
 fn tid_cmd(a: TidArgs) -> Result<()> {
-    let mut train = load(&a.train)?;
-    let mut generated = load(&a.generated)?;
-    if let Some(m) = a.subset {
-        train = train.subset(m, a.seed);
-        generated = generated.subset(m, a.seed.wrapping_add(1));
-    }
+    let train = load(&a.train)?;
+    let generated = load(&a.generated)?;
     let start = Instant::now();
-    let curve = tid_curve(&train, &generated, &a.eps, a.k)?;
+    let protocol = a.protocol.protocol(a.seed);
+    let estimates = TidReference::new(&train, &a.eps, protocol)?.measure(&generated)?;
     let secs = start.elapsed().as_secs_f64();
     if a.json {
-        println!("{}", tid_json(&curve, train.n, generated.n, a.k));
+        println!(
+            "{}",
+            serde_json::json!({
+                "n_train": train.n,
+                "n_generated": generated.n,
+                "protocol": protocol,
+                "tid": estimates,
+            })
+        );
     } else {
         println!(
             "train: {} points, generated: {} points, d = {} ({secs:.3} s)",
             train.n, generated.n, train.d
         );
-        print_tid_table(&[("generated", &curve)]);
+        print_tid_estimates(&[("generated", &estimates)]);
     }
     Ok(())
 }
 
-/// The `--json` object: one array entry per ε.
-pub fn tid_json(
-    curve: &[TidPoint],
-    n_train: usize,
-    n_generated: usize,
-    k: Option<usize>,
-) -> String {
-    let col = |f: fn(&TidPoint) -> f64| curve.iter().map(f).collect::<Vec<_>>();
-    serde_json::json!({
-        "eps": col(|p| p.eps),
-        "tid": col(|p| p.tid),
-        "hill_train": col(|p| p.hill_train),
-        "hill_generated": col(|p| p.hill_generated),
-        "zero_fraction_train": col(|p| p.zero_fraction_train),
-        "zero_fraction_generated": col(|p| p.zero_fraction_generated),
-        "unreliable": curve.iter().map(|p| p.unreliable).collect::<Vec<_>>(),
-        "n_train": n_train,
-        "n_generated": n_generated,
-        "k": k,
-    })
-    .to_string()
+/// Prints TID estimates of several generated sets as one table, with how they were measured
+/// and which radii were degenerate.
+pub fn print_tid_estimates(curves: &[(&str, &[TidEstimate])]) {
+    if let Some(e) = curves.iter().find_map(|(_, c)| c.first()) {
+        println!(
+            "TID on {} random points of each set, {} repeat{} with fresh subsets (mean ± std), Hill k = {}",
+            e.points,
+            e.repeats,
+            if e.repeats == 1 { "" } else { "s" },
+            crate::metrics::tid::default_k(e.points)
+        );
+    }
+    println!(
+        "{:<10} {:>8} {:>17} {:>10} {:>10} {:>8} {:>8}",
+        "set", "eps", "TID", "H_train", "H_gen", "0-train", "0-gen"
+    );
+    for (name, curve) in curves {
+        for p in curve.iter() {
+            println!(
+                "{:<10} {:>8.4} {:>8.4} ± {:<6.4} {:>10.4} {:>10.4} {:>8.3} {:>8.3}{}",
+                name,
+                p.eps,
+                p.mean,
+                p.std,
+                p.hill_train,
+                p.hill_generated,
+                p.zero_fraction_train,
+                p.zero_fraction_generated,
+                if p.is_degenerate() {
+                    format!(
+                        "  (degenerate in {} of {} repeats: too many points without neighbours)",
+                        p.degenerate, p.repeats
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
 }
 
-/// Prints TID curves of several generated sets as one table.
+/// Prints single TID curves of several generated sets as one table.
 pub fn print_tid_table(curves: &[(&str, &[TidPoint])]) {
     println!(
         "{:<10} {:>8} {:>9} {:>10} {:>10} {:>8} {:>8}",
@@ -446,6 +489,7 @@ fn demo(a: DemoArgs) -> Result<()> {
     );
     let train = spec.generate(a.n, a.seed);
     let eps = [0.05, 0.1, 0.2];
+    let reference = TidReference::new(&train, &eps, TidProtocol::default())?;
     let mut curves = Vec::new();
     for kind in [
         SamplerKind::OdeEuler,
@@ -460,10 +504,11 @@ fn demo(a: DemoArgs) -> Result<()> {
             cfg.steps,
             a.n
         );
-        curves.push((kind.name(), tid_curve(&train, &out.samples, &eps, None)?));
+        curves.push((kind.name(), reference.measure(&out.samples)?));
     }
-    let view: Vec<(&str, &[TidPoint])> = curves.iter().map(|(n, c)| (*n, c.as_slice())).collect();
-    print_tid_table(&view);
+    let view: Vec<(&str, &[TidEstimate])> =
+        curves.iter().map(|(n, c)| (*n, c.as_slice())).collect();
+    print_tid_estimates(&view);
     println!(
         "With the exact score no sampler collapses (TID ≈ 0); trained models show ODE collapse."
     );

@@ -6,10 +6,12 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::{DatasetArgs, print_tid_table, progress_bar, run_sampler};
+use super::{DatasetArgs, TidProtocolArgs, print_tid_estimates, progress_bar, run_sampler};
 use crate::device::{DeviceChoice, ResolvedDevice};
-use crate::diffusion::{EpsilonModel, ProcessKind, SamplerConfig, SamplerKind};
-use crate::metrics::{TidPoint, tid_curve};
+use crate::diffusion::{EpsilonModel, ExactMixtureScore, ProcessKind, SamplerConfig, SamplerKind};
+use crate::metrics::{
+    CORRELATION_PARTICLES, TidEstimate, TidReference, trajectory_error_correlation,
+};
 use crate::model::{Activation, Architecture, Checkpoint, DataSource, inference_model};
 use crate::train::recipe::paper_size;
 use crate::train::{ModelChoice, Preset, RunRecipe, train_run, training_set};
@@ -165,18 +167,36 @@ pub struct CompareArgs {
     /// Samplers, comma separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "ode,sde,pc")]
     pub samplers: Vec<SamplerKind>,
-    /// Samples per sampler (and training points drawn for the comparison).
+    /// Samples per sampler.
     #[arg(long, default_value_t = 20_000)]
     pub n: usize,
     /// Radii.
     #[arg(long, value_delimiter = ',', default_value = "0.02,0.05,0.1,0.2")]
     pub eps: Vec<f64>,
-    /// Seed of the shared initial noise.
+    #[command(flatten)]
+    pub protocol: TidProtocolArgs,
+    /// Seed of the shared initial noise and of the TID subsets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// cpu, gpu or auto.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+    /// Print one JSON object to stdout (samplers, steps, TID mean ± std per ε, error
+    /// correlation); the table goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One sampler's line of `compare`.
+#[derive(serde::Serialize)]
+struct Compared {
+    name: &'static str,
+    steps: usize,
+    seconds: f64,
+    tid: Vec<TidEstimate>,
+    /// Mean correlation of the velocity error between grid times (t ≥ 0.05, first 2,000
+    /// particles); `null` without an exact score.
+    error_correlation: Option<f64>,
 }
 
 /// Loads a checkpoint as a ready model.
@@ -194,31 +214,89 @@ pub fn load_model(
 pub fn compare_cmd(a: CompareArgs) -> Result<()> {
     let dev = a.device.resolve();
     let (ckpt, net) = load_model(&a.model, &dev)?;
-    let kinds = a.samplers.clone();
-    let train = training_set(&ckpt.meta.data)?.subset(a.n, a.seed.wrapping_add(7));
-    println!(
-        "model: {} ({} iterations, loss {}), {}; {} samples per sampler vs {} training points",
+    let train = training_set(&ckpt.meta.data)?;
+    let protocol = a.protocol.protocol(a.seed);
+    let reference = TidReference::new(&train, &a.eps, protocol)?;
+    // The exact score, where the checkpoint's data is a mixture: then the error correlation.
+    let exact = match &ckpt.meta.data {
+        DataSource::Synthetic { dataset, .. } => dataset
+            .mixture()
+            .map(|m| ExactMixtureScore::new(m, ckpt.meta.net.process)),
+        DataSource::File { .. } => None,
+    };
+    let header = format!(
+        "model: {} ({} iterations, loss {}), {}; {} samples per sampler, {} training points; \
+         error correlation: {}",
         a.model.display(),
         ckpt.meta.iteration,
         ckpt.meta.loss.map_or("n/a".into(), |l| format!("{l:.5}")),
         dev.description,
         a.n,
-        train.n
+        train.n,
+        if exact.is_some() {
+            "exact score known"
+        } else {
+            "n/a (no exact score for this data)"
+        }
     );
-    let mut curves: Vec<(String, Vec<TidPoint>)> = Vec::new();
-    for kind in kinds {
-        let cfg = SamplerConfig::new(kind);
-        let (out, secs) = run_sampler(net.as_ref(), &cfg, a.n, a.seed, &dev.device);
-        eprintln!("  {:<4} {} steps in {secs:.2} s", kind.name(), cfg.steps);
-        curves.push((
-            kind.name().to_string(),
-            tid_curve(&train, &out.samples, &a.eps, None)?,
-        ));
+    if a.json {
+        eprintln!("{header}");
+    } else {
+        println!("{header}");
     }
-    let view: Vec<(&str, &[TidPoint])> = curves
-        .iter()
-        .map(|(n, c)| (n.as_str(), c.as_slice()))
-        .collect();
-    print_tid_table(&view);
+    let mut rows: Vec<Compared> = Vec::new();
+    for kind in a.samplers.clone() {
+        let mut cfg = SamplerConfig::new(kind);
+        if exact.is_some() {
+            cfg = cfg.recording_first(CORRELATION_PARTICLES);
+        }
+        let (out, secs) = run_sampler(net.as_ref(), &cfg, a.n, a.seed, &dev.device);
+        let error_correlation = match (&exact, &out.trajectory) {
+            (Some(e), Some(tr)) => trajectory_error_correlation(
+                net.as_ref(),
+                e,
+                tr,
+                &out.times,
+                out.trajectory_particles,
+                &dev.device,
+            ),
+            _ => None,
+        };
+        eprintln!("  {:<4} {} steps in {secs:.2} s", kind.name(), cfg.steps);
+        rows.push(Compared {
+            name: kind.name(),
+            steps: cfg.steps,
+            seconds: secs,
+            tid: reference.measure(&out.samples)?,
+            error_correlation,
+        });
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "model": a.model,
+                "iteration": ckpt.meta.iteration,
+                "n": a.n,
+                "protocol": protocol,
+                "samplers": rows,
+            })
+        );
+        return Ok(());
+    }
+    let view: Vec<(&str, &[TidEstimate])> =
+        rows.iter().map(|r| (r.name, r.tid.as_slice())).collect();
+    print_tid_estimates(&view);
+    for r in &rows {
+        match r.error_correlation {
+            Some(c) => println!(
+                "{:<10} error correlation {c:.3} (mean over pairs of grid times t >= 0.05, first {} particles)",
+                r.name,
+                CORRELATION_PARTICLES.min(a.n)
+            ),
+            None if exact.is_some() => println!("{:<10} error correlation: undefined", r.name),
+            None => {}
+        }
+    }
     Ok(())
 }
