@@ -198,7 +198,6 @@ impl ExplorerConfig {
             n_paths: self.n_paths.min(self.n_samples),
             seed: self.sample_seed,
             eps: log_spaced(self.eps_min, self.eps_max.max(self.eps_min * 1.01), 12),
-            tid_points: 2000.min(self.n_samples),
             ..AnalysisSettings::default()
         }
     }

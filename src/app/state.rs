@@ -197,6 +197,7 @@ mod tests {
             ),
             histogram: None,
             error_covariance: None,
+            error_correlation: None,
             seconds: 0.0,
         })
     }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use super::{print_tid_table, progress_bar};
+use super::{print_tid_estimates, progress_bar};
 use crate::device::DeviceChoice;
 use crate::diffusion::SamplerKind;
 use crate::images::analysis::densest_images;
@@ -19,7 +19,7 @@ use crate::images::{
     ImageSet, TrainingRecord, UNet, UNetConfig, UNetTrainConfig, UNetTrainError, UNetTrainer,
     WeightSet,
 };
-use crate::metrics::TidPoint;
+use crate::metrics::TidEstimate;
 
 /// Arguments of `train-unet`.
 #[derive(Args, Debug)]
@@ -276,6 +276,9 @@ pub struct ImagesArgs {
     /// Images of each set in the TID (paper: 2,000).
     #[arg(long, default_value_t = 2000)]
     pub tid_n: usize,
+    /// TID repeats, each with fresh subsets of both sets (mean ± std).
+    #[arg(long, default_value_t = 5)]
+    pub tid_repeats: usize,
     /// Nearest-neighbour grids to draw (queries: the first sampler's samples with the most
     /// neighbours within --query-eps).
     #[arg(long, default_value_t = 4)]
@@ -307,7 +310,7 @@ struct SamplerResult<'a> {
     sampler: &'a str,
     steps: usize,
     seconds: f64,
-    tid: &'a [TidPoint],
+    tid: &'a [TidEstimate],
 }
 
 /// Radii of the default TID table: 9 from a third to three times the reference radius (the
@@ -351,6 +354,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         n: a.n,
         seed: a.seed,
         tid_n: a.tid_n,
+        tid_repeats: a.tid_repeats,
         radii: if a.eps.is_empty() {
             Radii::Around(TABLE_RADII)
         } else {
@@ -434,13 +438,13 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         "median nearest-neighbour distance among {} training images: {:.3} (L2, [0, 1] pixels)",
         r.tid_n, r.eps_ref
     );
-    println!("TID on [0, 1] pixels, {} images of each set:", r.tid_n);
-    let view: Vec<(&str, &[TidPoint])> = r
+    println!("TID on [0, 1] pixels:");
+    let view: Vec<(&str, &[TidEstimate])> = r
         .sets
         .iter()
         .map(|s| (s.kind.name(), s.tid.as_slice()))
         .collect();
-    print_tid_table(&view);
+    print_tid_estimates(&view);
 
     // Nearest-neighbour grids: queries from the first sampler's set, rows = every sampled set
     // (the query's own left out), then the training set.

@@ -22,7 +22,7 @@ use crate::device::DeviceChoice;
 use crate::diffusion::{
     EpsilonModel, ExactMixtureScore, NoiseProcess, ProcessKind, SamplerConfig, SamplerKind, sample,
 };
-use crate::metrics::{TidEstimate, TidPoint, TidProtocol, TidReference};
+use crate::metrics::{TidEstimate, TidProtocol, TidReference};
 
 /// Collapse Explorer: see the collapse errors of deterministic diffusion samplers.
 #[derive(Parser, Debug)]
@@ -443,33 +443,6 @@ pub fn print_tid_estimates(curves: &[(&str, &[TidEstimate])]) {
                     )
                 } else {
                     String::new()
-                }
-            );
-        }
-    }
-}
-
-/// Prints single TID curves of several generated sets as one table.
-pub fn print_tid_table(curves: &[(&str, &[TidPoint])]) {
-    println!(
-        "{:<10} {:>8} {:>9} {:>10} {:>10} {:>8} {:>8}",
-        "set", "eps", "TID", "H_train", "H_gen", "0-train", "0-gen"
-    );
-    for (name, curve) in curves {
-        for p in curve.iter() {
-            println!(
-                "{:<10} {:>8.4} {:>9.4} {:>10.4} {:>10.4} {:>8.3} {:>8.3}{}",
-                name,
-                p.eps,
-                p.tid,
-                p.hill_train,
-                p.hill_generated,
-                p.zero_fraction_train,
-                p.zero_fraction_generated,
-                if p.unreliable {
-                    "  (unreliable: too many points without neighbours)"
-                } else {
-                    ""
                 }
             );
         }

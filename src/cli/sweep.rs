@@ -166,7 +166,7 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
                     let tid: Vec<String> = r
                         .samplers
                         .iter()
-                        .filter_map(|s| s.tid.first().map(|t| format!("{} {:.3}", s.name, t.1)))
+                        .filter_map(|s| s.tid.first().map(|t| format!("{} {:.3}", s.name, t.mean)))
                         .collect();
                     bar.println(format!(
                         "done {:<40} loss {} TID(eps={}) {}{}",

@@ -15,7 +15,7 @@ use super::procedural::{ShapesConfig, generate_shapes};
 use crate::data::Points;
 use crate::diffusion::{EpsilonModel, SamplerConfig, initial_noise, sample_from};
 use crate::metrics::neighbours::{neighbour_counts, squared_distance};
-use crate::metrics::{TidError, TidPoint, tid_curve};
+use crate::metrics::{TidError, TidProtocol, TidReference};
 
 /// Where a training image set comes from, recorded next to a trained U-Net so that its data can
 /// be found again.
@@ -197,21 +197,20 @@ pub fn pixel_points(images: &ImageSet) -> Points {
     images.to_points(PixelScale::Unit)
 }
 
-/// TID on pixels in `[0, 1]` (paper App. A.1): random subsets of the same size from each set,
-/// `subset` images (2,000 in the paper) or the smaller set's size when that is less (neighbour
-/// counts grow with the set's size, so unequal sets would bias TID), drawn from `seed` and
-/// `seed + 1`, at every radius in `eps`, Hill `k` by default.
-pub fn pixel_tid(
+/// The training side of TID on pixels in `[0, 1]` (paper App. A.1) under `protocol`: its
+/// training subsets are drawn from a random pool of `points × repeats` training images (all of
+/// them when there are fewer), so a large image set is never turned into points whole. Measure
+/// each generated set with `.measure(&pixel_points(set))`: equal-size subsets of both sets.
+pub fn pixel_tid_reference(
     train: &ImageSet,
-    generated: &ImageSet,
     eps: &[f64],
-    subset: usize,
-    seed: u64,
-) -> Result<Vec<TidPoint>, TidError> {
-    let m = tid_subset_size(train, generated, subset);
-    let a = pixel_points(&train.subset(m, seed));
-    let b = pixel_points(&generated.subset(m, seed.wrapping_add(1)));
-    tid_curve(&a, &b, eps, None)
+    protocol: TidProtocol,
+) -> Result<TidReference, TidError> {
+    let pool = train.subset(
+        protocol.points.saturating_mul(protocol.repeats.max(1)),
+        protocol.seed ^ 0x9001,
+    );
+    TidReference::new(&pixel_points(&pool), eps, protocol)
 }
 
 /// The number of images of each set that [`pixel_tid`] compares: `subset`, or the smaller set's

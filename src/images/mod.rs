@@ -33,7 +33,7 @@ pub mod unet_checkpoint;
 
 pub use analysis::{
     Cancelled, ImageShape, ImageSource, Neighbour, NnRow, nearest_neighbours, nn_grid,
-    paper_nn_grid, pixel_tid, sample_images,
+    paper_nn_grid, pixel_tid_reference, sample_images,
 };
 pub use data::{
     ImageError, ImageFormat, ImageSet, PixelScale, ReadOptions, Rgb8Image, Split, detect_format,

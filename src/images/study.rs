@@ -9,15 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::analysis::{
-    Cancelled, ImageSource, Neighbour, NnRow, neighbour_counts_at, nn_grid, pixel_tid,
-    radii_around, reference_radius, sample_images, tid_subset_size,
+    Cancelled, ImageSource, Neighbour, NnRow, neighbour_counts_at, nn_grid, pixel_points,
+    pixel_tid_reference, radii_around, reference_radius, sample_images, tid_subset_size,
 };
 use super::open::{OpenError, image_source, load_unet, training_source};
 use super::train::{check_images_fit, image_shape};
 use super::{ImageError, ImageSet, Rgb8Image, WeightSet};
 use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
-use crate::metrics::{TidError, TidPoint};
+use crate::metrics::{TidError, TidEstimate, TidProtocol};
 
 /// The training images to compare with, when not what the checkpoint recorded.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +64,8 @@ pub struct StudySettings {
     pub seed: u64,
     /// Images of each set in the TID (paper: 2,000).
     pub tid_n: usize,
+    /// TID repeats with fresh subsets (mean ± std).
+    pub tid_repeats: usize,
     /// The TID radii.
     pub radii: Radii,
     /// Images per sampling chunk.
@@ -132,8 +134,8 @@ pub struct SampledSet {
     pub seconds: f64,
     /// Other samples of the set within the reference radius of each sample.
     pub counts: Vec<u32>,
-    /// TID(ε) against the training set.
-    pub tid: Vec<TidPoint>,
+    /// TID(ε) against the training set (mean ± std over the protocol's repeats).
+    pub tid: Vec<TidEstimate>,
 }
 
 /// A finished study.
@@ -308,6 +310,13 @@ pub fn run_study(
         Radii::Around(count) => radii_around(eps_ref, (*count).max(2)),
         Radii::Given(eps) => eps.clone(),
     };
+    // One set of training subsets for every sampler.
+    let protocol = TidProtocol {
+        points: s.tid_n,
+        repeats: s.tid_repeats,
+        seed: s.seed.wrapping_add(7),
+    };
+    let reference = pixel_tid_reference(&train, &eps, protocol)?;
     let mut sets = Vec::with_capacity(sampled.len());
     for set in sampled {
         if cancel.load(Ordering::Relaxed) {
@@ -316,7 +325,7 @@ pub fn run_study(
                 total: s.n,
             }));
         }
-        let tid = pixel_tid(&train, &set.images, &eps, s.tid_n, s.seed.wrapping_add(7))?;
+        let tid = reference.measure(&pixel_points(&set.images))?;
         let counts = neighbour_counts_at(&set.images, eps_ref);
         sets.push(SampledSet {
             kind: set.kind,
@@ -439,6 +448,7 @@ pub(crate) mod testing {
             n: 40,
             seed: 1,
             tid_n: 40,
+            tid_repeats: 2,
             radii: Radii::Around(25),
             chunk: 32,
             device: DeviceChoice::Cpu,

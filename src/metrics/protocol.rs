@@ -61,6 +61,23 @@ pub struct TidEstimate {
 }
 
 impl TidEstimate {
+    /// A one-repeat estimate of `mean` at `eps` with no spread (fixtures of the sweep tests).
+    #[cfg(test)]
+    pub(crate) fn fixture(eps: f64, mean: f64) -> Self {
+        Self {
+            eps,
+            mean,
+            std: 0.0,
+            hill_train: 0.0,
+            hill_generated: mean,
+            zero_fraction_train: 0.0,
+            zero_fraction_generated: 0.0,
+            degenerate: 0,
+            repeats: 1,
+            points: 2000,
+        }
+    }
+
     /// True when ε was degenerate in any repeat: the value is not to be read.
     pub fn is_degenerate(&self) -> bool {
         self.degenerate > 0

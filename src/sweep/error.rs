@@ -40,7 +40,11 @@ pub enum SweepError {
     #[error("{0}")]
     Config(String),
     /// A stored `result.json` is not a run result.
-    #[error("{} is not a run result: {error}", path.display())]
+    #[error(
+        "{} is not a run result of this version ({error}); results written before the TID \
+         protocol (mean ± std over repeats) cannot be resumed: use a fresh --out",
+        path.display()
+    )]
     NotAResult {
         /// The file.
         path: PathBuf,

@@ -94,8 +94,10 @@ pub struct RunConfig {
     pub steps: Option<usize>,
     /// Samples per sampler.
     pub n_samples: usize,
-    /// Points of each set used for TID (paper: 2,000).
+    /// Points of each set in every TID subset (paper: 2,000; equal for both sets).
     pub tid_points: usize,
+    /// TID repeats with fresh subsets (reported as their mean; issue #14's protocol).
+    pub tid_repeats: usize,
     /// TID radii.
     pub eps: Vec<f64>,
     /// Draws for the regime losses and velocity MAE.
@@ -123,6 +125,7 @@ impl Default for RunConfig {
             steps: None,
             n_samples: 2000,
             tid_points: 2000,
+            tid_repeats: 5,
             eps: vec![0.02, 0.05, 0.1, 0.2],
             metric_draws: 20_000,
             seed: 0,
@@ -688,7 +691,8 @@ mod tests {
                 name: "ode".into(),
                 steps: 100,
                 seconds: 0.0,
-                tid: vec![(0.05, tid)],
+                tid: vec![crate::metrics::TidEstimate::fixture(0.05, tid)],
+                error_correlation: None,
             }],
         }
     }

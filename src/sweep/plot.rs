@@ -261,7 +261,7 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
     let mut written = Vec::new();
     let mut eps: Vec<f64> = results
         .iter()
-        .flat_map(|r| r.samplers.iter().flat_map(|s| s.tid.iter().map(|t| t.0)))
+        .flat_map(|r| r.samplers.iter().flat_map(|s| s.tid.iter().map(|t| t.eps)))
         .collect();
     eps.sort_by(f64::total_cmp);
     eps.dedup();
@@ -287,8 +287,8 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
                 .filter_map(|s| {
                     s.tid
                         .iter()
-                        .find(|t| t.0 == e)
-                        .map(|t| (s.name.to_uppercase(), t.1))
+                        .find(|t| t.eps == e)
+                        .map(|t| (s.name.to_uppercase(), t.mean))
                 })
                 .collect()
         });
@@ -358,14 +358,18 @@ mod tests {
                     name: "ode".into(),
                     steps: 1,
                     seconds: 0.0,
-                    tid: vec![(0.1, p.config.width.unwrap() as f64 + p.config.seed as f64)],
+                    tid: vec![crate::metrics::TidEstimate::fixture(
+                        0.1,
+                        p.config.width.unwrap() as f64 + p.config.seed as f64,
+                    )],
+                    error_correlation: None,
                 }],
                 config: p.config,
             })
             .collect();
         assert_eq!(x_field(&results).as_deref(), Some("width"));
         let s = series(&results, "width", &|r| {
-            vec![("ode".into(), r.samplers[0].tid[0].1)]
+            vec![("ode".into(), r.samplers[0].tid[0].mean)]
         });
         // Width 8: seeds give 8 and 9 → mean 8.5, sample std √0.5.
         let p = s["ode"][0];

@@ -16,7 +16,9 @@ use crate::device::DeviceChoice;
 use crate::diffusion::diagnostics::velocity_mae;
 use crate::diffusion::loss::Band;
 use crate::diffusion::{ExactMixtureScore, SamplerConfig, sample};
-use crate::metrics::tid::tid_curve;
+use crate::metrics::{
+    CORRELATION_PARTICLES, TidEstimate, TidProtocol, TidReference, trajectory_error_correlation,
+};
 use crate::model::{DataSource, FastScoreNet};
 use crate::train::{ModelChoice, RunRecipe, train_run};
 
@@ -29,8 +31,11 @@ pub struct SamplerResult {
     pub steps: usize,
     /// Wall time of sampling.
     pub seconds: f64,
-    /// `(ε, TID(ε))` against the training set.
-    pub tid: Vec<(f64, f64)>,
+    /// TID against the training set at every ε (mean ± std over the protocol's repeats).
+    pub tid: Vec<TidEstimate>,
+    /// Mean correlation of the velocity error between grid times t ≥ 0.05 along the first
+    /// 2,000 trajectories (exact-score datasets only).
+    pub error_correlation: Option<f64>,
 }
 
 /// What a run measured; stored as `runs/<id>/result.json`.
@@ -63,7 +68,7 @@ pub struct RunResult {
 
 impl RunResult {
     /// Every number as `(column, value)`: `final_loss`, `mae_low`, `mae_high`,
-    /// `tid_<sampler>_eps<ε>`.
+    /// `tid_<sampler>_eps<ε>` (the mean over repeats), `error_corr_<sampler>`.
     pub fn metrics(&self) -> Vec<(String, f64)> {
         let mut m = Vec::new();
         if let Some(l) = self.final_loss {
@@ -76,8 +81,13 @@ impl RunResult {
             m.push(("mae_high".into(), v));
         }
         for s in &self.samplers {
-            for &(eps, tid) in &s.tid {
-                m.push((format!("tid_{}_eps{eps}", s.name), tid));
+            for t in &s.tid {
+                m.push((format!("tid_{}_eps{}", s.name, t.eps), t.mean));
+            }
+        }
+        for s in &self.samplers {
+            if let Some(c) = s.error_correlation {
+                m.push((format!("error_corr_{}", s.name), c));
             }
         }
         m
@@ -184,23 +194,45 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
         }
         None => (None, None),
     };
-    let train_subset = data.subset(c.tid_points, 0x7D1D ^ c.seed);
+    // One set of training subsets for every sampler.
+    let protocol = TidProtocol {
+        points: c.tid_points,
+        repeats: c.tid_repeats,
+        seed: c.seed,
+    };
+    let reference = TidReference::new(&data, &c.eps, protocol)?;
+    let exact = dataset
+        .mixture()
+        .map(|m| ExactMixtureScore::new(m, net.process));
     let mut samplers = Vec::with_capacity(c.samplers.len());
     for (k, kind) in c.samplers.iter().enumerate() {
         let mut cfg = SamplerConfig::new(*kind);
         if let Some(steps) = c.steps {
             cfg = cfg.with_steps(steps);
         }
+        if exact.is_some() {
+            cfg = cfg.recording_first(CORRELATION_PARTICLES);
+        }
         let t0 = Instant::now();
         let out = sample(&model, &cfg, c.n_samples, c.seed, &device, &mut |_, _| {});
         let seconds = t0.elapsed().as_secs_f64();
-        let generated = out.samples.subset(c.tid_points, 0x7D1E ^ c.seed);
-        let curve = tid_curve(&train_subset, &generated, &c.eps, None)?;
+        let error_correlation = match (&exact, &out.trajectory) {
+            (Some(e), Some(tr)) => trajectory_error_correlation(
+                &model,
+                e,
+                tr,
+                &out.times,
+                out.trajectory_particles,
+                &device,
+            ),
+            _ => None,
+        };
         samplers.push(SamplerResult {
             name: kind.name().to_string(),
             steps: cfg.steps,
             seconds,
-            tid: curve.iter().map(|t| (t.eps, t.tid)).collect(),
+            tid: reference.measure(&out.samples)?,
+            error_correlation,
         });
         progress(0.8 + 0.2 * (k + 1) as f64 / c.samplers.len() as f64);
     }
@@ -254,8 +286,17 @@ mod tests {
         for s in &a.samplers {
             assert_eq!(s.steps, 20);
             assert_eq!(s.tid.len(), 2);
-            assert!(s.tid.iter().all(|(_, t)| t.is_finite()));
+            // The protocol: equal subsets of tid_points, five repeats by default.
+            assert!(s.tid.iter().all(|t| t.mean.is_finite() && t.std >= 0.0));
+            assert!(s.tid.iter().all(|t| t.points == 300 && t.repeats == 5));
+            // mog1d has the exact score: the error correlation is measured.
+            let c = s.error_correlation.expect("exact score known");
+            assert!((-1.0..=1.0).contains(&c), "{c}");
         }
+        assert!(
+            a.metrics().iter().any(|(m, _)| m == "error_corr_ode"),
+            "the summary has the correlation"
+        );
         assert!(
             a.mae_low.is_some() && a.mae_high.is_some(),
             "mog1d has the exact score"

@@ -109,6 +109,7 @@ impl ImagesSettings {
             n: self.n,
             seed: self.seed,
             tid_n: self.tid_n,
+            tid_repeats: 5,
             radii: Radii::Around(CURVE_RADII),
             chunk: 32,
             device: DeviceChoice::Auto,

@@ -8,7 +8,7 @@ use super::{COLS, DEMO_CHECKPOINT, GridOrder, ImagesMode, SHOWN, texture};
 use crate::app::views::{sampler_color, sampler_label, tid_plot, tid_table};
 use crate::diffusion::SamplerKind;
 use crate::images::study::StudyResult;
-use crate::metrics::TidPoint;
+use crate::metrics::TidEstimate;
 use crate::sync::lock;
 
 /// The side of each of the two sample grids side by side in the space left in `ui`.
@@ -265,7 +265,7 @@ impl ImagesMode {
                 .text("ε of interest"),
         );
         let h = (ui.available_height() - 90.0).max(120.0);
-        let curves: Vec<(SamplerKind, &[TidPoint])> =
+        let curves: Vec<(SamplerKind, &[TidEstimate])> =
             r.sets.iter().map(|s| (s.kind, s.tid.as_slice())).collect();
         tid_plot(
             ui,

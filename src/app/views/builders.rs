@@ -241,6 +241,33 @@ pub fn covariance_scale<'a>(covs: impl IntoIterator<Item = &'a [f64]>) -> f32 {
     percentile_98(mags, 1e-12) as f32
 }
 
+/// The part of an error covariance `cov` (`[T, T]` at the descending `times`) at times
+/// `t ≥ t_min`, as a covariance or, with `correlation`, as the correlation `C_kl / √(C_kk C_ll)`
+/// (0 where a variance is 0). Returns the matrix and its times.
+pub fn covariance_window(
+    cov: &[f64],
+    times: &[f64],
+    t_min: f64,
+    correlation: bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let t = times.len();
+    assert_eq!(cov.len(), t * t, "covariance shape");
+    let keep: Vec<usize> = (0..t).filter(|&k| times[k] >= t_min).collect();
+    let mut out = Vec::with_capacity(keep.len() * keep.len());
+    for &k in &keep {
+        for &l in &keep {
+            let c = cov[k * t + l];
+            out.push(if correlation {
+                let v = (cov[k * t + k] * cov[l * t + l]).sqrt();
+                if v > 0.0 { c / v } else { 0.0 }
+            } else {
+                c
+            });
+        }
+    }
+    (out, keep.iter().map(|&k| times[k]).collect())
+}
+
 /// The image of an error covariance `[t, t]` over descending times, flipped so that row and
 /// column 0 are the lowest time, mapped to `0.5 + 0.5 C / max` for a diverging colour map.
 pub fn covariance_image(cov: &[f64], t: usize, max: f32) -> HeatImage {
@@ -289,6 +316,7 @@ mod tests {
             ),
             histogram: None,
             error_covariance: None,
+            error_correlation: None,
             seconds: 0.0,
         }
     }
@@ -434,6 +462,26 @@ mod tests {
         // t = 1 is the last column (ascending t), bin 2 the third row from the bottom.
         assert_eq!((peak % 3, peak / 3), (2, 2));
         assert_eq!(im.values.iter().filter(|&&v| v != 0.0).count(), 1);
+    }
+
+    #[test]
+    fn covariance_window_cuts_times_and_normalises() {
+        // Times 1, 0.5, 0.01; variances 4, 1, 9; Cov(1, 0.5) = 1, Cov(·, 0.01) = 3.
+        let times = [1.0, 0.5, 0.01];
+        let cov = [4.0, 1.0, 3.0, 1.0, 1.0, 3.0, 3.0, 3.0, 9.0];
+        let (c, t) = covariance_window(&cov, &times, 0.05, false);
+        assert_eq!((c, t.clone()), (vec![4.0, 1.0, 1.0, 1.0], vec![1.0, 0.5]));
+        // Correlation 1 / √(4 · 1) = 0.5 off the diagonal, 1 on it.
+        let (r, _) = covariance_window(&cov, &times, 0.0, true);
+        // Rows: (1, ½, 3/6), (½, 1, 3/3), (3/6, 3/3, 1).
+        let want = [1.0, 0.5, 0.5, 0.5, 1.0, 1.0, 0.5, 1.0, 1.0];
+        assert!(
+            r.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12),
+            "{r:?}"
+        );
+        // No variance: correlation 0.
+        let (z, _) = covariance_window(&[0.0, 0.0, 0.0, 1.0], &[1.0, 0.5], 0.0, true);
+        assert_eq!(z, vec![0.0, 0.0, 0.0, 1.0]);
     }
 
     #[test]

@@ -1,17 +1,38 @@
 //! The error covariance `Cov(e(t), e(t'))` along trajectories (Fig. 5, right), one panel per
-//! sampler on a common colour scale.
+//! sampler on a common colour scale, or its correlation; under each panel the sampler's error
+//! correlation, the number that sums the panel up (issue #14).
 
 use std::sync::Arc;
 
 use eframe::egui;
 use egui::{Ui, Vec2};
 
-use super::builders::{HeatImage, covariance_image, covariance_scale};
+use super::builders::{HeatImage, covariance_image, covariance_scale, covariance_window};
 use super::{HeatmapPanel, LayerCache, heat_layer, heatmap_panel, key, run_key, sampler_label};
 use crate::app::plot::{Labels, colorbar};
 use crate::app::state::ExplorerState;
+use crate::metrics::{CORRELATION_PARTICLES, CORRELATION_T_MIN};
 use crate::render::{Colormap, DataRect};
 use crate::train::analysis::SamplerRun;
+
+/// What the covariance panels show: the covariance or the correlation, from which time on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CovarianceView {
+    /// `C_kl / √(C_kk C_ll)` instead of `C_kl`: structure at every scale, whatever the t → 0
+    /// blow-up of the error.
+    pub correlation: bool,
+    /// Times below this are left out (as t → 0 the error's variance dwarfs the rest).
+    pub t_min: f64,
+}
+
+impl Default for CovarianceView {
+    fn default() -> Self {
+        Self {
+            correlation: false,
+            t_min: CORRELATION_T_MIN,
+        }
+    }
+}
 
 /// The covariance images of up to two runs with an error covariance, side by side in `w × h`,
 /// and one colour bar for both.
@@ -20,24 +41,43 @@ pub(super) fn error_covariance_view(
     state: &ExplorerState,
     w: f32,
     h: f32,
+    view: &mut CovarianceView,
     cache: &mut LayerCache,
 ) {
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut view.correlation, "correlation")
+            .on_hover_text("C(t, t') / √(C(t, t) C(t', t')) instead of C(t, t')");
+        ui.add(
+            egui::Slider::new(&mut view.t_min, 0.0..=0.5)
+                .text("t ≥")
+                .fixed_decimals(2),
+        );
+    });
     let runs: Vec<&Arc<SamplerRun>> = state
         .samples
         .iter()
         .filter(|r| r.error_covariance.is_some())
         .take(2)
         .collect();
-    let cov_key = key(runs.iter().map(|r| run_key(r, "cov")).collect::<Vec<_>>());
-    let images = cache.get(cov_key, || covariance_images(&runs));
-    let max = images.first().map_or(1e-12, |im| im.scale);
-    let side = (w / runs.len() as f32 - 8.0).min(h - 40.0);
+    let cov_key = key((
+        runs.iter().map(|r| run_key(r, "cov")).collect::<Vec<_>>(),
+        view.correlation,
+        view.t_min.to_bits(),
+    ));
+    let images = cache.get(cov_key, || covariance_images(&runs, *view));
+    let max = images.first().map_or(1e-12, |(im, _)| im.scale);
+    let side = (w / runs.len() as f32 - 8.0).min(h - 80.0);
     ui.horizontal(|ui| {
-        for (i, (run, image)) in runs.iter().zip(images.iter()).enumerate() {
-            let t_lo = run.path_times[run.path_times.len() - 1] as f32;
-            let t_hi = run.path_times[0] as f32;
+        for (i, (run, (image, times))) in runs.iter().zip(images.iter()).enumerate() {
+            let Some((&t_hi, &t_lo)) = times.first().zip(times.last()) else {
+                ui.label(format!("{}: no recorded time at t ≥ {:.2}", sampler_label(run.config.kind), view.t_min));
+                continue;
+            };
+            let (t_lo, t_hi) = (t_lo as f32, t_hi as f32);
             let bounds = DataRect::new([t_lo, t_hi], [t_lo, t_hi]);
-            let title = format!("error covariance, {}", sampler_label(run.config.kind));
+            let what = if view.correlation { "correlation" } else { "covariance" };
+            let title = format!("error {what}, {}", sampler_label(run.config.kind));
+            ui.vertical(|ui| {
             heatmap_panel(
                 ui,
                 HeatmapPanel {
@@ -60,26 +100,54 @@ pub(super) fn error_covariance_view(
                     colorbar: None,
                 },
             );
+            ui.label(match run.error_correlation {
+                Some(r) => format!(
+                    "error correlation {r:.2}: mean over pairs t ≠ t' (grid t ≥ {CORRELATION_T_MIN}, first {} particles)",
+                    CORRELATION_PARTICLES.min(run.samples.n)
+                ),
+                None => "error correlation: undefined".into(),
+            });
+            });
         }
     });
-    colorbar(
-        ui,
-        Colormap::Diverging,
-        [-max, max],
-        "Cov(e(t), e(t')), saturates at the 98th percentile",
-    );
+    if view.correlation {
+        colorbar(ui, Colormap::Diverging, [-1.0, 1.0], "Corr(e(t), e(t'))");
+    } else {
+        colorbar(
+            ui,
+            Colormap::Diverging,
+            [-max, max],
+            "Cov(e(t), e(t')), saturates at the 98th percentile",
+        );
+    }
 }
 
-/// The images of the runs' error covariances, all scaled by the 98th percentile of `|C|` over
-/// every run so that the panels compare.
-fn covariance_images(runs: &[&Arc<SamplerRun>]) -> Vec<HeatImage> {
-    let covs: Vec<&[f64]> = runs
+/// The images of the runs' error covariances (or correlations) at `t ≥ view.t_min`, with
+/// their times. Covariances are all scaled by the 98th percentile of `|C|` over every run so
+/// that the panels compare; correlations span [−1, 1].
+fn covariance_images(
+    runs: &[&Arc<SamplerRun>],
+    view: CovarianceView,
+) -> Vec<(HeatImage, Vec<f64>)> {
+    let windows: Vec<(Vec<f64>, Vec<f64>)> = runs
         .iter()
-        .filter_map(|r| r.error_covariance.as_deref())
+        .filter_map(|r| {
+            let cov = r.error_covariance.as_deref()?;
+            Some(covariance_window(
+                cov,
+                &r.path_times,
+                view.t_min,
+                view.correlation,
+            ))
+        })
         .collect();
-    let max = covariance_scale(covs.iter().copied());
-    runs.iter()
-        .zip(&covs)
-        .map(|(run, cov)| covariance_image(cov, run.path_times.len(), max))
+    let max = if view.correlation {
+        1.0
+    } else {
+        covariance_scale(windows.iter().map(|(c, _)| c.as_slice()))
+    };
+    windows
+        .into_iter()
+        .map(|(c, times)| (covariance_image(&c, times.len(), max), times))
         .collect()
 }

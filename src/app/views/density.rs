@@ -221,6 +221,7 @@ mod tests {
             },
             histogram: None,
             error_covariance: None,
+            error_correlation: None,
             seconds: 0.0,
         };
         // Yaw 0, pitch 0: the camera looks straight along the t axis, so a vertex lands at

@@ -133,6 +133,8 @@ pub struct ViewSettings {
     pub highlighted: Option<usize>,
     /// The radius marked on the TID view.
     pub eps_marked: f64,
+    /// What the error covariance panels show.
+    pub covariance: covariance::CovarianceView,
     /// Derived layer data of the views.
     pub cache: LayerCache,
 }
@@ -150,6 +152,7 @@ impl Default for ViewSettings {
             ridge_angles: [0.6, 0.5],
             highlighted: None,
             eps_marked: 0.1,
+            covariance: covariance::CovarianceView::default(),
             cache: LayerCache::default(),
         }
     }

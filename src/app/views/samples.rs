@@ -27,7 +27,7 @@ fn title_of(run: &SamplerRun, state: &ExplorerState, eps: f64) -> String {
                 c.iter()
                     .min_by(|a, b| (a.eps - eps).abs().total_cmp(&(b.eps - eps).abs()))
             })
-            .map(|p| format!("  ·  TID(ε={:.2}) = {:+.3}", p.eps, p.tid))
+            .map(|p| format!("  ·  TID(ε={:.2}) = {:+.3} ± {:.3}", p.eps, p.mean, p.std))
     });
     format!(
         "{}, {} steps  ·  iteration {}{}",

@@ -9,7 +9,7 @@ use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 use super::{ViewSettings, sampler_color, sampler_label};
 use crate::app::state::ExplorerState;
 use crate::diffusion::SamplerKind;
-use crate::metrics::TidPoint;
+use crate::metrics::TidEstimate;
 
 /// View 5: TID(ε) of every sampler against the training set.
 pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
@@ -19,9 +19,17 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
     };
     ui.horizontal(|ui| {
         ui.label(format!(
-            "TID(ε) = H_k(generated) − H_k(training), iteration {}. Positive: the samples are \
-             concentrated (collapsed). Hollow markers: degenerate ε (too many points with no neighbour).",
-            tid.iteration
+            "TID(ε) = H_k(generated) − H_k(training), iteration {}{}. Positive: the samples are \
+             concentrated (collapsed). Bars: ± 1 std over repeats. Hollow markers: degenerate ε \
+             (too many points with no neighbour).",
+            tid.iteration,
+            tid.curves
+                .iter()
+                .find_map(|(_, c)| c.first())
+                .map_or(String::new(), |e| format!(
+                    ", on {} random points of each set, {} repeats",
+                    e.points, e.repeats
+                ))
         ));
     });
     ui.horizontal(|ui| {
@@ -32,21 +40,21 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
         );
     });
     let h = ui.available_height() - 120.0;
-    let curves: Vec<(SamplerKind, &[TidPoint])> =
+    let curves: Vec<(SamplerKind, &[TidEstimate])> =
         tid.curves.iter().map(|(k, c)| (*k, c.as_slice())).collect();
     tid_plot(ui, "tid", "ε", h.max(150.0), vs.eps_marked, &curves);
     tid_table(ui, "tid_table", vs.eps_marked, &curves);
 }
 
-/// TID(ε) curves of several samplers (filled markers; hollow where the estimate is degenerate),
-/// the zero line and a marked ε.
+/// TID(ε) curves of several samplers: the mean over repeats (filled markers; hollow where the
+/// radius was degenerate in a repeat) with ± 1 std bars, the zero line and a marked ε.
 pub fn tid_plot(
     ui: &mut Ui,
     id: &str,
     x_label: &str,
     height: f32,
     eps_marked: f64,
-    curves: &[(SamplerKind, &[TidPoint])],
+    curves: &[(SamplerKind, &[TidEstimate])],
 ) {
     Plot::new(id)
         .legend(Legend::default())
@@ -58,17 +66,25 @@ pub fn tid_plot(
             p.vline(VLine::new("ε of interest", eps_marked).color(Color32::LIGHT_GRAY));
             for (kind, curve) in curves {
                 let (name, color) = (sampler_label(*kind), sampler_color(*kind));
-                let pts: Vec<[f64; 2]> = curve.iter().map(|c| [c.eps, c.tid]).collect();
+                let pts: Vec<[f64; 2]> = curve.iter().map(|c| [c.eps, c.mean]).collect();
                 p.line(
                     Line::new(name, PlotPoints::from(pts))
                         .color(color)
                         .width(2.0),
                 );
+                for c in curve.iter().filter(|c| c.std > 0.0) {
+                    let bar = vec![[c.eps, c.mean - c.std], [c.eps, c.mean + c.std]];
+                    p.line(
+                        Line::new(name, PlotPoints::from(bar))
+                            .color(color.gamma_multiply(0.6))
+                            .width(1.5),
+                    );
+                }
                 for degenerate in [false, true] {
                     let pts: Vec<[f64; 2]> = curve
                         .iter()
-                        .filter(|c| c.unreliable == degenerate)
-                        .map(|c| [c.eps, c.tid])
+                        .filter(|c| c.is_degenerate() == degenerate)
+                        .map(|c| [c.eps, c.mean])
                         .collect();
                     p.points(
                         egui_plot::Points::new(name, PlotPoints::from(pts))
@@ -81,9 +97,9 @@ pub fn tid_plot(
         });
 }
 
-/// One row per sampler: its TID point nearest `eps_marked`, both Hill estimates and the
-/// fractions of points without a neighbour.
-pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind, &[TidPoint])]) {
+/// One row per sampler: its TID nearest `eps_marked` (mean ± std over repeats), both Hill
+/// estimates and the fractions of points without a neighbour (means over repeats).
+pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind, &[TidEstimate])]) {
     egui::Grid::new(id).striped(true).show(ui, |ui| {
         ui.strong("sampler");
         ui.strong("ε");
@@ -101,9 +117,14 @@ pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind,
                 ui.colored_label(sampler_color(*kind), sampler_label(*kind));
                 ui.label(format!("{:.3}", c.eps));
                 ui.label(format!(
-                    "{:+.3}{}",
-                    c.tid,
-                    if c.unreliable { " (degenerate)" } else { "" }
+                    "{:+.3} ± {:.3}{}",
+                    c.mean,
+                    c.std,
+                    if c.is_degenerate() {
+                        format!(" (degenerate in {}/{})", c.degenerate, c.repeats)
+                    } else {
+                        String::new()
+                    }
                 ));
                 ui.label(format!("{:.3}", c.hill_generated));
                 ui.label(format!("{:.3}", c.hill_train));

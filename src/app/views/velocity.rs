@@ -7,7 +7,7 @@ use std::sync::Arc;
 use egui::{Ui, Vec2};
 
 use super::builders::{field_arrows, path_segments, speed_image, velocity_map_image};
-use super::covariance::error_covariance_view;
+use super::covariance::{CovarianceView, error_covariance_view};
 use super::{
     HeatmapPanel, LayerCache, ViewData, ViewSettings, heat_layer, heatmap_panel, key, panel_size,
     run_key,
@@ -58,7 +58,8 @@ pub fn velocity_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut
             &mut vs.cache,
         );
     } else {
-        velocity_map_1d(ui, state, &field, values, show_error, &mut vs.cache);
+        let cov = &mut vs.covariance;
+        velocity_map_1d(ui, state, &field, values, show_error, cov, &mut vs.cache);
     }
 }
 
@@ -146,6 +147,7 @@ fn velocity_map_1d(
     field: &Arc<VelocityField>,
     values: &[f32],
     show_error: bool,
+    cov: &mut CovarianceView,
     cache: &mut LayerCache,
 ) {
     let (nt, nx) = (field.times.len(), field.nx);
@@ -212,7 +214,9 @@ fn velocity_map_1d(
             }
         });
         if has_cov {
-            ui.vertical(|ui| error_covariance_view(ui, state, w - 20.0, avail.y - 70.0, cache));
+            ui.vertical(|ui| {
+                error_covariance_view(ui, state, w - 20.0, avail.y - 70.0, cov, cache)
+            });
         }
     });
 }

@@ -42,8 +42,10 @@ pub struct AnalysisSettings {
     pub seed: u64,
     /// TID radii.
     pub eps: Vec<f64>,
-    /// Points of each set used for TID (paper: 2,000).
+    /// Points of each set in every TID subset (paper: 2,000).
     pub tid_points: usize,
+    /// TID repeats with fresh subsets (mean ± std).
+    pub tid_repeats: usize,
     /// Grid side of the velocity field (per axis in 2D, x bins in 1D).
     pub field_resolution: usize,
     /// Number of times at which the field is computed (a slider picks one).
@@ -71,6 +73,7 @@ impl Default for AnalysisSettings {
             seed: 1,
             eps: log_spaced(0.02, 0.5, 12),
             tid_points: 2000,
+            tid_repeats: 5,
             field_resolution: 48,
             field_times: 21,
             density_bins: 120,

@@ -13,7 +13,7 @@ use super::{AnalysisCommand, AnalysisContext, AnalysisEvent, AnalysisSettings};
 use crate::diffusion::diagnostics::velocity_mae;
 use crate::diffusion::loss::{Band, regime_loss};
 use crate::diffusion::{EpsilonModel, ExactMixtureScore, sample};
-use crate::metrics::tid_curve;
+use crate::metrics::{TidProtocol, TidReference};
 use crate::model::FastScoreNet;
 use crate::train::worker::{Snapshot, SnapshotSlot};
 
@@ -275,16 +275,25 @@ impl Analysis {
             self.checkpoint()?;
         }
 
-        // 4. TID of every sampler against the training set (fixed subsets).
+        // 4. TID of every sampler against the training set: the protocol's training subsets
+        // once, shared by every sampler (equal-size subsets, mean ± std over repeats).
         self.progress("TID", 1.0);
-        let train = ctx.data.subset(s.tid_points, 0x7D1D);
+        let protocol = TidProtocol {
+            points: s.tid_points,
+            repeats: s.tid_repeats,
+            seed: s.seed,
+        };
         let mut curves = Vec::with_capacity(outputs.len());
-        for (cfg, gen_set) in s.samplers.iter().zip(&outputs) {
-            let g = gen_set.subset(s.tid_points, 0x7D1E);
-            match tid_curve(&train, &g, &s.eps, None) {
-                Ok(c) => curves.push((cfg.kind, c)),
-                Err(e) => self.emit(AnalysisEvent::Error(format!("TID: {e}")))?,
+        match TidReference::new(&ctx.data, &s.eps, protocol) {
+            Ok(reference) => {
+                for (cfg, gen_set) in s.samplers.iter().zip(&outputs) {
+                    match reference.measure(gen_set) {
+                        Ok(c) => curves.push((cfg.kind, c)),
+                        Err(e) => self.emit(AnalysisEvent::Error(format!("TID: {e}")))?,
+                    }
+                }
             }
+            Err(e) => self.emit(AnalysisEvent::Error(format!("TID: {e}")))?,
         }
         self.emit(AnalysisEvent::Tid(Arc::new(TidCurves {
             generation,

@@ -11,8 +11,9 @@ use crate::data::Points;
 use crate::diffusion::diagnostics::trajectory_velocity_errors;
 use crate::diffusion::model::{to_host, to_tensor};
 use crate::diffusion::{EpsilonModel, SamplerConfig, SamplerKind, Times};
-use crate::metrics::TidPoint;
-use crate::metrics::{DensityEvolution, error_covariance};
+use crate::metrics::{
+    DensityEvolution, TidEstimate, error_covariance, trajectory_error_correlation,
+};
 
 /// Regime losses and velocity errors of one snapshot (the see-saw view).
 #[derive(Clone, Debug, PartialEq)]
@@ -84,6 +85,9 @@ pub struct SamplerRun {
     pub histogram: Option<Vec<f32>>,
     /// Error covariance along the kept paths at `path_times`, `[T, T]` (exact score only).
     pub error_covariance: Option<Vec<f64>>,
+    /// Mean correlation of the velocity error between the sampler's grid times t ≥ 0.05, on
+    /// its first 2,000 particles (exact score only; `metrics::trajectory_error_correlation`).
+    pub error_correlation: Option<f64>,
     /// Seconds the sampler took.
     pub seconds: f64,
 }
@@ -95,8 +99,8 @@ pub struct TidCurves {
     pub generation: u64,
     /// Training iteration of the weights.
     pub iteration: u64,
-    /// One curve per sampler.
-    pub curves: Vec<(SamplerKind, Vec<TidPoint>)>,
+    /// One curve per sampler (mean ± std over the protocol's repeats).
+    pub curves: Vec<(SamplerKind, Vec<TidEstimate>)>,
 }
 
 /// Evenly spaced values from `lo` to `hi`, `n ≥ 2` of them, at cell centres when `centres`.
@@ -252,6 +256,9 @@ pub(super) fn sampler_run(
         let errs = trajectory_velocity_errors(model, e, &paths, &path_times, m, device);
         error_covariance(&errs, path_times.len(), m, d)
     });
+    let error_correlation = exact
+        .filter(|_| !traj.is_empty())
+        .and_then(|e| trajectory_error_correlation(model, e, traj, &out.times, n, device));
     let histogram = (d == 2).then(|| {
         histogram_2d(
             &out.samples,
@@ -271,6 +278,7 @@ pub(super) fn sampler_run(
         density,
         histogram,
         error_covariance,
+        error_correlation,
         seconds: t0.elapsed().as_secs_f64(),
     }
 }
