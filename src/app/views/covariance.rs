@@ -66,7 +66,10 @@ pub(super) fn error_covariance_view(
     ));
     let images = cache.get(cov_key, || covariance_images(&runs, *view));
     let max = images.first().map_or(1e-12, |(im, _)| im.scale);
-    let side = (w / runs.len() as f32 - 8.0).min(h - 80.0);
+    // The panel's axis labels and margins take ~60 px beside the square.
+    let side = (w / runs.len().max(1) as f32 - 60.0)
+        .min(h - 110.0)
+        .max(60.0);
     ui.horizontal(|ui| {
         for (i, (run, (image, times))) in runs.iter().zip(images.iter()).enumerate() {
             let Some((&t_hi, &t_lo)) = times.first().zip(times.last()) else {
@@ -78,6 +81,7 @@ pub(super) fn error_covariance_view(
             let what = if view.correlation { "correlation" } else { "covariance" };
             let title = format!("error {what}, {}", sampler_label(run.config.kind));
             ui.vertical(|ui| {
+            ui.set_max_width(side + 50.0);
             heatmap_panel(
                 ui,
                 HeatmapPanel {
@@ -100,13 +104,18 @@ pub(super) fn error_covariance_view(
                     colorbar: None,
                 },
             );
-            ui.label(match run.error_correlation {
-                Some(r) => format!(
-                    "error correlation {r:.2}: mean over pairs t ≠ t' (grid t ≥ {CORRELATION_T_MIN}, first {} particles)",
-                    CORRELATION_PARTICLES.min(run.samples.n)
-                ),
-                None => "error correlation: undefined".into(),
-            });
+            match run.error_correlation {
+                Some(r) => {
+                    ui.strong(format!("error correlation {r:.2}"));
+                    ui.small(format!(
+                        "mean Corr over pairs t ≠ t' of the grid, t ≥ {CORRELATION_T_MIN}, first {} particles",
+                        CORRELATION_PARTICLES.min(run.samples.n)
+                    ));
+                }
+                None => {
+                    ui.label("error correlation: undefined");
+                }
+            }
             });
         }
     });
