@@ -60,6 +60,30 @@ fn squared_distance_generic(a: &[f32], b: &[f32]) -> f64 {
     ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))
 }
 
+/// The median distance from a point to its nearest other point, over `probes` points of
+/// `points` evenly spread through it (the upper median; by brute force): the scale at which a
+/// TID radius means something for this set and this size (well below it most points have no
+/// neighbour). `None` for fewer than two points.
+pub fn median_nn_distance(points: &Points, probes: usize) -> Option<f64> {
+    if points.n < 2 {
+        return None;
+    }
+    let step = (points.n / probes.max(1)).max(1);
+    let mut d: Vec<f64> = (0..points.n)
+        .step_by(step)
+        .map(|i| {
+            let a = points.row(i);
+            (0..points.n)
+                .filter(|&j| j != i)
+                .map(|j| squared_distance(a, points.row(j)))
+                .fold(f64::INFINITY, f64::min)
+                .sqrt()
+        })
+        .collect();
+    d.sort_by(f64::total_cmp);
+    Some(d[d.len() / 2])
+}
+
 /// Neighbour counts of every point, for every radius in `eps` (any order): `result[m][i]`.
 pub fn neighbour_counts(points: &Points, eps: &[f64]) -> Vec<Vec<u32>> {
     if points.d < GRAM_MIN_DIM {
@@ -357,6 +381,16 @@ fn gram_counts(points: &Points, eps: &[f64]) -> Vec<Vec<u32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Points 0, 1, 3, 7 on a line: nearest distances 1, 1, 2, 4, upper median 2; probing
+    /// every other point (0 and 3) gives 1 and 2, upper median 2.
+    #[test]
+    fn median_nearest_neighbour_distance_by_hand() {
+        let p = Points::new(4, 1, vec![0.0, 1.0, 3.0, 7.0]);
+        assert_eq!(median_nn_distance(&p, 100), Some(2.0));
+        assert_eq!(median_nn_distance(&p, 2), Some(2.0));
+        assert_eq!(median_nn_distance(&Points::new(1, 1, vec![0.0]), 10), None);
+    }
     use crate::data::DatasetSpec;
 
     #[test]

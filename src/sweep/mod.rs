@@ -100,6 +100,9 @@ pub struct RunConfig {
     pub tid_repeats: usize,
     /// TID radii.
     pub eps: Vec<f64>,
+    /// TID radii as multiples of the training set's median nearest-neighbour distance among
+    /// `tid_points` points (replaces `eps` when given; columns are then `tid_<s>_nn<k>`).
+    pub eps_nn: Vec<f64>,
     /// Draws for the regime losses and velocity MAE.
     pub metric_draws: usize,
     /// Seed of data, initialisation, training and sampling.
@@ -127,6 +130,7 @@ impl Default for RunConfig {
             tid_points: 2000,
             tid_repeats: 5,
             eps: vec![0.02, 0.05, 0.1, 0.2],
+            eps_nn: Vec::new(),
             metric_draws: 20_000,
             seed: 0,
         }
@@ -694,6 +698,7 @@ mod tests {
                 tid: vec![crate::metrics::TidEstimate::fixture(0.05, tid)],
                 error_correlation: None,
             }],
+            eps_nn_scale: None,
         }
     }
 

@@ -259,12 +259,26 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
         return Ok(Vec::new());
     };
     let mut written = Vec::new();
-    let mut eps: Vec<f64> = results
+    // The radii by name (`eps0.05`, or `nn1` for multiples of the nearest-neighbour scale),
+    // ordered by radius.
+    let mut radii: Vec<(f64, String)> = results
         .iter()
-        .flat_map(|r| r.samplers.iter().flat_map(|s| s.tid.iter().map(|t| t.eps)))
+        .flat_map(|r| {
+            r.samplers.iter().flat_map(move |s| {
+                s.tid
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, t)| (t.eps, r.radius_label(i, t.eps)))
+            })
+        })
         .collect();
-    eps.sort_by(f64::total_cmp);
-    eps.dedup();
+    radii.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut labels: Vec<String> = Vec::new();
+    for (_, l) in radii {
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
     let prefix = if name.is_empty() {
         String::new()
     } else {
@@ -280,25 +294,30 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
     } else {
         String::new()
     };
-    for e in eps {
+    for label in labels {
         let data = series(results, &x_key, &|r| {
             r.samplers
                 .iter()
                 .filter_map(|s| {
                     s.tid
                         .iter()
-                        .find(|t| t.eps == e)
-                        .map(|t| (s.name.to_uppercase(), t.mean))
+                        .enumerate()
+                        .find(|(i, t)| r.radius_label(*i, t.eps) == label)
+                        .map(|(_, t)| (s.name.to_uppercase(), t.mean))
                 })
                 .collect()
         });
         if data.is_empty() {
             continue;
         }
-        let path = dir.join(format!("tid_vs_{x_key}_eps{e}.png"));
+        let path = dir.join(format!("tid_vs_{x_key}_{label}.png"));
+        let radius = match label.strip_prefix("nn") {
+            Some(k) => format!("{k} × NN distance"),
+            None => label.trim_start_matches("eps").to_string(),
+        };
         line_figure(
             &path,
-            &format!("{prefix}TID(ε = {e}) vs {x_key}{seeds_note}"),
+            &format!("{prefix}TID(ε = {radius}) vs {x_key}{seeds_note}"),
             &x_key,
             "TID (> 0: concentrated)",
             &data,
@@ -364,6 +383,7 @@ mod tests {
                     )],
                     error_correlation: None,
                 }],
+                eps_nn_scale: None,
                 config: p.config,
             })
             .collect();

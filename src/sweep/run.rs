@@ -16,6 +16,7 @@ use crate::device::DeviceChoice;
 use crate::diffusion::diagnostics::velocity_mae;
 use crate::diffusion::loss::Band;
 use crate::diffusion::{ExactMixtureScore, SamplerConfig, sample};
+use crate::metrics::neighbours::median_nn_distance;
 use crate::metrics::{
     CORRELATION_PARTICLES, TidEstimate, TidProtocol, TidReference, trajectory_error_correlation,
 };
@@ -64,9 +65,22 @@ pub struct RunResult {
     pub diverged: Option<String>,
     /// Per sampler.
     pub samplers: Vec<SamplerResult>,
+    /// The training set's median nearest-neighbour distance among `tid_points` points, when
+    /// the radii were set from it (`eps_nn`).
+    #[serde(default)]
+    pub eps_nn_scale: Option<f64>,
 }
 
 impl RunResult {
+    /// How the `i`-th radius (`eps`) is named in columns and figures: `eps<ε>`, or `nn<k>`
+    /// when the radii are multiples `k` of the nearest-neighbour scale.
+    pub fn radius_label(&self, i: usize, eps: f64) -> String {
+        match self.config.eps_nn.get(i) {
+            Some(k) if self.eps_nn_scale.is_some() => format!("nn{k}"),
+            _ => format!("eps{eps}"),
+        }
+    }
+
     /// Every number as `(column, value)`: `final_loss`, `mae_low`, `mae_high`,
     /// `tid_<sampler>_eps<ε>` (the mean over repeats), `error_corr_<sampler>`.
     pub fn metrics(&self) -> Vec<(String, f64)> {
@@ -80,9 +94,15 @@ impl RunResult {
         if let Some(v) = self.mae_high {
             m.push(("mae_high".into(), v));
         }
+        if let Some(scale) = self.eps_nn_scale {
+            m.push(("eps_nn_scale".into(), scale));
+        }
         for s in &self.samplers {
-            for t in &s.tid {
-                m.push((format!("tid_{}_eps{}", s.name, t.eps), t.mean));
+            for (i, t) in s.tid.iter().enumerate() {
+                m.push((
+                    format!("tid_{}_{}", s.name, self.radius_label(i, t.eps)),
+                    t.mean,
+                ));
             }
         }
         for s in &self.samplers {
@@ -200,7 +220,18 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
         repeats: c.tid_repeats,
         seed: c.seed,
     };
-    let reference = TidReference::new(&data, &c.eps, protocol)?;
+    // Radii: given, or multiples of the nearest-neighbour scale of the subsets TID compares.
+    let eps_nn_scale = (!c.eps_nn.is_empty()).then(|| {
+        let pool = data.subset(c.tid_points, c.seed ^ 0x4E4E);
+        median_nn_distance(&pool, 200)
+            .filter(|s| *s > 0.0)
+            .unwrap_or(1.0)
+    });
+    let eps: Vec<f64> = match eps_nn_scale {
+        Some(scale) => c.eps_nn.iter().map(|k| k * scale).collect(),
+        None => c.eps.clone(),
+    };
+    let reference = TidReference::new(&data, &eps, protocol)?;
     let exact = dataset
         .mixture()
         .map(|m| ExactMixtureScore::new(m, net.process));
@@ -248,6 +279,7 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
         mae_high,
         diverged,
         samplers,
+        eps_nn_scale,
     })
 }
 
