@@ -47,9 +47,14 @@ pub fn hardware_gpu() -> Option<GpuAdapter> {
     static PROBE: OnceLock<Option<GpuAdapter>> = OnceLock::new();
     PROBE
         .get_or_init(|| {
-            let instance =
-                wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-            let adapters = block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY));
+            // Vulkan drivers and loaders print to stderr while they look for displays (e.g.
+            // "error: XDG_RUNTIME_DIR is invalid" on a machine without a desktop session):
+            // their words are not the user's business, the probe's answer is.
+            let adapters = with_stderr_silenced(|| {
+                let instance =
+                    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+                block_on(instance.enumerate_adapters(wgpu::Backends::PRIMARY))
+            });
             let infos: Vec<wgpu::AdapterInfo> = adapters.iter().map(|a| a.get_info()).collect();
             let pick = |kind: wgpu::DeviceType| infos.iter().find(|i| i.device_type == kind);
             pick(wgpu::DeviceType::DiscreteGpu)
@@ -61,6 +66,36 @@ pub fn hardware_gpu() -> Option<GpuAdapter> {
                 })
         })
         .clone()
+}
+
+/// Runs `f` with file descriptor 2 pointed at `/dev/null` (Linux), then restores it. Other
+/// threads' writes to stderr in the meantime are lost too, so keep `f` short.
+#[cfg(target_os = "linux")]
+fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return f();
+    };
+    // SAFETY: dup, dup2 and close on descriptor 2 (open for the whole process) and on
+    // descriptors this function owns; the saved copy is restored and closed before returning.
+    let saved = unsafe { libc::dup(2) };
+    if saved < 0 || unsafe { libc::dup2(null.as_raw_fd(), 2) } < 0 {
+        if saved >= 0 {
+            unsafe { libc::close(saved) };
+        }
+        return f();
+    }
+    let out = f();
+    unsafe {
+        libc::dup2(saved, 2);
+        libc::close(saved);
+    }
+    out
+}
+
+#[cfg(not(target_os = "linux"))]
+fn with_stderr_silenced<T>(f: impl FnOnce() -> T) -> T {
+    f()
 }
 
 /// Polls a future to completion on this thread (wgpu's native futures are ready at once).

@@ -298,3 +298,75 @@ fn speed_prints_every_row() {
     }
     assert!(stdout.contains("no debug assertions"), "{stdout}");
 }
+
+/// Headless commands stay quiet on a machine without a desktop session: the GPU probe's
+/// drivers print "error: XDG_RUNTIME_DIR is invalid…" there, and none of it may reach the
+/// user's terminal (issue #16).
+#[test]
+fn headless_commands_print_no_driver_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let quiet = |args: &[&str]| {
+        let out = bin()
+            .args(args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("WAYLAND_DISPLAY")
+            .env_remove("DISPLAY")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{args:?}: {err}");
+        assert!(
+            !err.contains("XDG_RUNTIME_DIR"),
+            "{args:?} printed driver noise:\n{err}"
+        );
+    };
+    let run_s = run.to_str().unwrap();
+    quiet(
+        &[
+            "train",
+            "--dataset",
+            "mog1d",
+            "--n",
+            "500",
+            "--width",
+            "8",
+            "--depth",
+            "1",
+        ]
+        .iter()
+        .copied()
+        .chain(["--iters", "5", "--out", run_s])
+        .collect::<Vec<_>>(),
+    );
+    let s = dir.path().join("s.npy");
+    quiet(
+        &[
+            "sample",
+            "--dataset",
+            "mog1d",
+            "--model",
+            run_s,
+            "--sampler",
+            "ode",
+            "--n",
+            "50",
+        ]
+        .iter()
+        .copied()
+        .chain(["--out", s.to_str().unwrap()])
+        .collect::<Vec<_>>(),
+    );
+    quiet(&[
+        "sample",
+        "--dataset",
+        "mog1d",
+        "--model",
+        "exact",
+        "--n",
+        "50",
+        "--out",
+        s.to_str().unwrap(),
+    ]);
+    quiet(&["demo", "--dataset", "mog1d", "--n", "300"]);
+}

@@ -324,7 +324,11 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
     let spec = a.dataset.spec()?;
     let kind = a.sampler;
     let process = a.process.process();
-    let dev = a.device.resolve();
+    // The exact score is a closed form: no GPU to look for unless one was asked for.
+    let dev = match (a.model.as_str(), a.device) {
+        ("exact", DeviceChoice::Auto) => DeviceChoice::Cpu.resolve(),
+        _ => a.device.resolve(),
+    };
     eprintln!("device: {}", dev.description);
     let model: Box<dyn EpsilonModel> = if a.model == "exact" {
         Box::new(exact_model(&spec, process)?)
@@ -453,7 +457,8 @@ fn demo(a: DemoArgs) -> Result<()> {
     let spec = a.dataset.spec()?;
     let process = NoiseProcess::vp();
     let model = exact_model(&spec, process)?;
-    let dev = DeviceChoice::Auto.resolve();
+    // The exact score is a closed form: the CPU, no GPU probe.
+    let dev = DeviceChoice::Cpu.resolve();
     println!(
         "Collapse Explorer demo: {} (d = {}), exact score, {}",
         spec.name(),
