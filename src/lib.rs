@@ -13,6 +13,7 @@ pub mod cli;
 pub mod data;
 pub mod diffusion;
 pub mod images;
+pub mod limits;
 pub mod metrics;
 pub mod model;
 pub mod priority;

@@ -370,3 +370,99 @@ fn headless_commands_print_no_driver_noise() {
     ]);
     quiet(&["demo", "--dataset", "mog1d", "--n", "300"]);
 }
+
+/// Nonsense sizes and sampler settings are clear errors that name the flag, never a panic, an
+/// abort or a silent success (issue #16): zero sizes, a NaN learning rate, settings outside a
+/// sampler's range, and sizes beyond this machine's memory (checked before allocating).
+#[test]
+fn nonsense_sizes_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x");
+    let out = out.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["train", "--dataset", "chessboard", "--width", "0"],
+            "--width",
+        ),
+        (
+            &["train", "--dataset", "chessboard", "--depth", "0"],
+            "--depth",
+        ),
+        (
+            &["train", "--dataset", "chessboard", "--batch", "0"],
+            "--batch",
+        ),
+        (&["train", "--dataset", "chessboard", "--lr", "nan"], "--lr"),
+        (
+            &["train", "--dataset", "chessboard", "--n", "100000000000000"],
+            "--n",
+        ),
+        (
+            &["train", "--dataset", "chessboard", "--width", "10000000000"],
+            "--width",
+        ),
+        (
+            &["data", "--dataset", "chessboard", "--n", "100000000000"],
+            "--n",
+        ),
+        (&["sample", "--dataset", "mog1d", "--steps", "0"], "--steps"),
+        (
+            &[
+                "sample",
+                "--dataset",
+                "mog1d",
+                "--sampler",
+                "pc",
+                "--corrector-steps",
+                "0",
+            ],
+            "--corrector-steps",
+        ),
+        (
+            &[
+                "sample",
+                "--dataset",
+                "mog1d",
+                "--sampler",
+                "ald",
+                "--snr=-1",
+            ],
+            "--snr",
+        ),
+        (
+            &[
+                "tid",
+                "--train",
+                "a.npy",
+                "--generated",
+                "b.npy",
+                "--tid-repeats",
+                "0",
+            ],
+            "--tid-repeats",
+        ),
+    ];
+    for (args, flag) in cases {
+        let mut cmd = bin();
+        cmd.args(*args);
+        if args[0] != "tid" {
+            cmd.args(["--out", out]);
+        }
+        let o = cmd.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{args:?} succeeded");
+        assert_eq!(
+            o.status.code(),
+            Some(if err.contains("invalid value") { 2 } else { 1 }),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains(flag),
+            "{args:?}: the error does not name {flag}:\n{err}"
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("backtrace"),
+            "{args:?}:\n{err}"
+        );
+    }
+}

@@ -92,19 +92,19 @@ pub struct SampleArgs {
     #[arg(long, value_enum, default_value_t = SamplerKind::OdeEuler)]
     pub sampler: SamplerKind,
     /// Steps (default: 100 for deterministic samplers, 1000 for stochastic ones).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::positive)]
     pub steps: Option<usize>,
     /// Langevin steps per level for pc and ald.
     #[arg(long, default_value_t = 1)]
     pub corrector_steps: usize,
     /// Langevin signal-to-noise ratio for pc and ald.
-    #[arg(long, default_value_t = 0.16)]
+    #[arg(long, default_value_t = 0.16, value_parser = crate::limits::positive_real)]
     pub snr: f64,
     /// Noise process.
     #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
     pub process: ProcessKind,
     /// Number of samples.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = crate::limits::positive)]
     pub n: usize,
     /// Seed of the initial noise (shared by every sampler) and of the per-step noise.
     #[arg(long, default_value_t = 0)]
@@ -174,7 +174,7 @@ pub struct DataArgs {
     #[command(flatten)]
     pub dataset: DatasetArgs,
     /// Number of points.
-    #[arg(long, default_value_t = 500_000)]
+    #[arg(long, default_value_t = 500_000, value_parser = crate::limits::positive)]
     pub n: usize,
     /// Seed.
     #[arg(long, default_value_t = 0)]
@@ -212,10 +212,10 @@ pub struct TidArgs {
 pub struct TidProtocolArgs {
     /// Points of each set in every TID subset (the paper's 2,000; the smaller set's size when
     /// that is less). Hill k is max(1, floor(0.1 points)).
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = crate::limits::positive)]
     pub tid_points: usize,
     /// TID repeats, each with fresh subsets of both sets.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::limits::positive)]
     pub tid_repeats: usize,
 }
 
@@ -236,7 +236,7 @@ pub struct DemoArgs {
     #[command(flatten)]
     pub dataset: DatasetArgs,
     /// Samples per sampler.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = crate::limits::positive)]
     pub n: usize,
     /// Seed.
     #[arg(long, default_value_t = 0)]
@@ -343,10 +343,31 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
         load_model(path, &dev)?.1
     };
     let mut cfg = SamplerConfig::new(kind);
-    cfg.steps = a.steps.unwrap_or(kind.default_steps()).max(1);
+    cfg.steps = a.steps.unwrap_or(kind.default_steps());
     cfg.corrector_steps = a.corrector_steps;
     cfg.snr = a.snr;
     cfg.record_trajectory = a.trajectory.is_some();
+    cfg.check().map_err(anyhow::Error::msg)?;
+    let d = model.dim() as u128;
+    let states = if cfg.record_trajectory {
+        cfg.steps as u128 + 1
+    } else {
+        4 // the state, the model's output and the update's temporaries
+    };
+    crate::limits::check_allocation(
+        format!(
+            "sampling --n {} particles of d = {d}{}",
+            a.n,
+            if cfg.record_trajectory {
+                format!(" with a --trajectory of {} states", cfg.steps + 1)
+            } else {
+                String::new()
+            }
+        ),
+        a.n as u128 * d * states,
+        4,
+        "ask for fewer particles (or fewer --steps with --trajectory)",
+    )?;
     let (out, secs) = run_sampler(model.as_ref(), &cfg, a.n, a.seed, &dev.device);
     let d = out.samples.d;
     write_npy(&a.out, &[a.n, d], &out.samples.data)
@@ -368,6 +389,12 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
 
 fn data_cmd(a: DataArgs) -> Result<()> {
     let spec = a.dataset.spec()?;
+    crate::limits::check_allocation(
+        format!("--n {} points of d = {}", a.n, spec.dim()),
+        a.n as u128 * spec.dim() as u128,
+        4,
+        "ask for fewer points",
+    )?;
     let pts = spec.generate(a.n, a.seed);
     write_npy(&a.out, &[pts.n, pts.d], &pts.data)
         .with_context(|| format!("writing {}", a.out.display()))?;

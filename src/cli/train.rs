@@ -25,16 +25,16 @@ pub struct TrainArgs {
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Size of the synthetic training set (default: 500,000 in 2D, 50,000 for MoG; paper sizes).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::positive)]
     pub n: Option<usize>,
     /// Model preset: 2d (3 x 100) or mog (2 x 1000); default 2d, mog for mog datasets of d > 2.
     #[arg(long, value_enum)]
     pub preset: Option<Preset>,
     /// Hidden width (overrides the preset).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::positive)]
     pub width: Option<usize>,
     /// Hidden layers (overrides the preset).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::limits::positive)]
     pub depth: Option<usize>,
     /// Hidden activation.
     #[arg(long, value_enum, default_value_t = Activation::Tanh)]
@@ -49,13 +49,13 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
     pub process: ProcessKind,
     /// Iterations.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 10_000, value_parser = crate::limits::positive_u64)]
     pub iters: u64,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 5e-3)]
+    #[arg(long, default_value_t = 5e-3, value_parser = crate::limits::positive_real)]
     pub lr: f64,
     /// Batch size.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = crate::limits::positive)]
     pub batch: usize,
     /// Seed of the dataset, the weights and the batches.
     #[arg(long, default_value_t = 0)]
@@ -168,7 +168,7 @@ pub struct CompareArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "ode,sde,pc")]
     pub samplers: Vec<SamplerKind>,
     /// Samples per sampler.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = crate::limits::positive)]
     pub n: usize,
     /// Radii.
     #[arg(long, value_delimiter = ',', default_value = "0.02,0.05,0.1,0.2")]

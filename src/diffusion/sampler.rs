@@ -144,6 +144,38 @@ impl SamplerConfig {
         }
     }
 
+    /// Checks the settings against the sampler's valid range: at least one step; for the
+    /// Langevin samplers (predictor–corrector, annealed Langevin) at least one corrector step
+    /// and a finite, positive snr (the step size is `2 (snr ‖z‖ / ‖s‖)²`, so snr ≤ 0 or NaN
+    /// makes a zero or undefined step). The message names the flag.
+    pub fn check(&self) -> Result<(), String> {
+        if self.steps == 0 {
+            return Err(format!(
+                "--steps must be at least 1 for {}",
+                self.kind.name()
+            ));
+        }
+        if matches!(
+            self.kind,
+            SamplerKind::PredictorCorrector | SamplerKind::AnnealedLangevin
+        ) {
+            if self.corrector_steps == 0 {
+                return Err(format!(
+                    "--corrector-steps must be at least 1 for {} (its Langevin steps per level)",
+                    self.kind.name()
+                ));
+            }
+            if !(self.snr.is_finite() && self.snr > 0.0) {
+                return Err(format!(
+                    "--snr must be finite and > 0 for {} (got {})",
+                    self.kind.name(),
+                    self.snr
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Recording the trajectory.
     pub fn recording(mut self) -> Self {
         self.record_trajectory = true;

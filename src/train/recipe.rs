@@ -162,6 +162,15 @@ impl RunRecipe {
 
     /// The training set and a trainer for it, ready to step.
     pub fn prepare(&self) -> Result<(Arc<Points>, Trainer), RecipeError> {
+        // Sizes first: a synthetic set is drawn whole, and a model is allocated whole.
+        if let DataSource::Synthetic { dataset, n, .. } = &self.data {
+            crate::limits::check_allocation(
+                format!("the training set (--n {n} points of d = {})", dataset.dim()),
+                *n as u128 * dataset.dim() as u128,
+                4,
+                "ask for fewer points",
+            )?;
+        }
         let data = Arc::new(self.training_set()?);
         let trainer = Trainer::new(self.train_config(&data), data.clone())?;
         Ok((data, trainer))
@@ -206,6 +215,9 @@ pub enum RecipeError {
     /// The trainer refused the configuration.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The data or the model would not fit in memory.
+    #[error(transparent)]
+    TooLarge(#[from] crate::limits::TooLarge),
 }
 
 /// At most this many loss points are kept; older ones are thinned by half.

@@ -102,6 +102,43 @@ impl Trainer {
                 data.d, net.mlp.dim
             )));
         }
+        for (_, part) in net.part_configs() {
+            if part.width == 0 || part.depth == 0 {
+                return Err(TrainError::Config(format!(
+                    "the network needs width ≥ 1 and depth ≥ 1 (got {} x {})",
+                    part.depth, part.width
+                )));
+            }
+        }
+        // Weights, gradients and Adam's two moments, plus the batch's activations per layer.
+        // (In u128: a width of 10¹⁰ squared does not fit in usize.)
+        let params: u128 = net
+            .part_configs()
+            .iter()
+            .flat_map(|(_, c)| c.layer_shapes())
+            .map(|(i, o)| i as u128 * o as u128 + o as u128)
+            .sum();
+        let widest = net
+            .part_configs()
+            .iter()
+            .map(|(_, c)| c.width.max(c.dim) as u128)
+            .max();
+        let layers = net
+            .part_configs()
+            .iter()
+            .map(|(_, c)| c.depth as u128 + 1)
+            .sum::<u128>();
+        let activations = config.batch as u128 * widest.unwrap_or(1) * layers * 4;
+        crate::limits::check_allocation(
+            format!(
+                "training this network ({params} parameters, batch {})",
+                config.batch
+            ),
+            params * 4 + activations,
+            4,
+            "use a smaller --width, --depth or --batch",
+        )
+        .map_err(|e| TrainError::Config(e.to_string()))?;
         if config.batch == 0 || data.n == 0 {
             return Err(TrainError::Config(
                 "batch size and dataset must be non-empty".into(),
