@@ -71,6 +71,12 @@ struct PartsModule {
     parts: Vec<Mlp>,
 }
 
+/// A loss above this is an explosion even while it is finite. The DSM loss is a mean over
+/// coordinates of `(ε̂ − ε)²` with `ε ~ N(0, 1)`: predicting ε̂ = 0 scores 1, and a fresh network
+/// scores about that, so 10⁴ means outputs hundreds of times too large (Adam at a learning rate
+/// far too high, typically), from which training does not come back.
+pub const EXPLODED_LOSS: f64 = 1e4;
+
 /// A training run in progress.
 pub struct Trainer {
     config: TrainConfig,
@@ -236,7 +242,8 @@ impl Trainer {
     }
 
     /// One iteration on every group; returns the mean loss over groups. On a non-finite loss or
-    /// gradient nothing is updated and [`TrainError::Diverged`] is returned.
+    /// gradient, or a loss above [`EXPLODED_LOSS`] (an explosion that is still finite), nothing
+    /// is updated and [`TrainError::Diverged`] is returned.
     pub fn step(&mut self) -> Result<f64, TrainError> {
         let mut total = 0.0;
         let n_groups = self.groups.len();
@@ -263,7 +270,9 @@ impl Trainer {
                 Engine::Fast(fast) => {
                     let input = with_time_column(batch);
                     let loss = fast.loss_and_grad(&input, &batch.eps, batch.n) as f64;
-                    if !loss.is_finite() || fast.grads().iter().any(|v| !v.is_finite()) {
+                    if !(loss.is_finite() && loss <= EXPLODED_LOSS)
+                        || fast.grads().iter().any(|v| !v.is_finite())
+                    {
                         return Err(diverged(loss));
                     }
                     total += loss;
@@ -280,7 +289,7 @@ impl Trainer {
                     );
                     let loss_t = pred.sub(eps).square().mean();
                     let loss = loss_t.clone().into_scalar::<f32>() as f64;
-                    if !loss.is_finite() {
+                    if !(loss.is_finite() && loss <= EXPLODED_LOSS) {
                         return Err(diverged(loss));
                     }
                     total += loss;
@@ -511,6 +520,34 @@ mod tests {
                 "{arch:?}: width 8 into 16"
             );
         }
+    }
+
+    /// A learning rate of 100 blows the network up while every number stays finite: the loss
+    /// passes EXPLODED_LOSS, training stops with the same error, and the weights are those of
+    /// the step before.
+    #[test]
+    fn a_finite_explosion_stops_training_too() {
+        let data = Arc::new(DatasetSpec::Mog { dim: 1, std: 0.1 }.generate(500, 0));
+        let mut tr = Trainer::new(config(Architecture::Mlp, 16, 100.0), data).unwrap();
+        let mut before = tr.weights();
+        let err = loop {
+            match tr.step() {
+                Ok(l) => {
+                    assert!(l <= EXPLODED_LOSS);
+                    before = tr.weights();
+                    assert!(tr.iteration() < 200, "no explosion in 200 steps at lr 100");
+                }
+                Err(e) => break e,
+            }
+        };
+        match &err {
+            TrainError::Diverged(d) => {
+                assert!(d.loss.is_finite() && d.loss > EXPLODED_LOSS, "{d:?}");
+                assert_eq!(d.last_good, tr.iteration());
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(tr.weights(), before);
     }
 
     /// Poisoned data makes the loss NaN: training stops with a clear error and keeps the last
