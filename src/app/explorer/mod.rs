@@ -389,3 +389,73 @@ impl Mode for ExplorerMode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Faults in the app, on the mode's state and its threads' events, without a window
+    //! (issue #16): a corrupt checkpoint keeps the current run; closing during training and
+    //! analysis returns at once.
+    use super::*;
+    use crate::data::DatasetKind;
+
+    fn mode(ctx: &egui::Context, shell: &mut Shell) -> ExplorerMode {
+        let opts = AppOptions {
+            dataset: Some(DatasetKind::Mog1d),
+            samples: Some(500),
+            train_threads: Some(1),
+            ..AppOptions::default()
+        };
+        ExplorerMode::new(ctx, &opts, true, shell).unwrap()
+    }
+
+    /// Drains events until `done` or 30 s.
+    fn until(m: &mut ExplorerMode, done: impl Fn(&ExplorerMode) -> bool) {
+        let start = Instant::now();
+        while !done(m) {
+            assert!(start.elapsed() < Duration::from_secs(30), "timed out");
+            std::thread::sleep(Duration::from_millis(10));
+            m.drain_events();
+        }
+    }
+
+    #[test]
+    fn a_corrupt_checkpoint_keeps_the_current_run_and_says_why() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let mut m = mode(&ctx, &mut shell);
+        until(&mut m, |m| m.state.iteration > 0);
+        let (generation, config) = (m.generation, m.config.clone());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("model.json"), b"{ not json").unwrap();
+        std::fs::write(dir.path().join("model.safetensors"), b"garbage").unwrap();
+        m.checkpoint_path = dir.path().display().to_string();
+        m.load_checkpoint(&mut shell);
+        let notice = shell.recent_notice().unwrap_or_default().to_string();
+        assert!(notice.starts_with("load failed"), "{notice}");
+        assert!(
+            notice.contains("model.json"),
+            "the notice names the file: {notice}"
+        );
+        // The run goes on: same generation, same panel, still training.
+        assert_eq!(m.generation, generation);
+        assert_eq!(m.config, config);
+        assert!(m.state.running);
+        let at = m.state.iteration;
+        until(&mut m, |m| m.state.iteration > at);
+    }
+
+    #[test]
+    fn closing_during_training_and_analysis_returns_within_a_second() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let mut m = mode(&ctx, &mut shell);
+        // Training runs and an analysis pass is under way.
+        until(&mut m, |m| {
+            m.state.iteration > 0 && m.state.analysis_progress.is_some()
+        });
+        let start = Instant::now();
+        drop(m);
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(1), "closing took {took:?}");
+    }
+}
