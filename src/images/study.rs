@@ -348,7 +348,13 @@ pub fn run_study(
             c.image_size
         ),
         note: loaded.note,
-        data: format!("{} ({} images)", source.describe(), train.len()),
+        // The source's words hold the count, except for a whole file read as it is.
+        data: match &source {
+            ImageSource::File { n: None, .. } => {
+                format!("{} ({} images)", source.describe(), train.len())
+            }
+            _ => source.describe(),
+        },
         source,
         device: dev.description,
         train,

@@ -309,6 +309,34 @@ impl FastMlp {
 
     /// Mean squared error `‖out − target‖²/(b·d)` and its gradient (into [`Self::grads`]).
     pub fn loss_and_grad(&mut self, input: &[f32], target: &[f32], b: usize) -> f32 {
+        self.loss_and_grad_with(input, target, None, b)
+    }
+
+    /// The same for the fixed skip connection's prediction `ε̂ = a_i x_i + c_i F(x_i, t_i)`
+    /// per row `i` (`head`): `‖ε̂ − target‖²/(b·d)`, and its gradient through `F`
+    /// (`∂/∂F = c_i · 2 (ε̂ − target)/(b·d)`).
+    pub fn loss_and_grad_skip(
+        &mut self,
+        input: &[f32],
+        target: &[f32],
+        head: SkipHead<'_>,
+        b: usize,
+    ) -> f32 {
+        let out_dim = self.shapes[self.shapes.len() - 1].1;
+        assert!(
+            head.a.len() == b && head.c.len() == b && head.x.len() == b * out_dim,
+            "FastMlp::loss_and_grad_skip: head shapes"
+        );
+        self.loss_and_grad_with(input, target, Some(head), b)
+    }
+
+    fn loss_and_grad_with(
+        &mut self,
+        input: &[f32],
+        target: &[f32],
+        head: Option<SkipHead<'_>>,
+        b: usize,
+    ) -> f32 {
         let fan_in0 = self.shapes[0].0;
         let out_dim = self.shapes[self.shapes.len() - 1].1;
         assert_eq!(
@@ -327,17 +355,46 @@ impl FastMlp {
         let scale = 2.0 / (b * out_dim) as f32;
         let inputs = split_rows(input, &shards, fan_in0);
         let targets = split_rows(target, &shards, out_dim);
+        let heads: Vec<Option<SkipHead<'_>>> = match head {
+            None => vec![None; shards.len()],
+            Some(h) => {
+                let (a, c) = (split_rows(h.a, &shards, 1), split_rows(h.c, &shards, 1));
+                let x = split_rows(h.x, &shards, out_dim);
+                (0..shards.len())
+                    .map(|i| {
+                        Some(SkipHead {
+                            a: a[i],
+                            c: c[i],
+                            x: x[i],
+                        })
+                    })
+                    .collect()
+            }
+        };
         shards
             .par_iter_mut()
-            .zip(inputs.into_par_iter().zip(targets))
-            .for_each(|(s, (x, tgt))| {
+            .zip(inputs.into_par_iter().zip(targets).zip(heads))
+            .for_each(|(s, ((x, tgt), head))| {
                 net.forward(s, x);
                 let y = s.acts.last().expect("output");
                 let mut loss = 0.0f64;
-                for ((gi, &yi), &ti) in s.work_a.iter_mut().zip(y).zip(tgt) {
-                    let r = yi - ti;
-                    loss += (r as f64) * (r as f64);
-                    *gi = scale * r;
+                match head {
+                    None => {
+                        for ((gi, &yi), &ti) in s.work_a.iter_mut().zip(y).zip(tgt) {
+                            let r = yi - ti;
+                            loss += (r as f64) * (r as f64);
+                            *gi = scale * r;
+                        }
+                    }
+                    Some(h) => {
+                        for (k, ((gi, &yi), &ti)) in s.work_a.iter_mut().zip(y).zip(tgt).enumerate()
+                        {
+                            let row = k / out_dim;
+                            let r = h.a[row] * h.x[k] + h.c[row] * yi - ti;
+                            loss += (r as f64) * (r as f64);
+                            *gi = scale * h.c[row] * r;
+                        }
+                    }
                 }
                 s.loss = loss;
                 net.backward(s);
@@ -400,6 +457,18 @@ fn split_rows<'a>(x: &'a [f32], shards: &[Shard], width: usize) -> Vec<&'a [f32]
         rest = tail;
     }
     out
+}
+
+/// The output head of the fixed skip connection, per row `i` of a batch:
+/// `ε̂_i = a_i x_i + c_i F(x_i, t_i)`.
+#[derive(Clone, Copy, Debug)]
+pub struct SkipHead<'a> {
+    /// `c_skip(t_i)`, `[b]`.
+    pub a: &'a [f32],
+    /// `c_out(t_i)`, `[b]`.
+    pub c: &'a [f32],
+    /// The noised inputs `x_i`, `[b, d]`.
+    pub x: &'a [f32],
 }
 
 /// `dst[m, n] (+)= A[m, k] · B[k, n]` with row/column strides, through `gemm`.

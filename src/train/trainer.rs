@@ -13,7 +13,7 @@ use crate::data::Points;
 use crate::device::{DeviceChoice, ResolvedDevice};
 use crate::diffusion::loss::{Band, Diverged, NoisedBatch};
 use crate::diffusion::model::{Times, to_tensor};
-use crate::model::fast::{AdamSettings, FastMlp};
+use crate::model::fast::{AdamSettings, FastMlp, SkipHead};
 use crate::model::mlp::{Mlp, MlpWeights};
 use crate::model::net::{Architecture, NetSpec, ScoreNet};
 
@@ -176,20 +176,23 @@ impl Trainer {
             ..net.clone()
         };
         let make = |spec: NetSpec, band: Band, parts: Vec<MlpWeights>| -> Group {
-            let engine = if on_cpu && spec.arch == Architecture::Mlp {
-                Engine::Fast(Box::new(FastMlp::new(&parts[0])))
-            } else {
-                let dev = device.device.clone().autodiff();
-                let parts = PartsModule {
-                    parts: parts.iter().map(|w| Mlp::from_weights(w, &dev)).collect(),
+            // The fused path covers the plain MLP and the fixed skip connection (its head is a
+            // closed form of t); the learned skip's coefficient nets train on burn's path.
+            let engine =
+                if on_cpu && matches!(spec.arch, Architecture::Mlp | Architecture::SkipFixed) {
+                    Engine::Fast(Box::new(FastMlp::new(&parts[0])))
+                } else {
+                    let dev = device.device.clone().autodiff();
+                    let parts = PartsModule {
+                        parts: parts.iter().map(|w| Mlp::from_weights(w, &dev)).collect(),
+                    };
+                    let optim = burn_adam(config.adam);
+                    Engine::Burn {
+                        parts,
+                        optim,
+                        device: dev,
+                    }
                 };
-                let optim = burn_adam(config.adam);
-                Engine::Burn {
-                    parts,
-                    optim,
-                    device: dev,
-                }
-            };
             Group { spec, band, engine }
         };
         let groups = match net.arch {
@@ -269,7 +272,25 @@ impl Trainer {
             match &mut g.engine {
                 Engine::Fast(fast) => {
                     let input = with_time_column(batch);
-                    let loss = fast.loss_and_grad(&input, &batch.eps, batch.n) as f64;
+                    let loss = if g.spec.arch == Architecture::SkipFixed {
+                        // ε̂ = c_skip(t) x + c_out(t) F(x, t), the coefficients in closed form.
+                        let (a, c): (Vec<f32>, Vec<f32>) = batch
+                            .t
+                            .iter()
+                            .map(|&t| {
+                                let (a, c) = g.spec.fixed_skip(t);
+                                (a as f32, c as f32)
+                            })
+                            .unzip();
+                        let head = SkipHead {
+                            a: &a,
+                            c: &c,
+                            x: &batch.xt,
+                        };
+                        fast.loss_and_grad_skip(&input, &batch.eps, head, batch.n) as f64
+                    } else {
+                        fast.loss_and_grad(&input, &batch.eps, batch.n) as f64
+                    };
                     if !(loss.is_finite() && loss <= EXPLODED_LOSS)
                         || fast.grads().iter().any(|v| !v.is_finite())
                     {
@@ -468,8 +489,34 @@ mod tests {
         );
     }
 
-    /// Every architecture trains (burn path for the skip models) and gives finite samples; the
-    /// same seed gives the same weights.
+    /// The fixed skip connection on the fused path computes what burn's autodiff path computes
+    /// from the same weights and batches: the same losses and, after three Adam steps, the same
+    /// weights (to f32 rounding of two different summation orders).
+    #[test]
+    fn fused_fixed_skip_matches_burns_autodiff() {
+        let data = Arc::new(DatasetSpec::Mog { dim: 1, std: 0.1 }.generate(2000, 0));
+        let cfg = config(Architecture::SkipFixed, 16, 1e-2);
+        let mut fused = Trainer::new(cfg.clone(), data.clone()).unwrap();
+        let mut burn = Trainer::new_burn_path(cfg, data).unwrap();
+        assert!(fused.uses_fast_path() && !burn.uses_fast_path());
+        for step in 0..3 {
+            let (a, b) = (fused.step().unwrap(), burn.step().unwrap());
+            assert!(
+                (a - b).abs() < 1e-4 * b.abs(),
+                "step {step}: loss {a} vs {b}"
+            );
+        }
+        for (wf, wb) in fused.weights().iter().zip(burn.weights()) {
+            for (layer_f, layer_b) in wf.layers.iter().zip(&wb.layers) {
+                for (x, y) in layer_f.weight.iter().zip(&layer_b.weight) {
+                    assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+                }
+            }
+        }
+    }
+
+    /// Every architecture trains (burn path for the learned skip model) and gives finite
+    /// samples; the same seed gives the same weights.
     #[test]
     fn every_architecture_steps_and_is_reproducible() {
         let data = Arc::new(DatasetSpec::Mog { dim: 1, std: 0.1 }.generate(1000, 0));
