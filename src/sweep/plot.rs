@@ -58,6 +58,24 @@ pub fn x_field(results: &[RunResult]) -> Option<String> {
         .cloned()
 }
 
+/// Series labelled `"SAMPLER, rest"` regrouped by sampler, each keyed by `rest`; series without
+/// a `rest` stay under their own name with an empty key.
+fn split_by_sampler(data: &Series) -> Vec<(String, Series)> {
+    let mut out: Vec<(String, Series)> = Vec::new();
+    for (name, pts) in data {
+        let (sampler, rest) = name.split_once(", ").unwrap_or((name.as_str(), ""));
+        let at = match out.iter().position(|(s, _)| s == sampler) {
+            Some(i) => i,
+            None => {
+                out.push((sampler.to_string(), Series::default()));
+                out.len() - 1
+            }
+        };
+        out[at].1.insert(rest.to_string(), pts.clone());
+    }
+    out
+}
+
 /// Groups `metric(result)` by series label and x, averaging over seeds.
 fn series(
     results: &[RunResult],
@@ -310,11 +328,31 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
         if data.is_empty() {
             continue;
         }
-        let path = dir.join(format!("tid_vs_{x_key}_{label}.png"));
         let radius = match label.strip_prefix("nn") {
             Some(k) => format!("{k} × NN distance"),
             None => label.trim_start_matches("eps").to_string(),
         };
+        // With a second grid field (series "ODE, arch=skip"), one figure per sampler with a
+        // line per value of that field: twelve lines in one legend are unreadable.
+        let by_sampler = split_by_sampler(&data);
+        if by_sampler.len() > 1 && by_sampler.iter().all(|(_, s)| s.len() > 1) {
+            for (sampler, sub) in by_sampler {
+                let path = dir.join(format!(
+                    "tid_vs_{x_key}_{label}_{}.png",
+                    sampler.to_lowercase()
+                ));
+                line_figure(
+                    &path,
+                    &format!("{prefix}{sampler} TID(ε = {radius}) vs {x_key}{seeds_note}"),
+                    &x_key,
+                    "TID (> 0: concentrated)",
+                    &sub,
+                )?;
+                written.push(path);
+            }
+            continue;
+        }
+        let path = dir.join(format!("tid_vs_{x_key}_{label}.png"));
         line_figure(
             &path,
             &format!("{prefix}TID(ε = {radius}) vs {x_key}{seeds_note}"),
@@ -334,7 +372,22 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
         }
         v
     });
-    if !mae.is_empty() {
+    let bands = split_by_sampler(&mae);
+    if bands.len() > 1 && bands.iter().all(|(_, s)| s.len() > 1) {
+        // One figure per band, a line per value of the other grid field.
+        for (band, sub) in bands {
+            let short = band.split(' ').next().unwrap_or("band");
+            let path = dir.join(format!("mae_{short}_vs_{x_key}.png"));
+            line_figure(
+                &path,
+                &format!("{prefix}velocity MAE, {band} band, vs {x_key}{seeds_note}"),
+                &x_key,
+                "E|v_θ − v*|",
+                &sub,
+            )?;
+            written.push(path);
+        }
+    } else if !mae.is_empty() {
         let path = dir.join(format!("mae_vs_{x_key}.png"));
         line_figure(
             &path,
