@@ -72,10 +72,22 @@ impl Analysis {
                 continue;
             }
             self.last = Some(snap.clone());
-            match self.pass(&snap) {
-                Ok(()) => {}
-                Err(Interrupt::Command) => pending = self.last.clone(),
-                Err(Interrupt::Shutdown) => return,
+            // A pass that panics (a bug, or weights that do not fit their network) is reported
+            // and the thread waits for the next snapshot: the views keep what they have.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.pass(&snap)));
+            match outcome {
+                Ok(Ok(())) => {}
+                Ok(Err(Interrupt::Command)) => pending = self.last.clone(),
+                Ok(Err(Interrupt::Shutdown)) => return,
+                Err(panic) => {
+                    let msg = crate::train::panic_message(panic.as_ref());
+                    let _ = self.events.try_send(AnalysisEvent::Error(format!(
+                        "analysis of iteration {} failed: {msg}",
+                        snap.iteration
+                    )));
+                    (self.wake)();
+                }
             }
         }
     }
@@ -316,6 +328,60 @@ mod tests {
 
     /// A full pass on a tiny net: every stage arrives, shapes are consistent, the exact score
     /// enables velocity errors, and dropping the handle does not hang.
+    #[test]
+    fn a_failed_pass_is_reported_and_the_next_snapshot_is_analysed() {
+        let spec = DatasetSpec::Mog { dim: 1, std: 0.1 };
+        let data = Arc::new(spec.generate(2000, 0));
+        let net = |dim| NetSpec {
+            arch: Architecture::Mlp,
+            mlp: MlpConfig::new(dim, 16, 2, Activation::Tanh),
+            process: NoiseProcess::vp(),
+            t_split: 0.5,
+            data_std: 1.0,
+        };
+        let slot = Arc::new(SnapshotSlot::default());
+        let settings = AnalysisSettings {
+            samplers: vec![SamplerConfig::new(SamplerKind::OdeEuler).with_steps(10)],
+            n_samples: 300,
+            n_paths: 10,
+            path_times: 6,
+            tid_points: 200,
+            tid_repeats: 1,
+            metric_draws: 200,
+            ..AnalysisSettings::default()
+        };
+        let ctx = AnalysisContext::new(0, data, spec.mixture());
+        let h = AnalysisHandle::spawn(slot.clone(), ctx, settings, Box::new(|| {}));
+        // Weights of a 2-D network under a 1-D spec: the pass cannot run.
+        slot.publish(Arc::new(Snapshot {
+            iteration: 1,
+            weights: net(2).init_weights(0),
+            net: net(1),
+            generation: 0,
+        }));
+        let next = |what: &str| loop {
+            match h.recv_timeout(Duration::from_secs(60)) {
+                Some(e @ (AnalysisEvent::Error(_) | AnalysisEvent::Finished { .. })) => break e,
+                Some(_) => {}
+                None => panic!("no {what} within 60 s"),
+            }
+        };
+        match next("error") {
+            AnalysisEvent::Error(e) => assert!(e.contains("iteration 1 failed"), "{e}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+        slot.publish(Arc::new(Snapshot {
+            iteration: 2,
+            weights: net(1).init_weights(0),
+            net: net(1),
+            generation: 0,
+        }));
+        assert!(
+            matches!(next("pass"), AnalysisEvent::Finished { .. }),
+            "the thread analyses the next snapshot"
+        );
+    }
+
     #[test]
     fn pass_publishes_every_stage() {
         let spec = DatasetSpec::Mog { dim: 1, std: 0.1 };
