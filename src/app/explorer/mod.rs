@@ -331,6 +331,7 @@ impl Mode for ExplorerMode {
 
     fn central(&mut self, ui: &mut Ui, _shell: &mut Shell) {
         self.views.eps_marked = self.views.eps_marked.max(1e-3);
+        views::guide_line(ui, self.views.tab);
         let (st, vd, vs) = (&self.state, &self.view_data, &mut self.views);
         match vs.tab {
             Tab::Samples => views::samples_view(ui, st, vd, vs),

@@ -401,6 +401,7 @@ impl Mode for ImagesMode {
     }
 
     fn central(&mut self, ui: &mut Ui, _shell: &mut Shell) {
+        crate::app::views::guide_line(ui, crate::app::views::Tab::Images);
         self.view(ui);
     }
 
