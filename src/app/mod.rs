@@ -37,6 +37,8 @@ pub struct AppOptions {
     pub dataset: Option<DatasetKind>,
     /// Light theme instead of dark.
     pub light: bool,
+    /// Start in presentation mode.
+    pub present: bool,
     /// Smoke test: once samples are drawn, render this many more frames, check that the window
     /// is not blank, and exit (status 0 when it rendered, 1 otherwise).
     pub frames: Option<u64>,
@@ -150,6 +152,9 @@ impl ExplorerApp {
             .context("the wgpu renderer is not available")?;
         crate::render::install(rs);
         let mut shell = Shell::new(&cc.egui_ctx, !opts.light);
+        if opts.present {
+            shell.update_presentation(&cc.egui_ctx, true);
+        }
         // Training starts at once, so the user sees collapse appear, unless the Images mode
         // opens: its sampling wants every core.
         let images_shown = opts.tab == Tab::Images;
@@ -204,6 +209,7 @@ fn tab_row(ui: &mut Ui, images_shown: bool, explorer_tab: Tab) -> Option<Tab> {
 impl eframe::App for ExplorerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.shell.poll_export();
+        self.shell.update_presentation(ctx, false);
         if let Some((purpose, path)) = self.shell.poll_dialog() {
             let mode: &mut dyn Mode = match purpose {
                 FilePurpose::OpenUNet | FilePurpose::ExportNnGrid => &mut self.images,
@@ -234,25 +240,44 @@ impl eframe::App for ExplorerApp {
             ..
         } = self;
         let mode: &mut dyn Mode = if *images_shown { images } else { explorer };
-        egui::Panel::left("config")
-            .default_size(300.0)
-            .resizable(true)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| mode.side_panel(ui, shell));
-            });
-        if mode.has_bottom_panel() {
+        // Presenting: the views alone, larger (the panels fold; F5 brings them back).
+        let presenting = shell.presenting;
+        if !presenting {
+            egui::Panel::left("config")
+                .default_size(300.0)
+                .resizable(true)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| mode.side_panel(ui, shell));
+                });
+        }
+        if mode.has_bottom_panel() && !presenting {
             egui::Panel::bottom("status")
                 .default_size(170.0)
                 .resizable(true)
                 .show(ui, |ui| mode.bottom_panel(ui, shell));
         }
         let mut clicked = None;
+        let mut present_clicked = false;
         egui::CentralPanel::default_margins().show(ui, |ui| {
-            clicked = tab_row(ui, *images_shown, explorer_tab);
+            ui.horizontal(|ui| {
+                clicked = tab_row(ui, *images_shown, explorer_tab);
+                let label = if presenting {
+                    "Leave (F5)"
+                } else {
+                    "Present (F5)"
+                };
+                present_clicked = ui
+                    .button(label)
+                    .on_hover_text("presentation mode: larger text, panels folded")
+                    .clicked();
+            });
             ui.separator();
             shell.central_rect = ui.available_rect_before_wrap();
             mode.central(ui, shell);
         });
+        if present_clicked {
+            self.shell.update_presentation(ui.ctx(), true);
+        }
         if let Some(tab) = clicked {
             self.images_shown = tab == Tab::Images;
             if !self.images_shown {

@@ -78,11 +78,18 @@ pub struct Shell {
     pub dark: bool,
     /// The central panel's rectangle in the last frame (what "Export view" writes).
     pub central_rect: egui::Rect,
+    /// Presentation mode: larger text, the side and status panels folded (for a projector).
+    pub presenting: bool,
     notice: Option<(String, Instant)>,
     export: Option<ExportSlot>,
     dialog: Option<PendingDialog>,
     requests: Vec<Request>,
 }
+
+/// The key that toggles presentation mode.
+pub const PRESENT_KEY: egui::Key = egui::Key::F5;
+/// How much larger everything is drawn while presenting.
+pub const PRESENT_ZOOM: f32 = 1.5;
 
 impl Shell {
     /// A shell with the given theme, applied to `ctx`.
@@ -90,6 +97,7 @@ impl Shell {
         let shell = Self {
             dark,
             central_rect: egui::Rect::NOTHING,
+            presenting: false,
             notice: None,
             export: None,
             dialog: None,
@@ -118,6 +126,23 @@ impl Shell {
             self.dark = !self.dark;
             self.apply_theme(ui.ctx());
         }
+    }
+
+    /// Toggles presentation mode when [`PRESENT_KEY`] was pressed this frame (or `clicked`),
+    /// zooming the whole window by [`PRESENT_ZOOM`]; returns whether it toggled.
+    pub fn update_presentation(&mut self, ctx: &egui::Context, clicked: bool) -> bool {
+        let pressed = ctx.input(|i| i.key_pressed(PRESENT_KEY));
+        if !(pressed || clicked) {
+            return false;
+        }
+        self.presenting = !self.presenting;
+        ctx.set_zoom_factor(if self.presenting { PRESENT_ZOOM } else { 1.0 });
+        self.notify(if self.presenting {
+            "presentation mode: F5 to leave"
+        } else {
+            "presentation mode off"
+        });
+        true
     }
 
     /// Shows `msg` for a few seconds.
@@ -278,6 +303,46 @@ pub fn write_png(path: &Path, image: &egui::ColorImage) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// F5, as a key event in a frame's input, turns presentation mode on (zoom 1.5) and, in a
+    /// later frame, off again; frames without it change nothing.
+    #[test]
+    fn f5_toggles_presentation_mode() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let key = |pressed| egui::Event::Key {
+            key: PRESENT_KEY,
+            physical_key: None,
+            pressed,
+            repeat: false,
+            modifiers: egui::Modifiers::NONE,
+        };
+        let frame = |events: Vec<egui::Event>, shell: &mut Shell| {
+            let input = egui::RawInput {
+                events,
+                ..Default::default()
+            };
+            let mut toggled = false;
+            let _ = ctx.run_ui(input, |ui| {
+                toggled = shell.update_presentation(ui.ctx(), false)
+            });
+            toggled
+        };
+        assert!(!frame(vec![], &mut shell));
+        assert!(!shell.presenting);
+        assert!(frame(vec![key(true)], &mut shell));
+        assert!(shell.presenting);
+        // The zoom takes effect from the next frame on.
+        assert!(
+            !frame(vec![key(false)], &mut shell),
+            "a release does not toggle"
+        );
+        assert_eq!(ctx.zoom_factor(), PRESENT_ZOOM);
+        assert!(frame(vec![key(true)], &mut shell));
+        assert!(!shell.presenting);
+        frame(vec![], &mut shell);
+        assert_eq!(ctx.zoom_factor(), 1.0);
+    }
 
     #[test]
     fn a_one_colour_image_is_blank_and_a_gradient_is_not() {

@@ -129,6 +129,9 @@ pub struct AppArgs {
     /// Light theme.
     #[arg(long)]
     pub light: bool,
+    /// Start in presentation mode (larger text, panels folded; F5 toggles it).
+    #[arg(long)]
+    pub present: bool,
     /// Particles per sampler in the live analysis (default 4,000; the view stays fluid at
     /// 200,000, the analysis pass then takes longer).
     #[arg(long)]
@@ -250,6 +253,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::App(a)) => crate::app::run(crate::app::AppOptions {
             dataset: Some(a.dataset),
             light: a.light,
+            present: a.present,
             frames: a.frames,
             screenshot: a.screenshot,
             timeout: std::time::Duration::from_secs(a.timeout),

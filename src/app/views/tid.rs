@@ -17,21 +17,20 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
         ui.label("Waiting for the first TID computation…");
         return;
     };
-    ui.horizontal(|ui| {
-        ui.label(format!(
-            "TID(ε) = H_k(generated) − H_k(training), iteration {}{}. Positive: the samples are \
-             concentrated (collapsed). Bars: ± 1 std over repeats. Hollow markers: degenerate ε \
-             (too many points with no neighbour).",
-            tid.iteration,
-            tid.curves
-                .iter()
-                .find_map(|(_, c)| c.first())
-                .map_or(String::new(), |e| format!(
-                    ", on {} random points of each set, {} repeats",
-                    e.points, e.repeats
-                ))
-        ));
-    });
+    // A plain label wraps at the panel's width (inside a horizontal row it would not).
+    ui.label(format!(
+        "TID(ε) = H_k(generated) − H_k(training), iteration {}{}. Positive: the samples are \
+         concentrated (collapsed). Bars: ± 1 std over repeats. Hollow markers: degenerate ε \
+         (too many points with no neighbour).",
+        tid.iteration,
+        tid.curves
+            .iter()
+            .find_map(|(_, c)| c.first())
+            .map_or(String::new(), |e| format!(
+                ", on {} random points of each set, {} repeats",
+                e.points, e.repeats
+            ))
+    ));
     ui.horizontal(|ui| {
         ui.add(
             egui::Slider::new(&mut vs.eps_marked, 0.01..=1.0)
