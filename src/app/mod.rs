@@ -212,7 +212,9 @@ impl eframe::App for ExplorerApp {
         self.shell.update_presentation(ctx, false);
         if let Some((purpose, path)) = self.shell.poll_dialog() {
             let mode: &mut dyn Mode = match purpose {
-                FilePurpose::OpenUNet | FilePurpose::ExportNnGrid => &mut self.images,
+                FilePurpose::OpenUNet | FilePurpose::OpenUNetFolder | FilePurpose::ExportNnGrid => {
+                    &mut self.images
+                }
                 _ => &mut self.explorer,
             };
             mode.on_file(purpose, path, &mut self.shell, ctx);

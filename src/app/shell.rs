@@ -21,6 +21,8 @@ pub enum FilePurpose {
     ExportPng,
     /// Images: the U-Net to open.
     OpenUNet,
+    /// Images: a U-Net directory (diffusers model or pipeline, or `train-unet` output).
+    OpenUNetFolder,
     /// Images: where to export the neighbour grid.
     ExportNnGrid,
 }
@@ -40,9 +42,17 @@ impl FilePurpose {
                 .set_file_name(file_name)
                 .save_file(),
             Self::OpenUNet => d
-                .set_title("Open a U-Net (a train-unet file, or a score_sde .pth)")
-                .add_filter("U-Net weights", &["safetensors", "pth", "pt", "ckpt"])
+                .set_title(
+                    "Open a U-Net (a train-unet file, a score_sde .pth, a diffusers config.json)",
+                )
+                .add_filter(
+                    "U-Net weights or config",
+                    &["safetensors", "pth", "pt", "ckpt", "json"],
+                )
                 .pick_file(),
+            Self::OpenUNetFolder => d
+                .set_title("Open a U-Net directory (diffusers model or pipeline, or train-unet)")
+                .pick_folder(),
             Self::ExportNnGrid => d
                 .set_title("Export the neighbour grid as PNG")
                 .add_filter("PNG image", &["png"])

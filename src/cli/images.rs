@@ -95,7 +95,7 @@ fn resolve_config(name: &str, images: &ImageSet) -> Result<UNetConfig> {
             c.channels = images.channels;
             c
         }
-        None => read_config_toml(Path::new(name))?,
+        None => read_config_toml(Path::new(name), "tiny, small, cifar")?,
     };
     config
         .validate()
@@ -142,7 +142,10 @@ pub fn train_unet_cmd(a: TrainUNetArgs) -> Result<()> {
         ema_decay: (a.ema > 0.0).then_some(a.ema),
         seed: a.seed.wrapping_add(start_iter),
     };
-    let c = net.config.clone();
+    let c = net
+        .score_sde_config()
+        .cloned()
+        .context("train-unet trains score_sde's DDPM; this network is another architecture")?;
     let params = burn::module::Module::num_params(&net);
     let mut trainer = UNetTrainer::new(net, &images, train.clone(), &device, ema_start.as_ref())?;
     trainer.set_iteration(start_iter);
@@ -368,11 +371,24 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
     let bar = std::cell::RefCell::new(None::<(usize, indicatif::ProgressBar)>);
     let grids = std::cell::RefCell::new(Vec::new());
     let progress = |stage: Stage, _: f32| {
-        if let Stage::Estimated { seconds, rate } = stage {
+        if let Stage::Estimated {
+            seconds,
+            rate,
+            evaluations,
+            on_cpu,
+        } = stage
+        {
+            use crate::images::study::{cost_sentence, long_on_cpu};
             eprintln!(
-                "sampling will take about {seconds:.0} s ({rate:.1} model evaluations per second, \
-                 timed on one chunk)"
+                "sampling: {} (timed on one chunk)",
+                cost_sentence(seconds, rate, evaluations)
             );
+            if long_on_cpu(seconds, on_cpu) {
+                eprintln!(
+                    "that is long on a CPU: run it on a GPU with --device gpu (burn wgpu), or \
+                     sample fewer images (--n) or steps (--ode-steps, --sde-steps)"
+                );
+            }
         }
         if let Stage::Sampling {
             set,
@@ -503,6 +519,8 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         .collect();
     let json = serde_json::json!({
         "checkpoint": a.checkpoint,
+        "model": r.model,
+        "device": r.device,
         "weights": a.weights,
         "data": r.source,
         "n": a.n,
@@ -517,5 +535,184 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&json)?)
         .with_context(|| format!("writing {}", path.display()))?;
     println!("-> {}", a.out.display());
+    Ok(())
+}
+
+/// Arguments of `unet-eval`.
+#[derive(Args, Debug)]
+pub struct UNetEvalArgs {
+    /// The network: a diffusers model or pipeline directory (or its config.json), a `train-unet`
+    /// directory or U-Net .safetensors, or a score_sde .pth checkpoint (with --config).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// For a .pth: one of score_sde's released configs by name (ddpm-cifar10, ddpm-celebahq, …)
+    /// or a TOML file of U-Net config fields.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Which weights of a score_sde or `train-unet` checkpoint.
+    #[arg(long, value_enum, default_value_t = WeightSet::Ema)]
+    pub weights: WeightSet,
+    /// The input batch: a float32 .npy of shape [B, C, H, W], fed to the network as it is.
+    #[arg(long)]
+    pub x: PathBuf,
+    /// Continuous time t in [0, 1], the same for the whole batch; the network receives it as its
+    /// format expects (diffusers and score_sde DDPMs: timestep t · (N − 1), N = 1,000).
+    #[arg(long, value_parser = unit_time)]
+    pub t: f64,
+    /// Write the raw network output (ε̂ for ε-prediction) here, float32 .npy [B, C, H, W].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print one JSON object on stdout: the convention used (time input, prediction type,
+    /// expected data range, process) and statistics of the output.
+    #[arg(long)]
+    pub json: bool,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 32, value_parser = crate::limits::positive)]
+    pub batch: usize,
+    /// cpu, gpu (burn wgpu) or auto.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+}
+
+/// Parses a time in [0, 1].
+fn unit_time(s: &str) -> Result<f64, String> {
+    let t: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if (0.0..=1.0).contains(&t) {
+        Ok(t)
+    } else {
+        Err(format!(
+            "{t} is outside [0, 1]: t is the continuous diffusion time"
+        ))
+    }
+}
+
+/// How a network takes its time input and what it predicts, for `unet-eval` and its JSON.
+fn time_convention(net: &UNet, t: f64) -> (String, f64, String) {
+    let scale = net.wiring.time.map_or(0.0, |time| time.label_scale);
+    match &net.arch {
+        crate::images::unet::Arch::Diffusers(d) => (
+            format!(
+                "diffusers timestep t · (N − 1), N = {} train timesteps",
+                d.scheduler.num_train_timesteps
+            ),
+            t * scale,
+            d.scheduler.prediction_type.clone(),
+        ),
+        crate::images::unet::Arch::ScoreSde(_) => (
+            "score_sde label t · 999 (get_score_fn for DDPM models)".into(),
+            t * scale,
+            "epsilon".into(),
+        ),
+    }
+}
+
+/// Runs `unet-eval`.
+pub fn unet_eval_cmd(a: UNetEvalArgs) -> Result<()> {
+    use crate::images::open::load_unet;
+    let dev = a.device.resolve();
+    let loaded = load_unet(&a.checkpoint, a.config.as_deref(), a.weights, &dev.device)?;
+    let net = loaded.net;
+    let bytes = std::fs::read(&a.x).with_context(|| format!("reading --x {}", a.x.display()))?;
+    let x = crate::data::io::parse_npy_array(&bytes)
+        .map_err(|e| anyhow::anyhow!("--x {}: {e}", a.x.display()))?;
+    let (c, s) = (net.channels(), net.image_size());
+    let &[b, xc, xh, xw] = x.shape.as_slice() else {
+        bail!(
+            "--x {} has shape {:?}: the network takes [B, {c}, {s}, {s}]",
+            a.x.display(),
+            x.shape
+        );
+    };
+    if (xc, xh, xw) != (c, s, s) || b == 0 {
+        bail!(
+            "--x {} has shape {:?}: the network takes [B, {c}, {s}, {s}] with B > 0",
+            a.x.display(),
+            x.shape
+        );
+    }
+    if x.kind != 'f' {
+        bail!(
+            "--x {} holds {} values: give float32 (the network's input is fed as it is)",
+            a.x.display(),
+            if x.kind == 'b' { "boolean" } else { "integer" }
+        );
+    }
+    if let Some(i) = x.values.iter().position(|v| !v.is_finite()) {
+        bail!("--x {}: element {i} is {}", a.x.display(), x.values[i]);
+    }
+    let dim = c * s * s;
+    let mut eps = Vec::with_capacity(x.values.len());
+    let started = Instant::now();
+    for chunk in x.values.chunks(a.batch * dim) {
+        let n = chunk.len() / dim;
+        let xs = burn::tensor::Tensor::<4>::from_data(
+            burn::tensor::TensorData::new(chunk.to_vec(), [n, c, s, s]),
+            &dev.device,
+        );
+        let ts = burn::tensor::Tensor::<1>::full([n], a.t, &dev.device);
+        let out: Vec<f32> = net
+            .forward(xs, ts)
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec()
+            .map_err(|e| anyhow::anyhow!("reading the output: {e:?}"))?;
+        eps.extend(out);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    if let Some(out) = &a.out {
+        crate::data::io::write_npy(out, &[b, c, s, s], &eps)
+            .with_context(|| format!("writing --out {}", out.display()))?;
+    }
+    let m = eps.len() as f64;
+    let mean = eps.iter().map(|&v| v as f64).sum::<f64>() / m;
+    let std = (eps.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / m).sqrt();
+    let max_abs = eps.iter().fold(0f64, |acc, &v| acc.max((v as f64).abs()));
+    let (time_input, label, prediction) = time_convention(&net, a.t);
+    let range = if net.takes_centered() {
+        [-1.0, 1.0]
+    } else {
+        [0.0, 1.0]
+    };
+    if a.json {
+        let report = serde_json::json!({
+            "checkpoint": a.checkpoint,
+            "weights_file": loaded.file,
+            "architecture": net.describe(),
+            "parameters": net.parameter_count(),
+            "input_shape": [b, c, s, s],
+            "t": a.t,
+            "time_input": time_input,
+            "time_label": label,
+            "prediction_type": prediction,
+            "data_range": range,
+            "process": net.process,
+            "output": a.out,
+            "output_mean": mean,
+            "output_std": std,
+            "output_max_abs": max_abs,
+            "device": dev.description,
+            "seconds": seconds,
+            "note": loaded.note,
+        });
+        println!("{report}");
+    } else {
+        if let Some(note) = &loaded.note {
+            eprintln!("note: {note}");
+        }
+        println!("{}: {}", loaded.file.display(), net.describe());
+        println!(
+            "input [{b}, {c}, {s}, {s}] fed as is (the network expects data in [{}, {}]), t = {}",
+            range[0], range[1], a.t
+        );
+        println!("time input: {time_input} = {label}");
+        println!(
+            "output ({prediction} prediction): mean {mean:.4}, std {std:.4}, max |·| {max_abs:.4}; \
+             {seconds:.2} s on {}",
+            dev.description
+        );
+        if let Some(out) = &a.out {
+            println!("wrote {}", out.display());
+        }
+    }
     Ok(())
 }

@@ -5,7 +5,7 @@ mod speed;
 mod sweep;
 mod train;
 
-pub use images::{ImagesArgs, TrainUNetArgs};
+pub use images::{ImagesArgs, TrainUNetArgs, UNetEvalArgs};
 pub use speed::SpeedArgs;
 pub use sweep::{SweepAction, SweepArgs};
 pub use train::{CompareArgs, TrainArgs, load_model};
@@ -60,6 +60,9 @@ pub enum Command {
     Images(ImagesArgs),
     /// Time the paper's configurations on this machine: training, sampling, TID.
     Speed(SpeedArgs),
+    /// Evaluate a U-Net (diffusers, score_sde or train-unet) on a .npy batch at one time t: writes
+    /// the raw output, to check an import against your own PyTorch.
+    UnetEval(UNetEvalArgs),
 }
 
 /// A dataset by name.
@@ -283,6 +286,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::TrainUnet(a)) => images::train_unet_cmd(a),
         Some(Command::Images(a)) => images::images_cmd(a),
         Some(Command::Speed(a)) => speed::speed_cmd(a),
+        Some(Command::UnetEval(a)) => images::unet_eval_cmd(a),
     }
 }
 

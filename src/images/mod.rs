@@ -10,8 +10,9 @@
 //! This is a feature slice for image models that cuts across the crate's layers rather than
 //! being one of them:
 //! - data: [`data`] (the image set and the readers) and [`procedural`] (the shapes set);
-//! - model: [`unet`] (the U-Net) and [`unet_checkpoint`] (score_sde import, the crate's own
-//!   safetensors form);
+//! - model: [`unet`] (the U-Net, score_sde's DDPM and diffusers' `UNet2DModel`),
+//!   [`unet_checkpoint`] (score_sde import, the crate's own safetensors form) and
+//!   [`diffusers_checkpoint`] (diffusers model and pipeline directories);
 //! - training: [`train`] (the U-Net DSM trainer and its `training.json` record);
 //! - analysis: [`analysis`] (sampling, pixel TID, nearest-neighbour grids), [`open`] (what
 //!   the CLI and the app both accept as a model and its training images) and [`study`] (the
@@ -24,6 +25,7 @@
 
 pub mod analysis;
 pub mod data;
+pub mod diffusers_checkpoint;
 pub mod open;
 pub mod procedural;
 pub mod study;

@@ -1,5 +1,6 @@
-//! Opening what a user brings: a U-Net (a `train-unet` directory, a U-Net `.safetensors`, or a
-//! score_sde `.pth` with a config file) and its training images (`procedural`, a file or a
+//! Opening what a user brings: a U-Net (a diffusers model or pipeline directory, a `train-unet`
+//! directory, a U-Net `.safetensors`, or a score_sde `.pth` with a config name or file) and its
+//! training images (`procedural`, a file or a
 //! directory, or what a `train-unet` directory recorded). Shared by the CLI's `images` and
 //! `train-unet` commands and the app's Images view, so that both accept the same inputs and
 //! give the same errors.
@@ -9,8 +10,9 @@ use std::path::{Path, PathBuf};
 use burn::tensor::Device;
 
 use super::analysis::ImageSource;
+use super::diffusers_checkpoint::{find_diffusers, open_diffusers};
 use super::train::{TRAINING_RECORD, TrainingRecord, TrainingRecordError};
-use super::unet::UNetConfigError;
+use super::unet::{NamedConfig, UNetConfigError, score_sde_named, score_sde_names};
 use super::{UNet, UNetConfig, UNetError, WeightSet, import_score_sde};
 
 /// Why a U-Net or its training images could not be opened; each message says what to do.
@@ -21,7 +23,8 @@ pub enum OpenError {
     Missing(PathBuf),
     /// A directory without U-Net weights.
     #[error(
-        "{} holds no U-Net (no {name}); train one with `train-unet --out {}`",
+        "{} holds no U-Net (no {name}, and no diffusers config.json or unet/config.json); train \
+         one with `train-unet --out {}`",
         dir.display(),
         dir.display()
     )]
@@ -32,16 +35,23 @@ pub enum OpenError {
         name: &'static str,
     },
     /// A PyTorch checkpoint without its config.
-    #[error("{} is a PyTorch checkpoint: pass its U-Net shape with --config FILE.toml", .0.display())]
+    #[error(
+        "{} is a PyTorch checkpoint: pass its U-Net shape with --config NAME (score_sde's \
+         released configs: {}) or --config FILE.toml",
+        .0.display(),
+        score_sde_names()
+    )]
     NeedsConfig(PathBuf),
     /// The config file cannot be read.
     #[error(
-        "--config '{}' is neither tiny, small, cifar nor a readable TOML file: {error}",
+        "--config '{}' is neither a config name ({names}) nor a readable TOML file: {error}",
         path.display()
     )]
     ConfigUnreadable {
         /// The file.
         path: PathBuf,
+        /// The names that would have been accepted.
+        names: String,
         /// Why.
         error: std::io::Error,
     },
@@ -65,6 +75,14 @@ pub enum OpenError {
     #[error("loading the U-Net {}: {error}", path.display())]
     Load {
         /// The file.
+        path: PathBuf,
+        /// Why.
+        error: Box<UNetError>,
+    },
+    /// The diffusers model could not be opened.
+    #[error("opening the diffusers U-Net {}: {error}", path.display())]
+    Diffusers {
+        /// The directory.
         path: PathBuf,
         /// Why.
         error: Box<UNetError>,
@@ -108,11 +126,13 @@ pub struct LoadedUNet {
 }
 
 /// A U-Net config from a TOML file of [`UNetConfig`] fields (missing fields take the defaults,
-/// score_sde's CIFAR-10 model).
-pub fn read_config_toml(path: &Path) -> Result<UNetConfig, OpenError> {
+/// the paper's CIFAR-10 model); `names` lists the config names the caller would have accepted
+/// instead, for the error.
+pub fn read_config_toml(path: &Path, names: &str) -> Result<UNetConfig, OpenError> {
     let path_buf = || path.to_path_buf();
     let text = std::fs::read_to_string(path).map_err(|error| OpenError::ConfigUnreadable {
         path: path_buf(),
+        names: names.to_string(),
         error,
     })?;
     let config: UNetConfig = toml::from_str(&text).map_err(|e| OpenError::ConfigParse {
@@ -168,9 +188,26 @@ pub fn training_source(
     }
 }
 
-/// Loads the U-Net `checkpoint` names: a `train-unet` directory (its `ema.safetensors` or
-/// `model.safetensors`), a U-Net `.safetensors`, or a score_sde `.pth`/`.pt`/`.ckpt` (which
-/// needs `config`, a TOML file of [`UNetConfig`] fields).
+/// The score_sde config of a `.pth`: one of score_sde's released configs by name
+/// ([`score_sde_named`]), with its process, or a TOML file of [`UNetConfig`] fields (VP).
+pub fn score_sde_config(config: &Path) -> Result<NamedConfig, OpenError> {
+    if let Some(named) = config.to_str().and_then(score_sde_named)
+        && !config.exists()
+    {
+        return Ok(named);
+    }
+    Ok(NamedConfig {
+        name: "",
+        file: "",
+        process: crate::diffusion::NoiseProcess::vp(),
+        config: read_config_toml(config, &score_sde_names())?,
+    })
+}
+
+/// Loads the U-Net `checkpoint` names: a diffusers model or pipeline directory (or its
+/// `config.json`), a `train-unet` directory (its `ema.safetensors` or `model.safetensors`), a
+/// U-Net `.safetensors`, or a score_sde `.pth`/`.pt`/`.ckpt` (which needs `config`: a config
+/// name such as `ddpm-cifar10`, or a TOML file of [`UNetConfig`] fields).
 pub fn load_unet(
     checkpoint: &Path,
     config: Option<&Path>,
@@ -179,6 +216,18 @@ pub fn load_unet(
 ) -> Result<LoadedUNet, OpenError> {
     if !checkpoint.exists() {
         return Err(OpenError::Missing(checkpoint.to_path_buf()));
+    }
+    if let Some(files) = find_diffusers(checkpoint) {
+        let opened = open_diffusers(&files, device).map_err(|error| OpenError::Diffusers {
+            path: files.dir.clone(),
+            error: Box::new(error),
+        })?;
+        return Ok(LoadedUNet {
+            net: opened.net,
+            dir: None,
+            file: opened.weights,
+            note: opened.note,
+        });
     }
     if checkpoint.is_dir() {
         let name = match weights {
@@ -219,13 +268,13 @@ pub fn load_unet(
         let Some(config) = config else {
             return Err(OpenError::NeedsConfig(checkpoint.to_path_buf()));
         };
-        let config = read_config_toml(config)?;
-        let net = import_score_sde(checkpoint, &config, weights, device).map_err(|error| {
-            OpenError::Import {
+        let named = score_sde_config(config)?;
+        let net = import_score_sde(checkpoint, &named.config, weights, device)
+            .map_err(|error| OpenError::Import {
                 path: checkpoint.to_path_buf(),
                 error: Box::new(error),
-            }
-        })?;
+            })?
+            .with_process(named.process);
         return Ok(LoadedUNet {
             net,
             dir: None,

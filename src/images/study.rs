@@ -14,6 +14,7 @@ use super::analysis::{
 };
 use super::open::{OpenError, image_source, load_unet, training_source};
 use super::train::{check_images_fit, image_shape};
+use super::unet::Arch;
 use super::{ImageError, ImageSet, Rgb8Image, WeightSet};
 use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind};
@@ -88,6 +89,10 @@ pub enum Stage {
         seconds: f64,
         /// Measured model evaluations (images) per second.
         rate: f64,
+        /// Forward passes (one image at one step each) the sampling takes.
+        evaluations: usize,
+        /// The study runs on the CPU.
+        on_cpu: bool,
     },
     /// Sampling set `set` of `n` images with `kind`; `done` of `total` image-steps.
     Sampling {
@@ -212,14 +217,14 @@ pub fn run_study(
     let dev = s.device.resolve();
     let loaded = load_unet(&s.checkpoint, s.config.as_deref(), s.weights, &dev.device)?;
     let net = loaded.net;
-    let c = net.config.clone();
+    let (size, channels) = (net.image_size(), net.channels());
     progress(Stage::LoadingData, 0.0);
     let data = s.data.as_ref().map(|d| {
         image_source(
             d.name.trim(),
             d.n,
-            Some(d.size.unwrap_or(c.image_size)),
-            Some(d.channels.unwrap_or(c.channels)),
+            Some(d.size.unwrap_or(size)),
+            Some(d.channels.unwrap_or(channels)),
             d.seed,
         )
     });
@@ -262,6 +267,8 @@ pub fn run_study(
         Stage::Estimated {
             seconds: evaluations as f64 / rate,
             rate,
+            evaluations,
+            on_cpu: dev.is_cpu,
         },
         0.0,
     );
@@ -337,16 +344,15 @@ pub fn run_study(
         });
     }
     Ok(StudyResult {
-        model: format!(
-            "{} ({:?} weights; nf {}, ch_mult {:?}, {}×{}×{})",
-            loaded.file.display(),
-            s.weights,
-            c.nf,
-            c.ch_mult,
-            c.channels,
-            c.image_size,
-            c.image_size
-        ),
+        model: match net.arch {
+            Arch::ScoreSde(_) => format!(
+                "{} ({:?} weights; {})",
+                loaded.file.display(),
+                s.weights,
+                net.describe()
+            ),
+            Arch::Diffusers(_) => format!("{} ({})", loaded.file.display(), net.describe()),
+        },
         note: loaded.note,
         // The source's words hold the count, except for a whole file read as it is.
         data: match &source {
@@ -462,6 +468,34 @@ pub(crate) mod testing {
     }
 }
 
+/// A duration in words: seconds, minutes or hours.
+pub fn human_duration(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 5400.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
+/// Sampling longer than this on a CPU gets the advice to use a GPU.
+pub const LONG_ON_CPU_SECONDS: f64 = 600.0;
+
+/// What a study will cost, in one sentence: the forward passes, the rate measured on this device
+/// and the time expected.
+pub fn cost_sentence(seconds: f64, rate: f64, evaluations: usize) -> String {
+    format!(
+        "{evaluations} forward passes at {rate:.1} per second on this device: about {}",
+        human_duration(seconds)
+    )
+}
+
+/// Whether a study of `seconds` on this device deserves the advice to use a GPU.
+pub fn long_on_cpu(seconds: f64, on_cpu: bool) -> bool {
+    on_cpu && seconds > LONG_ON_CPU_SECONDS
+}
+
 #[cfg(test)]
 mod tests {
     use super::testing::tiny_study;
@@ -495,7 +529,7 @@ mod tests {
             &s,
             &|stage, f| {
                 *last.lock().unwrap() = f;
-                if let Stage::Estimated { seconds, rate } = stage {
+                if let Stage::Estimated { seconds, rate, .. } = stage {
                     *estimate.lock().unwrap() = Some((seconds, rate));
                 }
             },

@@ -122,7 +122,7 @@ pub struct UNetTrainer {
 
 /// How a network with this config expects pixels: `[−1, 1]` when `centered`, else `[0, 1]`.
 pub fn pixel_scale(net: &UNet) -> PixelScale {
-    if net.config.centered {
+    if net.takes_centered() {
         PixelScale::Centered
     } else {
         PixelScale::Unit
@@ -131,29 +131,25 @@ pub fn pixel_scale(net: &UNet) -> PixelScale {
 
 /// The images `net` works on: its channels and size, and how its values map to pixels.
 pub fn image_shape(net: &UNet) -> super::ImageShape {
-    let c = &net.config;
     super::ImageShape {
-        channels: c.channels,
-        height: c.image_size,
-        width: c.image_size,
+        channels: net.channels(),
+        height: net.image_size(),
+        width: net.image_size(),
         scale: pixel_scale(net),
     }
 }
 
 /// Checks that `images` have the size and channels of `net`'s config.
 pub fn check_images_fit(net: &UNet, images: &ImageSet) -> Result<(), ImageFitError> {
-    let c = &net.config;
-    if images.channels != c.channels
-        || images.height != c.image_size
-        || images.width != c.image_size
-    {
+    let (channels, size) = (net.channels(), net.image_size());
+    if images.channels != channels || images.height != size || images.width != size {
         return Err(ImageFitError {
             name: images.name.clone(),
             height: images.height,
             width: images.width,
             channels: images.channels,
-            size: c.image_size,
-            expected_channels: c.channels,
+            size,
+            expected_channels: channels,
         });
     }
     Ok(())

@@ -107,6 +107,14 @@ pub enum UNetError {
         /// Cause.
         message: String,
     },
+    /// A diffusers config or scheduler that this build cannot use, or a directory without weights.
+    #[error("{path}: {message}")]
+    Diffusers {
+        /// File or directory.
+        path: PathBuf,
+        /// Cause, naming the field.
+        message: String,
+    },
     /// Saved safetensors weights do not match the sidecar, or the file is corrupt.
     #[error("{path}: {message}")]
     Weights {
@@ -336,6 +344,14 @@ impl UNet {
     /// Writes the weights to `weights` (safetensors, burn's module paths) and the config to its
     /// JSON sidecar ([`sidecar_path`]), each atomically.
     pub fn save(&self, weights: &Path) -> Result<(), UNetError> {
+        let Some(config) = self.score_sde_config() else {
+            return Err(UNetError::Diffusers {
+                path: weights.to_path_buf(),
+                message: "this build saves score_sde networks only; a diffusers U-Net stays in \
+                          its own directory"
+                    .into(),
+            });
+        };
         if let Some(dir) = weights.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io_error(dir))?;
         }
@@ -349,7 +365,7 @@ impl UNet {
         let meta = UNetMeta {
             format_version: UNET_FORMAT_VERSION,
             architecture: ARCHITECTURE.into(),
-            config: self.config.clone(),
+            config: config.clone(),
             process: self.process,
         };
         let json = sidecar_path(weights);
@@ -570,7 +586,7 @@ mod tests {
         net.save(&path).unwrap();
         assert!(sidecar_path(&path).exists());
         let back = UNet::load(&path, &dev).unwrap();
-        assert_eq!(back.config, r.config);
+        assert_eq!(back.score_sde_config(), Some(&r.config));
         assert_eq!(run(&back, &r, &dev), run(&net, &r, &dev));
 
         // A sidecar whose config disagrees with the weights names a tensor.

@@ -363,7 +363,7 @@ impl Mode for ExplorerMode {
                 self.save_checkpoint(shell);
             }
             FilePurpose::ExportPng => shell.request_export(ctx, path),
-            FilePurpose::OpenUNet | FilePurpose::ExportNnGrid => {}
+            FilePurpose::OpenUNet | FilePurpose::OpenUNetFolder | FilePurpose::ExportNnGrid => {}
         }
     }
 

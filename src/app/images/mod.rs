@@ -122,7 +122,15 @@ fn describe(stage: Stage) -> String {
     match stage {
         Stage::LoadingModel => "loading the U-Net".into(),
         Stage::LoadingData => "loading the training images".into(),
-        Stage::Estimated { seconds, .. } => format!("sampling will take about {seconds:.0} s"),
+        Stage::Estimated {
+            seconds,
+            rate,
+            evaluations,
+            ..
+        } => format!(
+            "sampling: {}",
+            crate::images::study::cost_sentence(seconds, rate, evaluations)
+        ),
         Stage::Sampling { kind, n, .. } => format!("sampling {n} images, {}", sampler_label(kind)),
         Stage::Measuring => "measuring TID".into(),
     }
@@ -134,7 +142,7 @@ struct Shared {
     stage: String,
     fraction: f32,
     /// Seconds the sampling should take, once measured.
-    estimate: Option<f64>,
+    estimate: Option<(f64, String)>,
     /// Sample sets finished so far (shown before the study ends).
     partial: Vec<Arc<SampledImages>>,
     outcome: Option<Result<StudyResult, String>>,
@@ -246,8 +254,22 @@ impl ImagesMode {
                 let progress = |stage: Stage, f: f32| {
                     let text = describe(stage);
                     let mut sh = lock(&out);
-                    if let Stage::Estimated { seconds, .. } = stage {
-                        sh.estimate = Some(seconds);
+                    if let Stage::Estimated {
+                        seconds,
+                        rate,
+                        evaluations,
+                        on_cpu,
+                    } = stage
+                    {
+                        use crate::images::study::{cost_sentence, long_on_cpu};
+                        let mut text = cost_sentence(seconds, rate, evaluations);
+                        if long_on_cpu(seconds, on_cpu) {
+                            text.push_str(
+                                ". That is long on a CPU: a machine with a GPU runs it there \
+                                 (the Images view picks one itself), or sample fewer images",
+                            );
+                        }
+                        sh.estimate = Some((seconds, text));
                     }
                     if sh.stage != text {
                         sh.stage = text;
@@ -413,7 +435,7 @@ impl Mode for ImagesMode {
         _ctx: &egui::Context,
     ) {
         match purpose {
-            FilePurpose::OpenUNet => {
+            FilePurpose::OpenUNet | FilePurpose::OpenUNetFolder => {
                 self.settings.checkpoint = path.display().to_string();
                 shell.notify("U-Net chosen: press “Sample ODE and SDE”");
             }
@@ -502,6 +524,35 @@ mod tests {
         let info = decoder.read_info().unwrap().info().clone();
         assert_eq!((info.width, info.height), (8 * 49 + 1 + 7, 3 * 49 + 1));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A diffusers directory chosen with "Open folder…" runs a study in the view: the model line
+    /// names the architecture, and the ODE and SDE sets have the images asked for.
+    #[test]
+    fn a_diffusers_folder_opens_and_samples() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let mut view = ImagesMode::default();
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/diffusers/ddpm");
+        view.on_file(FilePurpose::OpenUNetFolder, dir.clone(), &mut shell, &ctx);
+        assert_eq!(view.settings.checkpoint, dir.display().to_string());
+        view.settings.data = "procedural".into();
+        view.settings.data_n = Some(40);
+        view.settings.n = 10;
+        view.settings.tid_n = 10;
+        (view.settings.ode_steps, view.settings.sde_steps) = (2, 2);
+        view.start(&ctx);
+        let started = Instant::now();
+        while view.job.is_some() && started.elapsed().as_secs() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            view.poll();
+        }
+        assert_eq!(view.message, None);
+        let r = view.result.as_ref().expect("a study result");
+        assert!(r.model.contains("diffusers UNet2DModel"), "{}", r.model);
+        assert_eq!(r.sets.len(), 2);
+        assert!(r.sets.iter().all(|s| s.images.len() == 10));
     }
 
     /// The committed demo U-Net loads, finds its training images from its record, and has

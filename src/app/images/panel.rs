@@ -34,14 +34,29 @@ impl ImagesMode {
                 ui.horizontal(|ui| {
                     ui.add(egui::TextEdit::singleline(&mut s.checkpoint).desired_width(190.0))
                         .on_hover_text(
-                            "a train-unet directory, a U-Net .safetensors or a score_sde .pth",
+                            "a diffusers model or pipeline directory (config.json + \
+                             diffusion_pytorch_model.safetensors or .bin), a train-unet \
+                             directory, a U-Net .safetensors or a score_sde .pth",
                         );
+                });
+                ui.horizontal(|ui| {
+                    let near = PathBuf::from(s.checkpoint.trim());
                     if ui
-                        .add_enabled(shell.dialog_idle(), egui::Button::new("Open…"))
+                        .add_enabled(shell.dialog_idle(), egui::Button::new("Open file…"))
+                        .on_hover_text("a .safetensors, a .pth or a diffusers config.json")
                         .clicked()
                     {
-                        let near = PathBuf::from(s.checkpoint.trim());
                         shell.open_dialog(FilePurpose::OpenUNet, ui.ctx(), &near, String::new());
+                    }
+                    if ui
+                        .add_enabled(shell.dialog_idle(), egui::Button::new("Open folder…"))
+                        .on_hover_text(
+                            "a diffusers model or pipeline directory, or train-unet output",
+                        )
+                        .clicked()
+                    {
+                        let purpose = FilePurpose::OpenUNetFolder;
+                        shell.open_dialog(purpose, ui.ctx(), &near, String::new());
                     }
                 });
                 ui.horizontal(|ui| {
@@ -53,7 +68,7 @@ impl ImagesMode {
                     ui.label(".pth config");
                     ui.add(
                         egui::TextEdit::singleline(&mut s.config)
-                            .hint_text("TOML (only for .pth)")
+                            .hint_text("ddpm-cifar10 or a TOML")
                             .desired_width(160.0),
                     );
                 });
@@ -141,9 +156,12 @@ impl ImagesMode {
             ui.label(RichText::new(sh.stage.as_str()).small());
             // The first guess (one chunk timed while the window starts, so often pessimistic),
             // until the measured rate below takes over.
-            if let Some(secs) = sh.estimate.filter(|_| sh.fraction <= 0.02) {
+            // A long study keeps its warning in view.
+            if let Some((_, text)) = sh.estimate.as_ref().filter(|(secs, _)| {
+                sh.fraction <= 0.02 || *secs > crate::images::study::LONG_ON_CPU_SECONDS
+            }) {
                 ui.label(
-                    RichText::new(format!("first estimate: about {secs:.0} s of sampling"))
+                    RichText::new(format!("first estimate: {text}"))
                         .small()
                         .weak(),
                 );

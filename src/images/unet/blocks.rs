@@ -5,6 +5,7 @@ use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::nn::{Dropout, GroupNorm, Linear};
 use burn::tensor::{Tensor, TensorData, activation};
+use serde::{Deserialize, Serialize};
 
 use super::MAX_POSITIONS;
 
@@ -90,7 +91,9 @@ impl ResnetBlock {
     }
 }
 
-/// score_sde's `AttnBlock`: single-head self-attention over the `H·W` pixels.
+/// Self-attention over the `H·W` pixels with a residual connection: score_sde's `AttnBlock`
+/// (one head) and diffusers' `Attention` of its U-Net blocks (`heads` of `C / heads` channels each,
+/// head `h` taking channels `h·C/heads ..`, as diffusers' `head_to_batch_dim` splits them).
 #[derive(Module, Debug)]
 pub struct AttnBlock {
     /// `GroupNorm_0`.
@@ -103,10 +106,13 @@ pub struct AttnBlock {
     pub v: Nin,
     /// `NIN_3`: output projection (zero-initialised in score_sde).
     pub out: Nin,
+    /// Attention heads (1 in score_sde).
+    #[module(skip)]
+    pub heads: usize,
 }
 
 impl AttnBlock {
-    /// `x + NIN_3(softmax(q kᵀ / √C) v)`.
+    /// `x + NIN_3(softmax(q kᵀ / √d) v)` per head, `d = C / heads`.
     ///
     /// # Shapes
     /// `x`: `[b, c, h, w]` → `[b, c, h, w]`
@@ -122,11 +128,21 @@ impl AttnBlock {
         let q = self.q.forward_rows(rows.clone()).reshape([b, n, c]);
         let k = self.k.forward_rows(rows.clone()).reshape([b, n, c]);
         let v = self.v.forward_rows(rows).reshape([b, n, c]);
-        let w = q
-            .matmul(k.swap_dims(1, 2))
-            .mul_scalar((c as f64).powf(-0.5)); // [b, n, n]
-        let w = activation::softmax(w, 2);
-        let h = w.matmul(v).reshape([b * n, c]); // [b·n, c]
+        let h = if self.heads <= 1 {
+            let w = q
+                .matmul(k.swap_dims(1, 2))
+                .mul_scalar((c as f64).powf(-0.5)); // [b, n, n]
+            let w = activation::softmax(w, 2);
+            w.matmul(v).reshape([b * n, c]) // [b·n, c]
+        } else {
+            let (heads, d) = (self.heads, c / self.heads);
+            let split = |t: Tensor<3>| t.reshape([b, n, heads, d]).swap_dims(1, 2); // [b, heads, n, d]
+            let w = split(q)
+                .matmul(split(k).swap_dims(2, 3))
+                .mul_scalar((d as f64).powf(-0.5)); // [b, heads, n, n]
+            let w = activation::softmax(w, 3);
+            w.matmul(split(v)).swap_dims(1, 2).reshape([b * n, c])
+        };
         let h = self
             .out
             .forward_rows(h)
@@ -137,21 +153,61 @@ impl AttnBlock {
     }
 }
 
-/// score_sde's `get_timestep_embedding`: `[sin(l·f_i), cos(l·f_i)]`,
-/// `f_i = exp(−i · ln(10000) / (dim/2 − 1))`, zero-padded to an odd `dim`.
+/// How a sinusoidal timestep embedding spaces its frequencies and orders its halves.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "convention")]
+pub enum Frequencies {
+    /// score_sde's `get_timestep_embedding`: `f_i = exp(−i · ln(10000) / (dim/2 − 1))`, sines
+    /// then cosines.
+    ScoreSde,
+    /// diffusers' `get_timestep_embedding`: `f_i = exp(−ln(10000) · i / (dim/2 − freq_shift))`,
+    /// sines then cosines, or cosines first when `flip_sin_to_cos`.
+    Diffusers {
+        /// `flip_sin_to_cos`.
+        flip_sin_to_cos: bool,
+        /// `freq_shift` (`downscale_freq_shift`).
+        freq_shift: f64,
+    },
+}
+
+impl Frequencies {
+    /// The `half` frequencies, rounded as PyTorch evaluates them in each code base.
+    pub fn values(&self, half: usize) -> Vec<f32> {
+        match *self {
+            // An f32 arange times the f32-rounded step, then exp in f32.
+            Self::ScoreSde => {
+                let step = -(MAX_POSITIONS.ln() / (half as f64 - 1.0)) as f32;
+                (0..half).map(|i| (i as f32 * step).exp()).collect()
+            }
+            // `-ln(10000) * arange` in f32, divided by `half − shift` in f32, then exp.
+            Self::Diffusers { freq_shift, .. } => {
+                let ln = -(MAX_POSITIONS.ln() as f32);
+                let div = (half as f64 - freq_shift) as f32;
+                (0..half).map(|i| (ln * i as f32 / div).exp()).collect()
+            }
+        }
+    }
+}
+
+/// The sinusoidal timestep embedding `[sin(l·f_i), cos(l·f_i)]` (halves swapped for diffusers'
+/// `flip_sin_to_cos`), zero-padded to an odd `dim`; `f_i` from [`Frequencies::values`].
 ///
 /// # Shapes
 /// - `labels`: `[b]` → `[b, dim]`
-pub fn timestep_embedding(labels: Tensor<1>, dim: usize) -> Tensor<2> {
+pub fn timestep_embedding(labels: Tensor<1>, dim: usize, frequencies: Frequencies) -> Tensor<2> {
     let device = labels.device();
     let [b] = labels.dims();
     let half = dim / 2;
-    // As PyTorch evaluates it: an f32 arange times the f32-rounded step, then exp in f32.
-    let step = -(MAX_POSITIONS.ln() / (half as f64 - 1.0)) as f32;
-    let freqs: Vec<f32> = (0..half).map(|i| (i as f32 * step).exp()).collect();
+    let freqs = frequencies.values(half);
     let freqs = Tensor::<2>::from_data(TensorData::new(freqs, [1, half]), &device);
     let args = labels.reshape([b, 1]).mul(freqs); // [b, half]
-    let mut parts = vec![args.clone().sin(), args.cos()];
+    let mut parts = match frequencies {
+        Frequencies::Diffusers {
+            flip_sin_to_cos: true,
+            ..
+        } => vec![args.clone().cos(), args.sin()],
+        _ => vec![args.clone().sin(), args.cos()],
+    };
     if dim % 2 == 1 {
         parts.push(Tensor::zeros([b, 1], &device));
     }
@@ -178,7 +234,11 @@ mod tests {
     #[test]
     fn timestep_embedding_is_sin_then_cos() {
         let dev = Device::flex();
-        let e = timestep_embedding(Tensor::from_data([0.0f32, 10.0], &dev), 8);
+        let e = timestep_embedding(
+            Tensor::from_data([0.0f32, 10.0], &dev),
+            8,
+            Frequencies::ScoreSde,
+        );
         let e: Vec<f32> = e
             .into_data()
             .convert::<f32>()
@@ -189,6 +249,38 @@ mod tests {
         let f1 = 10000f64.powf(-1.0 / 3.0);
         assert!((e[9] as f64 - (10.0 * f1).sin()).abs() < 1e-5);
         assert!((e[13] as f64 - (10.0 * f1).cos()).abs() < 1e-5);
+    }
+
+    /// diffusers with `freq_shift = 0`: `f_i = 10000^(−i/4)` for dim 8, so `f_1 = 0.1`;
+    /// `flip_sin_to_cos` puts the cosines first.
+    #[test]
+    fn diffusers_embedding_shifts_and_flips() {
+        let dev = Device::flex();
+        let frequencies = Frequencies::Diffusers {
+            flip_sin_to_cos: true,
+            freq_shift: 0.0,
+        };
+        let e = timestep_embedding(Tensor::from_data([10.0f32], &dev), 8, frequencies);
+        let e: Vec<f32> = e
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap();
+        assert!((e[0] - 10f32.cos()).abs() < 1e-5, "{e:?}");
+        assert!((e[1] as f64 - 1f64.cos()).abs() < 1e-5, "{e:?}");
+        assert!((e[5] as f64 - 1f64.sin()).abs() < 1e-5, "{e:?}");
+        // With freq_shift = 1 the spacing is score_sde's: the two conventions agree up to the
+        // f32 rounding of their different evaluation orders (|exponent| ≤ ln 10⁴ ≈ 9.2).
+        let shifted = Frequencies::Diffusers {
+            flip_sin_to_cos: false,
+            freq_shift: 1.0,
+        };
+        let (a, b) = (shifted.values(64), Frequencies::ScoreSde.values(64));
+        assert!(
+            a.iter()
+                .zip(&b)
+                .all(|(x, y)| (x - y).abs() <= 1e-5 * y.abs())
+        );
     }
 
     #[test]

@@ -8,7 +8,6 @@ use burn::nn::{DropoutConfig, GroupNorm, Linear, PaddingConfig2d};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 
-use super::GROUP_NORM_EPS;
 use super::blocks::{AttnBlock, Nin, ResnetBlock};
 
 /// How `ddpm.py` draws a parameter's initial value.
@@ -100,10 +99,17 @@ pub(super) struct Builder<'a, S: ParamSource> {
     pub(super) names: Vec<String>,
     /// GroupNorm groups.
     pub(super) groups: usize,
+    /// GroupNorm epsilon.
+    pub(super) eps: f64,
 }
 
 impl<S: ParamSource> Builder<'_, S> {
-    fn take(&mut self, name: String, shape: &[usize], init: Init) -> Result<Vec<f32>, S::Error> {
+    pub(super) fn take(
+        &mut self,
+        name: String,
+        shape: &[usize],
+        init: Init,
+    ) -> Result<Vec<f32>, S::Error> {
         let values = self.source.take(&name, shape, init)?;
         self.names.push(name);
         Ok(values)
@@ -189,7 +195,7 @@ impl<S: ParamSource> Builder<'_, S> {
             beta: Some(beta),
             num_groups: self.groups,
             num_channels: channels,
-            epsilon: GROUP_NORM_EPS,
+            epsilon: self.eps,
             affine: true,
         })
     }
@@ -238,6 +244,37 @@ impl<S: ParamSource> Builder<'_, S> {
             k: self.nin(&format!("{prefix}.NIN_1"), c, c, 0.1)?,
             v: self.nin(&format!("{prefix}.NIN_2"), c, c, 0.1)?,
             out: self.nin(&format!("{prefix}.NIN_3"), c, c, 0.0)?,
+            heads: 1,
+        })
+    }
+
+    /// A [`Nin`] from a PyTorch `nn.Linear(cin, cout)` (`shape = [cout, cin]`) or 1×1
+    /// `nn.Conv2d` (`shape = [cout, cin, 1, 1]`): the weight is transposed to `[cin, cout]`.
+    pub(super) fn nin_transposed(
+        &mut self,
+        prefix: &str,
+        cin: usize,
+        cout: usize,
+        shape: &[usize],
+    ) -> Result<Nin, S::Error> {
+        debug_assert_eq!(shape.iter().product::<usize>(), cin * cout);
+        let w = self.take(
+            format!("{prefix}.weight"),
+            shape,
+            Init::Default { scale: 1.0 },
+        )?;
+        let mut wt = vec![0.0f32; w.len()];
+        for o in 0..cout {
+            for i in 0..cin {
+                wt[i * cout + o] = w[o * cin + i];
+            }
+        }
+        Ok(Nin {
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(wt, [cin, cout]),
+                self.device,
+            )),
+            bias: self.tensor(format!("{prefix}.bias"), [cout], Init::Zeros)?,
         })
     }
 }

@@ -20,8 +20,14 @@
 //! `max_positions = 10000`), as its `get_score_fn` does for continuously trained VP models.
 //! Inputs are mapped `h = 2x − 1` unless `centered`. Parameters are drawn as `ddpm.py` draws them
 //! (`default_init`: fan-average uniform variance scaling, zero biases, `init_scale = 0` → `1e-10`).
+//!
+//! The same blocks also make up diffusers' `UNet2DModel` in its DDPM layout ([`diffusers`]); that
+//! network is wired differently (an attention after every up-path residual block, levels of any
+//! width, its own embedding spacing and padding), so [`Wiring`] records how the forward pass runs
+//! and [`Arch`] which published network, with which config, a [`UNet`] is.
 
 mod blocks;
+pub mod diffusers;
 mod init;
 
 use burn::module::Module;
@@ -32,7 +38,10 @@ use burn::tensor::ops::AvgPoolOptions;
 use burn::tensor::{Device, Tensor, activation};
 use serde::{Deserialize, Serialize};
 
-pub use blocks::{AttnBlock, Nin, ResnetBlock, timestep_embedding, upsample_nearest_2x};
+pub use blocks::{
+    AttnBlock, Frequencies, Nin, ResnetBlock, timestep_embedding, upsample_nearest_2x,
+};
+pub use diffusers::{DiffusersConfig, DiffusersConfigError, DiffusersUNet, Scheduler};
 use init::Builder;
 pub use init::{Init, ParamSource, RandomInit, ZeroInit};
 
@@ -198,6 +207,86 @@ impl UNetConfig {
     }
 }
 
+/// One of score_sde_pytorch's released DDPM configs: its name here, its file there, the process
+/// it was trained with and its shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedConfig {
+    /// The name `--config` takes (empty for a TOML file).
+    pub name: &'static str,
+    /// Its file in score_sde_pytorch's `configs/` (empty for a TOML file).
+    pub file: &'static str,
+    /// The SDE it was trained with.
+    pub process: NoiseProcess,
+    /// The shape.
+    pub config: UNetConfig,
+}
+
+/// score_sde_pytorch's released DDPM configs (`model.name = 'ddpm'`, VP and sub-VP; the VE one
+/// feeds σ instead of a time label and is not among them). Each has `data.centered = True`,
+/// `nf = 128`, two residual blocks per level and attention at 16×16; every one feeds the label
+/// `t · 999` (`num_scales = 1000`).
+pub fn score_sde_configs() -> Vec<NamedConfig> {
+    let cifar = UNetConfig {
+        nf: 128,
+        ch_mult: vec![1, 2, 2, 2],
+        num_res_blocks: 2,
+        attn_resolutions: vec![16],
+        dropout: 0.1,
+        resamp_with_conv: true,
+        conditional: true,
+        centered: true,
+        image_size: 32,
+        channels: 3,
+        groups: GROUPS,
+    };
+    // default_lsun_configs: dropout 0; image_size 256 (CelebA-HQ sets it too).
+    let large = UNetConfig {
+        ch_mult: vec![1, 1, 2, 2, 4, 4],
+        dropout: 0.0,
+        image_size: 256,
+        ..cifar.clone()
+    };
+    let vp = NoiseProcess::vp();
+    let named = |name, file, process, config| NamedConfig {
+        name,
+        file,
+        process,
+        config,
+    };
+    vec![
+        named("ddpm-cifar10", "vp/ddpm/cifar10.py", vp, cifar.clone()),
+        named(
+            "ddpm-cifar10-continuous",
+            "vp/ddpm/cifar10_continuous.py",
+            vp,
+            cifar.clone(),
+        ),
+        named(
+            "ddpm-cifar10-subvp",
+            "subvp/cifar10_ddpm_continuous.py",
+            NoiseProcess::sub_vp(),
+            cifar,
+        ),
+        named("ddpm-celebahq", "vp/ddpm/celebahq.py", vp, large.clone()),
+        named("ddpm-church", "vp/ddpm/church.py", vp, large.clone()),
+        named("ddpm-bedroom", "ddpm/bedroom.py", vp, large),
+    ]
+}
+
+/// The released config called `name` ([`score_sde_configs`]).
+pub fn score_sde_named(name: &str) -> Option<NamedConfig> {
+    score_sde_configs().into_iter().find(|c| c.name == name)
+}
+
+/// The names of [`score_sde_configs`], comma-separated.
+pub fn score_sde_names() -> String {
+    score_sde_configs()
+        .iter()
+        .map(|c| c.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Why a [`UNetConfig`] cannot be built as score_sde's DDPM ([`UNetConfig::validate`]).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum UNetConfigError {
@@ -266,12 +355,94 @@ pub struct UNet {
     pub norm_out: GroupNorm,
     /// Output 3×3 convolution (`nf → channels`).
     pub conv_out: Conv2d,
-    /// The shape.
+    /// How the forward pass runs through the blocks.
     #[module(skip)]
-    pub config: UNetConfig,
+    pub wiring: Wiring,
+    /// Which published network this is, with the config it was built from.
+    #[module(skip)]
+    pub arch: Arch,
     /// The noise process the network is used with (VP for score_sde's DDPM models).
     #[module(skip)]
     pub process: NoiseProcess,
+}
+
+/// Which published U-Net a [`UNet`] reproduces.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Arch {
+    /// score_sde_pytorch's `models/ddpm.py`.
+    ScoreSde(UNetConfig),
+    /// diffusers' `UNet2DModel`, with its `config.json` and scheduler.
+    Diffusers(Box<DiffusersUNet>),
+}
+
+/// The time input of a [`UNet`]: how a continuous `t ∈ [0, 1]` becomes the embedded label.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeInput {
+    /// Width of the sinusoidal embedding (the first level's channels).
+    pub dim: usize,
+    /// The label is `t · label_scale` (999 in score_sde; `N − 1` train timesteps in diffusers).
+    pub label_scale: f64,
+    /// Frequency spacing and order of the embedding.
+    pub frequencies: Frequencies,
+}
+
+/// How [`UNet::forward`] runs through the blocks (which it holds in forward order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wiring {
+    /// Image channels in and out.
+    pub channels: usize,
+    /// Side length of the square images.
+    pub image_size: usize,
+    /// Inputs are mapped `2x − 1` first (score_sde's `centered = false`, diffusers'
+    /// `center_input_sample = true`): the network then takes pixels in `[0, 1]`.
+    pub map_input: bool,
+    /// Residual blocks per level on the way down (the way up has one more).
+    pub blocks: usize,
+    /// Whether each level (finest first) has attention on the way down.
+    pub down_attn: Vec<bool>,
+    /// Whether each level (finest first) has attention on the way up.
+    pub up_attn: Vec<bool>,
+    /// On the way up, an attention after every residual block (diffusers), or one per level after
+    /// the last (score_sde).
+    pub up_attn_every_block: bool,
+    /// The middle has an attention between its two residual blocks.
+    pub mid_attn: bool,
+    /// Every block of the middle divides its output by this (diffusers' `mid_block_scale_factor`).
+    pub mid_scale: f64,
+    /// The time conditioning, if any.
+    pub time: Option<TimeInput>,
+}
+
+impl Wiring {
+    /// score_sde's DDPM wiring of `config`.
+    pub fn score_sde(config: &UNetConfig) -> Self {
+        let attn: Vec<bool> = config
+            .all_resolutions()
+            .iter()
+            .map(|r| config.attn_resolutions.contains(r))
+            .collect();
+        Self {
+            channels: config.channels,
+            image_size: config.image_size,
+            map_input: !config.centered,
+            blocks: config.num_res_blocks,
+            down_attn: attn.clone(),
+            up_attn: attn,
+            up_attn_every_block: false,
+            mid_attn: true,
+            mid_scale: 1.0,
+            time: config.conditional.then_some(TimeInput {
+                dim: config.nf,
+                label_scale: TIME_LABEL_SCALE,
+                frequencies: Frequencies::ScoreSde,
+            }),
+        }
+    }
+
+    /// Number of resolution levels.
+    pub fn levels(&self) -> usize {
+        self.down_attn.len()
+    }
 }
 
 impl UNet {
@@ -301,6 +472,7 @@ impl UNet {
             device,
             names: Vec::new(),
             groups: config.groups,
+            eps: GROUP_NORM_EPS,
         };
         let nf = config.nf;
         let temb_dim = 4 * nf;
@@ -393,10 +565,63 @@ impl UNet {
             up_convs,
             norm_out,
             conv_out,
-            config: config.clone(),
+            wiring: Wiring::score_sde(config),
+            arch: Arch::ScoreSde(config.clone()),
             process: NoiseProcess::vp(),
         };
         Ok((net, b.names))
+    }
+
+    /// The score_sde config, for a score_sde network.
+    pub fn score_sde_config(&self) -> Option<&UNetConfig> {
+        match &self.arch {
+            Arch::ScoreSde(c) => Some(c),
+            Arch::Diffusers(_) => None,
+        }
+    }
+
+    /// Image channels.
+    pub fn channels(&self) -> usize {
+        self.wiring.channels
+    }
+
+    /// Side length of the square images.
+    pub fn image_size(&self) -> usize {
+        self.wiring.image_size
+    }
+
+    /// Data dimension `C·H·W` of one image.
+    pub fn image_dim(&self) -> usize {
+        self.wiring.channels * self.wiring.image_size * self.wiring.image_size
+    }
+
+    /// Whether the network takes pixels in `[−1, 1]` (else in `[0, 1]`).
+    pub fn takes_centered(&self) -> bool {
+        !self.wiring.map_input
+    }
+
+    /// Number of parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.num_params()
+    }
+
+    /// A one-line description: the architecture and its shape.
+    pub fn describe(&self) -> String {
+        let w = &self.wiring;
+        let blocks = match w.blocks {
+            1 => "1 block".to_string(),
+            n => format!("{n} blocks"),
+        };
+        match &self.arch {
+            Arch::ScoreSde(c) => format!(
+                "score_sde DDPM, nf {} × {:?}, {blocks} per level, {}×{}×{}",
+                c.nf, c.ch_mult, w.channels, w.image_size, w.image_size
+            ),
+            Arch::Diffusers(d) => format!(
+                "diffusers UNet2DModel, channels {:?}, {blocks} per level, {}×{}×{}",
+                d.config.block_out_channels, w.channels, w.image_size, w.image_size
+            ),
+        }
     }
 
     /// The same network used with another noise process (VP by default).
@@ -405,7 +630,8 @@ impl UNet {
         self
     }
 
-    /// Predicted noise `ε_θ(x, t)` for continuous times `t ∈ [0, 1]` (labels `t · 999`).
+    /// Predicted noise `ε_θ(x, t)` for continuous times `t ∈ [0, 1]` (labels
+    /// `t · label_scale`: 999 for score_sde, `N − 1` for diffusers).
     ///
     /// # Shapes
     /// - `x`: `[b, channels, image_size, image_size]`
@@ -415,43 +641,49 @@ impl UNet {
     /// # Panics
     /// If the image size differs from the config's (attention placement depends on it).
     pub fn forward(&self, x: Tensor<4>, t: Tensor<1>) -> Tensor<4> {
-        let c = &self.config;
+        let w = &self.wiring;
         let [_, _, hh, ww] = x.dims();
         assert!(
-            hh == c.image_size && ww == c.image_size,
+            hh == w.image_size && ww == w.image_size,
             "U-Net built for {0}×{0} images got {hh}×{ww}",
-            c.image_size
+            w.image_size
         );
-        let temb = match self.temb_dense.as_slice() {
-            [d0, d1] => {
-                let labels = t.mul_scalar(TIME_LABEL_SCALE);
-                let emb = timestep_embedding(labels, c.nf); // [b, nf]
-                Some(d1.forward(activation::silu(d0.forward(emb)))) // [b, 4nf]
+        let temb = match (self.temb_dense.as_slice(), &w.time) {
+            ([d0, d1], Some(time)) => {
+                let labels = t.mul_scalar(time.label_scale);
+                let emb = timestep_embedding(labels, time.dim, time.frequencies); // [b, dim]
+                Some(d1.forward(activation::silu(d0.forward(emb)))) // [b, 4·dim]
             }
             _ => None,
         };
         let temb = temb.as_ref();
-        let h = if c.centered {
-            x
-        } else {
+        let h = if w.map_input {
             x.mul_scalar(2.0).sub_scalar(1.0)
+        } else {
+            x
         };
 
-        let resolutions = c.all_resolutions();
-        let levels = c.num_resolutions();
+        let levels = w.levels();
         let mut res = self.res_blocks.iter();
         let mut attn = self.attn_blocks.iter();
         let mut down = self.down_convs.iter();
         let mut up = self.up_convs.iter();
         let mut next_res = |h: Tensor<4>| res.next().expect("residual block").forward(h, temb);
-        let mut next_attn = || attn.next().expect("attention block");
+        let mut next_attn = |h: Tensor<4>| attn.next().expect("attention block").forward(h);
+        let scaled = |h: Tensor<4>| {
+            if w.mid_scale == 1.0 {
+                h
+            } else {
+                h.div_scalar(w.mid_scale)
+            }
+        };
 
         let mut hs = vec![self.conv_in.forward(h)];
-        for (level, resolution) in resolutions.iter().enumerate() {
-            for _ in 0..c.num_res_blocks {
+        for level in 0..levels {
+            for _ in 0..w.blocks {
                 let mut h = next_res(hs.last().expect("skip").clone());
-                if c.attn_resolutions.contains(resolution) {
-                    h = next_attn().forward(h);
+                if w.down_attn[level] {
+                    h = next_attn(h);
                 }
                 hs.push(h);
             }
@@ -464,16 +696,21 @@ impl UNet {
             }
         }
         let mut h = hs.last().expect("skip").clone();
-        h = next_res(h);
-        h = next_attn().forward(h);
-        h = next_res(h);
+        h = scaled(next_res(h));
+        if w.mid_attn {
+            h = scaled(next_attn(h));
+        }
+        h = scaled(next_res(h));
         for level in (0..levels).rev() {
-            for _ in 0..=c.num_res_blocks {
+            for _ in 0..=w.blocks {
                 let skip = hs.pop().expect("skip");
                 h = next_res(Tensor::cat(vec![h, skip], 1));
+                if w.up_attn[level] && w.up_attn_every_block {
+                    h = next_attn(h);
+                }
             }
-            if c.attn_resolutions.contains(&resolutions[level]) {
-                h = next_attn().forward(h);
+            if w.up_attn[level] && !w.up_attn_every_block {
+                h = next_attn(h);
             }
             if level != 0 {
                 h = upsample_nearest_2x(h);
@@ -490,7 +727,7 @@ impl UNet {
 
 impl EpsilonModel for UNet {
     fn dim(&self) -> usize {
-        self.config.dim()
+        self.image_dim()
     }
 
     fn process(&self) -> NoiseProcess {
@@ -500,9 +737,9 @@ impl EpsilonModel for UNet {
     /// Rows are flattened images (`C·H·W`, channel-major as in `[C, H, W]`).
     fn epsilon(&self, x: Tensor<2>, t: &Times) -> Tensor<2> {
         let [n, d] = x.dims();
-        let c = &self.config;
+        let (c, size) = (self.channels(), self.image_size());
         let device = x.device();
-        let x = x.reshape([n, c.channels, c.image_size, c.image_size]);
+        let x = x.reshape([n, c, size, size]);
         let t = t.column(n, &device).reshape([n]);
         self.forward(x, t).reshape([n, d])
     }
@@ -573,6 +810,28 @@ mod tests {
             assert_eq!(out.samples.data.len(), 2 * c.dim());
             assert!(out.samples.data.iter().all(|v| v.is_finite()), "{kind:?}");
         }
+    }
+
+    /// The released configs build networks of the sizes score_sde's own `models/ddpm.py` gives
+    /// them (`DDPM(config)` counted with the module copied into `tools/make_unet_fixture.py`):
+    /// 35,218,947 parameters at 32×32 and 111,569,923 at 256×256.
+    #[test]
+    fn released_configs_have_score_sde_sizes() {
+        let dev = Device::flex();
+        let count = |name: &str| {
+            let named = score_sde_named(name).unwrap();
+            assert!(named.config.validate().is_ok());
+            let (net, _) = UNet::build(&named.config, &mut ZeroInit, &dev).unwrap();
+            net.parameter_count()
+        };
+        assert_eq!(count("ddpm-cifar10"), 35_218_947);
+        assert_eq!(count("ddpm-church"), 111_569_923);
+        assert_eq!(
+            score_sde_named("ddpm-cifar10-subvp").unwrap().process,
+            NoiseProcess::sub_vp()
+        );
+        assert!(score_sde_named("ncsnpp-cifar10").is_none());
+        assert!(score_sde_names().starts_with("ddpm-cifar10, "));
     }
 
     #[test]
