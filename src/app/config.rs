@@ -26,6 +26,8 @@ pub struct SamplerChoice {
 pub struct ExplorerConfig {
     /// Dataset.
     pub dataset: DatasetKind,
+    /// A point file (`.npy` or CSV) trained on instead of `dataset`, when set.
+    pub data_file: Option<std::path::PathBuf>,
     /// Dimension of `mog`.
     pub mog_dim: usize,
     /// Training-set size.
@@ -81,6 +83,7 @@ impl Default for ExplorerConfig {
         };
         Self {
             dataset: DatasetKind::Chessboard,
+            data_file: None,
             mog_dim: 10,
             n_points: 500_000,
             data_seed: 0,
@@ -125,6 +128,7 @@ impl ExplorerConfig {
     /// 2 × 1000, n = 50,000, or 3 × 100 for the 1D MoG so that it trains live).
     pub fn select_dataset(&mut self, kind: DatasetKind) {
         self.dataset = kind;
+        self.data_file = None;
         let Ok(spec) = self.dataset_spec() else {
             return;
         };
@@ -133,13 +137,31 @@ impl ExplorerConfig {
         self.n_points = paper_size(&spec);
     }
 
-    /// The run the panel describes (a synthetic training set).
+    /// The exact mixture of the training distribution, when the data is a synthetic MoG.
+    pub fn exact_mixture(&self) -> Result<Option<crate::data::GaussianMixture>, DatasetError> {
+        match self.data_file {
+            Some(_) => Ok(None),
+            None => Ok(self.dataset_spec()?.mixture()),
+        }
+    }
+
+    /// Trains on the point file `path` of dimension `dim`, with the paper's preset for it.
+    pub fn select_data_file(&mut self, path: std::path::PathBuf, dim: usize) {
+        self.data_file = Some(path);
+        let preset = Preset::for_dim(dim).mlp(dim);
+        (self.width, self.depth) = (preset.width, preset.depth);
+    }
+
+    /// The run the panel describes: the point file, or the synthetic dataset.
     pub fn recipe(&self) -> Result<RunRecipe, DatasetError> {
         Ok(RunRecipe {
-            data: DataSource::Synthetic {
-                dataset: self.dataset_spec()?,
-                n: self.n_points,
-                seed: self.data_seed,
+            data: match &self.data_file {
+                Some(path) => DataSource::File { path: path.clone() },
+                None => DataSource::Synthetic {
+                    dataset: self.dataset_spec()?,
+                    n: self.n_points,
+                    seed: self.data_seed,
+                },
             },
             model: ModelChoice {
                 arch: self.arch,
@@ -161,11 +183,15 @@ impl ExplorerConfig {
     /// Shows a checkpoint's run in the panel: its dataset, model and seed (the iterations
     /// leave room to continue past it).
     pub fn show_checkpoint(&mut self, meta: &CheckpointMeta) {
-        if let DataSource::Synthetic { dataset, n, seed } = &meta.data {
-            let (kind, dim) = dataset.kind();
-            self.dataset = kind;
-            self.mog_dim = dim.unwrap_or(self.mog_dim);
-            (self.n_points, self.data_seed) = (*n, *seed);
+        match &meta.data {
+            DataSource::Synthetic { dataset, n, seed } => {
+                let (kind, dim) = dataset.kind();
+                self.dataset = kind;
+                self.data_file = None;
+                self.mog_dim = dim.unwrap_or(self.mog_dim);
+                (self.n_points, self.data_seed) = (*n, *seed);
+            }
+            DataSource::File { path } => self.data_file = Some(path.clone()),
         }
         let net = &meta.net;
         (self.arch, self.width, self.depth, self.activation) =

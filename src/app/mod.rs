@@ -54,6 +54,8 @@ pub struct AppOptions {
     pub paused: bool,
     /// Open this checkpoint directory (written by `train` or the app) instead of a fresh run.
     pub checkpoint: Option<PathBuf>,
+    /// Train on this point file (`.npy` or CSV) instead of `dataset`.
+    pub data: Option<PathBuf>,
     /// Threads for training (default: half the cores).
     pub train_threads: Option<usize>,
     /// Images view: the U-Net to open (default: the demo checkpoint). With the Images tab, the

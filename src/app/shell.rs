@@ -15,6 +15,8 @@ use crate::sync::lock;
 pub enum FilePurpose {
     /// Explorer: a checkpoint directory to load.
     OpenCheckpoint,
+    /// Explorer: a point file to train on.
+    OpenData,
     /// Explorer: where to save the current weights.
     SaveCheckpoint,
     /// Explorer: where to export the view as PNG.
@@ -32,6 +34,10 @@ impl FilePurpose {
     fn dialog(self, d: rfd::FileDialog, file_name: String) -> Option<PathBuf> {
         match self {
             Self::OpenCheckpoint => d.set_title("Open a checkpoint directory").pick_folder(),
+            Self::OpenData => d
+                .set_title("Train on a point file (.npy or CSV)")
+                .add_filter("points", &["npy", "csv", "txt"])
+                .pick_file(),
             Self::SaveCheckpoint => d
                 .set_title("Save the checkpoint as (a directory)")
                 .set_file_name(file_name)

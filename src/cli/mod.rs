@@ -142,6 +142,9 @@ pub struct AppArgs {
     /// Start with training paused.
     #[arg(long)]
     pub paused: bool,
+    /// Train on your own points: a .npy or CSV file (1D, 2D or more), instead of --dataset.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Open a checkpoint directory (from `train` or the app's Save) and continue from it.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
@@ -264,6 +267,7 @@ pub fn run(cli: Cli) -> Result<()> {
             samples: a.samples,
             paused: a.paused,
             checkpoint: a.checkpoint,
+            data: a.data,
             train_threads: a.train_threads,
             unet: a.unet,
             image_n: a.image_n,

@@ -65,6 +65,8 @@ pub struct ExplorerMode {
     analysis: AnalysisHandle,
     generation: u64,
     checkpoint_path: String,
+    /// The point file typed in the Data section.
+    data_path: String,
     /// With the smoke test: the headless training rate on the app's trainer threads.
     pub headless_rate: Option<f64>,
 }
@@ -138,11 +140,18 @@ impl ExplorerMode {
             analysis,
             generation: 0,
             checkpoint_path: "checkpoints/run".into(),
+            data_path: String::new(),
             headless_rate,
         };
         if let Some(path) = &opts.checkpoint {
             mode.checkpoint_path = path.display().to_string();
             mode.load_checkpoint(shell);
+        } else if let Some(path) = &opts.data {
+            mode.data_path = path.display().to_string();
+            match mode.open_data_file(path) {
+                Ok(said) => shell.notify(&said),
+                Err(e) => shell.notify(&e),
+            }
         }
         Ok(mode)
     }
@@ -163,12 +172,49 @@ impl ExplorerMode {
             let recipe = self.config.recipe()?;
             let data = Arc::new(recipe.training_set()?);
             let train = recipe.train_config(&data);
-            Ok((data, train, self.config.dataset_spec()?.mixture()))
+            Ok((data, train, self.config.exact_mixture()?))
         })();
         match built {
             Ok((data, train, exact)) => self.restart(data, train, exact, None, true),
             Err(e) => self.state.message = Some(format!("{e:#}")),
         }
+    }
+
+    /// Trains on the point file at `path` (`.npy` or CSV, any dimension), from scratch and
+    /// seeded as the panel says. A file that cannot be read leaves the current run as it is;
+    /// the error, as the CLI words it, comes back.
+    pub fn open_data_file(&mut self, path: &std::path::Path) -> Result<String, String> {
+        let points = crate::data::read_points(path)
+            .map_err(|e| format!("could not open the data: {e}; the current run goes on"))?;
+        if points.n < 2 {
+            return Err(format!(
+                "{} holds {} point(s): a training set needs at least 2; the current run goes on",
+                path.display(),
+                points.n
+            ));
+        }
+        let mut config = self.config.clone();
+        config.select_data_file(path.to_path_buf(), points.d);
+        let recipe = config.recipe().map_err(|e| e.to_string())?;
+        let data = Arc::new(points);
+        let train = recipe.train_config(&data);
+        self.config = config;
+        let said = format!(
+            "training on {}: {} points in {} dimension{}",
+            path.display(),
+            data.n,
+            data.d,
+            if data.d == 1 { "" } else { "s" }
+        );
+        self.restart(data, train, None, None, true);
+        Ok(said)
+    }
+
+    /// Goes back from a point file to the panel's synthetic dataset.
+    pub fn close_data_file(&mut self) {
+        self.config.data_file = None;
+        self.config.select_dataset(self.config.dataset);
+        self.apply();
     }
 
     /// Starts a new run generation: trainer (optionally from weights at an iteration) and
@@ -362,6 +408,13 @@ impl Mode for ExplorerMode {
                 self.checkpoint_path = path.display().to_string();
                 self.save_checkpoint(shell);
             }
+            FilePurpose::OpenData => {
+                self.data_path = path.display().to_string();
+                match self.open_data_file(&path) {
+                    Ok(said) => shell.notify(&said),
+                    Err(e) => shell.notify(&e),
+                }
+            }
             FilePurpose::ExportPng => shell.request_export(ctx, path),
             FilePurpose::OpenUNet | FilePurpose::OpenUNetFolder | FilePurpose::ExportNnGrid => {}
         }
@@ -443,6 +496,81 @@ mod tests {
         assert!(m.state.running);
         let at = m.state.iteration;
         until(&mut m, |m| m.state.iteration > at);
+    }
+
+    /// A point file that cannot be read (garbage `.npy`, ragged CSV, missing, one point) keeps
+    /// the current run, and the notice names the file and the reason, as the CLI does.
+    #[test]
+    fn a_bad_data_file_keeps_the_current_run_and_says_why() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let mut m = mode(&ctx, &mut shell);
+        until(&mut m, |m| m.state.iteration > 0);
+        let (generation, config) = (m.generation, m.config.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            ("garbage.npy", &b"\x93NUMPY garbage"[..], "garbage.npy"),
+            ("ragged.csv", &b"1,2\n3\n"[..], "ragged.csv"),
+            ("one.csv", &b"0.5,0.5\n"[..], "at least 2"),
+        ];
+        for (name, bytes, needle) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            m.on_file(FilePurpose::OpenData, path, &mut shell, &ctx);
+            let notice = shell.recent_notice().unwrap_or_default().to_string();
+            assert!(notice.contains(needle), "{name}: {notice}");
+            assert!(notice.contains("current run goes on"), "{notice}");
+        }
+        let e = m
+            .open_data_file(&dir.path().join("absent.npy"))
+            .unwrap_err();
+        assert!(e.contains("absent.npy"), "{e}");
+        // The run goes on: same generation, same panel, still training.
+        assert_eq!(m.generation, generation);
+        assert_eq!(m.config, config);
+        assert!(m.state.running);
+        let at = m.state.iteration;
+        until(&mut m, |m| m.state.iteration > at);
+    }
+
+    /// An opened CSV trains live from scratch; its checkpoint records the file, and loading the
+    /// checkpoint trains on that file again.
+    #[test]
+    fn an_opened_csv_trains_and_its_checkpoint_records_it() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let mut m = mode(&ctx, &mut shell);
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("ring.csv");
+        let text: String = (0..400)
+            .map(|i| {
+                let a = i as f64 * std::f64::consts::TAU / 400.0;
+                format!("{:.5},{:.5}\n", a.cos(), a.sin())
+            })
+            .collect();
+        std::fs::write(&csv, format!("x,y\n{text}")).unwrap();
+        let generation = m.generation;
+        let said = m.open_data_file(&csv).unwrap();
+        assert!(said.contains("400 points in 2 dimensions"), "{said}");
+        assert_eq!(m.generation, generation + 1);
+        assert_eq!(m.applied.data_file.as_deref(), Some(csv.as_path()));
+        // The paper's 2D preset for 2D points, and no exact score for a file.
+        assert_eq!((m.config.width, m.config.depth), (100, 3));
+        assert_eq!(m.config.exact_mixture().unwrap(), None);
+        until(&mut m, |m| m.state.iteration > 20);
+        let ckpt = dir.path().join("run");
+        m.checkpoint_path = ckpt.display().to_string();
+        m.save_checkpoint(&mut shell);
+        let saved = crate::model::Checkpoint::load(&ckpt).unwrap();
+        assert_eq!(
+            saved.meta.data,
+            crate::model::DataSource::File { path: csv.clone() }
+        );
+        m.close_data_file();
+        assert_eq!(m.applied.data_file, None);
+        m.load_checkpoint(&mut shell);
+        assert_eq!(m.applied.data_file.as_deref(), Some(csv.as_path()));
+        assert_eq!(m.view_data.data.n, 400);
     }
 
     #[test]

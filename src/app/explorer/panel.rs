@@ -50,7 +50,7 @@ impl ExplorerMode {
         );
         ui.separator();
         self.experiment_menu(ui, shell);
-        data_section(ui, &mut self.config);
+        self.data_section(ui, shell);
         model_section(ui, &mut self.config);
         self.training_section(ui);
         samplers_section(ui, &mut self.config);
@@ -170,6 +170,87 @@ impl ExplorerMode {
         }
     }
 
+    /// Dataset (with its paper preset), size and seed, or your own point file; the noise
+    /// process.
+    fn data_section(&mut self, ui: &mut Ui, shell: &mut Shell) {
+        egui::CollapsingHeader::new("Data")
+            .default_open(true)
+            .show(ui, |ui| {
+                let synthetic = self.config.data_file.is_none();
+                ui.add_enabled_ui(synthetic, |ui| {
+                    let c = &mut self.config;
+                    let mut chosen = c.dataset;
+                    choice(ui, "dataset", &mut chosen, DatasetKind::ALL, |d| {
+                        d.name().into()
+                    });
+                    if chosen != c.dataset {
+                        c.select_dataset(chosen);
+                    }
+                    if c.dataset == DatasetKind::Mog {
+                        ui.add(egui::Slider::new(&mut c.mog_dim, 2..=64).text("dimension d"));
+                    }
+                    ui.add(
+                        egui::Slider::new(&mut c.n_points, 1000..=500_000)
+                            .logarithmic(true)
+                            .text("points"),
+                    );
+                    ui.add(egui::DragValue::new(&mut c.data_seed).prefix("data seed "));
+                });
+                self.own_data(ui, shell);
+                let c = &mut self.config;
+                choice(ui, "process", &mut c.process, ProcessKind::ALL, |p| {
+                    p.name().into()
+                });
+            });
+    }
+
+    /// Your own points: a `.npy` or CSV file, typed or through the dialog; training restarts on
+    /// it at once, and a file that cannot be read leaves the run as it is.
+    fn own_data(&mut self, ui: &mut Ui, shell: &mut Shell) {
+        ui.label("or your own points (.npy, CSV)");
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::TextEdit::singleline(&mut self.data_path)
+                    .hint_text("path to points")
+                    .desired_width(150.0),
+            );
+            if ui
+                .add_enabled(
+                    !self.data_path.trim().is_empty(),
+                    egui::Button::new("Train on it"),
+                )
+                .clicked()
+            {
+                let path = PathBuf::from(self.data_path.trim());
+                match self.open_data_file(&path) {
+                    Ok(said) => shell.notify(&said),
+                    Err(e) => shell.notify(&e),
+                }
+            }
+            let near = PathBuf::from(self.data_path.trim());
+            if ui
+                .add_enabled(shell.dialog_idle(), egui::Button::new("Open…"))
+                .on_hover_text("Choose a point file and train on it")
+                .clicked()
+            {
+                shell.open_dialog(FilePurpose::OpenData, ui.ctx(), &near, String::new());
+            }
+        });
+        if let Some(path) = self.applied.data_file.clone() {
+            ui.horizontal(|ui| {
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                ui.label(RichText::new(format!("training on {name}")).strong())
+                    .on_hover_text(path.display().to_string());
+                if ui.small_button("back to datasets").clicked() {
+                    self.close_data_file();
+                }
+            });
+        }
+    }
+
     /// The checkpoint directory: typed, or through the system file dialog.
     fn checkpoint_section(&mut self, ui: &mut Ui, shell: &mut Shell) {
         ui.label("Checkpoint directory");
@@ -222,33 +303,6 @@ impl ExplorerMode {
             }
         });
     }
-}
-
-/// Dataset (with its paper preset), size, seed and noise process.
-fn data_section(ui: &mut Ui, c: &mut ExplorerConfig) {
-    egui::CollapsingHeader::new("Data")
-        .default_open(true)
-        .show(ui, |ui| {
-            let mut chosen = c.dataset;
-            choice(ui, "dataset", &mut chosen, DatasetKind::ALL, |d| {
-                d.name().into()
-            });
-            if chosen != c.dataset {
-                c.select_dataset(chosen);
-            }
-            if c.dataset == DatasetKind::Mog {
-                ui.add(egui::Slider::new(&mut c.mog_dim, 2..=64).text("dimension d"));
-            }
-            ui.add(
-                egui::Slider::new(&mut c.n_points, 1000..=500_000)
-                    .logarithmic(true)
-                    .text("points"),
-            );
-            ui.add(egui::DragValue::new(&mut c.data_seed).prefix("data seed "));
-            choice(ui, "process", &mut c.process, ProcessKind::ALL, |p| {
-                p.name().into()
-            });
-        });
 }
 
 /// Architecture, presets, width, depth, activation and split time.
