@@ -12,6 +12,8 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod diffusion;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod images;
 pub mod limits;
 pub mod metrics;
