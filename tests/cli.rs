@@ -372,6 +372,47 @@ fn diffusers_directory_in_unet_eval_and_images() {
     );
 }
 
+/// `train --data picture.png` traces the picture into --n points and records it in the
+/// checkpoint, which `compare` reopens (tracing it again from the recorded seed).
+#[test]
+fn train_on_a_traced_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let smiley = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/data/smiley.png");
+    let run = dir.path().join("run");
+    let out = bin()
+        .args(["train", "--data"])
+        .arg(&smiley)
+        .args([
+            "--n", "3000", "--iters", "20", "--width", "16", "--depth", "1", "--batch", "200",
+        ])
+        .args(["--device", "cpu", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("model.json")).unwrap()).unwrap();
+    assert_eq!(meta["data"]["source"], "picture", "{meta}");
+    assert_eq!(meta["data"]["n"], 3000);
+    let out = bin()
+        .args(["compare", "--model"])
+        .arg(&run)
+        .args(["--samplers", "ode,sde", "--n", "500", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["samplers"].as_array().unwrap().len(), 2);
+}
+
 /// `speed --quick` times every row of the performance table and prints a positive figure for
 /// each, in the build being run.
 #[test]

@@ -156,7 +156,7 @@ impl ExplorerConfig {
     pub fn recipe(&self) -> Result<RunRecipe, DatasetError> {
         Ok(RunRecipe {
             data: match &self.data_file {
-                Some(path) => DataSource::File { path: path.clone() },
+                Some(path) => DataSource::user_file(path.clone(), self.n_points, self.data_seed),
                 None => DataSource::Synthetic {
                     dataset: self.dataset_spec()?,
                     n: self.n_points,
@@ -192,6 +192,10 @@ impl ExplorerConfig {
                 (self.n_points, self.data_seed) = (*n, *seed);
             }
             DataSource::File { path } => self.data_file = Some(path.clone()),
+            DataSource::Picture { path, n, seed } => {
+                self.data_file = Some(path.clone());
+                (self.n_points, self.data_seed) = (*n, *seed);
+            }
         }
         let net = &meta.net;
         (self.arch, self.width, self.depth, self.activation) =

@@ -35,8 +35,11 @@ impl FilePurpose {
         match self {
             Self::OpenCheckpoint => d.set_title("Open a checkpoint directory").pick_folder(),
             Self::OpenData => d
-                .set_title("Train on a point file (.npy or CSV)")
-                .add_filter("points", &["npy", "csv", "txt"])
+                .set_title("Train on points (.npy, CSV) or a picture to trace (PNG, JPEG)")
+                .add_filter(
+                    "points or picture",
+                    &["npy", "csv", "txt", "png", "jpg", "jpeg"],
+                )
                 .pick_file(),
             Self::SaveCheckpoint => d
                 .set_title("Save the checkpoint as (a directory)")

@@ -142,7 +142,8 @@ pub struct AppArgs {
     /// Start with training paused.
     #[arg(long)]
     pub paused: bool,
-    /// Train on your own points: a .npy or CSV file (1D, 2D or more), instead of --dataset.
+    /// Train on your own points: a .npy or CSV file (1D, 2D or more), or a PNG/JPEG picture traced
+    /// into 2D points in proportion to its darkness (or alpha), instead of --dataset.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Open a checkpoint directory (from `train` or the app's Save) and continue from it.

@@ -21,7 +21,8 @@ use crate::train::{ModelChoice, Preset, RunRecipe, train_run, training_set};
 pub struct TrainArgs {
     #[command(flatten)]
     pub dataset: DatasetArgs,
-    /// Train on your own point set (.npy or CSV) instead of --dataset.
+    /// Train on your own point set (.npy or CSV), or a PNG/JPEG picture traced into --n 2D points
+    /// (default 500,000) in proportion to its darkness (or alpha), instead of --dataset.
     #[arg(long)]
     pub data: Option<PathBuf>,
     /// Size of the synthetic training set (default: 500,000 in 2D, 50,000 for MoG; paper sizes).
@@ -71,7 +72,8 @@ pub struct TrainArgs {
 /// Runs `train`.
 pub fn train_cmd(a: TrainArgs) -> Result<()> {
     let data = match &a.data {
-        Some(path) => DataSource::File { path: path.clone() },
+        // A picture is traced into --n points (default the paper's 2D size) from --seed.
+        Some(path) => DataSource::user_file(path.clone(), a.n.unwrap_or(500_000), a.seed),
         None => {
             let dataset = a.dataset.spec()?;
             DataSource::Synthetic {
@@ -119,6 +121,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
         match &recipe.data {
             DataSource::Synthetic { dataset, n, .. } => format!("{} (n = {n})", dataset.name()),
             DataSource::File { path } => path.display().to_string(),
+            DataSource::Picture { path, n, .. } => format!("{} (traced, n = {n})", path.display()),
         }
     );
     let bar = progress_bar(a.iters, "train");
@@ -222,7 +225,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
         DataSource::Synthetic { dataset, .. } => dataset
             .mixture()
             .map(|m| ExactMixtureScore::new(m, ckpt.meta.net.process)),
-        DataSource::File { .. } => None,
+        DataSource::File { .. } | DataSource::Picture { .. } => None,
     };
     let header = format!(
         "model: {} ({} iterations, loss {}), {}; {} samples per sampler, {} training points; \

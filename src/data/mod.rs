@@ -3,6 +3,7 @@
 mod datasets;
 pub mod io;
 mod mixture;
+pub mod picture;
 
 pub use datasets::{DatasetError, DatasetKind, DatasetSpec};
 pub use io::{ParseError, ReadError, read_points, write_npy};

@@ -32,6 +32,34 @@ pub enum DataSource {
         /// Its path when trained.
         path: PathBuf,
     },
+    /// A picture traced into `n` points, drawn from a seed (`data::picture::trace`).
+    Picture {
+        /// Its path when trained.
+        path: PathBuf,
+        /// Number of points.
+        n: usize,
+        /// Seed they were drawn with.
+        seed: u64,
+    },
+}
+
+impl DataSource {
+    /// A user's file: a picture (PNG/JPEG, traced into `n` points from `seed`) or a point file.
+    pub fn user_file(path: PathBuf, n: usize, seed: u64) -> Self {
+        if crate::data::picture::is_picture(&path) {
+            Self::Picture { path, n, seed }
+        } else {
+            Self::File { path }
+        }
+    }
+
+    /// The user's file this data came from, if any.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::File { path } | Self::Picture { path, .. } => Some(path),
+            Self::Synthetic { .. } => None,
+        }
+    }
 }
 
 /// Everything in `model.json`.

@@ -67,6 +67,7 @@ pub fn training_set(source: &DataSource) -> Result<Points, ReadError> {
     match source {
         DataSource::Synthetic { dataset, n, seed } => Ok(dataset.generate(*n, *seed)),
         DataSource::File { path } => read_points(path),
+        DataSource::Picture { path, n, seed } => crate::data::picture::trace(path, *n, *seed),
     }
 }
 

@@ -180,11 +180,17 @@ impl ExplorerMode {
         }
     }
 
-    /// Trains on the point file at `path` (`.npy` or CSV, any dimension), from scratch and
+    /// Trains on the point file at `path` (`.npy` or CSV, any dimension) or on a picture (PNG
+    /// or JPEG, traced into the panel's number of points from its data seed), from scratch and
     /// seeded as the panel says. A file that cannot be read leaves the current run as it is;
     /// the error, as the CLI words it, comes back.
     pub fn open_data_file(&mut self, path: &std::path::Path) -> Result<String, String> {
-        let points = crate::data::read_points(path)
+        let source = crate::model::DataSource::user_file(
+            path.to_path_buf(),
+            self.config.n_points,
+            self.config.data_seed,
+        );
+        let points = crate::train::training_set(&source)
             .map_err(|e| format!("could not open the data: {e}; the current run goes on"))?;
         if points.n < 2 {
             return Err(format!(
@@ -200,9 +206,14 @@ impl ExplorerMode {
         let train = recipe.train_config(&data);
         self.config = config;
         let said = format!(
-            "training on {}: {} points in {} dimension{}",
+            "training on {}: {} points{} in {} dimension{}",
             path.display(),
             data.n,
+            if crate::data::picture::is_picture(path) {
+                " traced from the picture"
+            } else {
+                ""
+            },
             data.d,
             if data.d == 1 { "" } else { "s" }
         );
@@ -267,7 +278,9 @@ impl ExplorerMode {
         self.config.show_checkpoint(meta);
         let exact = match &meta.data {
             crate::model::DataSource::Synthetic { dataset, .. } => dataset.mixture(),
-            crate::model::DataSource::File { .. } => None,
+            crate::model::DataSource::File { .. } | crate::model::DataSource::Picture { .. } => {
+                None
+            }
         };
         let data = Arc::new(data);
         let mut train = match self.config.recipe() {
@@ -571,6 +584,61 @@ mod tests {
         m.load_checkpoint(&mut shell);
         assert_eq!(m.applied.data_file.as_deref(), Some(csv.as_path()));
         assert_eq!(m.view_data.data.n, 400);
+    }
+
+    /// A traced PNG (a black L on white) trains live: the panel's number of points, all of them
+    /// on the letter, and its checkpoint records the picture with that count and seed.
+    #[test]
+    fn a_traced_picture_trains_live() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let mut m = mode(&ctx, &mut shell);
+        let dir = tempfile::tempdir().unwrap();
+        let png_path = dir.path().join("letter.png");
+        let (w, h) = (24usize, 24usize);
+        let mut pixels = vec![255u8; w * h];
+        for row in 2..22 {
+            for col in 4..8 {
+                pixels[row * w + col] = 0;
+            }
+        }
+        for row in 18..22 {
+            for col in 4..20 {
+                pixels[row * w + col] = 0;
+            }
+        }
+        let file = std::fs::File::create(&png_path).unwrap();
+        let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w as u32, h as u32);
+        enc.set_color(png::ColorType::Grayscale);
+        enc.write_header()
+            .unwrap()
+            .write_image_data(&pixels)
+            .unwrap();
+        m.config.n_points = 3000;
+        let said = m.open_data_file(&png_path).unwrap();
+        assert!(said.contains("3000 points traced"), "{said}");
+        let data = m.view_data.data.clone();
+        assert_eq!((data.n, data.d), (3000, 2));
+        // Pixel (row, col) covers x ∈ [(col − 12)/6, (col − 11)/6], y ∈ [(11 − row)/6, (12 − row)/6].
+        let on_letter = |x: f32, y: f32| {
+            let (col, row) = ((x * 6.0 + 12.0).floor(), (12.0 - y * 6.0).floor());
+            ((4.0..8.0).contains(&col) && (2.0..22.0).contains(&row))
+                || ((4.0..20.0).contains(&col) && (18.0..22.0).contains(&row))
+        };
+        assert!(data.data.chunks(2).all(|p| on_letter(p[0], p[1])));
+        until(&mut m, |m| m.state.iteration > 20);
+        let ckpt = dir.path().join("run");
+        m.checkpoint_path = ckpt.display().to_string();
+        m.save_checkpoint(&mut shell);
+        let saved = crate::model::Checkpoint::load(&ckpt).unwrap();
+        assert_eq!(
+            saved.meta.data,
+            crate::model::DataSource::Picture {
+                path: png_path,
+                n: 3000,
+                seed: m.config.data_seed
+            }
+        );
     }
 
     #[test]

@@ -177,6 +177,13 @@ impl ExplorerMode {
             .default_open(true)
             .show(ui, |ui| {
                 let synthetic = self.config.data_file.is_none();
+                // A traced picture takes the number of points and the seed from here too.
+                let drawn = synthetic
+                    || self
+                        .config
+                        .data_file
+                        .as_deref()
+                        .is_some_and(crate::data::picture::is_picture);
                 ui.add_enabled_ui(synthetic, |ui| {
                     let c = &mut self.config;
                     let mut chosen = c.dataset;
@@ -189,6 +196,9 @@ impl ExplorerMode {
                     if c.dataset == DatasetKind::Mog {
                         ui.add(egui::Slider::new(&mut c.mog_dim, 2..=64).text("dimension d"));
                     }
+                });
+                ui.add_enabled_ui(drawn, |ui| {
+                    let c = &mut self.config;
                     ui.add(
                         egui::Slider::new(&mut c.n_points, 1000..=500_000)
                             .logarithmic(true)
@@ -207,7 +217,7 @@ impl ExplorerMode {
     /// Your own points: a `.npy` or CSV file, typed or through the dialog; training restarts on
     /// it at once, and a file that cannot be read leaves the run as it is.
     fn own_data(&mut self, ui: &mut Ui, shell: &mut Shell) {
-        ui.label("or your own points (.npy, CSV)");
+        ui.label("or your own points (.npy, CSV) or picture (PNG, JPEG)");
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.data_path)

@@ -11,42 +11,11 @@ use super::{ImageError, ImageSet, ReadOptions, malformed, read_file};
 /// One decoded picture: `(channels, height, width, [C, H, W] pixels in [0, 1])`, C = 1 or 3.
 type Picture = (usize, usize, usize, Vec<f32>);
 
-/// Why a PNG or JPEG could not be decoded.
-#[derive(Debug, thiserror::Error)]
-enum DecodeError {
-    /// The PNG decoder's error.
-    #[error(transparent)]
-    Png(#[from] png::DecodingError),
-    /// The JPEG decoder's error.
-    #[error(transparent)]
-    Jpeg(#[from] zune_jpeg::errors::DecodeErrors),
-    /// The decoded frame would not fit in memory.
-    #[error("the image is too large")]
-    TooLarge,
-    /// A palette PNG came out of the decoder unexpanded.
-    #[error("palette not expanded")]
-    Palette,
-    /// The decoder gave fewer bytes than the image's size needs.
-    #[error("short frame")]
-    ShortFrame,
-    /// The JPEG decoder gave no image size.
-    #[error("no image information")]
-    NoInfo,
-}
-
-/// Decodes one PNG or JPEG file, told apart by its magic bytes.
+/// Decodes one PNG or JPEG file, told apart by its magic bytes (`data::picture::decode`).
 fn decode_picture(path: &Path) -> Result<Picture, ImageError> {
     let bytes = read_file(path)?;
-    if bytes.starts_with(b"\x89PNG") {
-        decode_png(&bytes).map_err(|e| malformed(path, format!("invalid PNG: {e}")))
-    } else if bytes.starts_with(&[0xff, 0xd8]) {
-        decode_jpeg(&bytes).map_err(|e| malformed(path, format!("invalid JPEG: {e}")))
-    } else {
-        Err(malformed(
-            path,
-            "neither a PNG nor a JPEG file (bad magic bytes)",
-        ))
-    }
+    let d = crate::data::picture::decode(&bytes).map_err(|e| malformed(path, e.to_string()))?;
+    Ok(planes(&d.data, d.channels, d.height, d.width))
 }
 
 /// Interleaved 8-bit pixels `[H, W, C]` with `c` channels into planes, alpha dropped.
@@ -57,45 +26,6 @@ fn planes(data: &[u8], c: usize, h: usize, w: usize) -> Picture {
         out.extend(data.chunks_exact(c).map(|px| px[ch] as f32 / 255.0));
     }
     (keep, h, w, out)
-}
-
-/// Decodes a PNG, expanded to 8 bits per channel.
-fn decode_png(bytes: &[u8]) -> Result<Picture, DecodeError> {
-    let mut dec = png::Decoder::new(std::io::Cursor::new(bytes));
-    dec.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = dec.read_info()?;
-    let size = reader.output_buffer_size().ok_or(DecodeError::TooLarge)?;
-    let mut buf = vec![0; size];
-    let info = reader.next_frame(&mut buf)?;
-    let c = match info.color_type {
-        png::ColorType::Grayscale => 1,
-        png::ColorType::GrayscaleAlpha => 2,
-        png::ColorType::Rgb => 3,
-        png::ColorType::Rgba => 4,
-        png::ColorType::Indexed => return Err(DecodeError::Palette),
-    };
-    let (h, w) = (info.height as usize, info.width as usize);
-    let data = buf.get(..h * w * c).ok_or(DecodeError::ShortFrame)?;
-    Ok(planes(data, c, h, w))
-}
-
-/// Decodes a JPEG as grayscale or RGB.
-fn decode_jpeg(bytes: &[u8]) -> Result<Picture, DecodeError> {
-    use zune_jpeg::zune_core::colorspace::ColorSpace;
-    let mut dec = zune_jpeg::JpegDecoder::new(std::io::Cursor::new(bytes));
-    dec.decode_headers()?;
-    let gray = matches!(dec.input_colorspace(), Some(ColorSpace::Luma));
-    let (cs, c) = if gray {
-        (ColorSpace::Luma, 1)
-    } else {
-        (ColorSpace::RGB, 3)
-    };
-    dec.set_options(dec.options().jpeg_set_out_colorspace(cs));
-    let data = dec.decode()?;
-    let info = dec.info().ok_or(DecodeError::NoInfo)?;
-    let (h, w) = (info.height as usize, info.width as usize);
-    let data = data.get(..h * w * c).ok_or(DecodeError::ShortFrame)?;
-    Ok(planes(data, c, h, w))
 }
 
 /// Decodes PNG/JPEG `files` (in parallel) into one set with `options`' channels and size; without
