@@ -5,6 +5,7 @@
 //! driver is [`smoke`]. The app owns the worker threads and only ever drains their events.
 
 pub mod config;
+pub mod draw;
 pub mod explorer;
 pub mod images;
 pub mod plot;

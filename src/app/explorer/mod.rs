@@ -67,6 +67,8 @@ pub struct ExplorerMode {
     checkpoint_path: String,
     /// The point file typed in the Data section.
     data_path: String,
+    /// The Draw view's drawing.
+    pub draw: crate::app::draw::DrawTool,
     /// With the smoke test: the headless training rate on the app's trainer threads.
     pub headless_rate: Option<f64>,
 }
@@ -141,6 +143,7 @@ impl ExplorerMode {
             generation: 0,
             checkpoint_path: "checkpoints/run".into(),
             data_path: String::new(),
+            draw: crate::app::draw::DrawTool::default(),
             headless_rate,
         };
         if let Some(path) = &opts.checkpoint {
@@ -219,6 +222,20 @@ impl ExplorerMode {
         );
         self.restart(data, train, None, None, true);
         Ok(said)
+    }
+
+    /// Saves the drawing (where the Draw view says, else the next free
+    /// `drawings/drawing-NNN.npy`) and trains on that file.
+    pub fn train_on_drawing(&mut self) -> Result<String, String> {
+        if self.draw.points.len() < 2 {
+            return Err("draw at least 2 points first".into());
+        }
+        let path = self.draw.target_path(std::path::Path::new("."));
+        self.draw
+            .save(&path)
+            .map_err(|e| format!("could not save the drawing to {}: {e}", path.display()))?;
+        self.data_path = path.display().to_string();
+        self.open_data_file(&path)
     }
 
     /// Goes back from a point file to the panel's synthetic dataset.
@@ -388,9 +405,28 @@ impl Mode for ExplorerMode {
         self.status_panel(ui, shell);
     }
 
-    fn central(&mut self, ui: &mut Ui, _shell: &mut Shell) {
+    fn central(&mut self, ui: &mut Ui, shell: &mut Shell) {
         self.views.eps_marked = self.views.eps_marked.max(1e-3);
         views::guide_line(ui, self.views.tab);
+        if self.views.tab == Tab::Draw {
+            match views::draw_view(ui, &mut self.draw) {
+                views::DrawAction::Train => match self.train_on_drawing() {
+                    Ok(said) => shell.notify(&said),
+                    Err(e) => shell.notify(&e),
+                },
+                views::DrawAction::EditTrainingSet => {
+                    let data = self.view_data.data.clone();
+                    self.draw.load(&data);
+                }
+                views::DrawAction::None => {}
+            }
+            // Painting asks for the next frame at once: strokes stay smooth.
+            if self.draw.in_stroke() {
+                ui.ctx().request_repaint();
+            }
+            self.views.cache.end_frame();
+            return;
+        }
         let (st, vd, vs) = (&self.state, &self.view_data, &mut self.views);
         match vs.tab {
             Tab::Samples => views::samples_view(ui, st, vd, vs),
@@ -399,6 +435,7 @@ impl Mode for ExplorerMode {
             Tab::Density => views::density_view(ui, st, vs),
             Tab::Tid => views::tid_view(ui, st, vs),
             Tab::SeeSaw => views::seesaw_view(ui, st),
+            Tab::Draw => {}
             // The Images tab is the other mode; the app never shows it here.
             Tab::Images => {}
         }
@@ -639,6 +676,35 @@ mod tests {
                 seed: m.config.data_seed
             }
         );
+    }
+
+    /// A drawing trains live: "Train on drawing" saves it where the view says and restarts on
+    /// it, seeded; the saved file reads back as the drawn points.
+    #[test]
+    fn a_drawing_trains_live() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let mut m = mode(&ctx, &mut shell);
+        assert!(m.train_on_drawing().unwrap_err().contains("at least 2"));
+        for (x, y) in [(-1.0, -1.0), (1.0, 1.0), (1.0, -1.0)] {
+            for _ in 0..20 {
+                m.draw.paint([x, y], 1.0 / 60.0);
+            }
+            m.draw.end_stroke();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.csv");
+        m.draw.save_path = path.display().to_string();
+        let generation = m.generation;
+        let said = m.train_on_drawing().unwrap();
+        assert!(said.contains("1998 points in 2 dimensions"), "{said}");
+        assert_eq!(m.generation, generation + 1);
+        assert_eq!(m.applied.data_file.as_deref(), Some(path.as_path()));
+        assert_eq!(
+            crate::data::read_points(&path).unwrap().data,
+            m.draw.to_points().data
+        );
+        until(&mut m, |m| m.state.iteration > 20);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod builders;
 mod covariance;
 mod density;
+mod draw;
 mod samples;
 mod seesaw;
 mod tid;
@@ -31,6 +32,7 @@ use crate::train::analysis::SamplerRun;
 
 pub use builders::histogram_1d;
 pub use density::density_view;
+pub use draw::{DrawAction, draw_view};
 pub use samples::samples_view;
 pub use seesaw::seesaw_view;
 pub use tid::{tid_plot, tid_table, tid_view};
@@ -55,6 +57,8 @@ pub enum Tab {
     Tid,
     /// Regime losses and velocity MAE over training (Fig. 7a, 8).
     SeeSaw,
+    /// Paint your own 2D distribution and train on it.
+    Draw,
     /// A U-Net's ODE and SDE image samples, TID on pixels, nearest-neighbour grids (Fig. 1, 10).
     Images,
 }
@@ -95,6 +99,11 @@ impl Tab {
                 "as the model grows, the low-noise error keeps falling while the high-noise error \
                  stalls or rises: the see-saw behind the collapse",
             ),
+            Tab::Draw => (
+                "your data",
+                "paint a distribution (drag; right-drag erases), then train on it and see in \
+                 Samples where the ODE clumps your shape and the SDE does not",
+            ),
             Tab::Images => (
                 "Fig. 1, 10",
                 "ODE samples with near-duplicates among themselves (densest first), while an SDE \
@@ -103,13 +112,14 @@ impl Tab {
         }
     }
 
-    pub const ALL: [(Tab, &'static str); 7] = [
+    pub const ALL: [(Tab, &'static str); 8] = [
         (Tab::Samples, "Samples"),
         (Tab::Trajectories, "Trajectories"),
         (Tab::Velocity, "Velocity field"),
         (Tab::Density, "Density evolution"),
         (Tab::Tid, "TID curves"),
         (Tab::SeeSaw, "See-saw"),
+        (Tab::Draw, "Draw"),
         (Tab::Images, "Images"),
     ];
 }
@@ -375,7 +385,11 @@ mod tests {
     fn every_view_has_a_figure_and_a_guide() {
         let guides: Vec<(&str, &str)> = Tab::ALL.iter().map(|(t, _)| t.guide()).collect();
         for (tab, (figure, text)) in Tab::ALL.iter().zip(&guides) {
-            assert!(figure.starts_with("Fig. "), "{tab:?}: {figure}");
+            // The Draw view makes data for the others rather than reproducing a figure.
+            assert!(
+                figure.starts_with("Fig. ") || tab.0 == Tab::Draw,
+                "{tab:?}: {figure}"
+            );
             assert!(text.len() > 40 && !text.ends_with('.'), "{tab:?}: {text}");
         }
         for (i, (_, a)) in guides.iter().enumerate() {
