@@ -173,6 +173,8 @@ pub struct ViewSettings {
     pub density_mode: bool,
     /// Point size in pixels.
     pub point_size: f32,
+    /// The two coordinates the Samples view plots for data of more than 2 dimensions.
+    pub coords: [usize; 2],
     /// Time of the trajectory marker, `t ∈ [0, 1]`.
     pub marker_t: f32,
     /// Index into the velocity field's times.
@@ -198,6 +200,7 @@ impl Default for ViewSettings {
             show_training: false,
             density_mode: false,
             point_size: 2.0,
+            coords: [0, 1],
             marker_t: 0.5,
             field_time: 0,
             show_error: false,
@@ -304,9 +307,14 @@ impl ViewData {
 
     /// The data rectangle of the first two coordinates.
     fn rect2d(&self) -> DataRect {
+        self.rect_of([0, 1])
+    }
+
+    /// The data rectangle of coordinates `i` (across) and `j` (up).
+    fn rect_of(&self, [i, j]: [usize; 2]) -> DataRect {
         DataRect::new(
-            [self.bounds[0][0] as f32, self.bounds[0][1] as f32],
-            [self.bounds[1][0] as f32, self.bounds[1][1] as f32],
+            [self.bounds[i][0] as f32, self.bounds[i][1] as f32],
+            [self.bounds[j][0] as f32, self.bounds[j][1] as f32],
         )
     }
 }

@@ -1,5 +1,5 @@
 //! View 1 (Fig. 2): the samples of every sampler side by side, as points or density
-//! histograms; in other dimensions than 2, histograms of coordinate 1.
+//! histograms; for data of more than 2 dimensions, two chosen coordinates; in 1D, histograms.
 
 use eframe::egui;
 
@@ -40,22 +40,64 @@ fn title_of(run: &SamplerRun, state: &ExplorerState, eps: f64) -> String {
 
 /// View 1: samples of every sampler side by side, as points or density histograms.
 pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut ViewSettings) {
+    let d = vd.data.d;
     ui.horizontal(|ui| {
         ui.checkbox(&mut vs.show_training, "training data overlay");
-        ui.checkbox(&mut vs.density_mode, "density histogram");
+        // The analysis bins 2D samples only.
+        ui.add_enabled(
+            d == 2,
+            egui::Checkbox::new(&mut vs.density_mode, "density histogram"),
+        );
         ui.add(egui::Slider::new(&mut vs.point_size, 1.0..=6.0).text("point size"));
+        if d > 2 {
+            ui.separator();
+            ui.label(format!("{d} dimensions: plot x"));
+            ui.add(
+                egui::DragValue::new(&mut vs.coords[0])
+                    .range(0..=d - 1)
+                    .custom_formatter(|v, _| format!("{}", v as usize + 1))
+                    .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
+            );
+            ui.label("against x");
+            ui.add(
+                egui::DragValue::new(&mut vs.coords[1])
+                    .range(0..=d - 1)
+                    .custom_formatter(|v, _| format!("{}", v as usize + 1))
+                    .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
+            );
+        }
     });
     if state.samples.is_empty() {
         ui.label("Waiting for the first analysis pass…");
         return;
     }
-    let d = vd.data.d;
-    if d != 2 {
+    if d == 1 {
         samples_1d(ui, state, vd, &mut vs.cache);
         return;
     }
+    let coords = if d == 2 {
+        [0, 1]
+    } else {
+        vs.coords.map(|c| c.min(d - 1))
+    };
+    let [ci, cj] = coords;
+    let names = [format!("x{}", ci + 1), format!("x{}", cj + 1)];
+    let density = vs.density_mode && d == 2;
     let size = panel_size(ui, state.samples.len());
-    let bounds = vd.rect2d();
+    let bounds = vd.rect_of(coords);
+    // The training overlay in the chosen coordinates (built once per choice).
+    let overlay = if d == 2 {
+        vd.overlay.clone()
+    } else {
+        let data = vd.data.clone();
+        Some(vs.cache.get(key((vd.overlay_key, ci, cj)), move || {
+            let sub = data.subset(20_000, 5);
+            sub.data
+                .chunks_exact(d)
+                .map(|r| [r[ci], r[cj]])
+                .collect::<Vec<[f32; 2]>>()
+        }))
+    };
     ui.horizontal(|ui| {
         for (i, run) in state.samples.iter().enumerate() {
             let title = title_of(run, state, vs.eps_marked);
@@ -65,12 +107,12 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
                 bounds,
                 Labels {
                     title: &title,
-                    x: "x₁",
-                    y: "x₂",
+                    x: if d == 2 { "x₁" } else { &names[0] },
+                    y: if d == 2 { "x₂" } else { &names[1] },
                 },
             );
             let view_id = key(("samples", i));
-            if vs.density_mode {
+            if density {
                 if let Some(h) = &run.histogram {
                     let hist_key = run_key(run, "hist");
                     let image = vs.cache.get(hist_key, || histogram_image(h));
@@ -91,23 +133,23 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
             } else {
                 let mut layers = Vec::with_capacity(2);
                 if vs.show_training
-                    && let Some(o) = &vd.overlay
+                    && let Some(o) = &overlay
                 {
                     layers.push(PointLayer {
-                        key: vd.overlay_key,
+                        key: key((vd.overlay_key, ci, cj)),
                         positions: o.clone(),
                         color: [0.6, 0.6, 0.6, 0.25],
                         size_px: vs.point_size,
                     });
                 }
-                let points_key = run_key(run, "points");
+                let points_key = key((run_key(run, "points"), ci, cj));
                 layers.push(PointLayer {
                     key: points_key,
                     positions: vs.cache.get(points_key, || {
                         run.samples
                             .data
-                            .chunks_exact(2)
-                            .map(|r| [r[0], r[1]])
+                            .chunks_exact(d)
+                            .map(|r| [r[ci], r[cj]])
                             .collect()
                     }),
                     color: rgba(sampler_color(run.config.kind), 0.55),
@@ -118,7 +160,7 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
             }
         }
     });
-    if vs.density_mode {
+    if density {
         colorbar(
             ui,
             Colormap::Magma,
