@@ -17,7 +17,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::unet::{Init, ParamSource, UNet, UNetConfig, UNetConfigError, ZeroInit};
+use super::unet::{Init, ParamSource, UNet, UNetConfig, UNetConfigError};
 use crate::diffusion::NoiseProcess;
 
 /// Which weights of a score_sde checkpoint to load.
@@ -309,6 +309,26 @@ fn natural_key(key: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// Zero parameters, no more in all than `remaining` (the error gives the size asked for).
+struct Budgeted {
+    remaining: u128,
+}
+
+impl ParamSource for Budgeted {
+    type Error = u128;
+
+    fn take(&mut self, _name: &str, shape: &[usize], _init: Init) -> Result<Vec<f32>, u128> {
+        let n = shape
+            .iter()
+            .fold(1u128, |a, &s| a.saturating_mul(s as u128));
+        if n > self.remaining {
+            return Err(n);
+        }
+        self.remaining -= n;
+        Ok(vec![0.0; n as usize])
+    }
+}
+
 /// Sidecar format version of a saved U-Net.
 pub const UNET_FORMAT_VERSION: u32 = 1;
 
@@ -399,7 +419,19 @@ impl UNet {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "weights file missing"),
             });
         }
-        let Ok((mut net, _)) = UNet::build(&meta.config, &mut ZeroInit, device);
+        // The sidecar's sizes come from a file: build no more parameters than the weights file
+        // can hold (4 bytes each), so a lying sidecar is an error, not an allocation failure.
+        let have = std::fs::metadata(weights).map_or(0, |m| m.len()) as u128;
+        let mut budget = Budgeted {
+            remaining: have / 4,
+        };
+        let (mut net, _) = UNet::build(&meta.config, &mut budget, device).map_err(|need| {
+            sidecar_err(format!(
+                "its config needs at least {need} more parameters than the {have} bytes of {} \
+                 hold",
+                weights.display()
+            ))
+        })?;
         crate::model::checkpoint::load_safetensors_strict(&mut net, weights, "config").map_err(
             |message| UNetError::Weights {
                 path: weights.to_path_buf(),
@@ -589,14 +621,25 @@ mod tests {
         assert_eq!(back.score_sde_config(), Some(&r.config));
         assert_eq!(run(&back, &r, &dev), run(&net, &r, &dev));
 
-        // A sidecar whose config disagrees with the weights names a tensor.
+        // A sidecar whose config disagrees with the weights (one level fewer) names a tensor.
         let json = sidecar_path(&path);
         let mut meta: UNetMeta =
             serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        meta.config.ch_mult = vec![1, 2];
+        meta.config.ch_mult = vec![1];
         std::fs::write(&json, serde_json::to_string(&meta).unwrap()).unwrap();
         let e = UNet::load(&path, &dev).unwrap_err();
         assert!(matches!(e, UNetError::Weights { .. }), "{e}");
+        // A sidecar asking for far more parameters than the weights file holds is an error
+        // before the network is built; absurd sizes are refused by the config's checks.
+        meta.config = r.config.clone();
+        meta.config.nf = 1 << 14;
+        std::fs::write(&json, serde_json::to_string(&meta).unwrap()).unwrap();
+        let e = UNet::load(&path, &dev).unwrap_err().to_string();
+        assert!(e.contains("more parameters"), "{e}");
+        meta.config.nf = 1 << 40;
+        std::fs::write(&json, serde_json::to_string(&meta).unwrap()).unwrap();
+        let e = UNet::load(&path, &dev).unwrap_err().to_string();
+        assert!(e.contains("beyond any memory"), "{e}");
         // A truncated weights file is an error, not a panic.
         meta.config = r.config.clone();
         std::fs::write(&json, serde_json::to_string(&meta).unwrap()).unwrap();

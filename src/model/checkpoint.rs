@@ -254,6 +254,34 @@ impl Checkpoint {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "weights file missing"),
             });
         }
+        // The sidecar's sizes come from a file: check them before anything is allocated. The
+        // weights file holds at least 4 bytes per f32 parameter.
+        let sidecar = |message: String| CheckpointError::Sidecar {
+            path: json.clone(),
+            message,
+        };
+        let parts = meta.net.part_configs();
+        if let Some((name, c)) = parts
+            .iter()
+            .find(|(_, c)| c.width == 0 || c.depth == 0 || (c.dim == 0 && c.out_dim.is_none()))
+        {
+            return Err(sidecar(format!(
+                "network part '{name}' has d = {}, width {}, depth {}: all must be positive",
+                c.dim, c.width, c.depth
+            )));
+        }
+        let params = parts
+            .iter()
+            .fold(0u128, |a, (_, c)| a.saturating_add(c.num_params_wide()));
+        let have = std::fs::metadata(&st).map_or(0, |m| m.len()) as u128;
+        if params.saturating_mul(4) > have {
+            return Err(sidecar(format!(
+                "the architecture needs {params} parameters ({} of f32), more than the {have} \
+                 bytes of {}",
+                crate::limits::human_bytes(params * 4),
+                st.display()
+            )));
+        }
         let device = Device::flex();
         let configs = meta.net.part_configs();
         let fresh = meta.net.init_weights(0);

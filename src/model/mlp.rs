@@ -109,6 +109,21 @@ impl MlpConfig {
         shapes
     }
 
+    /// Number of parameters, in closed form and in `u128`, without building the layer list:
+    /// safe to call on sizes read from a file, however large.
+    pub fn num_params_wide(&self) -> u128 {
+        let (i, w) = (self.dim as u128 + 1, self.width as u128);
+        let o = self.out_dim.unwrap_or(self.dim) as u128;
+        let layer =
+            |fan_in: u128, fan_out: u128| fan_in.saturating_mul(fan_out).saturating_add(fan_out);
+        match self.depth as u128 {
+            0 => layer(i, o),
+            d => layer(i, w)
+                .saturating_add((d - 1).saturating_mul(layer(w, w)))
+                .saturating_add(layer(w, o)),
+        }
+    }
+
     /// Number of parameters.
     pub fn num_params(&self) -> usize {
         self.layer_shapes().iter().map(|(i, o)| i * o + o).sum()

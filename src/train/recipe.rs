@@ -402,6 +402,22 @@ mod tests {
         let back = Checkpoint::load(dir.path()).unwrap();
         assert_eq!(back.meta.losses, ckpt.meta.losses);
         assert_eq!(back.meta.loss, out.losses.recent_mean());
+
+        // A sidecar whose sizes the weights file cannot hold is refused before anything is
+        // allocated: a 10⁹-wide, 10⁹-deep network, a zero width.
+        let json = dir.path().join("model.json");
+        let text = std::fs::read_to_string(&json).unwrap();
+        let mut meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (width, depth, needle) in [
+            (1_000_000_000u64, 1_000_000_000u64, "parameters"),
+            (0, 2, "positive"),
+        ] {
+            meta["net"]["mlp"]["width"] = width.into();
+            meta["net"]["mlp"]["depth"] = depth.into();
+            std::fs::write(&json, meta.to_string()).unwrap();
+            let e = Checkpoint::load(dir.path()).err().unwrap().to_string();
+            assert!(e.contains(needle) && e.contains("model.json"), "{e}");
+        }
     }
 
     #[test]

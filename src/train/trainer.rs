@@ -118,12 +118,10 @@ impl Trainer {
         }
         // Weights, gradients and Adam's two moments, plus the batch's activations per layer.
         // (In u128: a width of 10¹⁰ squared does not fit in usize.)
-        let params: u128 = net
+        let params = net
             .part_configs()
             .iter()
-            .flat_map(|(_, c)| c.layer_shapes())
-            .map(|(i, o)| i as u128 * o as u128 + o as u128)
-            .sum();
+            .fold(0u128, |a, (_, c)| a.saturating_add(c.num_params_wide()));
         let widest = net
             .part_configs()
             .iter()

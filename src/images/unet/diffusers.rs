@@ -345,6 +345,18 @@ impl DiffusersConfig {
             return Err(unsupported("upsample_type", &self.upsample_type, "conv"));
         }
         let levels = self.block_out_channels.len();
+        use super::{MAX_BLOCKS, MAX_CHANNELS, MAX_IMAGE_SIZE};
+        if self.block_out_channels.iter().any(|&c| c > MAX_CHANNELS)
+            || self.in_channels > MAX_CHANNELS
+            || self.layers_per_block > MAX_BLOCKS
+            || matches!(&self.sample_size, Some(SampleSize::Side(s)) if *s > MAX_IMAGE_SIZE)
+            || matches!(&self.sample_size, Some(SampleSize::Pair(p)) if p.iter().any(|s| *s > MAX_IMAGE_SIZE))
+        {
+            return Err(Invalid(format!(
+                "sizes beyond any memory: at most {MAX_CHANNELS} channels, {MAX_BLOCKS} layers \
+                 per block and {MAX_IMAGE_SIZE}-pixel sides"
+            )));
+        }
         if levels == 0 || self.block_out_channels.contains(&0) {
             return Err(Invalid(format!(
                 "block_out_channels {:?} must be non-empty and positive",
@@ -390,6 +402,11 @@ impl DiffusersConfig {
                 ));
             }
         };
+        if levels > 16 {
+            return Err(Invalid(format!(
+                "{levels} levels: at most 16 (each halves the image)"
+            )));
+        }
         let div = 1usize << (levels - 1);
         if size == 0 || !size.is_multiple_of(div) {
             return Err(Invalid(format!(

@@ -52,6 +52,12 @@ use crate::diffusion::{EpsilonModel, NoiseProcess, Times};
 pub const GROUPS: usize = 32;
 /// GroupNorm epsilon in every score_sde DDPM normalisation.
 pub const GROUP_NORM_EPS: f64 = 1e-6;
+/// Most channels of any level (sizes beyond it are refused, whatever the file says).
+pub const MAX_CHANNELS: usize = 1 << 20;
+/// Largest image side.
+pub const MAX_IMAGE_SIZE: usize = 1 << 16;
+/// Most residual blocks per level.
+pub const MAX_BLOCKS: usize = 1 << 10;
 /// Continuous time `t ∈ [0, 1]` is fed to the network as the label `t · 999` (score_sde).
 pub const TIME_LABEL_SCALE: f64 = 999.0;
 /// `max_positions` of score_sde's sinusoidal timestep embedding.
@@ -173,13 +179,25 @@ impl UNetConfig {
         if self.nf < 4 || !self.nf.is_multiple_of(2) {
             return Err(UNetConfigError::Nf { nf: self.nf });
         }
+        // Widths beyond 2^20 channels fit no memory; refusing them keeps all size arithmetic
+        // far from overflow.
+        if self
+            .ch_mult
+            .iter()
+            .any(|&m| self.nf.checked_mul(m).is_none_or(|c| c > MAX_CHANNELS))
+            || self.channels > MAX_CHANNELS
+            || self.image_size > MAX_IMAGE_SIZE
+            || self.num_res_blocks > MAX_BLOCKS
+        {
+            return Err(UNetConfigError::TooLarge);
+        }
         if self.groups == 0 {
             return Err(UNetConfigError::NoGroups);
         }
         if let Some(&mult) = self
             .ch_mult
             .iter()
-            .find(|&&m| !(self.nf * m).is_multiple_of(self.groups))
+            .find(|&&m| !self.nf.saturating_mul(m).is_multiple_of(self.groups))
         {
             return Err(UNetConfigError::Groups {
                 nf: self.nf,
@@ -189,6 +207,14 @@ impl UNetConfig {
         }
         if self.channels == 0 {
             return Err(UNetConfigError::NoChannels);
+        }
+        // More levels than that halve any image to nothing (and would overflow the shift).
+        if self.num_resolutions() > 16 {
+            return Err(UNetConfigError::ImageSize {
+                image_size: self.image_size,
+                div: usize::MAX,
+                levels: self.num_resolutions(),
+            });
         }
         let div = 1usize << (self.num_resolutions() - 1);
         if self.image_size == 0 || !self.image_size.is_multiple_of(div) {
@@ -305,6 +331,12 @@ pub enum UNetConfigError {
     /// Zero GroupNorm groups.
     #[error("groups must be positive")]
     NoGroups,
+    /// Sizes no machine holds.
+    #[error(
+        "sizes beyond any memory: at most {MAX_CHANNELS} channels per level and as image \
+         channels, image_size ≤ {MAX_IMAGE_SIZE}, num_res_blocks ≤ {MAX_BLOCKS}"
+    )]
+    TooLarge,
     /// A level whose width the GroupNorm groups do not divide.
     #[error("nf · ch_mult = {nf} · {mult} is not a multiple of the {groups} GroupNorm groups")]
     Groups {
