@@ -111,15 +111,11 @@ pub fn small_unet() -> crate::images::UNetConfig {
     crate::images::UNetConfig {
         nf: 4,
         ch_mult: vec![1, 2],
-        num_res_blocks: 1,
         attn_resolutions: vec![2],
-        dropout: 0.1,
-        resamp_with_conv: true,
-        conditional: true,
         centered: true,
         image_size: 4,
-        channels: 3,
         groups: 2,
+        ..crate::images::UNetConfig::tiny()
     }
 }
 

@@ -235,16 +235,9 @@ pub fn train_unet_cmd(a: TrainUNetArgs) -> Result<()> {
 /// Arguments of `images`.
 #[derive(Args, Debug)]
 pub struct ImagesArgs {
-    /// The U-Net: a `train-unet` directory, a U-Net .safetensors written by it, or a score_sde
-    /// .pth checkpoint (with --config).
-    #[arg(long)]
-    pub checkpoint: PathBuf,
-    /// TOML file of U-Net config fields, for a .pth checkpoint.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Which weights: the moving average (ema) or the raw training weights (model).
-    #[arg(long, value_enum, default_value_t = WeightSet::Ema)]
-    pub weights: WeightSet,
+    /// The U-Net.
+    #[command(flatten)]
+    pub unet: UNetSourceArgs,
     /// Training images: `procedural` or a file or directory (default: what the `train-unet`
     /// directory recorded).
     #[arg(long)]
@@ -343,9 +336,9 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         })
         .collect();
     let settings = StudySettings {
-        checkpoint: a.checkpoint.clone(),
-        config: a.config.clone(),
-        weights: a.weights,
+        checkpoint: a.unet.checkpoint.clone(),
+        config: a.unet.config.clone(),
+        weights: a.unet.weights,
         data: a.data.as_ref().map(|name| StudyData {
             name: name.clone(),
             n: a.data_n,
@@ -371,19 +364,9 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
     let bar = std::cell::RefCell::new(None::<(usize, indicatif::ProgressBar)>);
     let grids = std::cell::RefCell::new(Vec::new());
     let progress = |stage: Stage, _: f32| {
-        if let Stage::Estimated {
-            seconds,
-            rate,
-            evaluations,
-            on_cpu,
-        } = stage
-        {
-            use crate::images::study::{cost_sentence, long_on_cpu};
-            eprintln!(
-                "sampling: {} (timed on one chunk)",
-                cost_sentence(seconds, rate, evaluations)
-            );
-            if long_on_cpu(seconds, on_cpu) {
+        if let Some((_, sentence, long)) = stage.cost() {
+            eprintln!("sampling: {sentence} (timed on one chunk)");
+            if long {
                 eprintln!(
                     "that is long on a CPU: run it on a GPU with --device gpu (burn wgpu), or \
                      sample fewer images (--n) or steps (--ode-steps, --sde-steps)"
@@ -518,10 +501,10 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         })
         .collect();
     let json = serde_json::json!({
-        "checkpoint": a.checkpoint,
+        "checkpoint": a.unet.checkpoint,
         "model": r.model,
         "device": r.device,
-        "weights": a.weights,
+        "weights": a.unet.weights,
         "data": r.source,
         "n": a.n,
         "seed": a.seed,
@@ -538,9 +521,9 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
     Ok(())
 }
 
-/// Arguments of `unet-eval`.
+/// Which U-Net to open: the arguments `images` and `unet-eval` share.
 #[derive(Args, Debug)]
-pub struct UNetEvalArgs {
+pub struct UNetSourceArgs {
     /// The network: a diffusers model or pipeline directory (or its config.json), a `train-unet`
     /// directory or U-Net .safetensors, or a score_sde .pth checkpoint (with --config).
     #[arg(long)]
@@ -549,9 +532,18 @@ pub struct UNetEvalArgs {
     /// or a TOML file of U-Net config fields.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Which weights of a score_sde or `train-unet` checkpoint.
+    /// Which weights of a score_sde or `train-unet` checkpoint: the moving average (ema) or the
+    /// raw training weights (model).
     #[arg(long, value_enum, default_value_t = WeightSet::Ema)]
     pub weights: WeightSet,
+}
+
+/// Arguments of `unet-eval`.
+#[derive(Args, Debug)]
+pub struct UNetEvalArgs {
+    /// The U-Net.
+    #[command(flatten)]
+    pub unet: UNetSourceArgs,
     /// The input batch: a float32 .npy of shape [B, C, H, W], fed to the network as it is.
     #[arg(long)]
     pub x: PathBuf,
@@ -610,7 +602,8 @@ fn time_convention(net: &UNet, t: f64) -> (String, f64, String) {
 pub fn unet_eval_cmd(a: UNetEvalArgs) -> Result<()> {
     use crate::images::open::load_unet;
     let dev = a.device.resolve();
-    let loaded = load_unet(&a.checkpoint, a.config.as_deref(), a.weights, &dev.device)?;
+    let u = &a.unet;
+    let loaded = load_unet(&u.checkpoint, u.config.as_deref(), u.weights, &dev.device)?;
     let net = loaded.net;
     let bytes = std::fs::read(&a.x).with_context(|| format!("reading --x {}", a.x.display()))?;
     let x = crate::data::io::parse_npy_array(&bytes)
@@ -675,7 +668,7 @@ pub fn unet_eval_cmd(a: UNetEvalArgs) -> Result<()> {
     };
     if a.json {
         let report = serde_json::json!({
-            "checkpoint": a.checkpoint,
+            "checkpoint": a.unet.checkpoint,
             "weights_file": loaded.file,
             "architecture": net.describe(),
             "parameters": net.parameter_count(),

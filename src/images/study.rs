@@ -491,6 +491,26 @@ pub fn cost_sentence(seconds: f64, rate: f64, evaluations: usize) -> String {
     )
 }
 
+impl Stage {
+    /// For the estimate: its seconds, its sentence ([`cost_sentence`]) and whether it is long
+    /// on a CPU ([`long_on_cpu`]).
+    pub fn cost(&self) -> Option<(f64, String, bool)> {
+        match *self {
+            Stage::Estimated {
+                seconds,
+                rate,
+                evaluations,
+                on_cpu,
+            } => Some((
+                seconds,
+                cost_sentence(seconds, rate, evaluations),
+                long_on_cpu(seconds, on_cpu),
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Whether a study of `seconds` on this device deserves the advice to use a GPU.
 pub fn long_on_cpu(seconds: f64, on_cpu: bool) -> bool {
     on_cpu && seconds > LONG_ON_CPU_SECONDS

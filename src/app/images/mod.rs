@@ -122,15 +122,12 @@ fn describe(stage: Stage) -> String {
     match stage {
         Stage::LoadingModel => "loading the U-Net".into(),
         Stage::LoadingData => "loading the training images".into(),
-        Stage::Estimated {
-            seconds,
-            rate,
-            evaluations,
-            ..
-        } => format!(
-            "sampling: {}",
-            crate::images::study::cost_sentence(seconds, rate, evaluations)
-        ),
+        Stage::Estimated { .. } => {
+            format!(
+                "sampling: {}",
+                stage.cost().map(|c| c.1).unwrap_or_default()
+            )
+        }
         Stage::Sampling { kind, n, .. } => format!("sampling {n} images, {}", sampler_label(kind)),
         Stage::Measuring => "measuring TID".into(),
     }
@@ -254,16 +251,8 @@ impl ImagesMode {
                 let progress = |stage: Stage, f: f32| {
                     let text = describe(stage);
                     let mut sh = lock(&out);
-                    if let Stage::Estimated {
-                        seconds,
-                        rate,
-                        evaluations,
-                        on_cpu,
-                    } = stage
-                    {
-                        use crate::images::study::{cost_sentence, long_on_cpu};
-                        let mut text = cost_sentence(seconds, rate, evaluations);
-                        if long_on_cpu(seconds, on_cpu) {
+                    if let Some((seconds, mut text, long)) = stage.cost() {
+                        if long {
                             text.push_str(
                                 ". That is long on a CPU: a machine with a GPU runs it there \
                                  (the Images view picks one itself), or sample fewer images",

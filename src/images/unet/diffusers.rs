@@ -18,12 +18,12 @@
 //! `β_max = N·beta_end`: diffusers' DDPM default, 1e-4 to 0.02 over 1,000 steps, is the VP SDE
 //! with β from 0.1 to 20).
 
-use burn::nn::{DropoutConfig, PaddingConfig2d};
+use burn::nn::PaddingConfig2d;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use super::init::{Builder, ParamSource};
-use super::{Arch, AttnBlock, Frequencies, Nin, ResnetBlock, TimeInput, UNet, Wiring};
+use super::init::{Builder, DIFFUSERS_RES, ParamSource};
+use super::{Arch, AttnBlock, Frequencies, Nin, TimeInput, UNet, Wiring};
 use crate::diffusion::NoiseProcess;
 
 /// The `sample_size` of a `config.json`: one side, or `[height, width]`.
@@ -501,38 +501,6 @@ impl DiffusersConfig {
 }
 
 impl<S: ParamSource> Builder<'_, S> {
-    /// diffusers' `ResnetBlock2D` at `prefix`.
-    fn diffusers_res_block(
-        &mut self,
-        prefix: &str,
-        cin: usize,
-        cout: usize,
-        temb_dim: usize,
-        dropout: f64,
-    ) -> Result<ResnetBlock, S::Error> {
-        let same = PaddingConfig2d::Explicit(1, 1, 1, 1);
-        Ok(ResnetBlock {
-            norm_0: self.group_norm(&format!("{prefix}.norm1"), cin)?,
-            conv_0: self.conv3x3(
-                &format!("{prefix}.conv1"),
-                [cin, cout],
-                1,
-                same.clone(),
-                1.0,
-            )?,
-            dense_0: self.linear(&format!("{prefix}.time_emb_proj"), temb_dim, cout)?,
-            norm_1: self.group_norm(&format!("{prefix}.norm2"), cout)?,
-            dropout: DropoutConfig::new(dropout).init(),
-            conv_1: self.conv3x3(&format!("{prefix}.conv2"), [cout, cout], 1, same, 1.0)?,
-            nin_0: if cin != cout {
-                let p = format!("{prefix}.conv_shortcut");
-                Some(self.nin_transposed(&p, cin, cout, &[cout, cin, 1, 1])?)
-            } else {
-                None
-            },
-        })
-    }
-
     /// diffusers' `Attention` at `prefix` (today's names; a source may map the old ones).
     fn diffusers_attention(
         &mut self,
@@ -615,7 +583,7 @@ impl UNet {
             for j in 0..c.layers_per_block {
                 let p = format!("down_blocks.{level}.resnets.{j}");
                 res_blocks.push(
-                    b.diffusers_res_block(&p, in_ch, out, temb_dim, c.dropout)
+                    b.res_block_named(&p, &DIFFUSERS_RES, [in_ch, out], temb_dim, c.dropout)
                         .map_err(weights)?,
                 );
                 in_ch = out;
@@ -640,8 +608,9 @@ impl UNet {
             }
         }
         let last = widths[levels - 1];
+        let (mid_0, mid_1) = ("mid_block.resnets.0", "mid_block.resnets.1");
         res_blocks.push(
-            b.diffusers_res_block("mid_block.resnets.0", last, last, temb_dim, c.dropout)
+            b.res_block_named(mid_0, &DIFFUSERS_RES, [last, last], temb_dim, c.dropout)
                 .map_err(weights)?,
         );
         if c.add_attention {
@@ -654,7 +623,7 @@ impl UNet {
             b.groups = layout.groups;
         }
         res_blocks.push(
-            b.diffusers_res_block("mid_block.resnets.1", last, last, temb_dim, c.dropout)
+            b.res_block_named(mid_1, &DIFFUSERS_RES, [last, last], temb_dim, c.dropout)
                 .map_err(weights)?,
         );
         for (i, level) in (0..levels).rev().enumerate() {
@@ -663,7 +632,7 @@ impl UNet {
                 let skip = hs_c.pop().expect("one skip per block");
                 let p = format!("up_blocks.{i}.resnets.{j}");
                 res_blocks.push(
-                    b.diffusers_res_block(&p, in_ch + skip, out, temb_dim, c.dropout)
+                    b.res_block_named(&p, &DIFFUSERS_RES, [in_ch + skip, out], temb_dim, c.dropout)
                         .map_err(weights)?,
                 );
                 in_ch = out;

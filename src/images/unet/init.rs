@@ -77,6 +77,45 @@ impl ParamSource for RandomInit {
     }
 }
 
+/// The names of a residual block's parts in one code base.
+pub(super) struct ResNames {
+    pub(super) norm_0: &'static str,
+    pub(super) conv_0: &'static str,
+    pub(super) dense: &'static str,
+    pub(super) norm_1: &'static str,
+    pub(super) conv_1: &'static str,
+    pub(super) shortcut: &'static str,
+    /// The width-changing shortcut is a 1×1 convolution `[out, in, 1, 1]` (diffusers), not a
+    /// NIN `[in, out]` (score_sde).
+    pub(super) shortcut_conv: bool,
+    /// `init_scale` of the second convolution (score_sde draws it near zero).
+    pub(super) conv_1_scale: f64,
+}
+
+/// score_sde's `ResnetBlockDDPM`.
+pub(super) const SCORE_SDE_RES: ResNames = ResNames {
+    norm_0: "GroupNorm_0",
+    conv_0: "Conv_0",
+    dense: "Dense_0",
+    norm_1: "GroupNorm_1",
+    conv_1: "Conv_1",
+    shortcut: "NIN_0",
+    shortcut_conv: false,
+    conv_1_scale: 0.0,
+};
+
+/// diffusers' `ResnetBlock2D`.
+pub(super) const DIFFUSERS_RES: ResNames = ResNames {
+    norm_0: "norm1",
+    conv_0: "conv1",
+    dense: "time_emb_proj",
+    norm_1: "norm2",
+    conv_1: "conv2",
+    shortcut: "conv_shortcut",
+    shortcut_conv: true,
+    conv_1_scale: 1.0,
+};
+
 /// All-zero parameters (a placeholder overwritten by a load).
 #[derive(Debug, Default)]
 pub struct ZeroInit;
@@ -207,6 +246,7 @@ impl<S: ParamSource> Builder<'_, S> {
         })
     }
 
+    /// score_sde's `ResnetBlockDDPM` at `prefix`.
     pub(super) fn res_block(
         &mut self,
         prefix: &str,
@@ -215,24 +255,40 @@ impl<S: ParamSource> Builder<'_, S> {
         temb_dim: usize,
         dropout: f64,
     ) -> Result<ResnetBlock, S::Error> {
+        self.res_block_named(prefix, &SCORE_SDE_RES, [cin, cout], temb_dim, dropout)
+    }
+
+    /// A residual block at `prefix` whose parts are called as `names` says.
+    pub(super) fn res_block_named(
+        &mut self,
+        prefix: &str,
+        names: &ResNames,
+        [cin, cout]: [usize; 2],
+        temb_dim: usize,
+        dropout: f64,
+    ) -> Result<ResnetBlock, S::Error> {
         let same = PaddingConfig2d::Explicit(1, 1, 1, 1);
+        let name = |part: &str| format!("{prefix}.{part}");
         Ok(ResnetBlock {
-            norm_0: self.group_norm(&format!("{prefix}.GroupNorm_0"), cin)?,
-            conv_0: self.conv3x3(
-                &format!("{prefix}.Conv_0"),
-                [cin, cout],
-                1,
-                same.clone(),
-                1.0,
-            )?,
-            dense_0: self.linear(&format!("{prefix}.Dense_0"), temb_dim, cout)?,
-            norm_1: self.group_norm(&format!("{prefix}.GroupNorm_1"), cout)?,
+            norm_0: self.group_norm(&name(names.norm_0), cin)?,
+            conv_0: self.conv3x3(&name(names.conv_0), [cin, cout], 1, same.clone(), 1.0)?,
+            dense_0: self.linear(&name(names.dense), temb_dim, cout)?,
+            norm_1: self.group_norm(&name(names.norm_1), cout)?,
             dropout: DropoutConfig::new(dropout).init(),
-            conv_1: self.conv3x3(&format!("{prefix}.Conv_1"), [cout, cout], 1, same, 0.0)?,
-            nin_0: if cin != cout {
-                Some(self.nin(&format!("{prefix}.NIN_0"), cin, cout, 0.1)?)
-            } else {
-                None
+            conv_1: self.conv3x3(
+                &name(names.conv_1),
+                [cout, cout],
+                1,
+                same,
+                names.conv_1_scale,
+            )?,
+            nin_0: match (cin != cout, names.shortcut_conv) {
+                (false, _) => None,
+                (true, false) => Some(self.nin(&name(names.shortcut), cin, cout, 0.1)?),
+                (true, true) => {
+                    let shape = [cout, cin, 1, 1];
+                    Some(self.nin_transposed(&name(names.shortcut), cin, cout, &shape)?)
+                }
             },
         })
     }
