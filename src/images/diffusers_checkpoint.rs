@@ -236,8 +236,12 @@ fn safetensors_f32(dtype: safetensors::Dtype, data: &[u8]) -> Result<Vec<f32>, S
     })
 }
 
-/// Native-endian bytes from burn's PyTorch reader as f32.
-fn pytorch_f32(dtype: burn::store::pytorch_reader::DType, data: &[u8]) -> Result<Vec<f32>, String> {
+/// Native-endian bytes from burn's PyTorch reader as f32 (the element type's name when it is
+/// not a float); score_sde imports read through it too.
+pub(super) fn pytorch_f32(
+    dtype: burn::store::pytorch_reader::DType,
+    data: &[u8],
+) -> Result<Vec<f32>, String> {
     use burn::store::pytorch_reader::DType;
     Ok(match dtype {
         DType::F32 => data

@@ -12,7 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use burn::store::pytorch_reader::{DType, PytorchReader, Tensor as PtTensor};
+use burn::store::pytorch_reader::{PytorchReader, Tensor as PtTensor};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -167,21 +167,11 @@ fn read_f32(
         message: e.to_string(),
     })?;
     // The reader hands back native-endian bytes (it refuses big-endian files).
-    match t.dtype() {
-        DType::F32 => Ok(bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()),
-        DType::F64 => Ok(bytes
-            .chunks_exact(8)
-            .map(|b| f64::from_ne_bytes(b.try_into().expect("8 bytes")) as f32)
-            .collect()),
-        other => Err(UNetError::DType {
-            path: path.to_path_buf(),
-            key: key.to_string(),
-            dtype: format!("{other:?}"),
-        }),
-    }
+    super::diffusers_checkpoint::pytorch_f32(t.dtype(), &bytes).map_err(|dtype| UNetError::DType {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        dtype,
+    })
 }
 
 impl ParamSource for StateDictSource<'_> {
