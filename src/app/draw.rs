@@ -40,6 +40,8 @@ pub struct DrawTool {
     /// Bumped on every change (the points layer's cache key).
     pub version: u64,
     undo: Vec<Vec<[f32; 2]>>,
+    /// The points as last handed to the renderer, with the version they were taken at.
+    shared: Option<(u64, std::sync::Arc<Vec<[f32; 2]>>)>,
     rng: StdRng,
     carry: f32,
     in_stroke: bool,
@@ -64,6 +66,7 @@ impl DrawTool {
             save_path: String::new(),
             version: 0,
             undo: Vec::new(),
+            shared: None,
             rng: StdRng::seed_from_u64(seed),
             carry: 0.0,
             in_stroke: false,
@@ -158,6 +161,18 @@ impl DrawTool {
             })
             .collect();
         self.version += 1;
+    }
+
+    /// The points for the renderer, copied only when the drawing changed since the last call.
+    pub fn shared_points(&mut self) -> std::sync::Arc<Vec<[f32; 2]>> {
+        match &self.shared {
+            Some((v, points)) if *v == self.version => points.clone(),
+            _ => {
+                let points = std::sync::Arc::new(self.points.clone());
+                self.shared = Some((self.version, points.clone()));
+                points
+            }
+        }
     }
 
     /// The drawing as a point set `[n, 2]`.

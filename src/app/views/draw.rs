@@ -102,7 +102,7 @@ pub fn canvas(ui: &mut Ui, tool: &mut DrawTool) {
     }
     let layer = PointLayer {
         key: key(("draw", tool.version)),
-        positions: std::sync::Arc::new(tool.points.clone()),
+        positions: tool.shared_points(),
         color: [0.95, 0.75, 0.3, 0.6],
         size_px: 2.5,
     };
