@@ -71,6 +71,8 @@ struct Shard {
     work_b: Vec<f32>,
     grads: Vec<f32>,
     loss: f64,
+    /// Per-row `∂L/∂a_i` and `∂L/∂c_i` of the last skip-head loss (`[rows]` each).
+    head_grads: (Vec<f32>, Vec<f32>),
 }
 
 /// Read-only view of the network for a shard.
@@ -270,6 +272,7 @@ impl FastMlp {
                 work_b: vec![0.0; r * widest],
                 grads: vec![0.0; self.params.len()],
                 loss: 0.0,
+                head_grads: (Vec::new(), Vec::new()),
             })
             .collect();
     }
@@ -387,12 +390,19 @@ impl FastMlp {
                         }
                     }
                     Some(h) => {
+                        let (ga, gc) = &mut s.head_grads;
+                        ga.clear();
+                        gc.clear();
+                        ga.resize(s.rows, 0.0);
+                        gc.resize(s.rows, 0.0);
                         for (k, ((gi, &yi), &ti)) in s.work_a.iter_mut().zip(y).zip(tgt).enumerate()
                         {
                             let row = k / out_dim;
                             let r = h.a[row] * h.x[k] + h.c[row] * yi - ti;
                             loss += (r as f64) * (r as f64);
                             *gi = scale * h.c[row] * r;
+                            ga[row] += scale * r * h.x[k];
+                            gc[row] += scale * r * yi;
                         }
                     }
                 }
@@ -411,6 +421,47 @@ impl FastMlp {
         let loss = shards.iter().map(|s| s.loss).sum::<f64>() / (b * out_dim) as f64;
         self.shards = shards;
         loss as f32
+    }
+
+    /// After [`Self::loss_and_grad_skip`]: the loss's gradient with respect to each row's head
+    /// coefficients, `(∂L/∂a_i, ∂L/∂c_i)` (`[b]` each), for the learned skip connection, whose
+    /// coefficients are themselves networks of `t` ([`Self::backward_from`] takes them on).
+    pub fn head_grads(&self) -> (Vec<f32>, Vec<f32>) {
+        let ga = self
+            .shards
+            .iter()
+            .flat_map(|s| s.head_grads.0.iter().copied());
+        let gc = self
+            .shards
+            .iter()
+            .flat_map(|s| s.head_grads.1.iter().copied());
+        (ga.collect(), gc.collect())
+    }
+
+    /// The gradient of a loss whose derivative with respect to the output of the last
+    /// [`Self::forward`] is `dy` (`[b, out]`, the same `b` rows), into [`Self::grads`].
+    pub fn backward_from(&mut self, dy: &[f32], b: usize) {
+        let out_dim = self.shapes[self.shapes.len() - 1].1;
+        assert!(
+            dy.len() == b * out_dim && self.shards.iter().map(|s| s.rows).sum::<usize>() == b,
+            "FastMlp::backward_from: dy is not [{b}, {out_dim}] or no forward pass on {b} rows"
+        );
+        let mut shards = std::mem::take(&mut self.shards);
+        let net = self.net();
+        let dys = split_rows(dy, &shards, out_dim);
+        shards.par_iter_mut().zip(dys).for_each(|(s, g)| {
+            s.work_a[..g.len()].copy_from_slice(g);
+            net.backward(s);
+        });
+        let (first, rest) = shards.split_first().expect("at least one shard");
+        self.grads.copy_from_slice(&first.grads);
+        for s in rest {
+            self.grads
+                .iter_mut()
+                .zip(&s.grads)
+                .for_each(|(g, v)| *g += v);
+        }
+        self.shards = shards;
     }
 
     /// One Adam step with learning rate `lr` on the current gradient.

@@ -58,6 +58,9 @@ struct Group {
 /// The fused path or burn's autodiff path.
 enum Engine {
     Fast(Box<FastMlp>),
+    /// The learned skip connection on the fused path: the main network and the coefficient
+    /// networks `c_skip(t)`, `c_out(t)` (in [`NetSpec::part_configs`] order).
+    FastSkip(Box<[FastMlp; 3]>),
     Burn {
         parts: PartsModule,
         optim: ModuleOptimizer,
@@ -89,8 +92,8 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// Sets up a run on `data` (the finite training set). Plain MLPs on the CPU train on the
-    /// fused path; everything else on burn's autodiff.
+    /// Sets up a run on `data` (the finite training set). On the CPU every architecture trains
+    /// on the fused path; on other devices, on burn's autodiff.
     pub fn new(config: TrainConfig, data: Arc<Points>) -> Result<Self, TrainError> {
         Self::build(config, data, true)
     }
@@ -174,23 +177,28 @@ impl Trainer {
             ..net.clone()
         };
         let make = |spec: NetSpec, band: Band, parts: Vec<MlpWeights>| -> Group {
-            // The fused path covers the plain MLP and the fixed skip connection (its head is a
-            // closed form of t); the learned skip's coefficient nets train on burn's path.
-            let engine =
-                if on_cpu && matches!(spec.arch, Architecture::Mlp | Architecture::SkipFixed) {
-                    Engine::Fast(Box::new(FastMlp::new(&parts[0])))
-                } else {
-                    let dev = device.device.clone().autodiff();
-                    let parts = PartsModule {
-                        parts: parts.iter().map(|w| Mlp::from_weights(w, &dev)).collect(),
-                    };
-                    let optim = burn_adam(config.adam);
-                    Engine::Burn {
-                        parts,
-                        optim,
-                        device: dev,
-                    }
+            // The fused path covers every architecture: one network per group, or the main
+            // network and its two coefficient networks for the learned skip connection.
+            let engine = if on_cpu && spec.arch == Architecture::Skip {
+                Engine::FastSkip(Box::new([
+                    FastMlp::new(&parts[0]),
+                    FastMlp::new(&parts[1]),
+                    FastMlp::new(&parts[2]),
+                ]))
+            } else if on_cpu {
+                Engine::Fast(Box::new(FastMlp::new(&parts[0])))
+            } else {
+                let dev = device.device.clone().autodiff();
+                let parts = PartsModule {
+                    parts: parts.iter().map(|w| Mlp::from_weights(w, &dev)).collect(),
                 };
+                let optim = burn_adam(config.adam);
+                Engine::Burn {
+                    parts,
+                    optim,
+                    device: dev,
+                }
+            };
             Group { spec, band, engine }
         };
         let groups = match net.arch {
@@ -224,7 +232,7 @@ impl Trainer {
     pub fn uses_fast_path(&self) -> bool {
         self.groups
             .iter()
-            .all(|g| matches!(g.engine, Engine::Fast(_)))
+            .all(|g| matches!(g.engine, Engine::Fast(_) | Engine::FastSkip(_)))
     }
 
     /// Iterations done.
@@ -297,6 +305,33 @@ impl Trainer {
                     total += loss;
                     pending.push(None);
                 }
+                Engine::FastSkip(nets) => {
+                    // ε̂ = c_skip(t) x + c_out(t) F(x, t): the coefficient networks' outputs
+                    // are the head, and the head's gradient flows back into them.
+                    let [main, c_skip, c_out] = &mut **nets;
+                    let input = with_time_column(batch);
+                    let ts: Vec<f32> = batch.t.iter().map(|&t| t as f32).collect();
+                    let a = c_skip.forward(&ts, batch.n);
+                    let c = c_out.forward(&ts, batch.n);
+                    let head = SkipHead {
+                        a: &a,
+                        c: &c,
+                        x: &batch.xt,
+                    };
+                    let loss = main.loss_and_grad_skip(&input, &batch.eps, head, batch.n) as f64;
+                    let (ga, gc) = main.head_grads();
+                    c_skip.backward_from(&ga, batch.n);
+                    c_out.backward_from(&gc, batch.n);
+                    if !(loss.is_finite() && loss <= EXPLODED_LOSS)
+                        || nets
+                            .iter()
+                            .any(|n| n.grads().iter().any(|v| !v.is_finite()))
+                    {
+                        return Err(diverged(loss));
+                    }
+                    total += loss;
+                    pending.push(None);
+                }
                 Engine::Burn { parts, device, .. } => {
                     let x = to_tensor(&batch.xt, batch.n, batch.d, device);
                     let eps = to_tensor(&batch.eps, batch.n, batch.d, device);
@@ -322,6 +357,9 @@ impl Trainer {
         for (g, grads) in self.groups.iter_mut().zip(pending) {
             match (&mut g.engine, grads) {
                 (Engine::Fast(fast), _) => fast.adam_step(lr as f32, adam),
+                (Engine::FastSkip(nets), _) => {
+                    nets.iter_mut().for_each(|n| n.adam_step(lr as f32, adam))
+                }
                 (Engine::Burn { parts, optim, .. }, Some(grads)) => {
                     let module = std::mem::replace(parts, PartsModule { parts: Vec::new() });
                     *parts = optim.step(lr, module, grads);
@@ -361,6 +399,12 @@ impl Trainer {
                     **fast = FastMlp::new(&weights[next]);
                     next += 1;
                 }
+                Engine::FastSkip(nets) => {
+                    for n in nets.iter_mut() {
+                        *n = FastMlp::new(&weights[next]);
+                        next += 1;
+                    }
+                }
                 Engine::Burn {
                     parts,
                     optim,
@@ -387,6 +431,7 @@ impl Trainer {
         for g in &self.groups {
             match &g.engine {
                 Engine::Fast(fast) => out.push(fast.weights()),
+                Engine::FastSkip(nets) => out.extend(nets.iter().map(FastMlp::weights)),
                 Engine::Burn { parts, .. } => {
                     for (m, (_, c)) in parts.parts.iter().zip(&configs[out.len()..]) {
                         out.push(m.to_weights(c));
@@ -487,33 +532,58 @@ mod tests {
         );
     }
 
-    /// The fixed skip connection on the fused path computes what burn's autodiff path computes
-    /// from the same weights and batches: the same losses and, after three Adam steps, the same
-    /// weights (to f32 rounding of two different summation orders).
+    /// The skip connections, fixed and learned, on the fused path compute what burn's autodiff
+    /// path computes from the same weights and batches: the same losses and, after three Adam
+    /// steps, the same weights of every part, the learned coefficient networks included (to f32
+    /// rounding of two different summation orders).
     #[test]
-    fn fused_fixed_skip_matches_burns_autodiff() {
-        let data = Arc::new(DatasetSpec::Mog { dim: 1, std: 0.1 }.generate(2000, 0));
-        let cfg = config(Architecture::SkipFixed, 16, 1e-2);
-        let mut fused = Trainer::new(cfg.clone(), data.clone()).unwrap();
-        let mut burn = Trainer::new_burn_path(cfg, data).unwrap();
-        assert!(fused.uses_fast_path() && !burn.uses_fast_path());
-        for step in 0..3 {
-            let (a, b) = (fused.step().unwrap(), burn.step().unwrap());
-            assert!(
-                (a - b).abs() < 1e-4 * b.abs(),
-                "step {step}: loss {a} vs {b}"
-            );
-        }
-        for (wf, wb) in fused.weights().iter().zip(burn.weights()) {
-            for (layer_f, layer_b) in wf.layers.iter().zip(&wb.layers) {
-                for (x, y) in layer_f.weight.iter().zip(&layer_b.weight) {
-                    assert!((x - y).abs() < 1e-4, "{x} vs {y}");
+    fn fused_skip_matches_burns_autodiff() {
+        let data = Arc::new(DatasetSpec::Mog { dim: 2, std: 0.1 }.generate(2000, 0));
+        for arch in [Architecture::SkipFixed, Architecture::Skip] {
+            let mut cfg = config(arch, 16, 1e-2);
+            cfg.net.mlp = MlpConfig::new(2, 16, 2, Activation::Tanh);
+            let mut fused = Trainer::new(cfg.clone(), data.clone()).unwrap();
+            let mut burn = Trainer::new_burn_path(cfg, data.clone()).unwrap();
+            assert!(fused.uses_fast_path() && !burn.uses_fast_path());
+            for step in 0..3 {
+                let (a, b) = (fused.step().unwrap(), burn.step().unwrap());
+                assert!(
+                    (a - b).abs() < 1e-4 * b.abs(),
+                    "{arch:?} step {step}: loss {a} vs {b}"
+                );
+            }
+            let (wf, wb) = (fused.weights(), burn.weights());
+            assert_eq!(wf.len(), wb.len());
+            for (part, (wf, wb)) in wf.iter().zip(&wb).enumerate() {
+                let init = &cfg_init(arch)[part];
+                let mut moved = 0.0f32;
+                for ((layer_f, layer_b), layer_0) in
+                    wf.layers.iter().zip(&wb.layers).zip(&init.layers)
+                {
+                    for ((x, y), z) in layer_f
+                        .weight
+                        .iter()
+                        .zip(&layer_b.weight)
+                        .zip(&layer_0.weight)
+                    {
+                        assert!((x - y).abs() < 1e-4, "{arch:?} part {part}: {x} vs {y}");
+                        moved = moved.max((y - z).abs());
+                    }
                 }
+                // Every part trained (three Adam steps at lr 1e-2 move weights by ~3e-2).
+                assert!(moved > 1e-3, "{arch:?} part {part} did not move");
             }
         }
     }
 
-    /// Every architecture trains (burn path for the learned skip model) and gives finite
+    /// The initial weights of [`fused_skip_matches_burns_autodiff`]'s runs.
+    fn cfg_init(arch: Architecture) -> Vec<MlpWeights> {
+        let mut cfg = config(arch, 16, 1e-2);
+        cfg.net.mlp = MlpConfig::new(2, 16, 2, Activation::Tanh);
+        cfg.net.init_weights(cfg.seed)
+    }
+
+    /// Every architecture trains (on the fused path) and gives finite
     /// samples; the same seed gives the same weights.
     #[test]
     fn every_architecture_steps_and_is_reproducible() {
