@@ -90,6 +90,15 @@ pub fn positive_real(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A clap value parser for a fraction in [0, 1] (DDIM's η).
+pub fn unit_interval(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("must be in [0, 1] (got {v})")),
+        Err(e) => Err(format!("not a number ({e})")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +117,11 @@ mod tests {
         assert!(positive("-2").unwrap_err().contains("positive"));
         assert!(positive("x").is_err());
         assert_eq!(positive_real("5e-3"), Ok(5e-3));
+        assert_eq!(unit_interval("0.5"), Ok(0.5));
+        assert_eq!(unit_interval("0"), Ok(0.0));
+        for bad in ["-0.1", "1.01", "NaN", "x"] {
+            assert!(unit_interval(bad).is_err(), "{bad}");
+        }
         for bad in ["0", "-1", "inf", "NaN"] {
             assert!(positive_real(bad).is_err(), "{bad}");
         }

@@ -107,7 +107,9 @@ fn compare_json_reports_tid_and_error_correlation() {
         .args([
             "compare",
             "--samplers",
-            "ode,sde",
+            "ode,ddim,sde",
+            "--eta",
+            "0,1",
             "--n",
             "3000",
             "--eps",
@@ -126,9 +128,16 @@ fn compare_json_reports_tid_and_error_correlation() {
         )
     });
     let samplers = v["samplers"].as_array().unwrap();
-    assert_eq!(samplers.len(), 2);
-    for (s, name) in samplers.iter().zip(["ode", "sde"]) {
+    // DDIM runs once per η.
+    assert_eq!(samplers.len(), 4);
+    let etas = [None, Some(0.0), Some(1.0), None];
+    for ((s, name), eta) in samplers
+        .iter()
+        .zip(["ode", "ddim", "ddim", "sde"])
+        .zip(etas)
+    {
         assert_eq!(s["name"], name);
+        assert_eq!(s["eta"].as_f64(), eta, "{name}");
         assert!(s["steps"].as_u64().unwrap() > 0);
         let tid = s["tid"].as_array().unwrap();
         assert_eq!(tid.len(), 2);
@@ -142,6 +151,27 @@ fn compare_json_reports_tid_and_error_correlation() {
         err.contains("error correlation: exact score known"),
         "{err}"
     );
+}
+
+/// Output into a pipe whose reader has gone (`| head` that stopped early) ends the command
+/// quietly, by SIGPIPE as it ends other Unix tools, rather than with a panic about a broken
+/// pipe. The read end is closed before the command writes its first line.
+#[test]
+fn a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = bin()
+        .args(["sweep", "--preset", "seesaw", "--dry-run"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    // Signal 13 is SIGPIPE.
+    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
 }
 
 #[test]

@@ -103,6 +103,9 @@ pub struct SampleArgs {
     /// Langevin signal-to-noise ratio for pc and ald.
     #[arg(long, default_value_t = 0.16, value_parser = crate::limits::positive_real)]
     pub snr: f64,
+    /// DDIM's stochasticity η in [0, 1]: 0 is deterministic, 1 the DDPM-like ancestral sampler.
+    #[arg(long, default_value_t = 0.0, value_parser = crate::limits::unit_interval)]
+    pub eta: f64,
     /// Noise process.
     #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
     pub process: ProcessKind,
@@ -359,6 +362,7 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
     cfg.steps = a.steps.unwrap_or(kind.default_steps());
     cfg.corrector_steps = a.corrector_steps;
     cfg.snr = a.snr;
+    cfg.eta = a.eta;
     cfg.record_trajectory = a.trajectory.is_some();
     cfg.check().map_err(anyhow::Error::msg)?;
     let d = model.dim() as u128;

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::sweep::{
-    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, merge, pending, plot, run_dir,
+    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, merge, pending, plot,
     store_result, summary_csv, summary_markdown,
 };
 use crate::sync::lock;
@@ -28,7 +28,8 @@ pub struct SweepArgs {
     #[arg(required_unless_present = "preset", conflicts_with = "preset")]
     pub spec: Option<PathBuf>,
     /// A built-in experiment instead of a file: collapse2d, trends_width, trends_iters,
-    /// trends_data, propagation, seesaw, mitigations, processes (the files under `sweeps/`).
+    /// trends_data, propagation, seesaw, mitigations, processes, stochasticity (the files under
+    /// `sweeps/`).
     #[arg(long)]
     pub preset: Option<String>,
     /// Results directory (runs/<id>/result.json + checkpoint, summary.csv, figures).
@@ -155,10 +156,9 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
                 d[slot] = (f * 100.0) as u64;
                 bar.set_position(d.iter().sum());
             };
-            let dir = run_dir(out, &p.id);
             let result = match &pool {
-                Some(pool) => pool.install(|| execute(p, &dir, &progress)),
-                None => execute(p, &dir, &progress),
+                Some(pool) => pool.install(|| execute(p, out, &progress)),
+                None => execute(p, out, &progress),
             };
             match result.and_then(|r| store_result(out, &r).map(|()| r)) {
                 Ok(r) => {

@@ -170,6 +170,10 @@ pub struct CompareArgs {
     /// Samplers, comma separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "ode,sde,pc")]
     pub samplers: Vec<SamplerKind>,
+    /// DDIM's stochasticity η in [0, 1], comma separated: `ddim` runs once per value (0 is
+    /// the deterministic DDIM, 1 the DDPM-like ancestral sampler), all from the shared noise.
+    #[arg(long, value_delimiter = ',', default_value = "0", value_parser = crate::limits::unit_interval)]
+    pub eta: Vec<f64>,
     /// Samples per sampler.
     #[arg(long, default_value_t = 20_000, value_parser = crate::limits::positive)]
     pub n: usize,
@@ -194,6 +198,11 @@ pub struct CompareArgs {
 #[derive(serde::Serialize)]
 struct Compared {
     name: &'static str,
+    /// DDIM's η (`null` for the other samplers).
+    eta: Option<f64>,
+    /// The name, with η for a stochastic DDIM (the table's row name).
+    #[serde(skip)]
+    label: String,
     steps: usize,
     seconds: f64,
     tid: Vec<TidEstimate>,
@@ -248,8 +257,17 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
         println!("{header}");
     }
     let mut rows: Vec<Compared> = Vec::new();
-    for kind in a.samplers.clone() {
-        let mut cfg = SamplerConfig::new(kind);
+    let configs = a.samplers.iter().flat_map(|&kind| {
+        let etas = if kind == SamplerKind::Ddim {
+            a.eta.clone()
+        } else {
+            vec![0.0]
+        };
+        etas.into_iter()
+            .map(move |eta| SamplerConfig::new(kind).with_eta(eta))
+    });
+    for mut cfg in configs {
+        let kind = cfg.kind;
         if exact.is_some() {
             cfg = cfg.recording_first(CORRELATION_PARTICLES);
         }
@@ -265,9 +283,11 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
             ),
             _ => None,
         };
-        eprintln!("  {:<4} {} steps in {secs:.2} s", kind.name(), cfg.steps);
+        eprintln!("  {:<4} {} steps in {secs:.2} s", cfg.label(), cfg.steps);
         rows.push(Compared {
             name: kind.name(),
+            eta: (kind == SamplerKind::Ddim).then_some(cfg.eta),
+            label: cfg.label(),
             steps: cfg.steps,
             seconds: secs,
             tid: reference.measure(&out.samples)?,
@@ -287,17 +307,19 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
         );
         return Ok(());
     }
-    let view: Vec<(&str, &[TidEstimate])> =
-        rows.iter().map(|r| (r.name, r.tid.as_slice())).collect();
+    let view: Vec<(&str, &[TidEstimate])> = rows
+        .iter()
+        .map(|r| (r.label.as_str(), r.tid.as_slice()))
+        .collect();
     print_tid_estimates(&view);
     for r in &rows {
         match r.error_correlation {
             Some(c) => println!(
                 "{:<10} error correlation {c:.3} (mean over pairs of grid times t >= 0.05, first {} particles)",
-                r.name,
+                r.label,
                 CORRELATION_PARTICLES.min(a.n)
             ),
-            None if exact.is_some() => println!("{:<10} error correlation: undefined", r.name),
+            None if exact.is_some() => println!("{:<10} error correlation: undefined", r.label),
             None => {}
         }
     }

@@ -24,7 +24,8 @@ pub enum SamplerKind {
     #[value(name = "heun", alias = "ode-heun")]
     #[serde(rename = "heun", alias = "ode-heun")]
     OdeHeun,
-    /// DDIM with η = 0.
+    /// DDIM; deterministic at η = 0 (the default), DDPM-like ancestral at η = 1
+    /// ([`SamplerConfig::eta`]).
     #[value(name = "ddim")]
     #[serde(rename = "ddim")]
     Ddim,
@@ -107,6 +108,10 @@ pub struct SamplerConfig {
     pub corrector_steps: usize,
     /// Langevin signal-to-noise ratio.
     pub snr: f64,
+    /// DDIM's stochasticity η ∈ [0, 1] (Song et al. 2021): 0 is the deterministic DDIM, 1 the
+    /// DDPM-like ancestral sampler. Other samplers ignore it.
+    #[serde(default)]
+    pub eta: f64,
     /// Keep every intermediate state (`[steps + 1, m, d]` on the host) …
     pub record_trajectory: bool,
     /// … of the first `m` particles only (`None`: all of them).
@@ -122,8 +127,30 @@ impl SamplerConfig {
             steps: kind.default_steps(),
             corrector_steps: 1,
             snr: 0.16,
+            eta: 0.0,
             record_trajectory: false,
             record_particles: None,
+        }
+    }
+
+    /// With DDIM's stochasticity `eta` (see [`Self::eta`]).
+    pub fn with_eta(mut self, eta: f64) -> Self {
+        self.eta = eta;
+        self
+    }
+
+    /// Whether the run is deterministic given `x(t_0)`: the kind's answer, except DDIM at
+    /// η > 0.
+    pub fn is_deterministic(&self) -> bool {
+        self.kind.is_deterministic() && !(self.kind == SamplerKind::Ddim && self.eta > 0.0)
+    }
+
+    /// The sampler in words for tables and legends: its name, with η for a stochastic DDIM.
+    pub fn label(&self) -> String {
+        if self.kind == SamplerKind::Ddim && self.eta > 0.0 {
+            format!("ddim η={}", self.eta)
+        } else {
+            self.kind.name().to_string()
         }
     }
 
@@ -153,6 +180,12 @@ impl SamplerConfig {
             return Err(format!(
                 "--steps must be at least 1 for {}",
                 self.kind.name()
+            ));
+        }
+        if !(self.eta.is_finite() && (0.0..=1.0).contains(&self.eta)) {
+            return Err(format!(
+                "--eta must be in [0, 1] (0: deterministic DDIM, 1: ancestral; got {})",
+                self.eta
             ));
         }
         if matches!(
@@ -277,10 +310,21 @@ pub fn sample_from(
                 x.sub(v1.add(v2).mul_scalar(0.5 * delta))
             }
             SamplerKind::Ddim => {
-                // x ← α' (x − σ ε)/α + σ' ε = (α'/α) x + (σ' − α' σ/α) ε
+                // x ← α' x̂₀ + √(σ'² − c²) ε + c z with x̂₀ = (x − σ ε)/α and
+                // c = η (σ'/σ) √(σ² − (α/α')² σ'²), the posterior std of x(t') given x(t) and
+                // x̂₀ scaled by η (Song et al. 2021). η = 0: x ← (α'/α) x + (σ' − α' σ/α) ε.
                 let eps = model.epsilon(x.clone(), &Times::Shared(t));
                 let (a, s, a2, s2) = (p.alpha(t), p.sigma(t), p.alpha(t_next), p.sigma(t_next));
-                x.mul_scalar(a2 / a).add(eps.mul_scalar(s2 - a2 * s / a))
+                let c = ddim_noise_std(config.eta, a, s, a2, s2);
+                // The last step is deterministic, as the SDE's is.
+                if c > 0.0 && !last {
+                    let dir = (s2 * s2 - c * c).max(0.0).sqrt();
+                    x.mul_scalar(a2 / a)
+                        .add(eps.mul_scalar(dir - a2 * s / a))
+                        .add(noise(&mut rng).mul_scalar(c))
+                } else {
+                    x.mul_scalar(a2 / a).add(eps.mul_scalar(s2 - a2 * s / a))
+                }
             }
             SamplerKind::DpmSolver2 => {
                 let (l, l2) = (p.log_snr(t), p.log_snr(t_next));
@@ -337,6 +381,17 @@ pub fn sample_from(
         trajectory_particles: if trajectory.is_some() { kept } else { 0 },
         trajectory,
     }
+}
+
+/// DDIM's per-step noise std `c = η (σ'/σ) √(σ² − (α/α')² σ'²)` from `(α, σ)` at `t` to
+/// `(α', σ')` at `t' < t`: η times the std of `x(t')` given `x(t)` and `x(0)` under the forward
+/// process (for VP: `η √((1 − ᾱ')/(1 − ᾱ)) √(1 − ᾱ/ᾱ')`, Song et al. 2021, eq. 16).
+pub fn ddim_noise_std(eta: f64, a: f64, s: f64, a2: f64, s2: f64) -> f64 {
+    if eta <= 0.0 {
+        return 0.0;
+    }
+    let r = a / a2;
+    eta * (s2 / s) * (s * s - r * r * s2 * s2).max(0.0).sqrt()
 }
 
 /// `M` Langevin corrector steps at time `t` (Song et al.'s reference corrector, SPEC §3).
@@ -517,6 +572,63 @@ mod tests {
                     &format!("{} {kind:?}", process.name()),
                 );
             }
+        }
+    }
+
+    /// DDIM's noise std against the DDPM posterior worked out by hand: VP (β 0.1 → 20) from
+    /// t = 1 to t' = 0.5, ᾱ = e^(−10.05) = 4.318575e-5 and ᾱ' = e^(−2.5375) = 0.0790638, so at
+    /// η = 1, c = √((1 − ᾱ')/(1 − ᾱ) · (1 − ᾱ/ᾱ')) = 0.9594128, half that at η = 0.5, and 0 at
+    /// η = 0 (and for t' = t, where nothing is left to add).
+    #[test]
+    fn ddim_noise_std_is_the_ddpm_posterior_std() {
+        let p = NoiseProcess::vp();
+        let (a, s, a2, s2) = (p.alpha(1.0), p.sigma(1.0), p.alpha(0.5), p.sigma(0.5));
+        assert!((a * a - 4.318_574_906e-5).abs() < 1e-12, "ᾱ(1) = {}", a * a);
+        assert!((ddim_noise_std(1.0, a, s, a2, s2) - 0.959_412_794_8).abs() < 1e-9);
+        assert!((ddim_noise_std(0.5, a, s, a2, s2) - 0.479_706_397_4).abs() < 1e-9);
+        assert_eq!(ddim_noise_std(0.0, a, s, a2, s2), 0.0);
+        assert!(ddim_noise_std(1.0, a, s, a, s).abs() < 1e-7);
+    }
+
+    /// DDIM with η > 0 reproduces a Gaussian under every process, is stochastic (another step
+    /// seed, other samples from the same start) where η = 0 is not, and refuses η outside
+    /// [0, 1].
+    #[test]
+    fn stochastic_ddim_reproduces_a_gaussian() {
+        let mix = GaussianMixture {
+            weights: vec![1.0],
+            means: vec![vec![1.5]],
+            stds: vec![0.5],
+        };
+        for process in [
+            NoiseProcess::vp(),
+            NoiseProcess::sub_vp(),
+            NoiseProcess::Linear,
+        ] {
+            let model = ExactMixtureScore::new(mix.clone(), process);
+            for eta in [0.5, 1.0] {
+                let cfg = SamplerConfig::new(SamplerKind::Ddim)
+                    .with_steps(500)
+                    .with_eta(eta);
+                assert!(!cfg.is_deterministic() && cfg.check().is_ok());
+                let p = sample(&model, &cfg, 20_000, 3, &device(), &mut |_, _| {}).samples;
+                assert_gaussian_moments(&p, 1.5, 0.5, 0.01, &format!("{} η={eta}", process.name()));
+            }
+        }
+        let model = ExactMixtureScore::new(mix, NoiseProcess::vp());
+        let start = Points::new(500, 1, initial_noise(500, 1, 9));
+        let from = |eta: f64, seed: u64| {
+            let cfg = SamplerConfig::new(SamplerKind::Ddim)
+                .with_steps(50)
+                .with_eta(eta);
+            sample_from(&model, &cfg, start.clone(), seed, &device(), &mut |_, _| {}).samples
+        };
+        assert_eq!(from(0.0, 1).data, from(0.0, 2).data);
+        assert_ne!(from(1.0, 1).data, from(1.0, 2).data);
+        assert_eq!(from(1.0, 1).data, from(1.0, 1).data);
+        for bad in [-0.1, 1.5, f64::NAN] {
+            let cfg = SamplerConfig::new(SamplerKind::Ddim).with_eta(bad);
+            assert!(cfg.check().unwrap_err().contains("--eta"), "η = {bad}");
         }
     }
 

@@ -43,7 +43,7 @@ use crate::diffusion::{ProcessKind, SamplerKind};
 use crate::model::{Activation, Architecture};
 
 /// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
-pub const PRESETS: [(&str, &str); 8] = [
+pub const PRESETS: [(&str, &str); 9] = [
     ("collapse2d", include_str!("../../sweeps/collapse2d.toml")),
     (
         "trends_width",
@@ -58,6 +58,10 @@ pub const PRESETS: [(&str, &str); 8] = [
     ("seesaw", include_str!("../../sweeps/seesaw.toml")),
     ("mitigations", include_str!("../../sweeps/mitigations.toml")),
     ("processes", include_str!("../../sweeps/processes.toml")),
+    (
+        "stochasticity",
+        include_str!("../../sweeps/stochasticity.toml"),
+    ),
 ];
 
 /// Everything one run does: the data, the model, training, and what is measured after.
@@ -92,6 +96,8 @@ pub struct RunConfig {
     pub samplers: Vec<SamplerKind>,
     /// Steps for every sampler (default: each sampler's own default).
     pub steps: Option<usize>,
+    /// DDIM's stochasticity η in [0, 1] (0: deterministic DDIM; 1: DDPM-like ancestral).
+    pub eta: f64,
     /// Samples per sampler.
     pub n_samples: usize,
     /// Points of each set in every TID subset (paper: 2,000; equal for both sets).
@@ -126,6 +132,7 @@ impl Default for RunConfig {
             batch: 2000,
             samplers: vec![SamplerKind::OdeEuler, SamplerKind::Sde],
             steps: None,
+            eta: 0.0,
             n_samples: 2000,
             tid_points: 2000,
             tid_repeats: 5,
@@ -134,6 +141,28 @@ impl Default for RunConfig {
             metric_draws: 20_000,
             seed: 0,
         }
+    }
+}
+
+impl RunConfig {
+    /// The part of the configuration that decides the trained model (data, network, training,
+    /// seed), as text: runs that differ only in how they sample and measure (samplers, steps,
+    /// η, sample counts, TID settings) train the same weights, and a sweep trains them once.
+    pub fn training_key(&self) -> String {
+        let d = Self::default();
+        let training = Self {
+            samplers: d.samplers,
+            steps: d.steps,
+            eta: d.eta,
+            n_samples: d.n_samples,
+            tid_points: d.tid_points,
+            tid_repeats: d.tid_repeats,
+            eps: d.eps,
+            eps_nn: d.eps_nn,
+            metric_draws: d.metric_draws,
+            ..self.clone()
+        };
+        serde_json::to_string(&training).expect("a run config serialises")
     }
 }
 
@@ -443,7 +472,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize> {
                     )));
                 }
                 None => {
-                    copy_dir(&run_dir(dir, &r.id), &run_dir(out, &r.id))?;
+                    copy_run(&run_dir(dir, &r.id), &run_dir(out, &r.id))?;
                     copied += 1;
                 }
             }
@@ -452,21 +481,28 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize> {
     Ok(copied)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+/// Copies one run's directory: its files and subdirectories (the checkpoint) first, then its
+/// `result.json` last and atomically, so a half-copied run is never taken as finished.
+fn copy_run(from: &Path, to: &Path) -> Result<()> {
+    copy_tree(from, to, Some("result.json"))?;
+    let tmp = to.join(".result.json.tmp");
+    std::fs::copy(from.join("result.json"), &tmp)?;
+    std::fs::rename(&tmp, to.join("result.json"))?;
+    Ok(())
+}
+
+/// Copies a directory tree, leaving out the top-level file named `skip`.
+fn copy_tree(from: &Path, to: &Path, skip: Option<&str>) -> Result<()> {
     std::fs::create_dir_all(to)?;
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else if entry.file_name() != "result.json" {
+            copy_tree(&entry.path(), &target, None)?;
+        } else if skip.is_none_or(|s| entry.file_name() != s) {
             std::fs::copy(entry.path(), &target)?;
         }
     }
-    // The result last and atomically, so a half-copied run is never taken as finished.
-    let tmp = to.join(".result.json.tmp");
-    std::fs::copy(from.join("result.json"), &tmp)?;
-    std::fs::rename(&tmp, to.join("result.json"))?;
     Ok(())
 }
 
@@ -699,6 +735,7 @@ mod tests {
                 error_correlation: None,
             }],
             eps_nn_scale: None,
+            trained_by: None,
         }
     }
 
@@ -739,12 +776,20 @@ mod tests {
         for (i, dir) in shards.iter().enumerate() {
             let s = Shard { index: i, count: 3 };
             for p in pending(dir.path(), &plan, s).unwrap() {
+                // A real run also leaves its checkpoint in a subdirectory.
+                let ckpt = run_dir(dir.path(), &p.id).join("checkpoint");
+                std::fs::create_dir_all(&ckpt).unwrap();
+                std::fs::write(ckpt.join("model.bin"), p.id.as_bytes()).unwrap();
                 store_result(dir.path(), &fake_result(&p, p.index as f64)).unwrap();
             }
         }
         let out = tempfile::tempdir().unwrap();
         let dirs: Vec<PathBuf> = shards.iter().map(|d| d.path().to_path_buf()).collect();
         assert_eq!(merge(out.path(), &dirs).unwrap(), 12);
+        for p in &plan {
+            let ckpt = run_dir(out.path(), &p.id).join("checkpoint/model.bin");
+            assert_eq!(std::fs::read(&ckpt).unwrap(), p.id.as_bytes());
+        }
         // Merging again copies nothing.
         assert_eq!(merge(out.path(), &dirs).unwrap(), 0);
         assert!(pending(out.path(), &plan, Shard::ALL).unwrap().is_empty());

@@ -271,7 +271,8 @@ fn write_rgb_png(path: &Path, rgb: &[u8], w: u32, h: u32) -> Result<()> {
 }
 
 /// Writes the sweep's figures into `dir`: TID against the x field at every ε, and (where the
-/// exact score exists) the velocity MAE per noise band. Returns the files written.
+/// exact score exists) the velocity-error correlation per sampler and the velocity MAE per
+/// noise band. Returns the files written.
 pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Vec<PathBuf>> {
     let Some(x_key) = x_field(results) else {
         return Ok(Vec::new());
@@ -362,6 +363,25 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
         )?;
         written.push(path);
     }
+    let corr = series(results, &x_key, &|r| {
+        r.samplers
+            .iter()
+            .filter_map(|s| s.error_correlation.map(|c| (s.name.to_uppercase(), c)))
+            .collect()
+    });
+    if !corr.is_empty() {
+        let path = dir.join(format!("error_corr_vs_{x_key}.png"));
+        line_figure(
+            &path,
+            &format!(
+                "{prefix}velocity-error correlation along trajectories vs {x_key}{seeds_note}"
+            ),
+            &x_key,
+            "mean corr(e(t_k), e(t_l)), t ≥ 0.05",
+            &corr,
+        )?;
+        written.push(path);
+    }
     let mae = series(results, &x_key, &|r| {
         let mut v = Vec::new();
         if let Some(m) = r.mae_low {
@@ -437,6 +457,7 @@ mod tests {
                     error_correlation: None,
                 }],
                 eps_nn_scale: None,
+                trained_by: None,
                 config: p.config,
             })
             .collect();

@@ -11,7 +11,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{PlannedRun, Result, RunConfig, SweepError};
+use super::{PlannedRun, Result, RunConfig, SweepError, run_dir};
 use crate::device::DeviceChoice;
 use crate::diffusion::diagnostics::velocity_mae;
 use crate::diffusion::loss::Band;
@@ -20,7 +20,7 @@ use crate::metrics::neighbours::median_nn_distance;
 use crate::metrics::{
     CORRELATION_PARTICLES, TidEstimate, TidProtocol, TidReference, trajectory_error_correlation,
 };
-use crate::model::{DataSource, FastScoreNet};
+use crate::model::{Checkpoint, DataSource, FastScoreNet};
 use crate::train::{ModelChoice, RunRecipe, train_run};
 
 /// One sampler's measurements.
@@ -69,6 +69,10 @@ pub struct RunResult {
     /// the radii were set from it (`eps_nn`).
     #[serde(default)]
     pub eps_nn_scale: Option<f64>,
+    /// The run whose trained model this run reused (same data, network, training and seed:
+    /// [`RunConfig::training_key`]); its training time and loss are that run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trained_by: Option<String>,
 }
 
 impl RunResult {
@@ -136,13 +140,22 @@ pub fn check(c: &RunConfig) -> Result<()> {
     if !(c.lr.is_finite() && c.lr > 0.0) {
         return Err(SweepError::Config("lr must be positive".into()));
     }
+    if !(0.0..=1.0).contains(&c.eta) {
+        return Err(SweepError::Config(format!(
+            "eta must be in [0, 1] (0: deterministic DDIM, 1: ancestral; got {})",
+            c.eta
+        )));
+    }
     Ok(())
 }
 
-/// Runs `plan` to completion; writes its checkpoint into `dir` (the result is the caller's to
-/// store). `progress(fraction)` is called as it goes.
-pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<RunResult> {
+/// Runs `plan` to completion; writes its checkpoint into its run directory under the results
+/// directory `out` (the result is the caller's to store). A finished run under `out` that
+/// trained the same model lends its weights instead of training again
+/// ([`RunConfig::training_key`]). `progress(fraction)` is called as it goes.
+pub fn execute(plan: &PlannedRun, out: &Path, progress: &dyn Fn(f64)) -> Result<RunResult> {
     let c = &plan.config;
+    let dir = run_dir(out, &plan.id);
     let dataset = c.dataset.spec(c.dim)?;
     let recipe = RunRecipe {
         data: DataSource::Synthetic {
@@ -167,23 +180,44 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
     };
     let (data, mut trainer) = recipe.prepare()?;
     let net = trainer.config().net.clone();
-    let mut report = |i: u64, _loss: f64| {
-        if i.is_multiple_of(50) {
-            progress(0.8 * i as f64 / c.iters.max(1) as f64);
+    let trained = match trained_before(c, out) {
+        Some(t) => t,
+        None => {
+            let mut report = |i: u64, _loss: f64| {
+                if i.is_multiple_of(50) {
+                    progress(0.8 * i as f64 / c.iters.max(1) as f64);
+                }
+            };
+            let out = train_run(&mut trainer, c.iters, &mut report, &AtomicBool::new(false))?;
+            let weights = trainer.weights();
+            let ckpt = recipe.checkpoint(
+                net.clone(),
+                weights.clone(),
+                out.iterations,
+                &out.losses,
+                serde_json::json!({ "sweep_run": plan.id }),
+            );
+            Trained {
+                iterations: out.iterations,
+                seconds: out.seconds,
+                final_loss: out.losses.recent_mean(),
+                diverged: out.diverged.map(|e| e.to_string()),
+                checkpoint: ckpt,
+                from: None,
+            }
         }
     };
-    let out = train_run(&mut trainer, c.iters, &mut report, &AtomicBool::new(false))?;
-    let (train_seconds, final_loss) = (out.seconds, out.losses.recent_mean());
-    let diverged = out.diverged.map(|e| e.to_string());
-    let weights = trainer.weights();
-    let ckpt = recipe.checkpoint(
-        net.clone(),
-        weights.clone(),
-        out.iterations,
-        &out.losses,
-        serde_json::json!({ "sweep_run": plan.id }),
-    );
-    ckpt.save(&dir.join("checkpoint"))?;
+    std::fs::create_dir_all(&dir)?;
+    trained.checkpoint.save(&dir.join("checkpoint"))?;
+    let Trained {
+        iterations,
+        seconds: train_seconds,
+        final_loss,
+        diverged,
+        checkpoint,
+        from: trained_by,
+    } = trained;
+    let weights = checkpoint.weights;
 
     let device = Device::flex();
     let model = FastScoreNet::new(net.clone(), &weights);
@@ -237,7 +271,7 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
         .map(|m| ExactMixtureScore::new(m, net.process));
     let mut samplers = Vec::with_capacity(c.samplers.len());
     for (k, kind) in c.samplers.iter().enumerate() {
-        let mut cfg = SamplerConfig::new(*kind);
+        let mut cfg = SamplerConfig::new(*kind).with_eta(c.eta);
         if let Some(steps) = c.steps {
             cfg = cfg.with_steps(steps);
         }
@@ -272,7 +306,7 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
         id: plan.id.clone(),
         params: plan.params.clone(),
         config: c.clone(),
-        iterations: trainer.iteration(),
+        iterations,
         final_loss,
         train_seconds,
         mae_low,
@@ -280,6 +314,42 @@ pub fn execute(plan: &PlannedRun, dir: &Path, progress: &dyn Fn(f64)) -> Result<
         diverged,
         samplers,
         eps_nn_scale,
+        trained_by,
+    })
+}
+
+/// A trained model and how its training went.
+struct Trained {
+    iterations: u64,
+    seconds: f64,
+    final_loss: Option<f64>,
+    diverged: Option<String>,
+    checkpoint: Checkpoint,
+    /// The run whose training this is, when it was reused.
+    from: Option<String>,
+}
+
+/// The training of a finished run under `out` whose configuration trains the same model as
+/// `c` ([`RunConfig::training_key`]): the same data, network, training and seed give the same
+/// weights, so they are loaded instead of trained again. Runs whose checkpoint does not load
+/// are passed over.
+fn trained_before(c: &RunConfig, out: &Path) -> Option<Trained> {
+    let key = c.training_key();
+    let finished = super::collect_results(out).ok()?;
+    finished.into_iter().find_map(|r| {
+        if r.config.training_key() != key {
+            return None;
+        }
+        let other = run_dir(out, &r.id);
+        let checkpoint = Checkpoint::load(&other.join("checkpoint")).ok()?;
+        Some(Trained {
+            iterations: r.iterations,
+            seconds: r.train_seconds,
+            final_loss: r.final_loss,
+            diverged: r.diverged,
+            checkpoint,
+            from: Some(r.trained_by.unwrap_or(r.id)),
+        })
     })
 }
 
@@ -333,10 +403,70 @@ mod tests {
             a.mae_low.is_some() && a.mae_high.is_some(),
             "mog1d has the exact score"
         );
-        assert!(dir.path().join("checkpoint").is_dir());
+        assert!(run_dir(dir.path(), &plan.id).join("checkpoint").is_dir());
         let b = execute(plan, tempfile::tempdir().unwrap().path(), &|_| {}).unwrap();
         let tids = |r: &RunResult| r.samplers.iter().map(|s| s.tid.clone()).collect::<Vec<_>>();
         assert_eq!(tids(&a), tids(&b));
         assert_eq!(a.final_loss, b.final_loss);
+    }
+
+    /// Runs that differ only in how they sample (here DDIM's η) train once: the second run
+    /// reuses the first one's weights, says so, and measures exactly what it measures when it
+    /// trains on its own. Another seed trains anew.
+    #[test]
+    fn runs_that_train_the_same_model_train_it_once() {
+        let spec = SweepSpec::parse(
+            r#"
+            seeds = [0, 1]
+            [base]
+            dataset = "mog1d"
+            n_data = 2000
+            width = 16
+            depth = 2
+            iters = 30
+            batch = 256
+            samplers = ["ddim"]
+            steps = 20
+            n_samples = 300
+            tid_points = 300
+            eps = [0.05]
+            metric_draws = 500
+            [grid]
+            eta = [0.0, 1.0]
+            "#,
+        )
+        .unwrap();
+        let plan = spec.expand().unwrap();
+        let by = |eta: f64, seed: u64| {
+            plan.iter()
+                .find(|p| p.config.eta == eta && p.config.seed == seed)
+                .unwrap()
+        };
+        let out = tempfile::tempdir().unwrap();
+        let first = execute(by(0.0, 0), out.path(), &|_| {}).unwrap();
+        crate::sweep::store_result(out.path(), &first).unwrap();
+        assert_eq!(first.trained_by, None);
+        let reused = execute(by(1.0, 0), out.path(), &|_| {}).unwrap();
+        assert_eq!(reused.trained_by.as_deref(), Some(first.id.as_str()));
+        assert_eq!(reused.final_loss, first.final_loss);
+        assert!(run_dir(out.path(), &reused.id).join("checkpoint").is_dir());
+        let alone = execute(by(1.0, 0), tempfile::tempdir().unwrap().path(), &|_| {}).unwrap();
+        assert_eq!(alone.trained_by, None);
+        assert_eq!(reused.samplers, {
+            let mut s = alone.samplers.clone();
+            // Wall times differ; everything measured is the same.
+            for (a, b) in s.iter_mut().zip(&reused.samplers) {
+                a.seconds = b.seconds;
+            }
+            s
+        });
+        assert_eq!(
+            (reused.mae_low, reused.mae_high),
+            (alone.mae_low, alone.mae_high)
+        );
+        // η = 1 is another sampler: other samples from the same model.
+        assert_ne!(reused.samplers[0].tid, first.samplers[0].tid);
+        let other_seed = execute(by(0.0, 1), out.path(), &|_| {}).unwrap();
+        assert_eq!(other_seed.trained_by, None);
     }
 }
