@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::store::{ApplyError, ModuleSnapshot, SafetensorsStore, SafetensorsStoreError};
+use burn::store::{ApplyError, ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
@@ -137,8 +137,8 @@ pub enum StrictLoadError {
     /// The file cannot be read or parsed as safetensors.
     #[error("corrupt or unreadable: {reason}")]
     Unreadable {
-        /// The store's error.
-        reason: SafetensorsStoreError,
+        /// What went wrong.
+        reason: String,
     },
     /// A tensor has the wrong shape or type.
     #[error("does not match the sidecar's {what}: {error:?}")]
@@ -321,10 +321,26 @@ pub(crate) fn load_safetensors_strict<M: ModuleSnapshot>(
     path: &Path,
     what: &'static str,
 ) -> Result<(), StrictLoadError> {
-    let mut store = SafetensorsStore::from_file(path);
-    let result = module
-        .load_from(&mut store)
-        .map_err(|reason| StrictLoadError::Unreadable { reason })?;
+    let unreadable = |reason: String| StrictLoadError::Unreadable { reason };
+    let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+    // The header is parsed once here. (burn-store's own safetensors store parses it again for
+    // every tensor it hands over, which made loading quadratic in the number of tensors: a
+    // 300-tensor U-Net spent most of its load re-reading its header.)
+    let file = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| unreadable(format!("not a readable safetensors file: {e}")))?;
+    let mut tensors = Vec::with_capacity(file.len());
+    for (name, view) in file.iter() {
+        let dtype = burn_dtype(view.dtype())
+            .ok_or_else(|| unreadable(format!("tensor '{name}' has type {:?}", view.dtype())))?;
+        tensors.push(burn::store::burn_pack::Tensor::new(
+            name.to_string(),
+            dtype,
+            view.shape().to_vec(),
+            None,
+            burn::tensor::Bytes::from_bytes_vec(view.data().to_vec()),
+        ));
+    }
+    let result = module.apply(tensors, None, None, false);
     if let Some(e) = result.errors.first() {
         return Err(StrictLoadError::Mismatch {
             what,
@@ -345,4 +361,24 @@ pub(crate) fn load_safetensors_strict<M: ModuleSnapshot>(
         });
     }
     Ok(())
+}
+
+/// burn's element type for a safetensors one (the types burn-store reads).
+fn burn_dtype(dtype: safetensors::Dtype) -> Option<burn::tensor::DType> {
+    use burn::tensor::DType;
+    use safetensors::Dtype;
+    Some(match dtype {
+        Dtype::F64 => DType::F64,
+        Dtype::F32 => DType::F32,
+        Dtype::F16 => DType::F16,
+        Dtype::BF16 => DType::BF16,
+        Dtype::I64 => DType::I64,
+        Dtype::I32 => DType::I32,
+        Dtype::I16 => DType::I16,
+        Dtype::I8 => DType::I8,
+        Dtype::U64 => DType::U64,
+        Dtype::U32 => DType::U32,
+        Dtype::U8 => DType::U8,
+        _ => return None,
+    })
 }
