@@ -19,6 +19,8 @@ pub struct SamplerChoice {
     pub enabled: bool,
     /// Its step count.
     pub steps: usize,
+    /// DDIM's stochasticity η (0: deterministic; 1: ancestral); the other samplers ignore it.
+    pub eta: f64,
 }
 
 /// Everything the left panel sets.
@@ -80,6 +82,7 @@ impl Default for ExplorerConfig {
             kind,
             enabled,
             steps,
+            eta: 0.0,
         };
         Self {
             dataset: DatasetKind::Chessboard,
@@ -222,7 +225,11 @@ impl ExplorerConfig {
                 .samplers
                 .iter()
                 .filter(|s| s.enabled)
-                .map(|s| SamplerConfig::new(s.kind).with_steps(s.steps))
+                .map(|s| {
+                    SamplerConfig::new(s.kind)
+                        .with_steps(s.steps)
+                        .with_eta(s.eta)
+                })
                 .collect(),
             n_samples: self.n_samples.max(20),
             n_paths: self.n_paths.min(self.n_samples),
@@ -260,7 +267,7 @@ fn enable(c: &mut ExplorerConfig, kinds: &[SamplerKind]) {
 }
 
 /// The paper's experiments (issue #6), each as live-sized as this machine allows.
-pub const EXPERIMENTS: [Experiment; 9] = [
+pub const EXPERIMENTS: [Experiment; 10] = [
     Experiment {
         label: "Collapse on chessboard",
         figure: "Fig. 2",
@@ -365,6 +372,22 @@ pub const EXPERIMENTS: [Experiment; 9] = [
             );
         },
     },
+    Experiment {
+        label: "How much noise is enough? DDIM with η (slider) between ODE and SDE",
+        figure: "Beyond the paper",
+        tab: Tab::Samples,
+        apply: |c| {
+            enable(
+                c,
+                &[SamplerKind::OdeEuler, SamplerKind::Ddim, SamplerKind::Sde],
+            );
+            for s in &mut c.samplers {
+                if s.kind == SamplerKind::Ddim {
+                    s.eta = 0.5;
+                }
+            }
+        },
+    },
 ];
 
 #[cfg(test)]
@@ -395,6 +418,28 @@ mod tests {
         assert_eq!((c.width, c.depth, c.n_points), (100, 3, 50_000));
         c.select_dataset(DatasetKind::Spiral);
         assert_eq!((c.width, c.depth), (100, 3));
+    }
+
+    /// The η experiment hands DDIM's η to the analysis: a stochastic DDIM between the ODE and
+    /// the SDE.
+    #[test]
+    fn the_eta_experiment_samples_a_stochastic_ddim() {
+        let e = EXPERIMENTS
+            .iter()
+            .find(|e| e.label.starts_with("How much noise"))
+            .unwrap();
+        let mut c = ExplorerConfig::default();
+        (e.apply)(&mut c);
+        let a = c.analysis_settings();
+        let kinds: Vec<SamplerKind> = a.samplers.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![SamplerKind::OdeEuler, SamplerKind::Sde, SamplerKind::Ddim]
+        );
+        let ddim = &a.samplers[2];
+        assert_eq!(ddim.eta, 0.5);
+        assert!(!ddim.is_deterministic() && ddim.check().is_ok());
+        assert_eq!(crate::app::views::run_label(ddim), "DDIM (η = 0.50)");
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub struct AppOptions {
     pub timeout: Duration,
     /// The tab to open.
     pub tab: Tab,
+    /// Open the menu's experiment with this index (0-based into
+    /// [`config::EXPERIMENTS`]): its settings, and its view instead of `tab`.
+    pub experiment: Option<usize>,
     /// Particles per sampler in the analysis (default: the config's).
     pub samples: Option<usize>,
     /// Start with training paused (the first snapshot is still analysed).

@@ -169,6 +169,10 @@ pub struct AppArgs {
     /// The view to open.
     #[arg(long, value_enum, default_value_t = crate::app::Tab::Samples)]
     pub tab: crate::app::Tab,
+    /// Open the N-th entry of the "Paper experiment…" menu (1-based; a wrong N lists them):
+    /// its settings and its view (instead of --tab and --dataset).
+    #[arg(long, value_parser = experiment_number)]
+    pub experiment: Option<usize>,
     /// Smoke test: once samples are drawn, render N more frames, check the window is not blank,
     /// and exit (non-zero if it rendered nothing or no samples came within --timeout).
     #[arg(long)]
@@ -268,6 +272,7 @@ pub fn run(cli: Cli) -> Result<()> {
             screenshot: a.screenshot,
             timeout: std::time::Duration::from_secs(a.timeout),
             tab: a.tab,
+            experiment: a.experiment.map(|n| n - 1),
             samples: a.samples,
             paused: a.paused,
             checkpoint: a.checkpoint,
@@ -535,4 +540,22 @@ fn demo(a: DemoArgs) -> Result<()> {
         "With the exact score no sampler collapses (TID ≈ 0); trained models show ODE collapse."
     );
     Ok(())
+}
+
+/// A clap value parser for `app --experiment`: 1 to the number of the menu's experiments; the
+/// error lists them.
+fn experiment_number(s: &str) -> Result<usize, String> {
+    use crate::app::config::EXPERIMENTS;
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=EXPERIMENTS.len()).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "not an experiment number; the menu's experiments are:\n{}",
+            EXPERIMENTS
+                .iter()
+                .enumerate()
+                .map(|(i, e)| format!("  {}  {}: {}", i + 1, e.figure, e.label))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )),
+    }
 }

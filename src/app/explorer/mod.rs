@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use eframe::egui;
 use egui::Ui;
 
-use super::config::ExplorerConfig;
+use super::config::{EXPERIMENTS, ExplorerConfig};
 use super::shell::{FilePurpose, Shell};
 use super::smoke::{self, SmokeProbe};
 use super::state::ExplorerState;
@@ -86,6 +86,11 @@ impl ExplorerMode {
         if let Some(d) = opts.dataset {
             config.select_dataset(d);
         }
+        let experiment = opts.experiment.and_then(|i| EXPERIMENTS.get(i));
+        if let Some(e) = experiment {
+            config = ExplorerConfig::default();
+            (e.apply)(&mut config);
+        }
         if let Some(n) = opts.samples {
             config.n_samples = n;
         }
@@ -130,10 +135,10 @@ impl ExplorerMode {
                 ..ExplorerState::default()
             },
             views: ViewSettings {
-                tab: if opts.tab == Tab::Images {
-                    Tab::default()
-                } else {
-                    opts.tab
+                tab: match experiment {
+                    Some(e) => e.tab,
+                    None if opts.tab == Tab::Images => Tab::default(),
+                    None => opts.tab,
                 },
                 ..ViewSettings::default()
             },

@@ -13,7 +13,7 @@ use crate::app::shell::{FilePurpose, Shell};
 use crate::app::views::{sampler_color, sampler_label};
 use crate::data::DatasetKind;
 use crate::device::DeviceChoice;
-use crate::diffusion::ProcessKind;
+use crate::diffusion::{ProcessKind, SamplerKind};
 use crate::model::{Activation, Architecture};
 use crate::train::{AnalysisCommand, Preset, TrainCommand};
 
@@ -368,6 +368,18 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
                             .range(2..=2000)
                             .suffix(" steps"),
                     );
+                    if s.kind == SamplerKind::Ddim {
+                        // How much noise is enough: 0 is the deterministic DDIM, 1 the
+                        // DDPM-like ancestral sampler; a change redraws DDIM's samples.
+                        ui.add(
+                            egui::Slider::new(&mut s.eta, 0.0..=1.0)
+                                .text("η")
+                                .fixed_decimals(2),
+                        )
+                        .on_hover_text(
+                            "DDIM's stochasticity: 0 deterministic, 1 ancestral (DDPM-like),                              from the same initial noise",
+                        );
+                    }
                 });
             }
             ui.add(

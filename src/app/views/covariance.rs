@@ -8,7 +8,7 @@ use eframe::egui;
 use egui::{Ui, Vec2};
 
 use super::builders::{HeatImage, covariance_image, covariance_scale, covariance_window};
-use super::{HeatmapPanel, LayerCache, heat_layer, heatmap_panel, key, run_key, sampler_label};
+use super::{HeatmapPanel, LayerCache, heat_layer, heatmap_panel, key, run_key, run_label};
 use crate::app::plot::{Labels, colorbar};
 use crate::app::state::ExplorerState;
 use crate::metrics::{CORRELATION_PARTICLES, CORRELATION_T_MIN};
@@ -73,13 +73,13 @@ pub(super) fn error_covariance_view(
     ui.horizontal(|ui| {
         for (i, (run, (image, times))) in runs.iter().zip(images.iter()).enumerate() {
             let Some((&t_hi, &t_lo)) = times.first().zip(times.last()) else {
-                ui.label(format!("{}: no recorded time at t ≥ {:.2}", sampler_label(run.config.kind), view.t_min));
+                ui.label(format!("{}: no recorded time at t ≥ {:.2}", run_label(&run.config), view.t_min));
                 continue;
             };
             let (t_lo, t_hi) = (t_lo as f32, t_hi as f32);
             let bounds = DataRect::new([t_lo, t_hi], [t_lo, t_hi]);
             let what = if view.correlation { "correlation" } else { "covariance" };
-            let title = format!("error {what}, {}", sampler_label(run.config.kind));
+            let title = format!("error {what}, {}", run_label(&run.config));
             ui.vertical(|ui| {
             ui.set_max_width(side + 50.0);
             heatmap_panel(

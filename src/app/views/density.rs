@@ -7,7 +7,7 @@ use std::sync::Arc;
 use egui::{Ui, Vec2};
 
 use super::builders::density_image;
-use super::{HeatmapPanel, ViewSettings, heat_layer, heatmap_panel, key, run_key, sampler_label};
+use super::{HeatmapPanel, ViewSettings, heat_layer, heatmap_panel, key, run_key, run_label};
 use crate::app::plot::Labels;
 use crate::app::state::ExplorerState;
 use crate::render::mesh::{MeshLayer, MeshVertex};
@@ -33,10 +33,7 @@ pub fn density_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
             let t_lo = *de.times.last().unwrap_or(&0.0) as f32;
             let t_hi = *de.times.first().unwrap_or(&1.0) as f32;
             let bounds = DataRect::new([t_lo, t_hi], [de.x_min as f32, de.x_max as f32]);
-            let title = format!(
-                "density of x₁ over time, {}",
-                sampler_label(run.config.kind)
-            );
+            let title = format!("density of x₁ over time, {}", run_label(&run.config));
             heatmap_panel(
                 ui,
                 HeatmapPanel {
@@ -109,7 +106,7 @@ pub fn density_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
             ui.painter().text(
                 rect.left_top() + Vec2::new(6.0, 4.0),
                 egui::Align2::LEFT_TOP,
-                sampler_label(run.config.kind),
+                run_label(&run.config),
                 egui::FontId::proportional(12.0),
                 ui.visuals().text_color(),
             );

@@ -25,7 +25,7 @@ use egui::{Color32, Rgba, Ui, Vec2};
 
 use super::plot::{Labels, PlotArea, colorbar, plot_frame};
 use crate::data::Points;
-use crate::diffusion::SamplerKind;
+use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::render::heatmap::HeatmapLayer;
 use crate::render::{Colormap, DataRect, heatmap};
 use crate::train::analysis::SamplerRun;
@@ -246,6 +246,16 @@ pub fn sampler_label(kind: SamplerKind) -> &'static str {
         SamplerKind::Sde => "SDE (Euler–Maruyama)",
         SamplerKind::PredictorCorrector => "Predictor–corrector",
         SamplerKind::AnnealedLangevin => "Annealed Langevin",
+    }
+}
+
+/// A sampler run's name for titles and legends: [`sampler_label`], with η for a stochastic
+/// DDIM.
+pub fn run_label(config: &SamplerConfig) -> String {
+    if config.kind == SamplerKind::Ddim && config.eta > 0.0 {
+        format!("DDIM (η = {:.2})", config.eta)
+    } else {
+        sampler_label(config.kind).to_string()
     }
 }
 

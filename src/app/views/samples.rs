@@ -8,8 +8,8 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::builders::{histogram_1d, histogram_image};
 use super::{
-    LayerCache, ViewData, ViewSettings, heat_layer, key, panel_size, rgba, run_key, sampler_color,
-    sampler_label,
+    LayerCache, ViewData, ViewSettings, heat_layer, key, panel_size, rgba, run_key, run_label,
+    sampler_color,
 };
 use crate::app::plot::{Labels, colorbar, plot_frame};
 use crate::app::state::ExplorerState;
@@ -31,7 +31,7 @@ fn title_of(run: &SamplerRun, state: &ExplorerState, eps: f64) -> String {
     });
     format!(
         "{}, {} steps  ·  iteration {}{}",
-        sampler_label(run.config.kind),
+        run_label(&run.config),
         run.config.steps,
         run.iteration,
         tid.unwrap_or_default()
@@ -191,12 +191,9 @@ fn samples_1d(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, cache: &mut Lay
                 let hkey = key((run_key(run, "hist-1d"), range.map(f64::to_bits)));
                 let h = cache.get(hkey, || histogram_1d(&run.samples, 0, range, 120));
                 p.line(
-                    Line::new(
-                        sampler_label(run.config.kind),
-                        PlotPoints::from((*h).clone()),
-                    )
-                    .color(sampler_color(run.config.kind))
-                    .width(1.5),
+                    Line::new(run_label(&run.config), PlotPoints::from((*h).clone()))
+                        .color(sampler_color(run.config.kind))
+                        .width(1.5),
                 );
             }
         });

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use egui::{Color32, Pos2, Stroke, Ui};
 
 use super::builders::{path_segments, positions_at};
-use super::{ViewData, ViewSettings, key, panel_size, run_key, sampler_label};
+use super::{ViewData, ViewSettings, key, panel_size, run_key, run_label};
 use crate::app::plot::{Labels, colorbar, plot_frame};
 use crate::app::state::ExplorerState;
 use crate::render::points::PointLayer;
@@ -40,7 +40,7 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
         for (i, run) in runs.iter().enumerate() {
             let title = format!(
                 "{}: {} paths  ·  iteration {}",
-                sampler_label(run.config.kind),
+                run_label(&run.config),
                 run.n_paths,
                 run.iteration
             );
