@@ -75,6 +75,19 @@ pub struct Labels<'a> {
     pub y: &'a str,
 }
 
+/// The largest title font from 13 pt down to 9 pt in which `title` fits `width` (9 pt if none
+/// does).
+fn title_font(painter: &egui::Painter, title: &str, width: f32) -> FontId {
+    (9..=13)
+        .rev()
+        .map(|pt| FontId::proportional(pt as f32))
+        .find(|font| {
+            let galley = painter.layout_no_wrap(title.to_string(), font.clone(), Color32::WHITE);
+            galley.size().x <= width
+        })
+        .unwrap_or(FontId::proportional(9.0))
+}
+
 /// Allocates `size`, draws a framed plot with ticks and labels for `bounds`, and returns the
 /// response (hover, drag) and the data area.
 pub fn plot_frame(
@@ -95,11 +108,14 @@ pub fn plot_frame(
     let area = PlotArea { inner, bounds };
     let painter = ui.painter_at(outer);
     painter.rect_filled(inner, 0.0, visuals.extreme_bg_color);
+    // A long title (three panels side by side) shrinks to the panel's width, down to 9 pt,
+    // rather than running under its neighbours' titles.
+    let title_font = title_font(&painter, labels.title, inner.width() + 12.0);
     painter.text(
         Pos2::new(inner.center().x, outer.top() + 2.0),
         Align2::CENTER_TOP,
         labels.title,
-        FontId::proportional(13.0),
+        title_font,
         text,
     );
     let tick = Stroke::new(1.0, weak);
