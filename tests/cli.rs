@@ -155,13 +155,28 @@ fn compare_json_reports_tid_and_error_correlation() {
 
 /// Output into a pipe whose reader has gone (`| head` that stopped early) ends the command
 /// quietly, by SIGPIPE as it ends other Unix tools, rather than with a panic about a broken
-/// pipe. The read end is closed before the command writes its first line.
+/// pipe. The read end is closed at once, and the dry run of a 4,000-run grid prints far more
+/// than a pipe holds, so the command writes into the closed pipe even when another test's
+/// child process briefly holds a copy of the read end.
 #[test]
 fn a_closed_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("big.toml");
+    let widths: Vec<String> = (1..=4000).map(|w| w.to_string()).collect();
+    std::fs::write(
+        &spec,
+        format!(
+            "[base]\ndataset = \"mog1d\"\n[grid]\nwidth = [{}]\n",
+            widths.join(", ")
+        ),
+    )
+    .unwrap();
     let mut child = bin()
-        .args(["sweep", "--preset", "seesaw", "--dry-run"])
+        .args(["sweep", "--dry-run", "--out"])
+        .arg(dir.path().join("out"))
+        .arg(&spec)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -171,7 +186,7 @@ fn a_closed_pipe_ends_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!err.contains("panicked"), "{err}");
     // Signal 13 is SIGPIPE.
-    assert_eq!(out.status.signal(), Some(13), "{:?}", out.status);
+    assert_eq!(out.status.signal(), Some(13), "{:?}: {err}", out.status);
 }
 
 #[test]
