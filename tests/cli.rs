@@ -151,6 +151,21 @@ fn compare_json_reports_tid_and_error_correlation() {
         err.contains("error correlation: exact score known"),
         "{err}"
     );
+    // η without DDIM would change nothing: refused, naming the flag.
+    let out = bin()
+        .args([
+            "compare",
+            "--samplers",
+            "ode,sde",
+            "--eta",
+            "0.5",
+            "--model",
+        ])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--eta"), "{err}");
 }
 
 /// Output into a pipe whose reader has gone (`| head` that stopped early) ends the command
@@ -597,6 +612,30 @@ fn nonsense_sizes_are_clear_errors() {
             "--n",
         ),
         (&["sample", "--dataset", "mog1d", "--steps", "0"], "--steps"),
+        (
+            &[
+                "sample",
+                "--dataset",
+                "mog1d",
+                "--sampler",
+                "ddim",
+                "--eta",
+                "1.5",
+            ],
+            "--eta",
+        ),
+        (
+            &[
+                "sample",
+                "--dataset",
+                "mog1d",
+                "--sampler",
+                "ode",
+                "--eta",
+                "0.5",
+            ],
+            "--eta",
+        ),
         (
             &[
                 "sample",

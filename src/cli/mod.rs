@@ -368,6 +368,12 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
     cfg.corrector_steps = a.corrector_steps;
     cfg.snr = a.snr;
     cfg.eta = a.eta;
+    if cfg.eta > 0.0 && kind != SamplerKind::Ddim {
+        bail!(
+            "--eta sets DDIM's stochasticity: use it with --sampler ddim (not {})",
+            kind.name()
+        );
+    }
     cfg.record_trajectory = a.trajectory.is_some();
     cfg.check().map_err(anyhow::Error::msg)?;
     let d = model.dim() as u128;

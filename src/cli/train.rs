@@ -224,6 +224,9 @@ pub fn load_model(
 
 /// Runs `compare`.
 pub fn compare_cmd(a: CompareArgs) -> Result<()> {
+    if a.eta.iter().any(|&e| e > 0.0) && !a.samplers.contains(&SamplerKind::Ddim) {
+        bail!("--eta sets DDIM's stochasticity: add ddim to --samplers (or leave --eta out)");
+    }
     let dev = a.device.resolve();
     let (ckpt, net) = load_model(&a.model, &dev)?;
     let train = training_set(&ckpt.meta.data)?;

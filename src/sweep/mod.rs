@@ -695,6 +695,13 @@ mod tests {
         assert!(SweepSpec::parse(&empty).is_err());
         let seed = SPEC.replace("iters = 10", "iters = 10\nseed = 3");
         assert!(SweepSpec::parse(&seed).is_err());
+        // η without DDIM among the samplers (ode and sde by default) would change nothing.
+        let eta = SPEC.replace("iters = 10", "iters = 10\neta = 0.5");
+        let e = format!("{:#}", SweepSpec::parse(&eta).unwrap_err());
+        assert!(e.contains("eta") && e.contains("ddim"), "{e}");
+        let eta = SPEC.replace("iters = 10", "iters = 10\neta = 2.0\nsamplers = [\"ddim\"]");
+        let e = format!("{:#}", SweepSpec::parse(&eta).unwrap_err());
+        assert!(e.contains("[0, 1]"), "{e}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::{PlannedRun, Result, RunConfig, SweepError, run_dir};
 use crate::device::DeviceChoice;
 use crate::diffusion::diagnostics::velocity_mae;
 use crate::diffusion::loss::Band;
-use crate::diffusion::{ExactMixtureScore, SamplerConfig, sample};
+use crate::diffusion::{ExactMixtureScore, SamplerConfig, SamplerKind, sample};
 use crate::metrics::neighbours::median_nn_distance;
 use crate::metrics::{
     CORRELATION_PARTICLES, TidEstimate, TidProtocol, TidReference, trajectory_error_correlation,
@@ -139,6 +139,12 @@ pub fn check(c: &RunConfig) -> Result<()> {
     }
     if !(c.lr.is_finite() && c.lr > 0.0) {
         return Err(SweepError::Config("lr must be positive".into()));
+    }
+    if c.eta > 0.0 && !c.samplers.contains(&SamplerKind::Ddim) {
+        return Err(SweepError::Config(format!(
+            "eta = {} sets DDIM's stochasticity, but ddim is not among the samplers",
+            c.eta
+        )));
     }
     if !(0.0..=1.0).contains(&c.eta) {
         return Err(SweepError::Config(format!(
