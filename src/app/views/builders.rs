@@ -50,17 +50,19 @@ pub fn histogram_image(h: &[f32]) -> HeatImage {
     }
 }
 
-/// Path segments of a run, coloured by time: in 2D `(x₁, x₂)`, otherwise `(t, x₁)`; all kept
-/// particles, or only particle `only`.
-pub fn path_segments(run: &SamplerRun, only: Option<usize>) -> Vec<Segment> {
+/// Path segments of a run, coloured by time: in 2D `(x₁, x₂)`, otherwise `(t, x_c)` for the
+/// 0-based coordinate `coord` (clamped to the dimension); all kept particles, or only particle
+/// `only`.
+pub fn path_segments(run: &SamplerRun, only: Option<usize>, coord: usize) -> Vec<Segment> {
     let (m, d) = (run.n_paths, run.samples.d);
+    let c = coord.min(d.saturating_sub(1));
     let t_count = run.path_times.len();
     let at = |k: usize, j: usize| -> [f32; 2] {
         let base = (k * m + j) * d;
         if d == 2 {
             [run.paths[base], run.paths[base + 1]]
         } else {
-            [run.path_times[k] as f32, run.paths[base]]
+            [run.path_times[k] as f32, run.paths[base + c]]
         }
     };
     let particles: Vec<usize> = match only {
@@ -82,9 +84,11 @@ pub fn path_segments(run: &SamplerRun, only: Option<usize>) -> Vec<Segment> {
     segs
 }
 
-/// Positions of the kept particles at time `t` (linear interpolation between recorded times).
-pub fn positions_at(run: &SamplerRun, t: f64) -> Vec<[f32; 2]> {
+/// Positions of the kept particles at time `t` (linear interpolation between recorded times):
+/// `(x₁, x₂)` in 2D, otherwise `(t, x_c)` for the coordinate `coord` (clamped).
+pub fn positions_at(run: &SamplerRun, t: f64, coord: usize) -> Vec<[f32; 2]> {
     let (m, d) = (run.n_paths, run.samples.d);
+    let c = coord.min(d.saturating_sub(1));
     let ts = &run.path_times;
     if ts.is_empty() {
         return Vec::new();
@@ -109,7 +113,7 @@ pub fn positions_at(run: &SamplerRun, t: f64) -> Vec<[f32; 2]> {
             if d == 2 {
                 [lerp(0), lerp(1)]
             } else {
-                [t as f32, lerp(0)]
+                [t as f32, lerp(c)]
             }
         })
         .collect()
@@ -328,21 +332,44 @@ mod tests {
     #[test]
     fn marker_positions_interpolate_between_recorded_times() {
         let r = run_with_paths();
-        let p = positions_at(&r, 0.75);
+        let p = positions_at(&r, 0.75, 0);
         assert_eq!(p[0], [0.5, 0.0]);
         assert_eq!(p[1], [5.0, 5.0]);
-        assert_eq!(positions_at(&r, 0.0)[0], [2.0, 0.0]);
+        assert_eq!(positions_at(&r, 0.0, 0)[0], [2.0, 0.0]);
     }
 
     #[test]
     fn path_segments_follow_each_particle_with_times() {
         let r = run_with_paths();
-        let all = path_segments(&r, None);
+        let all = path_segments(&r, None, 0);
         assert_eq!(all.len(), 4, "2 particles × 2 steps");
-        let one = path_segments(&r, Some(0));
+        let one = path_segments(&r, Some(0), 0);
         assert_eq!(one.len(), 2);
         assert_eq!((one[0].a, one[0].b), ([0.0, 0.0], [1.0, 0.0]));
         assert_eq!((one[1].value_a, one[1].value_b), (0.5, 0.0));
+    }
+
+    /// In d > 2 the paths are drawn as `(t, x_c)` for the chosen coordinate.
+    #[test]
+    fn paths_in_more_dimensions_follow_the_chosen_coordinate() {
+        // Two particles in 3D at times 1, 0.5, 0; particle 0's third coordinate goes 3 → 2 → 1.
+        let paths = vec![
+            0.0, 10.0, 3.0, 0.0, 0.0, -1.0, //
+            0.0, 10.0, 2.0, 0.0, 0.0, -1.0, //
+            0.0, 10.0, 1.0, 0.0, 0.0, -1.0,
+        ];
+        let r = SamplerRun {
+            samples: Points::new(2, 3, vec![0.0, 10.0, 1.0, 0.0, 0.0, -1.0]),
+            paths,
+            ..run_with_paths()
+        };
+        let one = path_segments(&r, Some(0), 2);
+        assert_eq!((one[0].a, one[0].b), ([1.0, 3.0], [0.5, 2.0]));
+        let second = path_segments(&r, Some(0), 1);
+        assert_eq!(second[1].b, [0.0, 10.0]);
+        assert_eq!(positions_at(&r, 0.75, 2)[0], [0.75, 2.5]);
+        // Out-of-range coordinates clamp to the last one.
+        assert_eq!(path_segments(&r, Some(0), 9)[0].a, [1.0, 3.0]);
     }
 
     #[test]

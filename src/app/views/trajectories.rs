@@ -13,12 +13,25 @@ use crate::render::points::PointLayer;
 use crate::render::segments::{SegmentColoring, SegmentLayer};
 use crate::render::{Colormap, DataRect, points, segments};
 use crate::train::analysis::SamplerRun;
+use crate::train::analysis::path_view_range;
 
 /// View 2: ODE and SDE paths from the same starts, coloured by time, with a time marker;
 /// hovering a particle highlights it in both panels.
 pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut ViewSettings) {
+    let d = vd.data.d;
     ui.horizontal(|ui| {
         ui.add(egui::Slider::new(&mut vs.marker_t, 0.0..=1.0).text("time t"));
+        if d > 2 {
+            // The same coordinate as the Samples view's x axis.
+            ui.label(format!("{d} dimensions: plot x"));
+            ui.add(
+                egui::DragValue::new(&mut vs.coords[0])
+                    .range(0..=d - 1)
+                    .custom_formatter(|v, _| format!("{}", v as usize + 1))
+                    .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
+            );
+            ui.label("against t");
+        }
         ui.label("Hover a particle to highlight its pair.");
     });
     let runs: Vec<&Arc<SamplerRun>> = state.samples.iter().take(2).collect();
@@ -26,14 +39,15 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
         ui.label("Waiting for the first analysis pass…");
         return;
     }
-    let d = vd.data.d;
+    let coord = if d > 2 { vs.coords[0].min(d - 1) } else { 0 };
     let bounds = if d == 2 {
         vd.rect2d()
     } else {
-        let b = runs[0].density.x_min as f32;
-        let e = runs[0].density.x_max as f32;
-        DataRect::new([0.0, 1.0], [b, e])
+        // The density view's range of that coordinate: the data's, holding the N(0, I) start.
+        let (lo, hi) = path_view_range(vd.bounds[coord]);
+        DataRect::new([0.0, 1.0], [lo as f32, hi as f32])
     };
+    let y_label = format!("x{}", subscript(coord + 1));
     let size = panel_size(ui, runs.len());
     let mut hovered = None;
     ui.horizontal(|ui| {
@@ -51,10 +65,10 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
                 Labels {
                     title: &title,
                     x: if d == 2 { "x₁" } else { "t" },
-                    y: if d == 2 { "x₂" } else { "x₁" },
+                    y: if d == 2 { "x₂" } else { &y_label },
                 },
             );
-            let marks = positions_at(run, vs.marker_t as f64);
+            let marks = positions_at(run, vs.marker_t as f64, coord);
             if let Some(mouse) = resp.hover_pos() {
                 let nearest = marks
                     .iter()
@@ -68,10 +82,10 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
                 }
             }
             let view_id = key(("traj", i));
-            let paths_key = run_key(run, "paths");
+            let paths_key = key((run_key(run, "paths"), coord));
             let mut layers = vec![SegmentLayer {
                 key: paths_key,
-                segments: vs.cache.get(paths_key, || path_segments(run, None)),
+                segments: vs.cache.get(paths_key, || path_segments(run, None, coord)),
                 coloring: SegmentColoring::Map {
                     colormap: Colormap::Viridis,
                     range: [0.0, 1.0],
@@ -80,10 +94,10 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
                 alpha: 0.55,
             }];
             if let Some(j) = vs.highlighted {
-                let hl_key = key((run_key(run, "hl"), j));
+                let hl_key = key((run_key(run, "hl"), j, coord));
                 layers.push(SegmentLayer {
                     key: hl_key,
-                    segments: vs.cache.get(hl_key, || path_segments(run, Some(j))),
+                    segments: vs.cache.get(hl_key, || path_segments(run, Some(j), coord)),
                     coloring: SegmentColoring::Solid([1.0, 0.2, 0.4, 1.0]),
                     width_px: 3.0,
                     alpha: 1.0,
@@ -96,7 +110,7 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
                 view_id,
                 bounds,
                 vec![PointLayer {
-                    key: key((run_key(run, "marks"), vs.marker_t.to_bits())),
+                    key: key((run_key(run, "marks"), vs.marker_t.to_bits(), coord)),
                     positions: Arc::new(marks),
                     color: [1.0, 1.0, 1.0, 0.9],
                     size_px: 4.0,
@@ -116,4 +130,12 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
     });
     vs.highlighted = hovered;
     colorbar(ui, Colormap::Viridis, [0.0, 1.0], "diffusion time t");
+}
+
+/// `n` in subscript digits (`12` → `₁₂`), for axis labels.
+fn subscript(n: usize) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c))
+        .collect()
 }

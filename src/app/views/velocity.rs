@@ -205,7 +205,7 @@ fn velocity_map_1d(
                     bounds,
                     vec![SegmentLayer {
                         key: paths_key,
-                        segments: cache.get(paths_key, || path_segments(ode, None)),
+                        segments: cache.get(paths_key, || path_segments(ode, None, 0)),
                         coloring: SegmentColoring::Solid([0.1, 0.1, 0.1, 1.0]),
                         width_px: 0.8,
                         alpha: 0.5,

@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use self::pass::Analysis;
-pub use self::stages::{RegimeMetrics, SamplerRun, TidCurves, VelocityField, histogram_2d};
+pub use self::stages::{
+    RegimeMetrics, SamplerRun, TidCurves, VelocityField, histogram_2d, path_view_range,
+};
 use super::worker::SnapshotSlot;
 use crate::data::{GaussianMixture, Points};
 use crate::diffusion::{SamplerConfig, SamplerKind};

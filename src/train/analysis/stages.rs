@@ -221,9 +221,7 @@ pub(super) fn sampler_run(
     let (n, d) = (out.samples.n, out.samples.d);
     let traj = out.trajectory.as_deref().unwrap_or(&[]);
     let coord = s.density_coord.min(d - 1);
-    // Particles start as N(0, I): the range must hold ±3.5 as well as the data.
-    let b = ctx.bounds[coord];
-    let range = (b[0].min(-3.5), b[1].max(3.5));
+    let range = path_view_range(ctx.bounds[coord]);
     let density = DensityEvolution::from_trajectory(
         traj,
         &out.times,
@@ -302,6 +300,12 @@ pub fn histogram_2d(p: &Points, x_range: [f64; 2], y_range: [f64; 2], bins: usiz
     let norm = 1.0 / (p.n.max(1) as f64 * wx * wy);
     h.iter_mut().for_each(|v| *v = (*v as f64 * norm) as f32);
     h
+}
+
+/// The range of one coordinate that a view of paths over time needs: the data's range
+/// `bounds`, widened to hold ±3.5, since particles start as N(0, I).
+pub fn path_view_range(bounds: [f64; 2]) -> (f64, f64) {
+    (bounds[0].min(-3.5), bounds[1].max(3.5))
 }
 
 #[cfg(test)]
