@@ -15,10 +15,10 @@ use collapse_explorer::model::{Activation, Architecture, FastScoreNet, MlpConfig
 use collapse_explorer::train::{TrainConfig, Trainer};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
-fn config(mlp: MlpConfig) -> TrainConfig {
+fn config(mlp: MlpConfig, arch: Architecture) -> TrainConfig {
     TrainConfig {
         net: NetSpec {
-            arch: Architecture::Mlp,
+            arch,
             mlp,
             process: NoiseProcess::vp(),
             t_split: 0.5,
@@ -48,13 +48,23 @@ fn train_step(c: &mut Criterion) {
         ),
         ("mog10_tanh", MlpConfig::preset_mog(10), &mog),
     ];
-    for (name, mlp, data) in cases {
-        let mut fast = Trainer::new(config(mlp.clone()), (*data).clone()).unwrap();
+    let cases = cases
+        .into_iter()
+        .map(|(name, mlp, data)| (name, mlp, data, Architecture::Mlp))
+        // The learned skip connection (its coefficient networks train too), config B's size.
+        .chain([(
+            "mog10_tanh_skip",
+            MlpConfig::preset_mog(10),
+            &mog,
+            Architecture::Skip,
+        )]);
+    for (name, mlp, data, arch) in cases {
+        let mut fast = Trainer::new(config(mlp.clone(), arch), (*data).clone()).unwrap();
         assert!(fast.uses_fast_path());
         g.bench_function(BenchmarkId::new("fused", name), |b| {
             b.iter(|| fast.step().unwrap())
         });
-        let mut burn = Trainer::new_burn_path(config(mlp), (*data).clone()).unwrap();
+        let mut burn = Trainer::new_burn_path(config(mlp, arch), (*data).clone()).unwrap();
         g.bench_function(BenchmarkId::new("burn_flex", name), |b| {
             b.iter(|| burn.step().unwrap())
         });
@@ -67,7 +77,7 @@ fn train_step(c: &mut Criterion) {
 fn sampling(c: &mut Criterion) {
     let mut g = c.benchmark_group("sampling_2d_preset_n20000");
     g.sample_size(10);
-    let spec = config(MlpConfig::preset_2d(2)).net;
+    let spec = config(MlpConfig::preset_2d(2), Architecture::Mlp).net;
     let model = FastScoreNet::new(spec.clone(), &spec.init_weights(0));
     let n = 20_000;
     for (kind, steps) in [(SamplerKind::OdeEuler, 100), (SamplerKind::Sde, 1000)] {
