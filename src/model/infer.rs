@@ -37,12 +37,19 @@ struct Part {
 
 impl FastScoreNet {
     /// Builds the parts from host weights (in [`NetSpec::part_configs`] order).
+    ///
+    /// # Panics
+    /// When the weights are not the spec's parts (their number or any part's shape): callers
+    /// hand over weights a checkpoint loader or a trainer has already matched to the spec.
     pub fn new(spec: NetSpec, weights: &[MlpWeights]) -> Self {
-        assert_eq!(
-            weights.len(),
-            spec.part_configs().len(),
-            "FastScoreNet::new: parts"
-        );
+        let configs = spec.part_configs();
+        assert_eq!(weights.len(), configs.len(), "FastScoreNet::new: parts");
+        for (w, (name, c)) in weights.iter().zip(&configs) {
+            assert_eq!(
+                &w.config, c,
+                "FastScoreNet::new: part '{name}' is another network"
+            );
+        }
         let parts = weights
             .iter()
             .map(|w| Part {
@@ -175,6 +182,20 @@ mod tests {
 
     use super::*;
     use crate::model::mlp::{Activation, MlpConfig};
+
+    /// Weights of another width are refused where the model is built, not deep in a kernel.
+    #[test]
+    #[should_panic(expected = "part 'main' is another network")]
+    fn weights_of_another_network_are_refused() {
+        let spec = |width| NetSpec {
+            arch: Architecture::Mlp,
+            mlp: MlpConfig::new(2, width, 2, Activation::Tanh),
+            process: NoiseProcess::vp(),
+            t_split: 0.5,
+            data_std: 1.0,
+        };
+        let _ = FastScoreNet::new(spec(16), &spec(32).init_weights(0));
+    }
 
     /// From the same weights, the fused path and burn's modules give the same ε for every
     /// architecture, with shared and per-row times (float32 tolerance: sums of ~100 products of
