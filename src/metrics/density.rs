@@ -14,6 +14,8 @@ pub struct DensityEvolution {
     pub x_max: f64,
     /// Number of bins per row.
     pub bins: usize,
+    /// The coordinate histogrammed (0-based).
+    pub coord: usize,
     /// Densities, `[times.len(), bins]` row-major; each row integrates to the fraction of
     /// particles inside `[x_min, x_max]`.
     pub density: Vec<f32>,
@@ -55,6 +57,7 @@ impl DensityEvolution {
             x_min,
             x_max,
             bins,
+            coord,
             density,
         }
     }

@@ -22,8 +22,8 @@ use super::{AppOptions, Mode};
 use crate::data::{GaussianMixture, Points};
 use crate::model::{Checkpoint, MlpWeights};
 use crate::train::{
-    AnalysisCommand, AnalysisContext, AnalysisHandle, LossHistory, PublishSettings, TrainCommand,
-    TrainConfig, TrainerHandle, training_set,
+    AnalysisCommand, AnalysisContext, AnalysisHandle, AnalysisSettings, LossHistory,
+    PublishSettings, TrainCommand, TrainConfig, TrainerHandle, training_set,
 };
 
 /// How often status-only changes (iteration, loss, progress) repaint. A frame on software
@@ -58,6 +58,8 @@ pub struct ExplorerMode {
     config: ExplorerConfig,
     /// The configuration the running run was built from (to show what "Apply" would change).
     applied: ExplorerConfig,
+    /// The analysis settings last sent to the analysis thread.
+    sent: AnalysisSettings,
     state: ExplorerState,
     views: ViewSettings,
     view_data: ViewData,
@@ -117,18 +119,16 @@ impl ExplorerMode {
             ..PublishSettings::default()
         };
         let trainer = TrainerHandle::spawn(train, data, publish, wake_soon(ctx));
-        let analysis = AnalysisHandle::spawn(
-            trainer.snapshots.clone(),
-            actx,
-            config.analysis_settings(),
-            wake(ctx),
-        );
+        let sent = config.analysis_settings();
+        let analysis =
+            AnalysisHandle::spawn(trainer.snapshots.clone(), actx, sent.clone(), wake(ctx));
         let start = start && opts.checkpoint.is_none();
         if start {
             trainer.send(TrainCommand::Start);
         }
         let mut mode = Self {
             applied: config.clone(),
+            sent,
             config,
             state: ExplorerState {
                 running: start,
@@ -175,6 +175,20 @@ impl ExplorerMode {
     }
 
     /// Restarts training and analysis with the panel's configuration.
+    /// What the analysis thread computes: the panel's settings, with the coordinate the views
+    /// plot (the density evolution's, for data of more than two dimensions).
+    fn analysis_settings(&self) -> AnalysisSettings {
+        let d = self.view_data.data.d;
+        AnalysisSettings {
+            density_coord: if d > 2 {
+                self.views.coords[0].min(d - 1)
+            } else {
+                0
+            },
+            ..self.config.analysis_settings()
+        }
+    }
+
     fn apply(&mut self) {
         let built = (|| -> Result<_> {
             let recipe = self.config.recipe()?;
@@ -273,9 +287,9 @@ impl ExplorerMode {
             None => TrainCommand::Reset(train, data),
         });
         self.analysis.send(AnalysisCommand::Context(Box::new(ctx)));
-        self.analysis.send(AnalysisCommand::Settings(Box::new(
-            self.config.analysis_settings(),
-        )));
+        self.sent = self.analysis_settings();
+        self.analysis
+            .send(AnalysisCommand::Settings(Box::new(self.sent.clone())));
         if start {
             self.trainer.send(TrainCommand::Start);
         }
@@ -525,6 +539,31 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
             m.drain_events();
         }
+    }
+
+    /// In d > 2 the analysis histograms the coordinate the views plot (clamped to the
+    /// dimension); in 1D and 2D the first.
+    #[test]
+    fn the_density_follows_the_plotted_coordinate() {
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let opts = AppOptions {
+            dataset: Some(DatasetKind::Mog),
+            samples: Some(500),
+            train_threads: Some(1),
+            paused: true,
+            ..AppOptions::default()
+        };
+        let mut m = ExplorerMode::new(&ctx, &opts, false, &mut shell).unwrap();
+        assert_eq!(m.view_data.data.d, 10);
+        m.views.coords[0] = 3;
+        assert_eq!(m.analysis_settings().density_coord, 3);
+        m.views.coords[0] = 42;
+        assert_eq!(m.analysis_settings().density_coord, 9);
+        let mut one = mode(&ctx, &mut shell);
+        one.views.coords[0] = 3;
+        assert_eq!(one.analysis_settings().density_coord, 0);
+        assert_eq!(crate::app::views::subscript(12), "₁₂");
     }
 
     #[test]

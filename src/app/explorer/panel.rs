@@ -126,8 +126,9 @@ impl ExplorerMode {
 
     /// Analysis settings apply live; the rest needs a restart.
     fn apply_live_analysis_settings(&mut self) {
-        let now = self.config.analysis_settings();
-        if now != self.applied.analysis_settings() {
+        let now = self.analysis_settings();
+        if now != self.sent {
+            self.sent = now.clone();
             self.analysis.send(AnalysisCommand::Settings(Box::new(now)));
             self.state.keep_samplers(&self.config.enabled_samplers());
             let (c, a) = (&self.config, &mut self.applied);

@@ -481,6 +481,7 @@ mod tests {
             x_min: -1.0,
             x_max: 1.0,
             bins: 4,
+            coord: 0,
             density,
         };
         let im = density_image(&de);

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use egui::{Ui, Vec2};
 
 use super::builders::density_image;
-use super::{HeatmapPanel, ViewSettings, heat_layer, heatmap_panel, key, run_key, run_label};
+use super::{
+    HeatmapPanel, ViewSettings, heat_layer, heatmap_panel, key, run_key, run_label, subscript,
+};
 use crate::app::plot::Labels;
 use crate::app::state::ExplorerState;
 use crate::render::mesh::{MeshLayer, MeshVertex};
@@ -22,6 +24,22 @@ pub fn density_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
         ui.label("Waiting for the first analysis pass…");
         return;
     }
+    let d = runs[0].samples.d;
+    if d > 2 {
+        // The analysis histograms this coordinate (the Samples view's x): a change redraws.
+        ui.horizontal(|ui| {
+            ui.label(format!("{d} dimensions: density of x"));
+            ui.add(
+                egui::DragValue::new(&mut vs.coords[0])
+                    .range(0..=d - 1)
+                    .custom_formatter(|v, _| format!("{}", v as usize + 1))
+                    .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
+            );
+            if runs[0].density.coord != vs.coords[0].min(d - 1) {
+                ui.label("(redrawing…)");
+            }
+        });
+    }
     let avail = ui.available_size();
     let w = avail.x / runs.len() as f32 - 8.0;
     let h = (avail.y - 60.0) * 0.45;
@@ -33,7 +51,8 @@ pub fn density_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
             let t_lo = *de.times.last().unwrap_or(&0.0) as f32;
             let t_hi = *de.times.first().unwrap_or(&1.0) as f32;
             let bounds = DataRect::new([t_lo, t_hi], [de.x_min as f32, de.x_max as f32]);
-            let title = format!("density of x₁ over time, {}", run_label(&run.config));
+            let x_name = format!("x{}", subscript(de.coord + 1));
+            let title = format!("density of {x_name} over time, {}", run_label(&run.config));
             heatmap_panel(
                 ui,
                 HeatmapPanel {
@@ -43,7 +62,7 @@ pub fn density_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
                     labels: Labels {
                         title: &title,
                         x: "t",
-                        y: "x₁",
+                        y: &x_name,
                     },
                     layer: heat_layer(
                         image_key,
@@ -214,6 +233,7 @@ mod tests {
                 x_min: -1.0,
                 x_max: 1.0,
                 bins: 4,
+                coord: 0,
                 density,
             },
             histogram: None,

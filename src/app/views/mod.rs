@@ -259,6 +259,14 @@ pub fn run_label(config: &SamplerConfig) -> String {
     }
 }
 
+/// `n` in subscript digits (`12` → `₁₂`), for axis labels such as `x₁₂`.
+pub fn subscript(n: usize) -> String {
+    n.to_string()
+        .chars()
+        .map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c))
+        .collect()
+}
+
 /// A colour as straight RGBA in 0..1 with opacity `alpha`.
 fn rgba(c: Color32, alpha: f32) -> [f32; 4] {
     let r = Rgba::from(c);

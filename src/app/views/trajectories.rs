@@ -6,7 +6,7 @@ use std::sync::Arc;
 use egui::{Color32, Pos2, Stroke, Ui};
 
 use super::builders::{path_segments, positions_at};
-use super::{ViewData, ViewSettings, key, panel_size, run_key, run_label};
+use super::{ViewData, ViewSettings, key, panel_size, run_key, run_label, subscript};
 use crate::app::plot::{Labels, colorbar, plot_frame};
 use crate::app::state::ExplorerState;
 use crate::render::points::PointLayer;
@@ -130,12 +130,4 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
     });
     vs.highlighted = hovered;
     colorbar(ui, Colormap::Viridis, [0.0, 1.0], "diffusion time t");
-}
-
-/// `n` in subscript digits (`12` → `₁₂`), for axis labels.
-fn subscript(n: usize) -> String {
-    n.to_string()
-        .chars()
-        .map(|c| char::from_u32(0x2080 + c.to_digit(10).unwrap_or(0)).unwrap_or(c))
-        .collect()
 }
