@@ -782,6 +782,15 @@ fn a_killed_sweep_resumes_with_nothing_lost() {
     );
     let after = results();
     assert_eq!(after.len(), 8);
+    // Without a terminal (a log file, a SLURM job), each finished run is a line of its own.
+    let log = String::from_utf8_lossy(&st.stderr);
+    let todo = 8 - before.len();
+    assert_eq!(
+        log.lines().filter(|l| l.starts_with("done [")).count(),
+        todo,
+        "{log}"
+    );
+    assert!(log.contains(&format!("done [{todo}/{todo}]")), "{log}");
     for (p, bytes) in before.iter().zip(&saved) {
         assert_eq!(
             &std::fs::read(p).unwrap(),

@@ -144,6 +144,16 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
     let done = Mutex::new(vec![0u64; todo.len()]);
     let failures = Mutex::new(Vec::<String>::new());
     let start = Instant::now();
+    let finished = std::sync::atomic::AtomicUsize::new(0);
+    // One line per finished run: above the bar on a terminal, and as a plain line when stderr
+    // is a file (a background run's or a SLURM job's log), where the bar is hidden.
+    let say = |line: String| {
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
+        }
+    };
     let work = |pool: Option<rayon::ThreadPool>| {
         loop {
             let Some(p) = lock(&queue).next() else {
@@ -156,10 +166,13 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
                 d[slot] = (f * 100.0) as u64;
                 bar.set_position(d.iter().sum());
             };
+            let run_start = Instant::now();
             let result = match &pool {
                 Some(pool) => pool.install(|| execute(p, out, &progress)),
                 None => execute(p, out, &progress),
             };
+            let k = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let seconds = run_start.elapsed().as_secs_f64();
             match result.and_then(|r| store_result(out, &r).map(|()| r)) {
                 Ok(r) => {
                     progress(1.0);
@@ -168,11 +181,24 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
                         .iter()
                         .filter_map(|s| s.tid.first().map(|t| format!("{} {:.3}", s.name, t.mean)))
                         .collect();
-                    bar.println(format!(
-                        "done {:<40} loss {} TID(eps={}) {}{}",
+                    // The first radius, by its name (`eps0.05` or `nn0.5`) and value.
+                    let radius =
+                        r.samplers
+                            .first()
+                            .and_then(|s| s.tid.first())
+                            .map_or(String::new(), |t| {
+                                let eps = if t.eps < 0.01 {
+                                    format!("{:.2e}", t.eps)
+                                } else {
+                                    format!("{:.3}", t.eps)
+                                };
+                                format!("{} (ε = {eps})", r.radius_label(0, t.eps))
+                            });
+                    say(format!(
+                        "done [{k}/{}] {:<40} in {seconds:.0} s, loss {}, TID {radius}: {}{}",
+                        todo.len(),
                         r.id,
                         r.final_loss.map_or("n/a".into(), |l| format!("{l:.4}")),
-                        r.config.eps.first().copied().unwrap_or(f64::NAN),
                         tid.join(", "),
                         r.diverged
                             .as_ref()
@@ -180,7 +206,7 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
                     ));
                 }
                 Err(e) => {
-                    bar.println(format!("FAILED {}: {e:#}", p.id));
+                    say(format!("FAILED [{k}/{}] {}: {e:#}", todo.len(), p.id));
                     lock(&failures).push(format!("{}: {e:#}", p.id));
                 }
             }
