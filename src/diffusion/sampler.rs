@@ -529,6 +529,23 @@ mod tests {
         );
     }
 
+    /// N(1.5, 0.5²), the Gaussian the sampler tests reproduce.
+    fn gaussian() -> GaussianMixture {
+        GaussianMixture {
+            weights: vec![1.0],
+            means: vec![vec![1.5]],
+            stds: vec![0.5],
+        }
+    }
+
+    fn every_process() -> [NoiseProcess; 3] {
+        [
+            NoiseProcess::vp(),
+            NoiseProcess::sub_vp(),
+            NoiseProcess::Linear,
+        ]
+    }
+
     /// For Gaussian data N(μ, s²) the exact ε is linear and every sampler must produce N(μ, s²).
     ///
     /// Allowances beyond the 5σ sampling bands: 0.01 for time discretisation; 0.02 for the
@@ -538,16 +555,8 @@ mod tests {
     /// process), so ALD runs with M = 3 here.
     #[test]
     fn all_samplers_reproduce_a_gaussian() {
-        let mix = GaussianMixture {
-            weights: vec![1.0],
-            means: vec![vec![1.5]],
-            stds: vec![0.5],
-        };
-        for process in [
-            NoiseProcess::vp(),
-            NoiseProcess::sub_vp(),
-            NoiseProcess::Linear,
-        ] {
+        let mix = gaussian();
+        for process in every_process() {
             let model = ExactMixtureScore::new(mix.clone(), process);
             for kind in SamplerKind::ALL {
                 let mut cfg = SamplerConfig::new(kind).with_steps(if kind.is_deterministic() {
@@ -595,16 +604,8 @@ mod tests {
     /// [0, 1].
     #[test]
     fn stochastic_ddim_reproduces_a_gaussian() {
-        let mix = GaussianMixture {
-            weights: vec![1.0],
-            means: vec![vec![1.5]],
-            stds: vec![0.5],
-        };
-        for process in [
-            NoiseProcess::vp(),
-            NoiseProcess::sub_vp(),
-            NoiseProcess::Linear,
-        ] {
+        let mix = gaussian();
+        for process in every_process() {
             let model = ExactMixtureScore::new(mix.clone(), process);
             for eta in [0.5, 1.0] {
                 let cfg = SamplerConfig::new(SamplerKind::Ddim)

@@ -409,15 +409,7 @@ impl FastMlp {
                 s.loss = loss;
                 net.backward(s);
             });
-        // Sum the shards' gradients in shard order.
-        let (first, rest) = shards.split_first().expect("at least one shard");
-        self.grads.copy_from_slice(&first.grads);
-        for s in rest {
-            self.grads
-                .iter_mut()
-                .zip(&s.grads)
-                .for_each(|(g, v)| *g += v);
-        }
+        self.sum_shard_grads(&shards);
         let loss = shards.iter().map(|s| s.loss).sum::<f64>() / (b * out_dim) as f64;
         self.shards = shards;
         loss as f32
@@ -453,6 +445,13 @@ impl FastMlp {
             s.work_a[..g.len()].copy_from_slice(g);
             net.backward(s);
         });
+        self.sum_shard_grads(&shards);
+        self.shards = shards;
+    }
+
+    /// [`Self::grads`] ← the shards' gradients, summed in shard order (so the result does not
+    /// depend on the thread count).
+    fn sum_shard_grads(&mut self, shards: &[Shard]) {
         let (first, rest) = shards.split_first().expect("at least one shard");
         self.grads.copy_from_slice(&first.grads);
         for s in rest {
@@ -461,7 +460,6 @@ impl FastMlp {
                 .zip(&s.grads)
                 .for_each(|(g, v)| *g += v);
         }
-        self.shards = shards;
     }
 
     /// One Adam step with learning rate `lr` on the current gradient.

@@ -542,6 +542,7 @@ mod tests {
         for arch in [Architecture::SkipFixed, Architecture::Skip] {
             let mut cfg = config(arch, 16, 1e-2);
             cfg.net.mlp = MlpConfig::new(2, 16, 2, Activation::Tanh);
+            let init = cfg.net.init_weights(cfg.seed);
             let mut fused = Trainer::new(cfg.clone(), data.clone()).unwrap();
             let mut burn = Trainer::new_burn_path(cfg, data.clone()).unwrap();
             assert!(fused.uses_fast_path() && !burn.uses_fast_path());
@@ -555,7 +556,7 @@ mod tests {
             let (wf, wb) = (fused.weights(), burn.weights());
             assert_eq!(wf.len(), wb.len());
             for (part, (wf, wb)) in wf.iter().zip(&wb).enumerate() {
-                let init = &cfg_init(arch)[part];
+                let init = &init[part];
                 let mut moved = 0.0f32;
                 for ((layer_f, layer_b), layer_0) in
                     wf.layers.iter().zip(&wb.layers).zip(&init.layers)
@@ -574,13 +575,6 @@ mod tests {
                 assert!(moved > 1e-3, "{arch:?} part {part} did not move");
             }
         }
-    }
-
-    /// The initial weights of [`fused_skip_matches_burns_autodiff`]'s runs.
-    fn cfg_init(arch: Architecture) -> Vec<MlpWeights> {
-        let mut cfg = config(arch, 16, 1e-2);
-        cfg.net.mlp = MlpConfig::new(2, 16, 2, Activation::Tanh);
-        cfg.net.init_weights(cfg.seed)
     }
 
     /// Every architecture trains (on the fused path) and gives finite

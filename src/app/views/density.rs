@@ -8,7 +8,8 @@ use egui::{Ui, Vec2};
 
 use super::builders::density_image;
 use super::{
-    HeatmapPanel, ViewSettings, heat_layer, heatmap_panel, key, run_key, run_label, subscript,
+    HeatmapPanel, ViewSettings, coordinate_picker, heat_layer, heatmap_panel, key, run_key,
+    run_label, subscript,
 };
 use crate::app::plot::Labels;
 use crate::app::state::ExplorerState;
@@ -29,12 +30,7 @@ pub fn density_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
         // The analysis histograms this coordinate (the Samples view's x): a change redraws.
         ui.horizontal(|ui| {
             ui.label(format!("{d} dimensions: density of x"));
-            ui.add(
-                egui::DragValue::new(&mut vs.coords[0])
-                    .range(0..=d - 1)
-                    .custom_formatter(|v, _| format!("{}", v as usize + 1))
-                    .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
-            );
+            coordinate_picker(ui, &mut vs.coords[0], d);
             if runs[0].density.coord != vs.coords[0].min(d - 1) {
                 ui.label("(redrawing…)");
             }

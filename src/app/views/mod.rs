@@ -259,6 +259,16 @@ pub fn run_label(config: &SamplerConfig) -> String {
     }
 }
 
+/// A 0-based coordinate of `d`-dimensional data, shown and typed 1-based (`x₁ … x_d`).
+pub fn coordinate_picker(ui: &mut Ui, coord: &mut usize, d: usize) -> egui::Response {
+    ui.add(
+        egui::DragValue::new(coord)
+            .range(0..=d - 1)
+            .custom_formatter(|v, _| format!("{}", v as usize + 1))
+            .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
+    )
+}
+
 /// `n` in subscript digits (`12` → `₁₂`), for axis labels such as `x₁₂`.
 pub fn subscript(n: usize) -> String {
     n.to_string()

@@ -8,8 +8,8 @@ use egui_plot::{Legend, Line, Plot, PlotPoints};
 
 use super::builders::{histogram_1d, histogram_image};
 use super::{
-    LayerCache, ViewData, ViewSettings, heat_layer, key, panel_size, rgba, run_key, run_label,
-    sampler_color,
+    LayerCache, ViewData, ViewSettings, coordinate_picker, heat_layer, key, panel_size, rgba,
+    run_key, run_label, sampler_color,
 };
 use crate::app::plot::{Labels, colorbar, plot_frame};
 use crate::app::state::ExplorerState;
@@ -52,19 +52,9 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
         if d > 2 {
             ui.separator();
             ui.label(format!("{d} dimensions: plot x"));
-            ui.add(
-                egui::DragValue::new(&mut vs.coords[0])
-                    .range(0..=d - 1)
-                    .custom_formatter(|v, _| format!("{}", v as usize + 1))
-                    .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
-            );
+            coordinate_picker(ui, &mut vs.coords[0], d);
             ui.label("against x");
-            ui.add(
-                egui::DragValue::new(&mut vs.coords[1])
-                    .range(0..=d - 1)
-                    .custom_formatter(|v, _| format!("{}", v as usize + 1))
-                    .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
-            );
+            coordinate_picker(ui, &mut vs.coords[1], d);
         }
     });
     if state.samples.is_empty() {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use egui::{Color32, Pos2, Stroke, Ui};
 
 use super::builders::{path_segments, positions_at};
-use super::{ViewData, ViewSettings, key, panel_size, run_key, run_label, subscript};
+use super::{
+    ViewData, ViewSettings, coordinate_picker, key, panel_size, run_key, run_label, subscript,
+};
 use crate::app::plot::{Labels, colorbar, plot_frame};
 use crate::app::state::ExplorerState;
 use crate::render::points::PointLayer;
@@ -24,12 +26,7 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
         if d > 2 {
             // The same coordinate as the Samples view's x axis.
             ui.label(format!("{d} dimensions: plot x"));
-            ui.add(
-                egui::DragValue::new(&mut vs.coords[0])
-                    .range(0..=d - 1)
-                    .custom_formatter(|v, _| format!("{}", v as usize + 1))
-                    .custom_parser(|s| s.parse::<f64>().ok().map(|v| v - 1.0)),
-            );
+            coordinate_picker(ui, &mut vs.coords[0], d);
             ui.label("against t");
         }
         ui.label("Hover a particle to highlight its pair.");
