@@ -671,6 +671,16 @@ fn nonsense_sizes_are_clear_errors() {
             ],
             "--tid-repeats",
         ),
+        (
+            &[
+                "sweep",
+                "--preset",
+                "seesaw",
+                "--reuse-training",
+                "no-such-results-dir",
+            ],
+            "--reuse-training",
+        ),
     ];
     for (args, flag) in cases {
         let mut cmd = bin();

@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::sweep::{
-    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, merge, pending, plot,
+    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, merge, pending, plot, run_dir,
     store_result, summary_csv, summary_markdown,
 };
 use crate::sync::lock;
@@ -47,6 +47,12 @@ pub struct SweepArgs {
     /// Print the runs and exit.
     #[arg(long)]
     pub dry_run: bool,
+    /// Another sweep's results directory whose finished runs lend their trained models: a run
+    /// that trains the same model (data, network, training, seed) loads its weights instead
+    /// of training again, and its result names the run it came from (`trained_by`).
+    /// Repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub reuse_training: Vec<PathBuf>,
 }
 
 /// `sweep` subcommands.
@@ -96,6 +102,14 @@ pub fn sweep_cmd(a: SweepArgs) -> Result<()> {
         spec.base.extend(spec.full.clone());
     }
     let plan = spec.expand()?;
+    for d in &a.reuse_training {
+        if !d.join("runs").is_dir() {
+            bail!(
+                "--reuse-training {}: not a results directory (it has no runs/)",
+                d.display()
+            );
+        }
+    }
     let shard = a.shard.unwrap_or(Shard::ALL);
     std::fs::create_dir_all(&a.out)?;
     let todo = pending(&a.out, &plan, shard)?;
@@ -112,25 +126,46 @@ pub fn sweep_cmd(a: SweepArgs) -> Result<()> {
         mine - todo.len()
     );
     if a.dry_run {
+        // Which trained models a run to do can borrow: a finished run's here or in a
+        // `--reuse-training` directory, or an earlier run of this plan that trains it first.
+        let mut lenders: Vec<(String, String)> = Vec::new();
+        for d in std::iter::once(&a.out).chain(&a.reuse_training) {
+            for r in collect_results(d)? {
+                let label = if d == &a.out {
+                    r.id.clone()
+                } else {
+                    run_dir(d, &r.id).display().to_string()
+                };
+                lenders.push((r.config.training_key(), label));
+            }
+        }
         for p in &plan {
+            let key = p.config.training_key();
             let state = if !shard.contains(p.index) {
-                "other shard"
+                "other shard".to_string()
             } else if todo.iter().any(|t| t.index == p.index) {
-                "to run"
+                match lenders.iter().find(|(k, _)| *k == key) {
+                    Some((_, from)) => format!("to run, trained model from {from}"),
+                    None => {
+                        lenders.push((key, p.id.clone()));
+                        "to run".to_string()
+                    }
+                }
             } else {
-                "done"
+                "done".to_string()
             };
             println!("{:>4}  {:<40} {state}", p.index, p.id);
         }
         return Ok(());
     }
     std::fs::write(a.out.join("sweep.toml"), &text)?;
-    run_all(&todo, &a.out, a.jobs.max(1))?;
+    run_all(&todo, &a.out, &a.reuse_training, a.jobs.max(1))?;
     summarise(&a.out, &spec.name)
 }
 
-/// Runs `todo` with `jobs` at once, storing each result as soon as it is done.
-fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
+/// Runs `todo` with `jobs` at once, storing each result as soon as it is done; `reuse` are other
+/// results directories that lend trained models.
+fn run_all(todo: &[PlannedRun], out: &Path, reuse: &[PathBuf], jobs: usize) -> Result<()> {
     if todo.is_empty() {
         return Ok(());
     }
@@ -168,8 +203,8 @@ fn run_all(todo: &[PlannedRun], out: &Path, jobs: usize) -> Result<()> {
             };
             let run_start = Instant::now();
             let result = match &pool {
-                Some(pool) => pool.install(|| execute(p, out, &progress)),
-                None => execute(p, out, &progress),
+                Some(pool) => pool.install(|| execute(p, out, reuse, &progress)),
+                None => execute(p, out, reuse, &progress),
             };
             let k = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             let seconds = run_start.elapsed().as_secs_f64();

@@ -3,7 +3,7 @@
 //! per noise band where the exact score exists).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -156,10 +156,16 @@ pub fn check(c: &RunConfig) -> Result<()> {
 }
 
 /// Runs `plan` to completion; writes its checkpoint into its run directory under the results
-/// directory `out` (the result is the caller's to store). A finished run under `out` that
-/// trained the same model lends its weights instead of training again
-/// ([`RunConfig::training_key`]). `progress(fraction)` is called as it goes.
-pub fn execute(plan: &PlannedRun, out: &Path, progress: &dyn Fn(f64)) -> Result<RunResult> {
+/// directory `out` (the result is the caller's to store). A finished run under `out`, or else
+/// under one of the results directories `reuse` (another sweep's), that trained the same model
+/// lends its weights instead of training again ([`RunConfig::training_key`]).
+/// `progress(fraction)` is called as it goes.
+pub fn execute(
+    plan: &PlannedRun,
+    out: &Path,
+    reuse: &[PathBuf],
+    progress: &dyn Fn(f64),
+) -> Result<RunResult> {
     let c = &plan.config;
     let dir = run_dir(out, &plan.id);
     let dataset = c.dataset.spec(c.dim)?;
@@ -186,7 +192,11 @@ pub fn execute(plan: &PlannedRun, out: &Path, progress: &dyn Fn(f64)) -> Result<
     };
     let (data, mut trainer) = recipe.prepare()?;
     let net = trainer.config().net.clone();
-    let trained = match trained_before(c, out) {
+    let elsewhere = reuse.iter().map(|d| (d.as_path(), true));
+    let trained = match std::iter::once((out, false))
+        .chain(elsewhere)
+        .find_map(|(d, foreign)| trained_before(c, d, foreign))
+    {
         Some(t) => t,
         None => {
             let mut report = |i: u64, _loss: f64| {
@@ -335,26 +345,32 @@ struct Trained {
     from: Option<String>,
 }
 
-/// The training of a finished run under `out` whose configuration trains the same model as
+/// The training of a finished run under `dir` whose configuration trains the same model as
 /// `c` ([`RunConfig::training_key`]): the same data, network, training and seed give the same
 /// weights, so they are loaded instead of trained again. Runs whose checkpoint does not load
-/// are passed over.
-fn trained_before(c: &RunConfig, out: &Path) -> Option<Trained> {
+/// are passed over. A run in a `foreign` directory (another sweep's) is named by its run
+/// directory's path, one in the sweep's own by its id.
+fn trained_before(c: &RunConfig, dir: &Path, foreign: bool) -> Option<Trained> {
     let key = c.training_key();
-    let finished = super::collect_results(out).ok()?;
+    let finished = super::collect_results(dir).ok()?;
     finished.into_iter().find_map(|r| {
         if r.config.training_key() != key {
             return None;
         }
-        let other = run_dir(out, &r.id);
+        let other = run_dir(dir, &r.id);
         let checkpoint = Checkpoint::load(&other.join("checkpoint")).ok()?;
+        let from = match (foreign, r.trained_by) {
+            (true, _) => other.display().to_string(),
+            (false, Some(by)) => by,
+            (false, None) => r.id,
+        };
         Some(Trained {
             iterations: r.iterations,
             seconds: r.train_seconds,
             final_loss: r.final_loss,
             diverged: r.diverged,
             checkpoint,
-            from: Some(r.trained_by.unwrap_or(r.id)),
+            from: Some(from),
         })
     })
 }
@@ -388,7 +404,7 @@ mod tests {
         .unwrap();
         let plan = &spec.expand().unwrap()[0];
         let dir = tempfile::tempdir().unwrap();
-        let a = execute(plan, dir.path(), &|_| {}).unwrap();
+        let a = execute(plan, dir.path(), &[], &|_| {}).unwrap();
         assert_eq!(a.iterations, 30);
         assert_eq!(a.samplers.len(), 2);
         for s in &a.samplers {
@@ -410,7 +426,7 @@ mod tests {
             "mog1d has the exact score"
         );
         assert!(run_dir(dir.path(), &plan.id).join("checkpoint").is_dir());
-        let b = execute(plan, tempfile::tempdir().unwrap().path(), &|_| {}).unwrap();
+        let b = execute(plan, tempfile::tempdir().unwrap().path(), &[], &|_| {}).unwrap();
         let tids = |r: &RunResult| r.samplers.iter().map(|s| s.tid.clone()).collect::<Vec<_>>();
         assert_eq!(tids(&a), tids(&b));
         assert_eq!(a.final_loss, b.final_loss);
@@ -449,14 +465,20 @@ mod tests {
                 .unwrap()
         };
         let out = tempfile::tempdir().unwrap();
-        let first = execute(by(0.0, 0), out.path(), &|_| {}).unwrap();
+        let first = execute(by(0.0, 0), out.path(), &[], &|_| {}).unwrap();
         crate::sweep::store_result(out.path(), &first).unwrap();
         assert_eq!(first.trained_by, None);
-        let reused = execute(by(1.0, 0), out.path(), &|_| {}).unwrap();
+        let reused = execute(by(1.0, 0), out.path(), &[], &|_| {}).unwrap();
         assert_eq!(reused.trained_by.as_deref(), Some(first.id.as_str()));
         assert_eq!(reused.final_loss, first.final_loss);
         assert!(run_dir(out.path(), &reused.id).join("checkpoint").is_dir());
-        let alone = execute(by(1.0, 0), tempfile::tempdir().unwrap().path(), &|_| {}).unwrap();
+        let alone = execute(
+            by(1.0, 0),
+            tempfile::tempdir().unwrap().path(),
+            &[],
+            &|_| {},
+        )
+        .unwrap();
         assert_eq!(alone.trained_by, None);
         assert_eq!(reused.samplers, {
             let mut s = alone.samplers.clone();
@@ -472,7 +494,23 @@ mod tests {
         );
         // η = 1 is another sampler: other samples from the same model.
         assert_ne!(reused.samplers[0].tid, first.samplers[0].tid);
-        let other_seed = execute(by(0.0, 1), out.path(), &|_| {}).unwrap();
+        let other_seed = execute(by(0.0, 1), out.path(), &[], &|_| {}).unwrap();
         assert_eq!(other_seed.trained_by, None);
+
+        // Another sweep's results directory lends its training too (`sweep --reuse-training`),
+        // named by its run directory; a directory with no such run lends nothing.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let dirs = [empty.path().to_path_buf(), out.path().to_path_buf()];
+        let lent = execute(by(1.0, 0), elsewhere.path(), &dirs, &|_| {}).unwrap();
+        let source = run_dir(out.path(), &first.id).display().to_string();
+        assert_eq!(lent.trained_by.as_deref(), Some(source.as_str()));
+        assert_eq!(lent.final_loss, first.final_loss);
+        assert_eq!(lent.samplers[0].tid, reused.samplers[0].tid);
+        assert!(
+            run_dir(elsewhere.path(), &lent.id)
+                .join("checkpoint")
+                .is_dir()
+        );
     }
 }
