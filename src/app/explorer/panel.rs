@@ -378,7 +378,7 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
                                 .fixed_decimals(2),
                         )
                         .on_hover_text(
-                            "DDIM's stochasticity: 0 deterministic, 1 ancestral (DDPM-like),                              from the same initial noise",
+                            "DDIM's stochasticity: 0 deterministic, 1 ancestral (DDPM-like), from the same initial noise",
                         );
                     }
                 });

@@ -18,8 +18,16 @@ use crate::render::{Colormap, heatmap, points};
 use crate::train::analysis::SamplerRun;
 
 /// A panel's title: the sampler, its steps, the iteration and its TID at the ε of interest.
+/// The TID comes at the end of an analysis pass, after the samples: while a pass is under way
+/// the samples can be newer than the last TID, and the title then says which iteration its
+/// TID is from; another run's TID is left out.
 fn title_of(run: &SamplerRun, state: &ExplorerState, eps: f64) -> String {
     let tid = state.tid.as_ref().and_then(|t| {
+        // Another run's TID (the model was reset or retrained) says nothing about these samples.
+        if t.generation != run.generation {
+            return None;
+        }
+        let stale = t.iteration != run.iteration;
         t.curves
             .iter()
             .find(|(k, _)| *k == run.config.kind)
@@ -27,7 +35,17 @@ fn title_of(run: &SamplerRun, state: &ExplorerState, eps: f64) -> String {
                 c.iter()
                     .min_by(|a, b| (a.eps - eps).abs().total_cmp(&(b.eps - eps).abs()))
             })
-            .map(|p| format!("  ·  TID(ε={:.2}) = {:+.3} ± {:.3}", p.eps, p.mean, p.std))
+            .map(|p| {
+                let from = if stale {
+                    format!(" (iteration {})", t.iteration)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "  ·  TID(ε={:.2}) = {:+.3} ± {:.3}{from}",
+                    p.eps, p.mean, p.std
+                )
+            })
     });
     format!(
         "{}, {} steps  ·  iteration {}{}",
