@@ -45,7 +45,7 @@ use crate::diffusion::{ProcessKind, SamplerKind};
 use crate::model::{Activation, Architecture};
 
 /// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
-pub const PRESETS: [(&str, &str); 9] = [
+pub const PRESETS: [(&str, &str); 10] = [
     ("collapse2d", include_str!("../../sweeps/collapse2d.toml")),
     (
         "trends_width",
@@ -63,6 +63,10 @@ pub const PRESETS: [(&str, &str); 9] = [
     (
         "stochasticity",
         include_str!("../../sweeps/stochasticity.toml"),
+    ),
+    (
+        "learning_rate",
+        include_str!("../../sweeps/learning_rate.toml"),
     ),
 ];
 

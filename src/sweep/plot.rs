@@ -43,18 +43,32 @@ fn fonts() {
 /// One line of a figure: label → points `(x, mean, std, seeds)`.
 type Series = BTreeMap<String, Vec<(f64, f64, f64, usize)>>;
 
-/// The x axis of a sweep: the first grid field whose values are all numbers; `None` when no
-/// field is numeric (then there is nothing to draw a line over).
+/// The x axis of a sweep: of the grid fields whose values are all numbers, the one with the
+/// most distinct values (the first by name on a tie), so that a second, shorter numeric field
+/// (two learning rates beside three widths) becomes the series; `None` when no field is
+/// numeric (then there is nothing to draw a line over).
 pub fn x_field(results: &[RunResult]) -> Option<String> {
     let first = results.first()?;
-    first
-        .params
-        .keys()
-        .find(|k| {
-            results
-                .iter()
-                .all(|r| r.params.get(*k).is_some_and(serde_json::Value::is_number))
-        })
+    let numeric = first.params.keys().filter(|k| {
+        results
+            .iter()
+            .all(|r| r.params.get(*k).is_some_and(serde_json::Value::is_number))
+    });
+    let distinct = |k: &String| {
+        let mut v: Vec<f64> = results
+            .iter()
+            .filter_map(|r| r.params.get(k).and_then(serde_json::Value::as_f64))
+            .collect();
+        v.sort_by(f64::total_cmp);
+        v.dedup();
+        v.len()
+    };
+    // `max_by_key` keeps the last of equal keys: walk the names backwards to keep the first.
+    numeric
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .max_by_key(|k| distinct(k))
         .cloned()
 }
 
@@ -462,6 +476,21 @@ mod tests {
             })
             .collect();
         assert_eq!(x_field(&results).as_deref(), Some("width"));
+        // Two numeric fields: the one with more values is the axis, whatever its name.
+        let with = |lr: f64, width: u64| {
+            let mut r = results[0].clone();
+            r.params.insert("lr".into(), serde_json::json!(lr));
+            r.params.insert("width".into(), serde_json::json!(width));
+            r
+        };
+        let two = [with(1e-3, 8), with(5e-3, 8), with(1e-3, 16), with(1e-3, 64)];
+        assert_eq!(x_field(&two).as_deref(), Some("width"));
+        assert_eq!(x_field(&two[..2]).as_deref(), Some("lr"));
+        // A tie goes to the first by name.
+        assert_eq!(
+            x_field(&[with(1e-3, 8), with(5e-3, 16)]).as_deref(),
+            Some("lr")
+        );
         let s = series(&results, "width", &|r| {
             vec![("ode".into(), r.samplers[0].tid[0].mean)]
         });
