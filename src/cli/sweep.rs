@@ -75,7 +75,14 @@ pub fn sweep_cmd(a: SweepArgs) -> Result<()> {
         std::fs::create_dir_all(&out)?;
         let copied = merge(&out, &shards)?;
         eprintln!("merged {copied} runs into {}", out.display());
-        return summarise(&out, "");
+        // The sweep's name for the figure titles, from the file a run (or a shard) left.
+        let name = std::iter::once(&out)
+            .chain(&shards)
+            .find_map(|d| std::fs::read_to_string(d.join("sweep.toml")).ok())
+            .and_then(|text| SweepSpec::parse(&text).ok())
+            .map(|spec| spec.name)
+            .unwrap_or_default();
+        return summarise(&out, &name);
     }
     let (source, text) = match (&a.spec, &a.preset) {
         (Some(path), _) => (

@@ -208,12 +208,14 @@ fn line_figure(
             }
             _ => String::new(),
         };
+        let y_tick = |v: &f64| tick_label(*v, y_hi - y_lo);
         chart
             .configure_mesh()
             .x_desc(x_label)
             .y_desc(y_label)
             .x_labels(n)
             .x_label_formatter(&label)
+            .y_label_formatter(&y_tick)
             .disable_x_mesh()
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 18))
@@ -271,6 +273,20 @@ fn line_figure(
         root.present().map_err(plotting)?;
     }
     write_rgb_png(path, &buf, w, h)
+}
+
+/// A y tick's text: enough decimals for ticks about a tenth of `range` apart, trailing zeros
+/// dropped, and never "-0" (a tick at zero computed as -1e-17).
+fn tick_label(v: f64, range: f64) -> String {
+    let step = (range / 10.0).abs().max(1e-12);
+    let decimals = (-step.log10().floor()).max(0.0) as usize + 1;
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    };
+    if text == "-0" { "0".into() } else { text }
 }
 
 fn write_rgb_png(path: &Path, rgb: &[u8], w: u32, h: u32) -> Result<()> {
@@ -476,6 +492,12 @@ mod tests {
             })
             .collect();
         assert_eq!(x_field(&results).as_deref(), Some("width"));
+        // Tick labels: no "-0", no float noise, no trailing zeros.
+        assert_eq!(tick_label(-1e-17, 0.5), "0");
+        assert_eq!(tick_label(0.15000000000000002, 0.5), "0.15");
+        assert_eq!(tick_label(-0.05, 0.5), "-0.05");
+        assert_eq!(tick_label(0.2, 0.9), "0.2");
+        assert_eq!(tick_label(250.0, 1000.0), "250");
         // Two numeric fields: the one with more values is the axis, whatever its name.
         let with = |lr: f64, width: u64| {
             let mut r = results[0].clone();
