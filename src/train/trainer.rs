@@ -534,7 +534,9 @@ mod tests {
             let mut alone = make(high_only.clone());
             assert_eq!(alone.uses_fast_path(), !burn_path);
             let high_init = split.weights()[1].clone();
-            alone.load_weights(&[high_init.clone()], 0).unwrap();
+            alone
+                .load_weights(std::slice::from_ref(&high_init), 0)
+                .unwrap();
             let p = cfg.net.process;
             let (low, high) = (split.groups[0].band, split.groups[1].band);
             assert_eq!(high, alone.groups[0].band);
