@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::sweep::{
-    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, merge, pending, plot, run_dir,
+    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, lenders, merge, pending, plot,
     store_result, summary_csv, summary_markdown,
 };
 use crate::sync::lock;
@@ -135,26 +135,25 @@ pub fn sweep_cmd(a: SweepArgs) -> Result<()> {
     if a.dry_run {
         // Which trained models a run to do can borrow: a finished run's here or in a
         // `--reuse-training` directory, or an earlier run of this plan that trains it first.
-        let mut lenders: Vec<(String, String)> = Vec::new();
-        for d in std::iter::once(&a.out).chain(&a.reuse_training) {
-            for r in collect_results(d)? {
-                let label = if d == &a.out {
-                    r.id.clone()
-                } else {
-                    run_dir(d, &r.id).display().to_string()
-                };
-                lenders.push((r.config.training_key(), label));
-            }
+        let mut lent: Vec<(String, String)> = Vec::new();
+        for (d, foreign) in
+            std::iter::once((&a.out, false)).chain(a.reuse_training.iter().map(|d| (d, true)))
+        {
+            lent.extend(
+                lenders(d, foreign)?
+                    .into_iter()
+                    .map(|(key, name, _)| (key, name)),
+            );
         }
         for p in &plan {
             let key = p.config.training_key();
             let state = if !shard.contains(p.index) {
                 "other shard".to_string()
             } else if todo.iter().any(|t| t.index == p.index) {
-                match lenders.iter().find(|(k, _)| *k == key) {
+                match lent.iter().find(|(k, _)| *k == key) {
                     Some((_, from)) => format!("to run, trained model from {from}"),
                     None => {
-                        lenders.push((key, p.id.clone()));
+                        lent.push((key, p.id.clone()));
                         "to run".to_string()
                     }
                 }

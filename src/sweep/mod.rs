@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use error::{Result, SweepError};
-pub use run::{RunResult, SamplerResult, execute};
+pub use run::{RunResult, SamplerResult, execute, lenders};
 pub use store::{collect_results, load_result, merge, pending, run_dir, store_result};
 
 use crate::data::DatasetKind;

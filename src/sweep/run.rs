@@ -345,34 +345,46 @@ struct Trained {
     from: Option<String>,
 }
 
+/// The finished runs under the results directory `dir` that can lend their trained model, each
+/// with its [`RunConfig::training_key`] and the name a borrower records in `trained_by`: a run
+/// in a `foreign` directory (another sweep's) by its run directory's path, one in the sweep's
+/// own by the run that trained it (its id, or the run it borrowed from in turn).
+pub fn lenders(dir: &Path, foreign: bool) -> Result<Vec<(String, String, RunResult)>> {
+    Ok(super::collect_results(dir)?
+        .into_iter()
+        .map(|r| {
+            let name = if foreign {
+                run_dir(dir, &r.id).display().to_string()
+            } else {
+                r.trained_by.clone().unwrap_or_else(|| r.id.clone())
+            };
+            (r.config.training_key(), name, r)
+        })
+        .collect())
+}
+
 /// The training of a finished run under `dir` whose configuration trains the same model as
-/// `c` ([`RunConfig::training_key`]): the same data, network, training and seed give the same
-/// weights, so they are loaded instead of trained again. Runs whose checkpoint does not load
-/// are passed over. A run in a `foreign` directory (another sweep's) is named by its run
-/// directory's path, one in the sweep's own by its id.
+/// `c` ([`lenders`]): the same data, network, training and seed give the same weights, so they
+/// are loaded instead of trained again. Runs whose checkpoint does not load are passed over.
 fn trained_before(c: &RunConfig, dir: &Path, foreign: bool) -> Option<Trained> {
     let key = c.training_key();
-    let finished = super::collect_results(dir).ok()?;
-    finished.into_iter().find_map(|r| {
-        if r.config.training_key() != key {
-            return None;
-        }
-        let other = run_dir(dir, &r.id);
-        let checkpoint = Checkpoint::load(&other.join("checkpoint")).ok()?;
-        let from = match (foreign, r.trained_by) {
-            (true, _) => other.display().to_string(),
-            (false, Some(by)) => by,
-            (false, None) => r.id,
-        };
-        Some(Trained {
-            iterations: r.iterations,
-            seconds: r.train_seconds,
-            final_loss: r.final_loss,
-            diverged: r.diverged,
-            checkpoint,
-            from: Some(from),
+    lenders(dir, foreign)
+        .ok()?
+        .into_iter()
+        .find_map(|(k, name, r)| {
+            if k != key {
+                return None;
+            }
+            let checkpoint = Checkpoint::load(&run_dir(dir, &r.id).join("checkpoint")).ok()?;
+            Some(Trained {
+                iterations: r.iterations,
+                seconds: r.train_seconds,
+                final_loss: r.final_loss,
+                diverged: r.diverged,
+                checkpoint,
+                from: Some(name),
+            })
         })
-    })
 }
 
 #[cfg(test)]
