@@ -264,8 +264,8 @@ impl Trainer {
         self.step_on(&batches)
     }
 
-    /// One iteration on given batches, one per group (in [`NetSpec::part_configs`] order of
-    /// the groups), as [`Trainer::step`] does after drawing them.
+    /// One iteration on given batches, one per group in the order [`Trainer::step`] draws
+    /// them, as it does after drawing them.
     fn step_on(&mut self, batches: &[NoisedBatch]) -> Result<f64, TrainError> {
         let mut total = 0.0;
         let n_groups = self.groups.len();
@@ -507,7 +507,7 @@ mod tests {
     /// The two-model split's high half is the high-noise-only network: from the same initial
     /// weights and on the same batches, both train to bit-identical weights, on the fused path
     /// and on burn's. (At width 1,000 and lr 5e-3 the split's high half misfits more than a
-    /// high-noise-only network over three seeds each, REPRODUCTION §5; this rules out the
+    /// high-noise-only network in four seeds each, REPRODUCTION §5; this rules out the
     /// trainer treating the two differently.)
     #[test]
     fn the_split_high_half_trains_as_the_high_noise_only_network() {

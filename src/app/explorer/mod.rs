@@ -174,21 +174,16 @@ impl ExplorerMode {
         self.views.tab = tab;
     }
 
-    /// Restarts training and analysis with the panel's configuration.
     /// What the analysis thread computes: the panel's settings, with the coordinate the views
     /// plot (the density evolution's, for data of more than two dimensions).
     fn analysis_settings(&self) -> AnalysisSettings {
-        let d = self.view_data.data.d;
         AnalysisSettings {
-            density_coord: if d > 2 {
-                self.views.coords[0].min(d - 1)
-            } else {
-                0
-            },
+            density_coord: self.views.time_coord(self.view_data.data.d),
             ..self.config.analysis_settings()
         }
     }
 
+    /// Restarts training and analysis with the panel's configuration.
     fn apply(&mut self) {
         let built = (|| -> Result<_> {
             let recipe = self.config.recipe()?;

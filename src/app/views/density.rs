@@ -31,7 +31,7 @@ pub fn density_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
         ui.horizontal(|ui| {
             ui.label(format!("{d} dimensions: density of x"));
             coordinate_picker(ui, &mut vs.coords[0], d);
-            if runs[0].density.coord != vs.coords[0].min(d - 1) {
+            if runs[0].density.coord != vs.time_coord(d) {
                 ui.label("(redrawing…)");
             }
         });

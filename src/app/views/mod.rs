@@ -213,6 +213,15 @@ impl Default for ViewSettings {
     }
 }
 
+impl ViewSettings {
+    /// The coordinate that the views of one coordinate over time (trajectories, density
+    /// evolution) plot for `d`-dimensional data: the Samples view's x, clamped to the
+    /// dimension; the first in 1D and 2D.
+    pub fn time_coord(&self, d: usize) -> usize {
+        if d > 2 { self.coords[0].min(d - 1) } else { 0 }
+    }
+}
+
 /// One line above a view: the paper figure it reproduces and what to look for.
 pub fn guide_line(ui: &mut egui::Ui, tab: Tab) {
     let (figure, look_for) = tab.guide();

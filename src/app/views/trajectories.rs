@@ -36,7 +36,7 @@ pub fn trajectories_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: 
         ui.label("Waiting for the first analysis pass…");
         return;
     }
-    let coord = if d > 2 { vs.coords[0].min(d - 1) } else { 0 };
+    let coord = vs.time_coord(d);
     let bounds = if d == 2 {
         vd.rect2d()
     } else {
