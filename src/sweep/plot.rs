@@ -63,12 +63,9 @@ pub fn x_field(results: &[RunResult]) -> Option<String> {
         v.dedup();
         v.len()
     };
-    // `max_by_key` keeps the last of equal keys: walk the names backwards to keep the first.
+    // The most values first, then the first name.
     numeric
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .max_by_key(|k| distinct(k))
+        .min_by_key(|k| (std::cmp::Reverse(distinct(k)), *k))
         .cloned()
 }
 
