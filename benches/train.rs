@@ -9,7 +9,7 @@ use std::sync::Arc;
 use burn::tensor::Device;
 use collapse_explorer::data::DatasetSpec;
 use collapse_explorer::device::DeviceChoice;
-use collapse_explorer::diffusion::{NoiseProcess, SamplerConfig, SamplerKind, sample};
+use collapse_explorer::diffusion::{NoiseProcess, Objective, SamplerConfig, SamplerKind, sample};
 use collapse_explorer::model::fast::AdamSettings;
 use collapse_explorer::model::{Activation, Architecture, FastScoreNet, MlpConfig, NetSpec};
 use collapse_explorer::train::{TrainConfig, Trainer};
@@ -23,6 +23,7 @@ fn config(mlp: MlpConfig, arch: Architecture) -> TrainConfig {
             process: NoiseProcess::vp(),
             t_split: 0.5,
             data_std: 1.0,
+            objective: Default::default(),
         },
         lr: 5e-3,
         batch: 2000,
@@ -30,6 +31,7 @@ fn config(mlp: MlpConfig, arch: Architecture) -> TrainConfig {
         seed: 0,
         device: DeviceChoice::Cpu,
         adam: AdamSettings::default(),
+        times: None,
     }
 }
 
@@ -72,6 +74,31 @@ fn train_step(c: &mut Criterion) {
     g.finish();
 }
 
+/// Every objective on the fused path at configs A and B (issue #23: each trains at the speed
+/// ε does; the only extra work is the per-row target and, for EDM, the input's scaling).
+fn objectives(c: &mut Criterion) {
+    let mut g = c.benchmark_group("train_iteration_objective_batch2000");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(1));
+    let chess = Arc::new(DatasetSpec::Chessboard.generate(500_000, 0));
+    let mog = Arc::new(DatasetSpec::Mog { dim: 10, std: 0.1 }.generate(50_000, 0));
+    for (config_name, mlp, data) in [
+        ("a", MlpConfig::preset_2d(2), &chess),
+        ("b", MlpConfig::preset_mog(10), &mog),
+    ] {
+        for &objective in Objective::all() {
+            let mut cfg = config(mlp.clone(), Architecture::Mlp);
+            cfg.net.objective = objective;
+            let mut fast = Trainer::new(cfg, (*data).clone()).unwrap();
+            assert!(fast.uses_fast_path());
+            g.bench_function(BenchmarkId::new(config_name, objective.name()), |b| {
+                b.iter(|| fast.step().unwrap())
+            });
+        }
+    }
+    g.finish();
+}
+
 /// Issue #12's sampling rows: config A's model, 20,000 particles, the ODE at 100 steps and the
 /// SDE at 1,000 (throughput in particle-steps).
 fn sampling(c: &mut Criterion) {
@@ -91,5 +118,5 @@ fn sampling(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, train_step, sampling);
+criterion_group!(benches, train_step, objectives, sampling);
 criterion_main!(benches);

@@ -40,6 +40,7 @@ fn main() -> anyhow::Result<()> {
                 process: p,
                 t_split: 0.5,
                 data_std: 1.0,
+                objective: Default::default(),
             },
             lr: 5e-3,
             batch: 2000,
@@ -47,6 +48,7 @@ fn main() -> anyhow::Result<()> {
             seed: 0,
             device: DeviceChoice::Cpu,
             adam: AdamSettings::default(),
+            times: None,
         };
         let start = Instant::now();
         let mut tr = Trainer::new(config.clone(), data.clone())?;

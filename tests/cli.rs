@@ -168,6 +168,81 @@ fn compare_json_reports_tid_and_error_correlation() {
     assert!(!out.status.success() && err.contains("--eta"), "{err}");
 }
 
+/// Flow matching from the command line: `train --objective flow --process linear` records
+/// the objective in its sidecar, and `compare --json` on it reports the objective, TID and the
+/// error correlation (through ε̂, as for every objective). An objective the architecture cannot
+/// carry is refused, naming both flags.
+#[test]
+fn flow_matching_trains_and_compares() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("flow");
+    let out = bin()
+        .args([
+            "train",
+            "--dataset",
+            "mog1d",
+            "--n",
+            "5000",
+            "--width",
+            "16",
+        ])
+        .args(["--depth", "2", "--iters", "200", "--device", "cpu"])
+        .args(["--objective", "flow", "--process", "linear", "--out"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("flow objective, linear process, uniform times"),
+        "{err}"
+    );
+    let sidecar = std::fs::read_to_string(run.join("model.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
+    assert_eq!(v["net"]["objective"], "flow");
+    assert_eq!(v["training"]["times"], "uniform");
+    let out = bin()
+        .args(["compare", "--samplers", "ode,sde", "--n", "2000"])
+        .args(["--eps", "0.05", "--tid-repeats", "2", "--device", "cpu"])
+        .args(["--json", "--model"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["objective"], "flow");
+    assert_eq!(v["process"], "linear");
+    for s in v["samplers"].as_array().unwrap() {
+        assert!(s["tid"][0]["mean"].as_f64().unwrap().is_finite(), "{s}");
+        let c = s["error_correlation"].as_f64().unwrap();
+        assert!((-1.0..=1.0).contains(&c), "{c}");
+    }
+    let out = bin()
+        .args([
+            "train",
+            "--dataset",
+            "mog1d",
+            "--iters",
+            "5",
+            "--arch",
+            "skip-fixed",
+        ])
+        .args(["--objective", "v", "--device", "cpu", "--out"])
+        .arg(dir.path().join("refused"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("objective = v cannot be used with arch = skip-fixed"),
+        "{err}"
+    );
+}
+
 /// Output into a pipe whose reader has gone (`| head` that stopped early) ends the command
 /// quietly, by SIGPIPE as it ends other Unix tools, rather than with a panic about a broken
 /// pipe. The read end is closed at once, and the dry run of a 4,000-run grid prints far more

@@ -4,7 +4,7 @@
 use super::views::Tab;
 use crate::data::{DatasetError, DatasetKind, DatasetSpec};
 use crate::device::DeviceChoice;
-use crate::diffusion::{ProcessKind, SamplerConfig, SamplerKind};
+use crate::diffusion::{Objective, ProcessKind, SamplerConfig, SamplerKind};
 use crate::model::{Activation, Architecture, CheckpointMeta, DataSource};
 use crate::train::analysis::log_spaced;
 use crate::train::recipe::paper_size;
@@ -48,6 +48,8 @@ pub struct ExplorerConfig {
     pub activation: Activation,
     /// Split time of the two-model and high-noise-only architectures.
     pub t_split: f64,
+    /// What the network outputs.
+    pub objective: Objective,
     /// Adam learning rate.
     pub lr: f64,
     /// Batch size.
@@ -97,6 +99,7 @@ impl Default for ExplorerConfig {
             activation: Activation::Tanh,
             t_split: 0.5,
             lr: 5e-3,
+            objective: Objective::Epsilon,
             batch: 2000,
             iterations: 10_000,
             seed: 0,
@@ -174,6 +177,8 @@ impl ExplorerConfig {
                 activation: self.activation,
                 t_split: self.t_split,
                 process: self.process,
+                objective: self.objective,
+                times: None,
             },
             lr: self.lr,
             batch: self.batch,
@@ -205,6 +210,7 @@ impl ExplorerConfig {
             (net.arch, net.mlp.width, net.mlp.depth, net.mlp.activation);
         self.process = net.process.kind();
         self.t_split = net.t_split;
+        self.objective = net.objective;
         self.seed = meta.seed;
         self.iterations = self.iterations.max(meta.iteration + 10_000);
     }
@@ -267,7 +273,7 @@ fn enable(c: &mut ExplorerConfig, kinds: &[SamplerKind]) {
 }
 
 /// The paper's experiments (issue #6), each as live-sized as this machine allows.
-pub const EXPERIMENTS: [Experiment; 10] = [
+pub const EXPERIMENTS: [Experiment; 11] = [
     Experiment {
         label: "Collapse on chessboard",
         figure: "Fig. 2",
@@ -388,6 +394,18 @@ pub const EXPERIMENTS: [Experiment; 10] = [
             }
         },
     },
+    Experiment {
+        label: "Does flow matching collapse? Flow on the linear process (ε: the first entry)",
+        figure: "Beyond the paper",
+        tab: Tab::Samples,
+        apply: |c| {
+            // Flow matching / rectified flow: the network outputs the velocity on the linear
+            // process; the samplers read it through ε̂, from the same shared noise.
+            c.objective = Objective::Flow;
+            c.process = ProcessKind::Linear;
+            enable(c, &[SamplerKind::OdeEuler, SamplerKind::Sde]);
+        },
+    },
 ];
 
 #[cfg(test)]
@@ -440,6 +458,25 @@ mod tests {
         assert_eq!(ddim.eta, 0.5);
         assert!(!ddim.is_deterministic() && ddim.check().is_ok());
         assert_eq!(crate::app::views::run_label(ddim), "DDIM (η = 0.50)");
+    }
+
+    /// The flow-matching experiment trains a flow network on the linear process, and the
+    /// objective reaches the network the trainer builds.
+    #[test]
+    fn the_flow_experiment_trains_flow_matching() {
+        let e = EXPERIMENTS
+            .iter()
+            .find(|e| e.label.starts_with("Does flow matching"))
+            .unwrap();
+        let mut c = ExplorerConfig {
+            n_points: 2000,
+            ..ExplorerConfig::default()
+        };
+        (e.apply)(&mut c);
+        let (_, trainer) = c.recipe().unwrap().prepare().unwrap();
+        let net = &trainer.config().net;
+        assert_eq!(net.objective, Objective::Flow);
+        assert_eq!(net.process, crate::diffusion::NoiseProcess::Linear);
     }
 
     #[test]

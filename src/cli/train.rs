@@ -6,13 +6,15 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::{DatasetArgs, TidProtocolArgs, print_tid_estimates, progress_bar, run_sampler};
+use super::{DatasetArgs, TidProtocolArgs, print_tid_estimates, progress_bar};
 use crate::device::{DeviceChoice, ResolvedDevice};
-use crate::diffusion::{EpsilonModel, ExactMixtureScore, ProcessKind, SamplerConfig, SamplerKind};
-use crate::metrics::{
-    CORRELATION_PARTICLES, TidEstimate, TidReference, trajectory_error_correlation,
+use crate::diffusion::{
+    EpsilonModel, ExactMixtureScore, Objective, ProcessKind, SamplerConfig, SamplerKind,
+    TimeSampling,
 };
+use crate::metrics::{CORRELATION_PARTICLES, TidEstimate, TidReference};
 use crate::model::{Activation, Architecture, Checkpoint, DataSource, inference_model};
+use crate::train::evaluation::evaluate_sampler;
 use crate::train::recipe::paper_size;
 use crate::train::{ModelChoice, Preset, RunRecipe, train_run, training_set};
 
@@ -49,6 +51,14 @@ pub struct TrainArgs {
     /// Noise process.
     #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
     pub process: ProcessKind,
+    /// What the network outputs: epsilon (the paper's), x0, v, flow (with --process linear:
+    /// flow matching) or edm (Karras et al.'s preconditioned denoiser).
+    #[arg(long, value_enum, default_value_t = Objective::Epsilon)]
+    pub objective: Objective,
+    /// How training draws its times: uniform, logit-normal (SD3's) or edm (default: uniform,
+    /// edm for --objective edm).
+    #[arg(long, value_enum)]
+    pub times: Option<TimeSampling>,
     /// Iterations.
     #[arg(long, default_value_t = 10_000, value_parser = crate::limits::positive_u64)]
     pub iters: u64,
@@ -93,6 +103,8 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
             activation: a.activation,
             t_split: a.t_split,
             process: a.process,
+            objective: a.objective,
+            times: a.times,
         },
         lr: a.lr,
         batch: a.batch,
@@ -103,7 +115,8 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
     let (_, mut trainer) = recipe.prepare()?;
     let net = trainer.config().net.clone();
     eprintln!(
-        "training {} ({} x {}, {:?}, {} parameters) on {} ({}), {}",
+        "training {} ({} x {}, {:?}, {} parameters; {} objective, {} process, {} times) on {} \
+         ({}), {}",
         net.arch.name(),
         net.mlp.depth,
         net.mlp.width,
@@ -112,6 +125,9 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
             .iter()
             .map(|(_, c)| c.num_params())
             .sum::<usize>(),
+        net.objective,
+        net.process.name(),
+        trainer.config().training_times(),
         trainer.device_description(),
         if trainer.uses_fast_path() {
             "fused CPU MLP path"
@@ -240,9 +256,11 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
         DataSource::File { .. } | DataSource::Picture { .. } => None,
     };
     let header = format!(
-        "model: {} ({} iterations, loss {}), {}; {} samples per sampler, {} training points; \
-         error correlation: {}",
+        "model: {} ({} on {}, {} iterations, loss {}), {}; {} samples per sampler, {} \
+         training points; error correlation: {}",
         a.model.display(),
+        ckpt.meta.net.objective,
+        ckpt.meta.net.process.name(),
         ckpt.meta.iteration,
         ckpt.meta.loss.map_or("n/a".into(), |l| format!("{l:.5}")),
         dev.description,
@@ -269,23 +287,22 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
         etas.into_iter()
             .map(move |eta| SamplerConfig::new(kind).with_eta(eta))
     });
-    for mut cfg in configs {
+    let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
+    for cfg in configs {
         let kind = cfg.kind;
-        if exact.is_some() {
-            cfg = cfg.recording_first(CORRELATION_PARTICLES);
-        }
-        let (out, secs) = run_sampler(net.as_ref(), &cfg, a.n, a.seed, &dev.device);
-        let error_correlation = match (&exact, &out.trajectory) {
-            (Some(e), Some(tr)) => trajectory_error_correlation(
-                net.as_ref(),
-                e,
-                tr,
-                &out.times,
-                out.trajectory_particles,
-                &dev.device,
-            ),
-            _ => None,
-        };
+        let bar = progress_bar(cfg.steps as u64, kind.name());
+        let e = evaluate_sampler(
+            net.as_ref(),
+            exact_ref,
+            &reference,
+            &cfg,
+            a.n,
+            a.seed,
+            &dev.device,
+            &mut |i, _| bar.set_position(i as u64),
+        )?;
+        bar.finish_and_clear();
+        let secs = e.seconds;
         eprintln!("  {:<4} {} steps in {secs:.2} s", cfg.label(), cfg.steps);
         rows.push(Compared {
             name: kind.name(),
@@ -293,8 +310,8 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
             label: cfg.label(),
             steps: cfg.steps,
             seconds: secs,
-            tid: reference.measure(&out.samples)?,
-            error_correlation,
+            tid: e.tid,
+            error_correlation: e.error_correlation,
         });
     }
     if a.json {
@@ -303,6 +320,8 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
             serde_json::json!({
                 "model": a.model,
                 "iteration": ckpt.meta.iteration,
+                "objective": ckpt.meta.net.objective,
+                "process": ckpt.meta.net.process.name(),
                 "n": a.n,
                 "protocol": protocol,
                 "samplers": rows,

@@ -6,6 +6,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use super::NoiseProcess;
 use super::model::{EpsilonModel, Times, to_tensor};
+use super::objective::TimeSampling;
 use crate::data::Points;
 
 /// Training stopped because the DSM loss (or a gradient) became NaN or infinite: the error of
@@ -77,6 +78,18 @@ pub struct NoisedBatch {
 impl NoisedBatch {
     /// Draws `n` rows: `x_0` from `data` with replacement, `t ~ U[band]`, `ε ~ N(0, I)`.
     pub fn draw(data: &Points, p: &NoiseProcess, band: Band, n: usize, rng: &mut StdRng) -> Self {
+        Self::draw_with_times(data, p, band, TimeSampling::Uniform, n, rng)
+    }
+
+    /// The same with times drawn by `times` (restricted to `band`).
+    pub fn draw_with_times(
+        data: &Points,
+        p: &NoiseProcess,
+        band: Band,
+        times: TimeSampling,
+        n: usize,
+        rng: &mut StdRng,
+    ) -> Self {
         let d = data.d;
         let mut x0 = Vec::with_capacity(n * d);
         let mut xt = Vec::with_capacity(n * d);
@@ -84,7 +97,7 @@ impl NoisedBatch {
         let mut t = Vec::with_capacity(n);
         for _ in 0..n {
             let row = data.row(rng.random_range(0..data.n));
-            let ti = band.lo + (band.hi - band.lo) * rng.random::<f64>();
+            let ti = times.draw(p, band, rng);
             let (a, s) = (p.alpha(ti), p.sigma(ti));
             for &x in row {
                 let e: f64 = StandardNormal.sample(rng);

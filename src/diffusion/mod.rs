@@ -5,10 +5,12 @@ pub mod diagnostics;
 mod exact;
 pub mod loss;
 pub mod model;
+pub mod objective;
 mod process;
 pub mod sampler;
 
 pub use exact::ExactMixtureScore;
 pub use model::{EpsilonModel, Times};
+pub use objective::{Objective, ObjectiveError, TimeSampling};
 pub use process::{LINEAR_T_MAX, NoiseProcess, ProcessKind, T_END, T_MIN};
 pub use sampler::{SampleOutput, SamplerConfig, SamplerKind, initial_noise, sample, sample_from};

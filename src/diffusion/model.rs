@@ -29,6 +29,14 @@ impl Times {
         }
     }
 
+    /// `c(t)` in place of each time (a time feature the network sees instead of `t`).
+    pub fn map(&self, c: impl Fn(f64) -> f64) -> Times {
+        match self {
+            Self::Shared(t) => Self::Shared(c(*t)),
+            Self::PerRow(ts) => Self::PerRow(ts.iter().map(|&t| c(t)).collect()),
+        }
+    }
+
     /// The times as an `[n, 1]` column (for models that take `t` as an input feature).
     pub fn column(&self, n: usize, device: &Device) -> Tensor<2> {
         match self {

@@ -204,6 +204,24 @@ impl NoiseProcess {
         }
     }
 
+    /// `α'(t) = f(t) α(t)`.
+    pub fn alpha_dot(&self, t: f64) -> f64 {
+        self.drift(t) * self.alpha(t)
+    }
+
+    /// `σ'(t)` (closed form; `σ σ' = ½ g² + f σ²` in general).
+    pub fn sigma_dot(&self, t: f64) -> f64 {
+        match self {
+            // σ σ' = −α α' = ½ β α².
+            Self::Vp { .. } => {
+                0.5 * self.beta(t).unwrap_or(0.0) * self.alpha(t).powi(2) / self.sigma(t)
+            }
+            // σ = 1 − α²: σ' = −2 α α' = β α².
+            Self::SubVp { .. } => self.beta(t).unwrap_or(0.0) * self.alpha(t).powi(2),
+            Self::Linear => 1.0,
+        }
+    }
+
     /// Log signal-to-noise ratio `λ(t) = ln(α/σ)`, strictly decreasing in `t`.
     pub fn log_snr(&self, t: f64) -> f64 {
         match self {
@@ -229,6 +247,33 @@ impl NoiseProcess {
             }
         }
         0.5 * (lo + hi)
+    }
+
+    /// Inverse of [`Self::log_snr`] in closed form (for per-row training times, where
+    /// [`Self::log_snr_inverse`]'s bisection would cost more than the training step). Outside
+    /// `[0, 1]` the result is clamped to it.
+    pub fn log_snr_inverse_closed(&self, lambda: f64) -> f64 {
+        // softplus(y) = ln(1 + e^y), without overflow.
+        let softplus = |y: f64| if y > 30.0 { y } else { y.exp().ln_1p() };
+        // −2 ln α as a function of t is β_min t + ½ Δβ t²: its root for L ≥ 0, written so that
+        // small t does not cancel.
+        let t_of = |beta_min: f64, beta_max: f64, l: f64| {
+            let db = beta_max - beta_min;
+            2.0 * l / (beta_min + (beta_min * beta_min + 2.0 * db * l).sqrt())
+        };
+        let t = match *self {
+            // α² = sigmoid(2λ): −2 ln α = softplus(−2λ).
+            Self::Vp { beta_min, beta_max } => t_of(beta_min, beta_max, softplus(-2.0 * lambda)),
+            // α/(1 − α²) = e^λ: α = 2 e^λ/(1 + √(1 + 4 e^{2λ})) = 2/(e^{−λ} + √(e^{−2λ} + 4)).
+            Self::SubVp { beta_min, beta_max } => {
+                let e = (-lambda).exp();
+                let alpha = 2.0 / (e + (e * e + 4.0).sqrt());
+                t_of(beta_min, beta_max, -2.0 * alpha.ln())
+            }
+            // (1 − t)/t = e^λ.
+            Self::Linear => 1.0 / (1.0 + lambda.exp()),
+        };
+        if t.is_nan() { 1.0 } else { t.clamp(0.0, 1.0) }
     }
 
     /// The sampler time grid `t_i = t_max − i·(t_max − t_end)/N`, `i = 0..=N` (SPEC §3).
@@ -318,6 +363,34 @@ mod tests {
             for &t in &[0.002, 0.05, 0.5, 0.95] {
                 let back = p.log_snr_inverse(p.log_snr(t));
                 assert!((back - t).abs() < 1e-12, "{p:?}: {t} -> {back}");
+            }
+        }
+    }
+
+    /// α' and σ' against central differences; the closed-form λ⁻¹ against the bisection.
+    #[test]
+    fn derivatives_and_closed_inverse() {
+        let h = 1e-6;
+        for p in all() {
+            for &t in &[0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99] {
+                let da = (p.alpha(t + h) - p.alpha(t - h)) / (2.0 * h);
+                let ds = (p.sigma(t + h) - p.sigma(t - h)) / (2.0 * h);
+                assert!(
+                    (da - p.alpha_dot(t)).abs() < 1e-6 * (1.0 + da.abs()),
+                    "{p:?} α' {t}"
+                );
+                assert!(
+                    (ds - p.sigma_dot(t)).abs() < 1e-5 * (1.0 + ds.abs()),
+                    "{p:?} σ' {t}"
+                );
+            }
+            for &t in &[1e-5, 1e-3, 0.05, 0.5, 0.95, 0.999] {
+                let lambda = p.log_snr(t);
+                let closed = p.log_snr_inverse_closed(lambda);
+                assert!(
+                    (closed - p.log_snr_inverse(lambda)).abs() < 1e-9 * (1.0 + t),
+                    "{p:?}: λ = {lambda}: {closed} vs {t}"
+                );
             }
         }
     }

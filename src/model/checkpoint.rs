@@ -234,11 +234,27 @@ impl Checkpoint {
             path: json.clone(),
             source,
         })?;
+        let sidecar_error = |message: String| CheckpointError::Sidecar {
+            path: json.clone(),
+            message,
+        };
+        // An objective this build does not know is named with the valid ones (serde's own
+        // message would not say which field it is).
+        if let Ok(value) = serde_json::from_str::<serde_json::Value>(&text)
+            && let Some(o) = value.pointer("/net/objective")
+            && serde_json::from_value::<crate::diffusion::Objective>(o.clone()).is_err()
+        {
+            let valid: Vec<&str> = crate::diffusion::Objective::all()
+                .iter()
+                .map(|o| o.name())
+                .collect();
+            return Err(sidecar_error(format!(
+                "net.objective = {o} is not an objective this build knows (valid: {})",
+                valid.join(", ")
+            )));
+        }
         let meta: CheckpointMeta =
-            serde_json::from_str(&text).map_err(|e| CheckpointError::Sidecar {
-                path: json.clone(),
-                message: e.to_string(),
-            })?;
+            serde_json::from_str(&text).map_err(|e| sidecar_error(e.to_string()))?;
         if meta.format_version != FORMAT_VERSION {
             return Err(CheckpointError::Sidecar {
                 path: json,
@@ -260,6 +276,8 @@ impl Checkpoint {
             path: json.clone(),
             message,
         };
+        // An objective on a process or architecture that cannot carry it.
+        meta.net.check().map_err(sidecar)?;
         let parts = meta.net.part_configs();
         if let Some((name, c)) = parts
             .iter()
@@ -381,4 +399,89 @@ fn burn_dtype(dtype: safetensors::Dtype) -> Option<burn::tensor::DType> {
         Dtype::U8 => DType::U8,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diffusion::{NoiseProcess, Objective};
+    use crate::model::{Activation, Architecture, MlpConfig};
+
+    fn checkpoint(objective: Objective) -> Checkpoint {
+        let net = NetSpec {
+            arch: Architecture::Mlp,
+            mlp: MlpConfig::new(2, 8, 2, Activation::Tanh),
+            process: NoiseProcess::Linear,
+            t_split: 0.5,
+            data_std: 0.8,
+            objective,
+        };
+        Checkpoint {
+            weights: net.init_weights(1),
+            meta: CheckpointMeta {
+                format_version: FORMAT_VERSION,
+                net,
+                data: DataSource::Synthetic {
+                    dataset: crate::data::DatasetSpec::Chessboard,
+                    n: 100,
+                    seed: 0,
+                },
+                iteration: 5,
+                seed: 0,
+                loss: Some(1.0),
+                training: serde_json::json!({ "lr": 5e-3 }),
+                losses: Vec::new(),
+            },
+        }
+    }
+
+    /// Every objective round-trips through the sidecar; a format-1 sidecar written before
+    /// objectives existed (no `net.objective`) loads as ε-prediction.
+    #[test]
+    fn objectives_round_trip_and_old_sidecars_load_as_epsilon() {
+        let dir = tempfile::tempdir().unwrap();
+        for &o in Objective::all() {
+            let path = dir.path().join(o.name());
+            checkpoint(o).save(&path).unwrap();
+            let back = Checkpoint::load(&path).unwrap();
+            assert_eq!(back.meta.net.objective, o);
+            assert_eq!(back.weights, checkpoint(o).weights);
+        }
+        // Format version 1 as written before objectives: the same sidecar without the field.
+        let path = dir.path().join("flow");
+        let json = path.join("model.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        v["net"].as_object_mut().unwrap().remove("objective");
+        assert_eq!(v["format_version"], 1);
+        std::fs::write(&json, v.to_string()).unwrap();
+        let back = Checkpoint::load(&path).unwrap();
+        assert_eq!(back.meta.net.objective, Objective::Epsilon);
+    }
+
+    /// An unknown objective, or one its architecture cannot carry, is refused with the field
+    /// and the valid values named; nothing is loaded.
+    #[test]
+    fn a_sidecar_with_a_bad_objective_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run");
+        checkpoint(Objective::Flow).save(&path).unwrap();
+        let json = path.join("model.json");
+        let text = std::fs::read_to_string(&json).unwrap();
+        std::fs::write(&json, text.replace("\"flow\"", "\"sample\"")).unwrap();
+        let err = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(err.contains("net.objective = \"sample\""), "{err}");
+        assert!(err.contains("valid: epsilon, x0, v, flow, edm"), "{err}");
+        std::fs::write(
+            &json,
+            text.replace("\"arch\": \"mlp\"", "\"arch\": \"skip-fixed\""),
+        )
+        .unwrap();
+        let err = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("objective = flow cannot be used with arch = skip-fixed"),
+            "{err}"
+        );
+        assert!(err.contains("valid objectives for it: epsilon"), "{err}");
+    }
 }

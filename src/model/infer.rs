@@ -16,8 +16,8 @@ use super::mlp::MlpWeights;
 use super::net::{Architecture, NetSpec, ScoreNet};
 use super::packed::PackedMlp;
 use crate::device::ResolvedDevice;
-use crate::diffusion::NoiseProcess;
 use crate::diffusion::model::{EpsilonModel, Times, to_host, to_tensor};
+use crate::diffusion::{NoiseProcess, Objective};
 
 /// A score network on the fused CPU path.
 #[derive(Debug)]
@@ -75,23 +75,57 @@ impl FastScoreNet {
         }
     }
 
-    /// ε on host rows.
+    /// ε̂ on host rows: the network's output converted by its objective.
     ///
     /// # Shapes
     /// `x`: `[n, d]` row-major → `[n, d]`
     pub fn epsilon_host(&self, x: &[f32], n: usize, t: &Times) -> Vec<f32> {
+        let mut out = self.output_host(x, n, t);
+        let obj = self.spec.objective;
+        if obj != Objective::Epsilon {
+            let ts: Vec<f64> = match t {
+                Times::Shared(t) => vec![*t; n],
+                Times::PerRow(ts) => ts.clone(),
+            };
+            obj.outputs_to_epsilon(&self.spec.process, self.spec.data_std, x, &mut out, &ts);
+        }
+        out
+    }
+
+    /// The network's own output `o_θ` on host rows (the objective's input preconditioning
+    /// applied).
+    ///
+    /// # Shapes
+    /// `x`: `[n, d]` row-major → `[n, d]`
+    pub fn output_host(&self, x: &[f32], n: usize, t: &Times) -> Vec<f32> {
         let d = self.spec.mlp.dim;
         assert_eq!(x.len(), n * d, "FastScoreNet: x is not [{n}, {d}]");
         let time = |i: usize| match t {
             Times::Shared(t) => *t,
             Times::PerRow(ts) => ts[i],
         };
+        let obj = self.spec.objective;
+        let (process, data_std) = (self.spec.process, self.spec.data_std);
+        // The time feature the networks see, and the factor on x (1 but for EDM).
+        let feature = |i: usize| -> (f32, f32) {
+            if obj.plain_input() {
+                (time(i) as f32, 1.0)
+            } else {
+                let c = obj.coefficients(&process, data_std, time(i));
+                (c.time_feature as f32, c.input_scale as f32)
+            }
+        };
         let rows_with_time = |idx: &mut dyn Iterator<Item = usize>| -> (Vec<f32>, usize) {
             let mut input = Vec::with_capacity(n * (d + 1));
             let mut m = 0;
             for i in idx {
-                input.extend_from_slice(&x[i * d..(i + 1) * d]);
-                input.push(time(i) as f32);
+                let (tau, k) = feature(i);
+                if obj.plain_input() {
+                    input.extend_from_slice(&x[i * d..(i + 1) * d]);
+                } else {
+                    input.extend(x[i * d..(i + 1) * d].iter().map(|&v| k * v));
+                }
+                input.push(tau);
                 m += 1;
             }
             (input, m)
@@ -115,7 +149,7 @@ impl FastScoreNet {
             Architecture::Skip => {
                 let (input, m) = rows_with_time(&mut (0..n));
                 let mut f = self.forward(0, &input, m);
-                let ts: Vec<f32> = (0..n).map(|i| time(i) as f32).collect();
+                let ts: Vec<f32> = (0..n).map(|i| feature(i).0).collect();
                 let c_skip = self.forward(1, &ts, n);
                 let c_out = self.forward(2, &ts, n);
                 for (i, (row, xr)) in f.chunks_exact_mut(d).zip(x.chunks_exact(d)).enumerate() {
@@ -193,6 +227,7 @@ mod tests {
             process: NoiseProcess::vp(),
             t_split: 0.5,
             data_std: 1.0,
+            objective: Default::default(),
         };
         let _ = FastScoreNet::new(spec(16), &spec(32).init_weights(0));
     }
@@ -222,6 +257,7 @@ mod tests {
                     process: NoiseProcess::vp(),
                     t_split: 0.5,
                     data_std: 0.7,
+                    objective: Default::default(),
                 };
                 let w = spec.init_weights(11);
                 let burn_net = ScoreNet::new(spec.clone(), &w, &device);

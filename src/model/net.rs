@@ -4,8 +4,8 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::mlp::{Mlp, MlpConfig, MlpWeights};
-use crate::diffusion::NoiseProcess;
 use crate::diffusion::model::{EpsilonModel, Times};
+use crate::diffusion::{NoiseProcess, Objective};
 
 /// How the ε-network is built and trained.
 #[derive(
@@ -50,8 +50,11 @@ pub struct NetSpec {
     pub process: NoiseProcess,
     /// Split time of the two-model and high-noise-only architectures.
     pub t_split: f64,
-    /// Data std `s` (mean over dims) for the fixed skip coefficients.
+    /// Data std `s` (mean over dims) for the fixed skip coefficients and EDM's `s_d`.
     pub data_std: f64,
+    /// What the network outputs (sidecars from before objectives existed are ε-prediction).
+    #[serde(default)]
+    pub objective: Objective,
 }
 
 /// Hidden width and depth of the learned skip coefficient nets (SPEC §2).
@@ -85,6 +88,34 @@ impl NetSpec {
             .enumerate()
             .map(|(i, (_, c))| MlpWeights::init(c, seed.wrapping_add(i as u64 * 0x1000_0001)))
             .collect()
+    }
+
+    /// Whether this network can be trained and used: its objective on its process, and with
+    /// its architecture (the skip connections are written for ε; EDM brings its own).
+    pub fn check(&self) -> Result<(), String> {
+        self.objective
+            .check(&self.process, self.data_std)
+            .map_err(|e| e.to_string())?;
+        let carries = |o: Objective| match self.arch {
+            Architecture::SkipFixed => o == Objective::Epsilon,
+            Architecture::Skip => o.plain_input(),
+            Architecture::Mlp | Architecture::TwoModel | Architecture::HighNoiseOnly => true,
+        };
+        if carries(self.objective) {
+            Ok(())
+        } else {
+            let valid: Vec<&str> = Objective::all()
+                .iter()
+                .filter(|&&o| carries(o) && o.check(&self.process, self.data_std).is_ok())
+                .map(|o| o.name())
+                .collect();
+            Err(format!(
+                "objective = {} cannot be used with arch = {} (valid objectives for it: {})",
+                self.objective,
+                self.arch.name(),
+                valid.join(", ")
+            ))
+        }
     }
 
     /// Fixed skip coefficients `(c_skip, c_out)` at time `t`.
@@ -127,14 +158,39 @@ impl ScoreNet {
         &self.parts
     }
 
-    /// ε on a batch, for modules `parts` (shared by inference and the autodiff training path).
+    /// ε̂ on a batch, for modules `parts` (shared by inference and the autodiff training
+    /// path): the network's output converted by its objective.
     ///
     /// # Shapes
     /// `x`: `[n, d]` → `[n, d]`
     pub fn epsilon_with(spec: &NetSpec, parts: &[Mlp], x: Tensor<2>, t: &Times) -> Tensor<2> {
+        let o = Self::output_with(spec, parts, x.clone(), t);
+        let obj = spec.objective;
+        if obj == Objective::Epsilon {
+            return o;
+        }
+        let device = x.device();
+        let c = |t: f64| obj.coefficients(&spec.process, spec.data_std, t);
+        let cx = t.coefficient(&device, |t| c(t).eps_from_x).mul(x);
+        cx.add(t.coefficient(&device, |t| c(t).eps_from_output).mul(o))
+    }
+
+    /// The network's own output `o_θ` (what its objective trains) on a batch at noised points
+    /// `x`: the objective's input preconditioning is applied here.
+    ///
+    /// # Shapes
+    /// `x`: `[n, d]` → `[n, d]`
+    pub fn output_with(spec: &NetSpec, parts: &[Mlp], x: Tensor<2>, t: &Times) -> Tensor<2> {
         let device = x.device();
         let [n, _] = x.dims();
-        let tc = t.column(n, &device);
+        let obj = spec.objective;
+        let (x, tc) = if obj.plain_input() {
+            (x, t.column(n, &device))
+        } else {
+            let c = |t: f64| obj.coefficients(&spec.process, spec.data_std, t);
+            let x = t.coefficient(&device, |t| c(t).input_scale).mul(x);
+            (x, t.map(|t| c(t).time_feature).column(n, &device))
+        };
         match spec.arch {
             Architecture::Mlp | Architecture::HighNoiseOnly => parts[0].forward(Some(x), tc),
             Architecture::SkipFixed => {

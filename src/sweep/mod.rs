@@ -19,6 +19,9 @@
 //! iters = 10000
 //! ```
 //!
+//! A top-level `exclude = [{ field = value, … }, …]` leaves out the grid points that match an
+//! entry in every field it names.
+//!
 //! Each run's result is one directory `runs/<id>/` holding `result.json` (written atomically:
 //! to a temporary name, then renamed) and the trained checkpoint. A run whose `result.json`
 //! exists is skipped, so an interrupted sweep resumes where it stopped. `--shard i/n` runs the
@@ -41,11 +44,11 @@ pub use run::{RunResult, SamplerResult, execute, lenders};
 pub use store::{collect_results, load_result, merge, pending, run_dir, store_result};
 
 use crate::data::DatasetKind;
-use crate::diffusion::{ProcessKind, SamplerKind};
+use crate::diffusion::{Objective, ProcessKind, SamplerKind, TimeSampling};
 use crate::model::{Activation, Architecture};
 
 /// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
-pub const PRESETS: [(&str, &str); 10] = [
+pub const PRESETS: [(&str, &str); 12] = [
     ("collapse2d", include_str!("../../sweeps/collapse2d.toml")),
     (
         "trends_width",
@@ -67,6 +70,11 @@ pub const PRESETS: [(&str, &str); 10] = [
     (
         "learning_rate",
         include_str!("../../sweeps/learning_rate.toml"),
+    ),
+    ("objectives", include_str!("../../sweeps/objectives.toml")),
+    (
+        "objectives_2d",
+        include_str!("../../sweeps/objectives_2d.toml"),
     ),
 ];
 
@@ -92,6 +100,13 @@ pub struct RunConfig {
     pub process: ProcessKind,
     /// Split time of the two-model architecture.
     pub t_split: f64,
+    /// What the network outputs (left out of the written config when it is ε, so that runs
+    /// from before objectives existed keep their keys).
+    #[serde(skip_serializing_if = "Objective::is_epsilon")]
+    pub objective: Objective,
+    /// How training draws its times (default: the objective's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub times: Option<TimeSampling>,
     /// Training iterations.
     pub iters: u64,
     /// Adam learning rate.
@@ -133,6 +148,8 @@ impl Default for RunConfig {
             activation: Activation::Tanh,
             process: ProcessKind::Vp,
             t_split: 0.5,
+            objective: Objective::Epsilon,
+            times: None,
             iters: 2000,
             lr: 5e-3,
             batch: 2000,
@@ -191,6 +208,10 @@ pub struct SweepSpec {
     /// Fields that replace `base` under `--full` (the paper's sizes).
     #[serde(default)]
     pub full: toml::Table,
+    /// Grid points left out: a point is skipped when it has every field of one entry with
+    /// that entry's value (e.g. `{ objective = "x0", process = "linear" }`).
+    #[serde(default)]
+    pub exclude: Vec<toml::Table>,
 }
 
 fn default_seeds() -> Vec<u64> {
@@ -245,6 +266,24 @@ impl SweepSpec {
                 }
             }
         }
+        for (i, e) in spec.exclude.iter().enumerate() {
+            if e.is_empty() {
+                return wrong(format!("exclude entry {} is empty", i + 1));
+            }
+            for (k, v) in e {
+                let listed = spec
+                    .grid
+                    .get(k)
+                    .and_then(toml::Value::as_array)
+                    .is_some_and(|a| a.contains(v));
+                if !listed {
+                    return wrong(format!(
+                        "exclude entry {} names {k} = {v}, which is not a value of the grid field `{k}`",
+                        i + 1
+                    ));
+                }
+            }
+        }
         // Every run must be a valid configuration: check them all before anything runs.
         spec.expand()?;
         Ok(spec)
@@ -289,6 +328,13 @@ impl SweepSpec {
                 .zip(&lists)
                 .map(|((k, &d), l)| (k.clone(), l[d].clone()))
                 .collect();
+            let excluded = self.exclude.iter().any(|e| {
+                e.iter()
+                    .all(|(k, v)| serde_json::to_value(v).is_ok_and(|v| params.get(k) == Some(&v)))
+            });
+            if excluded {
+                continue;
+            }
             for &seed in &self.seeds {
                 let mut obj = base.clone();
                 for ((k, &d), l) in keys.iter().zip(&digits).zip(&lists) {

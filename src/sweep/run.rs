@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
@@ -13,14 +12,11 @@ use serde_json::Value;
 
 use super::{PlannedRun, Result, RunConfig, SweepError, run_dir};
 use crate::device::DeviceChoice;
-use crate::diffusion::diagnostics::velocity_mae;
-use crate::diffusion::loss::Band;
-use crate::diffusion::{ExactMixtureScore, SamplerConfig, SamplerKind, sample};
+use crate::diffusion::{EpsilonModel, ExactMixtureScore, SamplerConfig, SamplerKind};
 use crate::metrics::neighbours::median_nn_distance;
-use crate::metrics::{
-    CORRELATION_PARTICLES, TidEstimate, TidProtocol, TidReference, trajectory_error_correlation,
-};
+use crate::metrics::{TidEstimate, TidProtocol, TidReference};
 use crate::model::{Checkpoint, DataSource, FastScoreNet};
+use crate::train::evaluation::{evaluate_sampler, velocity_maes};
 use crate::train::{ModelChoice, RunRecipe, train_run};
 
 /// One sampler's measurements.
@@ -152,6 +148,19 @@ pub fn check(c: &RunConfig) -> Result<()> {
             c.eta
         )));
     }
+    // The objective on this process and architecture (the data's std, which EDM reads, is
+    // known only once the data is drawn; any positive value checks the schedule).
+    let mlp = crate::model::MlpConfig::new(1, 1, 1, c.activation);
+    crate::model::NetSpec {
+        arch: c.arch,
+        mlp,
+        process: c.process.process(),
+        t_split: c.t_split,
+        data_std: 1.0,
+        objective: c.objective,
+    }
+    .check()
+    .map_err(SweepError::Config)?;
     Ok(())
 }
 
@@ -183,6 +192,8 @@ pub fn execute(
             activation: c.activation,
             t_split: c.t_split,
             process: c.process,
+            objective: c.objective,
+            times: c.times,
         },
         lr: c.lr,
         batch: c.batch,
@@ -237,30 +248,14 @@ pub fn execute(
 
     let device = Device::flex();
     let model = FastScoreNet::new(net.clone(), &weights);
-    let (mae_low, mae_high) = match dataset.mixture() {
-        Some(m) => {
-            let exact = ExactMixtureScore::new(m, net.process);
-            let draws = c.metric_draws.max(1);
-            (
-                Some(velocity_mae(
-                    &model,
-                    &exact,
-                    &data,
-                    Band::low(&net.process),
-                    draws,
-                    13,
-                    &device,
-                )),
-                Some(velocity_mae(
-                    &model,
-                    &exact,
-                    &data,
-                    Band::high(&net.process),
-                    draws,
-                    14,
-                    &device,
-                )),
-            )
+    let exact = dataset
+        .mixture()
+        .map(|m| ExactMixtureScore::new(m, net.process));
+    let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
+    let (mae_low, mae_high) = match exact_ref {
+        Some(e) => {
+            let (low, high) = velocity_maes(&model, e, &data, c.metric_draws, &device);
+            (Some(low), Some(high))
         }
         None => (None, None),
     };
@@ -282,38 +277,28 @@ pub fn execute(
         None => c.eps.clone(),
     };
     let reference = TidReference::new(&data, &eps, protocol)?;
-    let exact = dataset
-        .mixture()
-        .map(|m| ExactMixtureScore::new(m, net.process));
     let mut samplers = Vec::with_capacity(c.samplers.len());
     for (k, kind) in c.samplers.iter().enumerate() {
         let mut cfg = SamplerConfig::new(*kind).with_eta(c.eta);
         if let Some(steps) = c.steps {
             cfg = cfg.with_steps(steps);
         }
-        if exact.is_some() {
-            cfg = cfg.recording_first(CORRELATION_PARTICLES);
-        }
-        let t0 = Instant::now();
-        let out = sample(&model, &cfg, c.n_samples, c.seed, &device, &mut |_, _| {});
-        let seconds = t0.elapsed().as_secs_f64();
-        let error_correlation = match (&exact, &out.trajectory) {
-            (Some(e), Some(tr)) => trajectory_error_correlation(
-                &model,
-                e,
-                tr,
-                &out.times,
-                out.trajectory_particles,
-                &device,
-            ),
-            _ => None,
-        };
+        let e = evaluate_sampler(
+            &model,
+            exact_ref,
+            &reference,
+            &cfg,
+            c.n_samples,
+            c.seed,
+            &device,
+            &mut |_, _| {},
+        )?;
         samplers.push(SamplerResult {
             name: kind.name().to_string(),
-            steps: cfg.steps,
-            seconds,
-            tid: reference.measure(&out.samples)?,
-            error_correlation,
+            steps: e.config.steps,
+            seconds: e.seconds,
+            tid: e.tid,
+            error_correlation: e.error_correlation,
         });
         progress(0.8 + 0.2 * (k + 1) as f64 / c.samplers.len() as f64);
     }

@@ -3,6 +3,7 @@
 //! [`AnalysisHandle`]).
 
 pub mod analysis;
+pub mod evaluation;
 pub mod recipe;
 mod trainer;
 pub mod worker;

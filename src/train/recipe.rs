@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::trainer::{TrainConfig, TrainError, Trainer};
 use crate::data::{DatasetSpec, Points, ReadError, read_points};
 use crate::device::DeviceChoice;
-use crate::diffusion::ProcessKind;
+use crate::diffusion::{Objective, ProcessKind, TimeSampling};
 use crate::model::checkpoint::FORMAT_VERSION;
 use crate::model::fast::AdamSettings;
 use crate::model::{
@@ -89,6 +89,12 @@ pub struct ModelChoice {
     pub t_split: f64,
     /// Noise process.
     pub process: ProcessKind,
+    /// What the network outputs.
+    #[serde(default)]
+    pub objective: Objective,
+    /// How training draws its times (default: the objective's).
+    #[serde(default)]
+    pub times: Option<TimeSampling>,
 }
 
 impl Default for ModelChoice {
@@ -102,6 +108,8 @@ impl Default for ModelChoice {
             activation: Activation::Tanh,
             t_split: 0.5,
             process: ProcessKind::Vp,
+            objective: Objective::Epsilon,
+            times: None,
         }
     }
 }
@@ -119,6 +127,7 @@ impl ModelChoice {
             process: self.process.process(),
             t_split: self.t_split,
             data_std: data_std(data),
+            objective: self.objective,
         }
     }
 }
@@ -158,6 +167,7 @@ impl RunRecipe {
             seed: self.seed,
             device: self.device,
             adam: AdamSettings::default(),
+            times: self.model.times,
         }
     }
 
@@ -187,7 +197,12 @@ impl RunRecipe {
         losses: &LossHistory,
         extra: serde_json::Value,
     ) -> Checkpoint {
-        let mut training = serde_json::json!({ "lr": self.lr, "batch": self.batch });
+        let times = self
+            .model
+            .times
+            .unwrap_or_else(|| net.objective.default_times());
+        let mut training =
+            serde_json::json!({ "lr": self.lr, "batch": self.batch, "times": times.name() });
         if let (Some(t), serde_json::Value::Object(extra)) = (training.as_object_mut(), extra) {
             t.extend(extra);
         }

@@ -447,6 +447,7 @@ mod tests {
                 process: NoiseProcess::vp(),
                 t_split: 0.5,
                 data_std: 1.0,
+                objective: Default::default(),
             },
             lr: 1e-3,
             batch: 64,
@@ -454,6 +455,7 @@ mod tests {
             seed: 0,
             device: DeviceChoice::Cpu,
             adam: AdamSettings::default(),
+            times: None,
         }
     }
 

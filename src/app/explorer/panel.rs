@@ -13,7 +13,7 @@ use crate::app::shell::{FilePurpose, Shell};
 use crate::app::views::{sampler_color, sampler_label};
 use crate::data::DatasetKind;
 use crate::device::DeviceChoice;
-use crate::diffusion::{ProcessKind, SamplerKind};
+use crate::diffusion::{Objective, ProcessKind, SamplerKind};
 use crate::model::{Activation, Architecture};
 use crate::train::{AnalysisCommand, Preset, TrainCommand};
 
@@ -328,6 +328,10 @@ fn model_section(ui: &mut Ui, c: &mut ExplorerConfig) {
                 all::<Architecture>(),
                 |a| a.name().into(),
             );
+            choice(ui, "objective", &mut c.objective, all::<Objective>(), |o| {
+                o.name().into()
+            });
+            ui.label(RichText::new(c.objective.guide()).small().weak());
             ui.horizontal(|ui| {
                 for (label, preset) in [("2D preset", Preset::TwoD), ("MoG preset", Preset::Mog)] {
                     if ui.button(label).clicked() {

@@ -10,11 +10,10 @@ use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TryRecvError};
 
 use super::stages::{RegimeMetrics, TidCurves, sampler_run, velocity_field};
 use super::{AnalysisCommand, AnalysisContext, AnalysisEvent, AnalysisSettings};
-use crate::diffusion::diagnostics::velocity_mae;
-use crate::diffusion::loss::{Band, regime_loss};
 use crate::diffusion::{EpsilonModel, ExactMixtureScore, sample};
 use crate::metrics::{TidProtocol, TidReference};
 use crate::model::FastScoreNet;
+use crate::train::evaluation::regime_numbers;
 use crate::train::worker::{Snapshot, SnapshotSlot};
 
 /// Why a pass stopped early.
@@ -199,17 +198,14 @@ impl Analysis {
         let (generation, iteration) = (snap.generation, snap.iteration);
         let s = &self.settings;
         let ctx = &self.context;
-        let p = snap.net.process;
-        let (low, high) = (Band::low(&p), Band::high(&p));
-        let draws = s.metric_draws.max(1);
+        let numbers = regime_numbers(model, exact_ref, &ctx.data, s.metric_draws, &device);
         let metrics = RegimeMetrics {
             generation,
             iteration,
-            loss_low: regime_loss(model, &ctx.data, low, draws, 11, &device),
-            loss_high: regime_loss(model, &ctx.data, high, draws, 12, &device),
-            mae_low: exact_ref.map(|e| velocity_mae(model, e, &ctx.data, low, draws, 13, &device)),
-            mae_high: exact_ref
-                .map(|e| velocity_mae(model, e, &ctx.data, high, draws, 14, &device)),
+            loss_low: numbers.loss_low,
+            loss_high: numbers.loss_high,
+            mae_low: numbers.mae_low,
+            mae_high: numbers.mae_high,
         };
         let field = velocity_field(model, exact_ref, ctx, s, generation, iteration, &device);
         self.emit(AnalysisEvent::Metrics(metrics))?;
@@ -338,6 +334,7 @@ mod tests {
             process: NoiseProcess::vp(),
             t_split: 0.5,
             data_std: 1.0,
+            objective: Default::default(),
         };
         let slot = Arc::new(SnapshotSlot::default());
         let settings = AnalysisSettings {
@@ -392,6 +389,7 @@ mod tests {
             process: NoiseProcess::vp(),
             t_split: 0.5,
             data_std: 1.0,
+            objective: Default::default(),
         };
         let slot = Arc::new(SnapshotSlot::default());
         let settings = AnalysisSettings {
