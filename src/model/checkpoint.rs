@@ -471,7 +471,11 @@ mod tests {
         std::fs::write(&json, text.replace("\"flow\"", "\"sample\"")).unwrap();
         let err = Checkpoint::load(&path).unwrap_err().to_string();
         assert!(err.contains("net.objective = \"sample\""), "{err}");
-        assert!(err.contains("valid: epsilon, x0, v, flow, edm"), "{err}");
+        let names: Vec<&str> = Objective::all().iter().map(|o| o.name()).collect();
+        assert!(
+            err.contains(&format!("valid: {}", names.join(", "))),
+            "{err}"
+        );
         std::fs::write(
             &json,
             text.replace("\"arch\": \"mlp\"", "\"arch\": \"skip-fixed\""),

@@ -635,6 +635,53 @@ mod tests {
         assert!(e.contains("[0, 1]"), "{e}");
     }
 
+    /// `exclude` leaves out exactly the grid points that match an entry in every field it
+    /// names (the objectives preset: x0, v and edm only on VP); an entry naming a value the
+    /// grid does not have, or an objective its process or architecture cannot carry, is an
+    /// error that names it.
+    #[test]
+    fn exclude_leaves_out_matching_points() {
+        let text = r#"
+            seeds = [0, 1]
+            exclude = [{ objective = "x0", process = "linear" }, { objective = "v", process = "linear" }]
+            [base]
+            iters = 10
+            [grid]
+            objective = ["epsilon", "x0", "v"]
+            process = ["vp", "linear"]
+        "#;
+        let runs = SweepSpec::parse(text).unwrap().expand().unwrap();
+        let points: Vec<(String, String)> = runs
+            .iter()
+            .filter(|r| r.config.seed == 0)
+            .map(|r| (r.config.objective.to_string(), r.config.process.to_string()))
+            .collect();
+        let want = [
+            ("epsilon", "vp"),
+            ("epsilon", "linear"),
+            ("x0", "vp"),
+            ("v", "vp"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(points, want);
+        assert_eq!(runs.len(), 8);
+        // Indices stay dense (shards partition what runs).
+        assert!(runs.iter().enumerate().all(|(i, r)| r.index == i));
+        let typo = text.replace("process = \"linear\" }, {", "process = \"lineer\" }, {");
+        let e = format!("{:#}", SweepSpec::parse(&typo).unwrap_err());
+        assert!(e.contains("exclude entry 1") && e.contains("lineer"), "{e}");
+        let skip = text.replace("iters = 10", "iters = 10\narch = \"skip-fixed\"");
+        let e = format!("{:#}", SweepSpec::parse(&skip).unwrap_err());
+        assert!(e.contains("cannot be used with arch = skip-fixed"), "{e}");
+        // Every preset's exclusions name real grid values (checked by parse above for them).
+        for (name, text) in PRESETS {
+            SweepSpec::parse(text).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        }
+    }
+
     #[test]
     fn shards_partition_the_grid_exactly() {
         let plan = SweepSpec::parse(SPEC).unwrap().expand().unwrap();

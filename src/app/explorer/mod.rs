@@ -189,6 +189,12 @@ impl ExplorerMode {
             let recipe = self.config.recipe()?;
             let data = Arc::new(recipe.training_set()?);
             let train = recipe.train_config(&data);
+            // An objective the process or architecture cannot carry: said here, and the
+            // current run goes on.
+            train
+                .net
+                .check()
+                .map_err(|e| anyhow::anyhow!("{e}; the current run goes on"))?;
             Ok((data, train, self.config.exact_mixture()?))
         })();
         match built {
@@ -744,6 +750,37 @@ mod tests {
             m.draw.to_points().data
         );
         until(&mut m, |m| m.state.iteration > 20);
+    }
+
+    /// The objective picker's choice reaches the trainer: applied, training restarts with a
+    /// flow-matching network and the analysis samples it; an objective the architecture cannot
+    /// carry is refused with the reason, and the run goes on.
+    #[test]
+    fn the_objective_picker_restarts_training_with_that_objective() {
+        use crate::diffusion::{Objective, ProcessKind};
+        let ctx = egui::Context::default();
+        let mut shell = Shell::new(&ctx, true);
+        let mut m = mode(&ctx, &mut shell);
+        let generation = m.generation;
+        m.config.objective = Objective::Flow;
+        m.config.process = ProcessKind::Linear;
+        m.apply();
+        assert_eq!(m.generation, generation + 1);
+        assert_eq!(m.applied.objective, Objective::Flow);
+        until(&mut m, |m| {
+            m.state.iteration > 20 && !m.state.samples.is_empty()
+        });
+        m.config.arch = crate::model::Architecture::SkipFixed;
+        m.config.objective = Objective::V;
+        m.apply();
+        let said = m.state.message.clone().unwrap_or_default();
+        assert!(
+            said.contains("objective = v cannot be used with arch = skip-fixed"),
+            "{said}"
+        );
+        assert!(said.contains("the current run goes on"), "{said}");
+        assert_eq!(m.generation, generation + 1);
+        assert_eq!(m.applied.objective, Objective::Flow);
     }
 
     #[test]
