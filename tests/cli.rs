@@ -81,14 +81,10 @@ fn data_sample_tid_round_trip() {
     }
 }
 
-/// `compare --json` on a trained MoG checkpoint: one JSON object on stdout with every sampler's
-/// steps, TID mean ± std at every ε, and the error correlation (the data is a mixture, so the
-/// exact score is known); the human lines go to stderr.
-#[test]
-fn compare_json_reports_tid_and_error_correlation() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = dir.path().join("run");
-    let st = bin()
+/// `train` of a small model (2 x 16) on 5,000 points of the 1-D MoG into `out`, on the CPU,
+/// with `extra` arguments.
+fn train_small_mog1d(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    bin()
         .args([
             "train",
             "--dataset",
@@ -98,11 +94,23 @@ fn compare_json_reports_tid_and_error_correlation() {
             "--width",
             "16",
         ])
-        .args(["--depth", "2", "--iters", "60", "--device", "cpu", "--out"])
-        .arg(&run)
-        .status()
-        .unwrap();
-    assert!(st.success());
+        .args(["--depth", "2", "--device", "cpu"])
+        .args(extra)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// `compare --json` on a trained MoG checkpoint: one JSON object on stdout with every sampler's
+/// steps, TID mean ± std at every ε, and the error correlation (the data is a mixture, so the
+/// exact score is known); the human lines go to stderr.
+#[test]
+fn compare_json_reports_tid_and_error_correlation() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let out = train_small_mog1d(&run, &["--iters", "60"]);
+    assert!(out.status.success());
     let out = bin()
         .args([
             "compare",
@@ -176,21 +184,15 @@ fn compare_json_reports_tid_and_error_correlation() {
 fn flow_matching_trains_and_compares() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("flow");
-    let out = bin()
-        .args([
-            "train",
-            "--dataset",
-            "mog1d",
-            "--n",
-            "5000",
-            "--width",
-            "16",
-        ])
-        .args(["--depth", "2", "--iters", "200", "--device", "cpu"])
-        .args(["--objective", "flow", "--process", "linear", "--out"])
-        .arg(&run)
-        .output()
-        .unwrap();
+    let flow = [
+        "--iters",
+        "200",
+        "--objective",
+        "flow",
+        "--process",
+        "linear",
+    ];
+    let out = train_small_mog1d(&run, &flow);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
