@@ -5,10 +5,10 @@ use super::views::Tab;
 use crate::data::{DatasetError, DatasetKind, DatasetSpec};
 use crate::device::DeviceChoice;
 use crate::diffusion::{Objective, ProcessKind, SamplerConfig, SamplerKind};
-use crate::model::{Activation, Architecture, CheckpointMeta, DataSource};
+use crate::model::{Architecture, CheckpointMeta, DataSource};
 use crate::train::analysis::log_spaced;
 use crate::train::recipe::paper_size;
-use crate::train::{AnalysisSettings, ModelChoice, Preset, RunRecipe};
+use crate::train::{AnalysisSettings, ModelChoice, Preset, RunRecipe, TrainingPart};
 
 /// One sampler's row in the panel.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,26 +36,10 @@ pub struct ExplorerConfig {
     pub n_points: usize,
     /// Seed of the training set.
     pub data_seed: u64,
-    /// Noise process.
-    pub process: ProcessKind,
-    /// Architecture.
-    pub arch: Architecture,
-    /// Hidden width.
-    pub width: usize,
-    /// Hidden layers.
-    pub depth: usize,
-    /// Activation.
-    pub activation: Activation,
-    /// Split time of the two-model and high-noise-only architectures.
-    pub t_split: f64,
-    /// What the network outputs.
-    pub objective: Objective,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Batch size.
-    pub batch: usize,
-    /// Iterations.
-    pub iterations: u64,
+    /// The model: the run description's part (width and depth always given here).
+    pub model: ModelChoice,
+    /// Training: the run description's part.
+    pub training: TrainingPart,
     /// Seed of the weights and batches.
     pub seed: u64,
     /// Training device.
@@ -92,16 +76,12 @@ impl Default for ExplorerConfig {
             mog_dim: 10,
             n_points: 500_000,
             data_seed: 0,
-            process: ProcessKind::Vp,
-            arch: Architecture::Mlp,
-            width: 100,
-            depth: 3,
-            activation: Activation::Tanh,
-            t_split: 0.5,
-            lr: 5e-3,
-            objective: Objective::Epsilon,
-            batch: 2000,
-            iterations: 10_000,
+            model: ModelChoice {
+                width: Some(100),
+                depth: Some(3),
+                ..ModelChoice::default()
+            },
+            training: TrainingPart::default(),
             seed: 0,
             device: DeviceChoice::Auto,
             samplers: vec![
@@ -139,7 +119,7 @@ impl ExplorerConfig {
             return;
         };
         let preset = Preset::for_dim(spec.dim()).mlp(spec.dim());
-        (self.width, self.depth) = (preset.width, preset.depth);
+        (self.model.width, self.model.depth) = (Some(preset.width), Some(preset.depth));
         self.n_points = paper_size(&spec);
     }
 
@@ -155,7 +135,7 @@ impl ExplorerConfig {
     pub fn select_data_file(&mut self, path: std::path::PathBuf, dim: usize) {
         self.data_file = Some(path);
         let preset = Preset::for_dim(dim).mlp(dim);
-        (self.width, self.depth) = (preset.width, preset.depth);
+        (self.model.width, self.model.depth) = (Some(preset.width), Some(preset.depth));
     }
 
     /// The run the panel describes: the point file, or the synthetic dataset.
@@ -169,20 +149,8 @@ impl ExplorerConfig {
                     seed: self.data_seed,
                 },
             },
-            model: ModelChoice {
-                arch: self.arch,
-                preset: None,
-                width: Some(self.width),
-                depth: Some(self.depth),
-                activation: self.activation,
-                t_split: self.t_split,
-                process: self.process,
-                objective: self.objective,
-                times: None,
-            },
-            lr: self.lr,
-            batch: self.batch,
-            iterations: self.iterations,
+            model: self.model.clone(),
+            training: self.training.clone(),
             seed: self.seed,
             device: self.device,
         })
@@ -206,13 +174,18 @@ impl ExplorerConfig {
             }
         }
         let net = &meta.net;
-        (self.arch, self.width, self.depth, self.activation) =
-            (net.arch, net.mlp.width, net.mlp.depth, net.mlp.activation);
-        self.process = net.process.kind();
-        self.t_split = net.t_split;
-        self.objective = net.objective;
+        self.model = ModelChoice {
+            arch: net.arch,
+            preset: None,
+            width: Some(net.mlp.width),
+            depth: Some(net.mlp.depth),
+            activation: net.mlp.activation,
+            t_split: net.t_split,
+            process: net.process.kind(),
+            objective: net.objective,
+        };
         self.seed = meta.seed;
-        self.iterations = self.iterations.max(meta.iteration + 10_000);
+        self.training.iters = self.training.iters.max(meta.iteration + 10_000);
     }
 
     /// The enabled samplers, ODE-like first.
@@ -320,7 +293,7 @@ pub const EXPERIMENTS: [Experiment; 11] = [
         apply: |c| {
             c.select_dataset(DatasetKind::Mog);
             c.mog_dim = 10;
-            c.width = 100;
+            c.model.width = Some(100);
         },
     },
     Experiment {
@@ -331,7 +304,7 @@ pub const EXPERIMENTS: [Experiment; 11] = [
             // The paper's setting (§6, App. G.1): 2 × 1000 Tanh on the 10-D MoG, where the
             // baseline's ODE collapses (docs/REPRODUCTION.md §5).
             mitigation_setting(c);
-            c.arch = Architecture::TwoModel;
+            c.model.arch = Architecture::TwoModel;
             enable(
                 c,
                 &[
@@ -350,7 +323,7 @@ pub const EXPERIMENTS: [Experiment; 11] = [
             mitigation_setting(c);
             // The fixed coefficients, SPEC's default for this option (the learned ones, `skip`
             // in the architecture menu, train as fast: both are on the fused path).
-            c.arch = Architecture::SkipFixed;
+            c.model.arch = Architecture::SkipFixed;
             enable(
                 c,
                 &[
@@ -366,7 +339,7 @@ pub const EXPERIMENTS: [Experiment; 11] = [
         figure: "App. I, J",
         tab: Tab::Tid,
         apply: |c| {
-            c.process = ProcessKind::SubVp;
+            c.model.process = ProcessKind::SubVp;
             enable(
                 c,
                 &[
@@ -401,8 +374,8 @@ pub const EXPERIMENTS: [Experiment; 11] = [
         apply: |c| {
             // Flow matching / rectified flow: the network outputs the velocity on the linear
             // process; the samplers read it through ε̂, from the same shared noise.
-            c.objective = Objective::Flow;
-            c.process = ProcessKind::Linear;
+            c.model.objective = Objective::Flow;
+            c.model.process = ProcessKind::Linear;
             enable(c, &[SamplerKind::OdeEuler, SamplerKind::Sde]);
         },
     },
@@ -430,12 +403,18 @@ mod tests {
     fn selecting_mog_switches_to_the_mog_preset() {
         let mut c = ExplorerConfig::default();
         c.select_dataset(DatasetKind::Mog);
-        assert_eq!((c.width, c.depth, c.n_points), (1000, 2, 50_000));
+        assert_eq!(
+            (c.model.width, c.model.depth, c.n_points),
+            (Some(1000), Some(2), 50_000)
+        );
         assert_eq!(c.dataset_spec().unwrap().dim(), 10);
         c.select_dataset(DatasetKind::Mog1d);
-        assert_eq!((c.width, c.depth, c.n_points), (100, 3, 50_000));
+        assert_eq!(
+            (c.model.width, c.model.depth, c.n_points),
+            (Some(100), Some(3), 50_000)
+        );
         c.select_dataset(DatasetKind::Spiral);
-        assert_eq!((c.width, c.depth), (100, 3));
+        assert_eq!((c.model.width, c.model.depth), (Some(100), Some(3)));
     }
 
     /// The η experiment hands DDIM's η to the analysis: a stochastic DDIM between the ODE and
@@ -499,7 +478,12 @@ mod tests {
             if e.figure == "Fig. 9a" {
                 // The paper's mitigation setting, not whatever dataset was shown before.
                 assert_eq!(c.dataset, DatasetKind::Mog, "{}", e.label);
-                assert_eq!((c.mog_dim, c.width, c.depth), (10, 1000, 2), "{}", e.label);
+                assert_eq!(
+                    (c.mog_dim, c.model.width, c.model.depth),
+                    (10, Some(1000), Some(2)),
+                    "{}",
+                    e.label
+                );
             }
         }
     }

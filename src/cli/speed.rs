@@ -15,7 +15,7 @@ use crate::device::DeviceChoice;
 use crate::diffusion::{SamplerConfig, SamplerKind, sample};
 use crate::metrics::tid_curve;
 use crate::model::{DataSource, inference_model};
-use crate::train::{ModelChoice, RunRecipe, train_run};
+use crate::train::{ModelChoice, RunRecipe, TrainingPart, train_run};
 
 /// Arguments of `speed`.
 #[derive(Args, Debug)]
@@ -39,9 +39,7 @@ fn paper_recipe(dataset: DatasetSpec, n: usize) -> RunRecipe {
             seed: 0,
         },
         model: ModelChoice::default(),
-        lr: 5e-3,
-        batch: 2000,
-        iterations: 10_000,
+        training: TrainingPart::default(),
         seed: 0,
         device: DeviceChoice::Cpu,
     }

@@ -6,70 +6,32 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::{DatasetArgs, TidProtocolArgs, print_tid_estimates, progress_bar};
+use super::{TidProtocolArgs, print_tid_estimates, progress_bar};
 use crate::device::{DeviceChoice, ResolvedDevice};
-use crate::diffusion::{
-    EpsilonModel, ExactMixtureScore, Objective, ProcessKind, SamplerConfig, SamplerKind,
-    TimeSampling,
-};
+use crate::diffusion::{EpsilonModel, ExactMixtureScore, SamplerConfig, SamplerKind};
 use crate::metrics::{CORRELATION_PARTICLES, TidEstimate, TidReference};
-use crate::model::{Activation, Architecture, Checkpoint, DataSource, inference_model};
+use crate::model::{Checkpoint, DataSource, inference_model};
 use crate::train::evaluation::evaluate_sampler;
-use crate::train::recipe::paper_size;
-use crate::train::{ModelChoice, Preset, RunRecipe, train_run, training_set};
+use crate::train::{
+    DataPart, ModelChoice, RunRecipe, RunSpec, TrainingPart, train_run, training_set,
+};
 
-/// Arguments of `train`.
+/// Arguments of `train`: the run description's data, model and training parts
+/// ([`crate::train::spec`], where their defaults live), and where to write.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     #[command(flatten)]
-    pub dataset: DatasetArgs,
+    pub dataset: DataPart,
     /// Train on your own point set (.npy or CSV), or a PNG/JPEG picture traced into --n 2D points
     /// (default 500,000) in proportion to its darkness (or alpha), instead of --dataset.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Size of the synthetic training set (default: 500,000 in 2D, 50,000 for MoG; paper sizes).
-    #[arg(long, value_parser = crate::limits::positive)]
-    pub n: Option<usize>,
-    /// Model preset: 2d (3 x 100) or mog (2 x 1000); default 2d, mog for mog datasets of d > 2.
-    #[arg(long, value_enum)]
-    pub preset: Option<Preset>,
-    /// Hidden width (overrides the preset).
-    #[arg(long, value_parser = crate::limits::positive)]
-    pub width: Option<usize>,
-    /// Hidden layers (overrides the preset).
-    #[arg(long, value_parser = crate::limits::positive)]
-    pub depth: Option<usize>,
-    /// Hidden activation.
-    #[arg(long, value_enum, default_value_t = Activation::Tanh)]
-    pub activation: Activation,
-    /// Architecture.
-    #[arg(long, value_enum, default_value_t = Architecture::Mlp)]
-    pub arch: Architecture,
-    /// Split time for two-model and high-noise-only.
-    #[arg(long, default_value_t = 0.5)]
-    pub t_split: f64,
-    /// Noise process.
-    #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
-    pub process: ProcessKind,
-    /// What the network outputs: epsilon (the paper's), x0, v, flow (with --process linear:
-    /// flow matching) or edm (Karras et al.'s preconditioned denoiser).
-    #[arg(long, value_enum, default_value_t = Objective::Epsilon)]
-    pub objective: Objective,
-    /// How training draws its times: uniform, logit-normal (SD3's) or edm (default: uniform,
-    /// edm for --objective edm).
-    #[arg(long, value_enum)]
-    pub times: Option<TimeSampling>,
-    /// Iterations.
-    #[arg(long, default_value_t = 10_000, value_parser = crate::limits::positive_u64)]
-    pub iters: u64,
-    /// Adam learning rate.
-    #[arg(long, default_value_t = 5e-3, value_parser = crate::limits::positive_real)]
-    pub lr: f64,
-    /// Batch size.
-    #[arg(long, default_value_t = 2000, value_parser = crate::limits::positive)]
-    pub batch: usize,
+    #[command(flatten)]
+    pub model: ModelChoice,
+    #[command(flatten)]
+    pub training: TrainingPart,
     /// Seed of the dataset, the weights and the batches.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = RunSpec::default().seed)]
     pub seed: u64,
     /// cpu, gpu or auto.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
@@ -83,32 +45,19 @@ pub struct TrainArgs {
 pub fn train_cmd(a: TrainArgs) -> Result<()> {
     let data = match &a.data {
         // A picture is traced into --n points (default the paper's 2D size) from --seed.
-        Some(path) => DataSource::user_file(path.clone(), a.n.unwrap_or(500_000), a.seed),
-        None => {
-            let dataset = a.dataset.spec()?;
-            DataSource::Synthetic {
-                dataset,
-                n: a.n.unwrap_or(paper_size(&dataset)),
-                seed: a.seed,
-            }
+        Some(path) => {
+            DataSource::user_file(path.clone(), a.dataset.n_data.unwrap_or(500_000), a.seed)
         }
+        None => DataSource::Synthetic {
+            dataset: a.dataset.spec()?,
+            n: a.dataset.points()?,
+            seed: a.seed,
+        },
     };
     let recipe = RunRecipe {
         data,
-        model: ModelChoice {
-            arch: a.arch,
-            preset: a.preset,
-            width: a.width,
-            depth: a.depth,
-            activation: a.activation,
-            t_split: a.t_split,
-            process: a.process,
-            objective: a.objective,
-            times: a.times,
-        },
-        lr: a.lr,
-        batch: a.batch,
-        iterations: a.iters,
+        model: a.model.clone(),
+        training: a.training.clone(),
         seed: a.seed,
         device: a.device,
     };
@@ -140,19 +89,15 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
             DataSource::Picture { path, n, .. } => format!("{} (traced, n = {n})", path.display()),
         }
     );
-    let bar = progress_bar(a.iters, "train");
+    let iters = a.training.iters;
+    let bar = progress_bar(iters, "train");
     let mut progress = |i: u64, loss: f64| {
-        if i.is_multiple_of(20) || i == a.iters {
+        if i.is_multiple_of(20) || i == iters {
             bar.set_position(i);
             bar.set_message(format!("loss {loss:.4}"));
         }
     };
-    let out = train_run(
-        &mut trainer,
-        a.iters,
-        &mut progress,
-        &AtomicBool::new(false),
-    )?;
+    let out = train_run(&mut trainer, iters, &mut progress, &AtomicBool::new(false))?;
     bar.finish_and_clear();
     let device = trainer.device_description().to_string();
     let ckpt = recipe.checkpoint(

@@ -7,7 +7,7 @@
 //! name = "width"            # used in figure titles
 //! seeds = [0, 1, 2]         # every grid point runs once per seed
 //!
-//! [base]                    # a RunConfig: any field not given keeps its default
+//! [base]                    # a RunSpec: any field not given keeps its default
 //! dataset = "chessboard"
 //! iters = 2000
 //! samplers = ["ode", "sde"]
@@ -43,9 +43,7 @@ pub use error::{Result, SweepError};
 pub use run::{RunResult, SamplerResult, execute, lenders};
 pub use store::{collect_results, load_result, merge, pending, run_dir, store_result};
 
-use crate::data::DatasetKind;
-use crate::diffusion::{Objective, ProcessKind, SamplerKind, TimeSampling};
-use crate::model::{Activation, Architecture};
+pub use crate::train::RunSpec;
 
 /// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
 pub const PRESETS: [(&str, &str); 12] = [
@@ -78,116 +76,9 @@ pub const PRESETS: [(&str, &str); 12] = [
     ),
 ];
 
-/// Everything one run does: the data, the model, training, and what is measured after.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RunConfig {
-    /// Dataset.
-    pub dataset: DatasetKind,
-    /// Dimension of `mog`.
-    pub dim: Option<usize>,
-    /// Training-set size.
-    pub n_data: usize,
-    /// Architecture.
-    pub arch: Architecture,
-    /// Hidden width (default: the preset's).
-    pub width: Option<usize>,
-    /// Hidden layers (default: the preset's).
-    pub depth: Option<usize>,
-    /// Hidden activation.
-    pub activation: Activation,
-    /// Noise process.
-    pub process: ProcessKind,
-    /// Split time of the two-model architecture.
-    pub t_split: f64,
-    /// What the network outputs (left out of the written config when it is ε, so that runs
-    /// from before objectives existed keep their keys).
-    #[serde(skip_serializing_if = "Objective::is_epsilon")]
-    pub objective: Objective,
-    /// How training draws its times (default: the objective's).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub times: Option<TimeSampling>,
-    /// Training iterations.
-    pub iters: u64,
-    /// Adam learning rate.
-    pub lr: f64,
-    /// Batch size.
-    pub batch: usize,
-    /// Samplers compared from shared noise.
-    pub samplers: Vec<SamplerKind>,
-    /// Steps for every sampler (default: each sampler's own default).
-    pub steps: Option<usize>,
-    /// DDIM's stochasticity η in [0, 1] (0: deterministic DDIM; 1: DDPM-like ancestral).
-    pub eta: f64,
-    /// Samples per sampler.
-    pub n_samples: usize,
-    /// Points of each set in every TID subset (paper: 2,000; equal for both sets).
-    pub tid_points: usize,
-    /// TID repeats with fresh subsets (reported as their mean; issue #14's protocol).
-    pub tid_repeats: usize,
-    /// TID radii.
-    pub eps: Vec<f64>,
-    /// TID radii as multiples of the training set's median nearest-neighbour distance among
-    /// `tid_points` points (replaces `eps` when given; columns are then `tid_<s>_nn<k>`).
-    pub eps_nn: Vec<f64>,
-    /// Draws for the regime losses and velocity MAE.
-    pub metric_draws: usize,
-    /// Seed of data, initialisation, training and sampling.
-    pub seed: u64,
-}
-
-impl Default for RunConfig {
-    fn default() -> Self {
-        Self {
-            dataset: DatasetKind::Chessboard,
-            dim: None,
-            n_data: 100_000,
-            arch: Architecture::Mlp,
-            width: None,
-            depth: None,
-            activation: Activation::Tanh,
-            process: ProcessKind::Vp,
-            t_split: 0.5,
-            objective: Objective::Epsilon,
-            times: None,
-            iters: 2000,
-            lr: 5e-3,
-            batch: 2000,
-            samplers: vec![SamplerKind::OdeEuler, SamplerKind::Sde],
-            steps: None,
-            eta: 0.0,
-            n_samples: 2000,
-            tid_points: 2000,
-            tid_repeats: 5,
-            eps: vec![0.02, 0.05, 0.1, 0.2],
-            eps_nn: Vec::new(),
-            metric_draws: 20_000,
-            seed: 0,
-        }
-    }
-}
-
-impl RunConfig {
-    /// The part of the configuration that decides the trained model (data, network, training,
-    /// seed), as text: runs that differ only in how they sample and measure (samplers, steps,
-    /// η, sample counts, TID settings) train the same weights, and a sweep trains them once.
-    pub fn training_key(&self) -> String {
-        let d = Self::default();
-        let training = Self {
-            samplers: d.samplers,
-            steps: d.steps,
-            eta: d.eta,
-            n_samples: d.n_samples,
-            tid_points: d.tid_points,
-            tid_repeats: d.tid_repeats,
-            eps: d.eps,
-            eps_nn: d.eps_nn,
-            metric_draws: d.metric_draws,
-            ..self.clone()
-        };
-        serde_json::to_string(&training).expect("a run config serialises")
-    }
-}
+/// Everything one run does: the one run description ([`RunSpec`]; its parts hold the
+/// defaults). Sweep files may name its fields by their own names (`width`).
+pub type RunConfig = RunSpec;
 
 /// A sweep file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -336,17 +227,23 @@ impl SweepSpec {
                 continue;
             }
             for &seed in &self.seeds {
-                let mut obj = base.clone();
-                for ((k, &d), l) in keys.iter().zip(&digits).zip(&lists) {
-                    obj.insert(k.clone(), l[d].clone());
-                }
-                obj.insert("seed".into(), Value::from(seed));
                 let at_point = |e: SweepError| SweepError::GridPoint {
                     point: describe(&params),
                     error: Box::new(e),
                 };
+                let seed_value = ("seed".to_string(), Value::from(seed));
+                let fields = base
+                    .iter()
+                    .chain(
+                        keys.iter()
+                            .zip(&digits)
+                            .zip(&lists)
+                            .map(|((k, &d), l)| (k, &l[d])),
+                    )
+                    .chain(std::iter::once((&seed_value.0, &seed_value.1)));
+                let nested = RunSpec::nest(fields).map_err(|m| at_point(SweepError::Spec(m)))?;
                 let config: RunConfig =
-                    serde_json::from_value(Value::Object(obj)).map_err(|e| at_point(e.into()))?;
+                    serde_json::from_value(nested).map_err(|e| at_point(e.into()))?;
                 run::check(&config).map_err(at_point)?;
                 let mut id_parts: Vec<String> = keys
                     .iter()
@@ -567,6 +464,8 @@ fn csv_cell(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::DatasetKind;
+    use crate::model::Architecture;
 
     const SPEC: &str = r#"
         name = "t"
@@ -589,14 +488,14 @@ mod tests {
         assert_eq!(plan[1].id, "arch=mlp,width=8,seed=1");
         assert_eq!(plan[2].id, "arch=mlp,width=16,seed=0");
         assert_eq!(plan[11].id, "arch=skip,width=32,seed=1");
-        assert_eq!(plan[3].config.width, Some(16));
-        assert_eq!(plan[3].config.arch, Architecture::Mlp);
-        assert_eq!(plan[5].config.arch, Architecture::Mlp);
+        assert_eq!(plan[3].config.model.width, Some(16));
+        assert_eq!(plan[3].config.model.arch, Architecture::Mlp);
+        assert_eq!(plan[5].config.model.arch, Architecture::Mlp);
         assert_eq!(plan[5].config.seed, 1);
-        assert_eq!(plan[5].config.dataset, DatasetKind::Mog1d);
-        assert_eq!(plan[5].config.iters, 10);
+        assert_eq!(plan[5].config.data.dataset, DatasetKind::Mog1d);
+        assert_eq!(plan[5].config.training.iters, 10);
         // Fields not given keep their defaults.
-        assert_eq!(plan[5].config.lr, RunConfig::default().lr);
+        assert_eq!(plan[5].config.training.lr, RunConfig::default().training.lr);
         let ids: std::collections::HashSet<_> = plan.iter().map(|p| &p.id).collect();
         assert_eq!(ids.len(), plan.len(), "ids are unique");
         assert!(plan.iter().enumerate().all(|(i, p)| p.index == i));
@@ -654,7 +553,12 @@ mod tests {
         let points: Vec<(String, String)> = runs
             .iter()
             .filter(|r| r.config.seed == 0)
-            .map(|r| (r.config.objective.to_string(), r.config.process.to_string()))
+            .map(|r| {
+                (
+                    r.config.model.objective.to_string(),
+                    r.config.model.process.to_string(),
+                )
+            })
             .collect();
         let want = [
             ("epsilon", "vp"),
@@ -706,7 +610,7 @@ mod tests {
             id: p.id.clone(),
             params: p.params.clone(),
             config: p.config.clone(),
-            iterations: p.config.iters,
+            iterations: p.config.training.iters,
             final_loss: Some(0.5),
             train_seconds: 0.1,
             mae_low: None,
@@ -737,7 +641,7 @@ mod tests {
         assert_eq!(todo[0].index, 5);
         // A result with another configuration under the same id is refused.
         let mut other = fake_result(&plan[6], 0.1);
-        other.config.lr = 1.0;
+        other.config.training.lr = 1.0;
         store_result(dir.path(), &other).unwrap();
         assert!(pending(dir.path(), &plan, Shard::ALL).is_err());
         // No temporary files are left behind.

@@ -479,7 +479,7 @@ mod tests {
                     seconds: 0.0,
                     tid: vec![crate::metrics::TidEstimate::fixture(
                         0.1,
-                        p.config.width.unwrap() as f64 + p.config.seed as f64,
+                        p.config.model.width.unwrap() as f64 + p.config.seed as f64,
                     )],
                     error_correlation: None,
                 }],

@@ -17,7 +17,7 @@ use crate::metrics::neighbours::median_nn_distance;
 use crate::metrics::{TidEstimate, TidProtocol, TidReference};
 use crate::model::{Checkpoint, DataSource, FastScoreNet};
 use crate::train::evaluation::{evaluate_sampler, velocity_maes};
-use crate::train::{ModelChoice, RunRecipe, train_run};
+use crate::train::{RunRecipe, train_run};
 
 /// One sampler's measurements.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,7 +44,9 @@ pub struct RunResult {
     pub id: String,
     /// Grid values of this run.
     pub params: BTreeMap<String, Value>,
-    /// The full configuration.
+    /// The full run description (nested; `result.json` files written before the parts hold
+    /// it flat, and read the same).
+    #[serde(deserialize_with = "crate::train::spec::deserialize_run_spec")]
     pub config: RunConfig,
     /// Iterations trained (fewer than asked when training diverged).
     pub iterations: u64,
@@ -75,7 +77,7 @@ impl RunResult {
     /// How the `i`-th radius (`eps`) is named in columns and figures: `eps<ε>`, or `nn<k>`
     /// when the radii are multiples `k` of the nearest-neighbour scale.
     pub fn radius_label(&self, i: usize, eps: f64) -> String {
-        match self.config.eps_nn.get(i) {
+        match self.config.evaluation.eps_nn.get(i) {
             Some(k) if self.eps_nn_scale.is_some() => format!("nn{k}"),
             _ => format!("eps{eps}"),
         }
@@ -116,48 +118,56 @@ impl RunResult {
 
 /// Checks a configuration without running it (names, sizes).
 pub fn check(c: &RunConfig) -> Result<()> {
-    c.dataset.spec(c.dim)?;
-    if c.samplers.is_empty() {
+    c.data.dataset.spec(c.data.dim)?;
+    if c.sampling.samplers.is_empty() {
         return Err(SweepError::Config("no samplers".into()));
     }
-    if c.n_data == 0 || c.batch == 0 || c.n_samples == 0 || c.tid_points == 0 {
+    if c.data.n_data == Some(0)
+        || c.training.batch == 0
+        || c.sampling.n_samples == 0
+        || c.evaluation.tid_points == 0
+    {
         return Err(SweepError::Config(
             "n_data, batch, n_samples and tid_points must be positive".into(),
         ));
     }
-    if c.eps.iter().any(|e| !(e.is_finite() && *e > 0.0)) {
+    if c.evaluation
+        .eps
+        .iter()
+        .any(|e| !(e.is_finite() && *e > 0.0))
+    {
         return Err(SweepError::Config("eps values must be positive".into()));
     }
-    if c.width == Some(0) || c.depth == Some(0) {
+    if c.model.width == Some(0) || c.model.depth == Some(0) {
         return Err(SweepError::Config(
             "width and depth must be positive".into(),
         ));
     }
-    if !(c.lr.is_finite() && c.lr > 0.0) {
+    if !(c.training.lr.is_finite() && c.training.lr > 0.0) {
         return Err(SweepError::Config("lr must be positive".into()));
     }
-    if c.eta > 0.0 && !c.samplers.contains(&SamplerKind::Ddim) {
+    if c.sampling.eta > 0.0 && !c.sampling.samplers.contains(&SamplerKind::Ddim) {
         return Err(SweepError::Config(format!(
             "eta = {} sets DDIM's stochasticity, but ddim is not among the samplers",
-            c.eta
+            c.sampling.eta
         )));
     }
-    if !(0.0..=1.0).contains(&c.eta) {
+    if !(0.0..=1.0).contains(&c.sampling.eta) {
         return Err(SweepError::Config(format!(
             "eta must be in [0, 1] (0: deterministic DDIM, 1: ancestral; got {})",
-            c.eta
+            c.sampling.eta
         )));
     }
     // The objective on this process and architecture (the data's std, which EDM reads, is
     // known only once the data is drawn; any positive value checks the schedule).
-    let mlp = crate::model::MlpConfig::new(1, 1, 1, c.activation);
+    let mlp = crate::model::MlpConfig::new(1, 1, 1, c.model.activation);
     crate::model::NetSpec {
-        arch: c.arch,
+        arch: c.model.arch,
         mlp,
-        process: c.process.process(),
-        t_split: c.t_split,
+        process: c.model.process.process(),
+        t_split: c.model.t_split,
         data_std: 1.0,
-        objective: c.objective,
+        objective: c.model.objective,
     }
     .check()
     .map_err(SweepError::Config)?;
@@ -177,27 +187,15 @@ pub fn execute(
 ) -> Result<RunResult> {
     let c = &plan.config;
     let dir = run_dir(out, &plan.id);
-    let dataset = c.dataset.spec(c.dim)?;
+    let dataset = c.data.spec()?;
     let recipe = RunRecipe {
         data: DataSource::Synthetic {
             dataset,
-            n: c.n_data,
+            n: c.data.points()?,
             seed: c.seed,
         },
-        model: ModelChoice {
-            arch: c.arch,
-            preset: None,
-            width: c.width,
-            depth: c.depth,
-            activation: c.activation,
-            t_split: c.t_split,
-            process: c.process,
-            objective: c.objective,
-            times: c.times,
-        },
-        lr: c.lr,
-        batch: c.batch,
-        iterations: c.iters,
+        model: c.model.clone(),
+        training: c.training.clone(),
         seed: c.seed,
         device: DeviceChoice::Cpu,
     };
@@ -212,10 +210,15 @@ pub fn execute(
         None => {
             let mut report = |i: u64, _loss: f64| {
                 if i.is_multiple_of(50) {
-                    progress(0.8 * i as f64 / c.iters.max(1) as f64);
+                    progress(0.8 * i as f64 / c.training.iters.max(1) as f64);
                 }
             };
-            let out = train_run(&mut trainer, c.iters, &mut report, &AtomicBool::new(false))?;
+            let out = train_run(
+                &mut trainer,
+                c.training.iters,
+                &mut report,
+                &AtomicBool::new(false),
+            )?;
             let weights = trainer.weights();
             let ckpt = recipe.checkpoint(
                 net.clone(),
@@ -254,33 +257,33 @@ pub fn execute(
     let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
     let (mae_low, mae_high) = match exact_ref {
         Some(e) => {
-            let (low, high) = velocity_maes(&model, e, &data, c.metric_draws, &device);
+            let (low, high) = velocity_maes(&model, e, &data, c.evaluation.metric_draws, &device);
             (Some(low), Some(high))
         }
         None => (None, None),
     };
     // One set of training subsets for every sampler.
     let protocol = TidProtocol {
-        points: c.tid_points,
-        repeats: c.tid_repeats,
+        points: c.evaluation.tid_points,
+        repeats: c.evaluation.tid_repeats,
         seed: c.seed,
     };
     // Radii: given, or multiples of the nearest-neighbour scale of the subsets TID compares.
-    let eps_nn_scale = (!c.eps_nn.is_empty()).then(|| {
-        let pool = data.subset(c.tid_points, c.seed ^ 0x4E4E);
+    let eps_nn_scale = (!c.evaluation.eps_nn.is_empty()).then(|| {
+        let pool = data.subset(c.evaluation.tid_points, c.seed ^ 0x4E4E);
         median_nn_distance(&pool, 200)
             .filter(|s| *s > 0.0)
             .unwrap_or(1.0)
     });
     let eps: Vec<f64> = match eps_nn_scale {
-        Some(scale) => c.eps_nn.iter().map(|k| k * scale).collect(),
-        None => c.eps.clone(),
+        Some(scale) => c.evaluation.eps_nn.iter().map(|k| k * scale).collect(),
+        None => c.evaluation.eps.clone(),
     };
     let reference = TidReference::new(&data, &eps, protocol)?;
-    let mut samplers = Vec::with_capacity(c.samplers.len());
-    for (k, kind) in c.samplers.iter().enumerate() {
-        let mut cfg = SamplerConfig::new(*kind).with_eta(c.eta);
-        if let Some(steps) = c.steps {
+    let mut samplers = Vec::with_capacity(c.sampling.samplers.len());
+    for (k, kind) in c.sampling.samplers.iter().enumerate() {
+        let mut cfg = SamplerConfig::new(*kind).with_eta(c.sampling.eta);
+        if let Some(steps) = c.sampling.steps {
             cfg = cfg.with_steps(steps);
         }
         let e = evaluate_sampler(
@@ -288,7 +291,7 @@ pub fn execute(
             exact_ref,
             &reference,
             &cfg,
-            c.n_samples,
+            c.sampling.n_samples,
             c.seed,
             &device,
             &mut |_, _| {},
@@ -300,7 +303,7 @@ pub fn execute(
             tid: e.tid,
             error_correlation: e.error_correlation,
         });
-        progress(0.8 + 0.2 * (k + 1) as f64 / c.samplers.len() as f64);
+        progress(0.8 + 0.2 * (k + 1) as f64 / c.sampling.samplers.len() as f64);
     }
     Ok(RunResult {
         index: plan.index,
@@ -376,6 +379,28 @@ fn trained_before(c: &RunConfig, dir: &Path, foreign: bool) -> Option<Trained> {
 mod tests {
     use super::*;
     use crate::sweep::SweepSpec;
+
+    /// Format 1 (flat `config`, before the run description had parts): every committed
+    /// `result.json` of the mitigations sweep at `--full` loads, and its description is the
+    /// one today's preset expands to for that run, so such a directory still resumes and
+    /// still lends its models (the same training key).
+    #[test]
+    fn format_1_results_load_as_the_preset_describes_them() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/results/mitigations-full");
+        let mut spec = SweepSpec::parse(crate::sweep::PRESETS[6].1).unwrap();
+        assert_eq!(crate::sweep::PRESETS[6].0, "mitigations");
+        spec.base.extend(spec.full.clone());
+        let plan = spec.expand().unwrap();
+        let results = crate::sweep::collect_results(&dir).unwrap();
+        assert_eq!(results.len(), plan.len());
+        for r in &results {
+            let text = std::fs::read_to_string(run_dir(&dir, &r.id).join("result.json")).unwrap();
+            assert!(text.contains("\"width\": "), "format 1 is flat");
+            let planned = plan.iter().find(|p| p.id == r.id).unwrap();
+            assert_eq!(r.config, planned.config, "{}", r.id);
+            assert_eq!(r.config.training_key(), planned.config.training_key());
+        }
+    }
 
     /// A tiny run end to end: the result holds every sampler's TID at every ε, the checkpoint
     /// is written, and the same configuration gives the same numbers.
@@ -458,7 +483,7 @@ mod tests {
         let plan = spec.expand().unwrap();
         let by = |eta: f64, seed: u64| {
             plan.iter()
-                .find(|p| p.config.eta == eta && p.config.seed == seed)
+                .find(|p| p.config.sampling.eta == eta && p.config.seed == seed)
                 .unwrap()
         };
         let out = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod evaluation;
 pub mod recipe;
+pub mod spec;
 mod trainer;
 pub mod worker;
 
@@ -12,8 +13,9 @@ pub use analysis::{
     AnalysisCommand, AnalysisContext, AnalysisEvent, AnalysisHandle, AnalysisSettings,
 };
 pub use recipe::{
-    LossHistory, ModelChoice, Preset, RecipeError, RunOutcome, RunRecipe, train_run, training_set,
+    LossHistory, Preset, RecipeError, RunOutcome, RunRecipe, train_run, training_set,
 };
+pub use spec::{DataPart, EvaluationPart, ModelChoice, RunSpec, SamplingPart, TrainingPart};
 pub use trainer::{TrainConfig, TrainError, Trainer};
 pub use worker::{
     PublishSettings, Snapshot, SnapshotSlot, TrainCommand, TrainEvent, TrainerHandle,

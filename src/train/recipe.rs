@@ -9,15 +9,14 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::spec::{ModelChoice, TrainingPart};
 use super::trainer::{TrainConfig, TrainError, Trainer};
 use crate::data::{DatasetSpec, Points, ReadError, read_points};
 use crate::device::DeviceChoice;
-use crate::diffusion::{Objective, ProcessKind, TimeSampling};
 use crate::model::checkpoint::FORMAT_VERSION;
 use crate::model::fast::AdamSettings;
 use crate::model::{
-    Activation, Architecture, Checkpoint, CheckpointMeta, DataSource, LossPoint, MlpConfig,
-    MlpWeights, NetSpec,
+    Checkpoint, CheckpointMeta, DataSource, LossPoint, MlpConfig, MlpWeights, NetSpec,
 };
 
 /// The paper's model sizes.
@@ -71,67 +70,6 @@ pub fn training_set(source: &DataSource) -> Result<Points, ReadError> {
     }
 }
 
-/// Which score model to train: a preset (by default the paper's for the data's dimension)
-/// with optional overrides.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ModelChoice {
-    /// Architecture.
-    pub arch: Architecture,
-    /// Size preset (default: [`Preset::for_dim`]).
-    pub preset: Option<Preset>,
-    /// Hidden width (default: the preset's).
-    pub width: Option<usize>,
-    /// Hidden layers (default: the preset's).
-    pub depth: Option<usize>,
-    /// Hidden activation.
-    pub activation: Activation,
-    /// Split time of the two-model and high-noise-only architectures.
-    pub t_split: f64,
-    /// Noise process.
-    pub process: ProcessKind,
-    /// What the network outputs.
-    #[serde(default)]
-    pub objective: Objective,
-    /// How training draws its times (default: the objective's).
-    #[serde(default)]
-    pub times: Option<TimeSampling>,
-}
-
-impl Default for ModelChoice {
-    /// The paper's plain MLP, Tanh, VP, split at 0.5.
-    fn default() -> Self {
-        Self {
-            arch: Architecture::Mlp,
-            preset: None,
-            width: None,
-            depth: None,
-            activation: Activation::Tanh,
-            t_split: 0.5,
-            process: ProcessKind::Vp,
-            objective: Objective::Epsilon,
-            times: None,
-        }
-    }
-}
-
-impl ModelChoice {
-    /// The network for `data`.
-    pub fn net_spec(&self, data: &Points) -> NetSpec {
-        let mut mlp = self.preset.unwrap_or(Preset::for_dim(data.d)).mlp(data.d);
-        mlp.width = self.width.unwrap_or(mlp.width);
-        mlp.depth = self.depth.unwrap_or(mlp.depth);
-        mlp.activation = self.activation;
-        NetSpec {
-            arch: self.arch,
-            mlp,
-            process: self.process.process(),
-            t_split: self.t_split,
-            data_std: data_std(data),
-            objective: self.objective,
-        }
-    }
-}
-
 /// A whole run: its data, its model and how it trains.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunRecipe {
@@ -139,12 +77,8 @@ pub struct RunRecipe {
     pub data: DataSource,
     /// The model.
     pub model: ModelChoice,
-    /// Adam learning rate (paper: 5e-3).
-    pub lr: f64,
-    /// Batch size (paper: 2,000).
-    pub batch: usize,
-    /// Iterations (paper: 10,000).
-    pub iterations: u64,
+    /// How it trains.
+    pub training: TrainingPart,
     /// Seed of the weights and of every batch.
     pub seed: u64,
     /// Where to train.
@@ -161,13 +95,13 @@ impl RunRecipe {
     pub fn train_config(&self, data: &Points) -> TrainConfig {
         TrainConfig {
             net: self.model.net_spec(data),
-            lr: self.lr,
-            batch: self.batch,
-            iterations: self.iterations,
+            lr: self.training.lr,
+            batch: self.training.batch,
+            iterations: self.training.iters,
             seed: self.seed,
             device: self.device,
             adam: AdamSettings::default(),
-            times: self.model.times,
+            times: self.training.times,
         }
     }
 
@@ -198,11 +132,15 @@ impl RunRecipe {
         extra: serde_json::Value,
     ) -> Checkpoint {
         let times = self
-            .model
+            .training
             .times
             .unwrap_or_else(|| net.objective.default_times());
-        let mut training =
-            serde_json::json!({ "lr": self.lr, "batch": self.batch, "times": times.name() });
+        let mut training = serde_json::json!({
+            "lr": self.training.lr,
+            "batch": self.training.batch,
+            "iters": self.training.iters,
+            "times": times.name(),
+        });
         if let (Some(t), serde_json::Value::Object(extra)) = (training.as_object_mut(), extra) {
             t.extend(extra);
         }
@@ -359,9 +297,12 @@ mod tests {
                 depth: Some(2),
                 ..ModelChoice::default()
             },
-            lr: 5e-3,
-            batch: 256,
-            iterations,
+            training: TrainingPart {
+                iters: iterations,
+                lr: 5e-3,
+                batch: 256,
+                times: None,
+            },
             seed: 0,
             device: DeviceChoice::Cpu,
         }

@@ -650,7 +650,10 @@ mod tests {
         assert_eq!(m.generation, generation + 1);
         assert_eq!(m.applied.data_file.as_deref(), Some(csv.as_path()));
         // The paper's 2D preset for 2D points, and no exact score for a file.
-        assert_eq!((m.config.width, m.config.depth), (100, 3));
+        assert_eq!(
+            (m.config.model.width, m.config.model.depth),
+            (Some(100), Some(3))
+        );
         assert_eq!(m.config.exact_mixture().unwrap(), None);
         until(&mut m, |m| m.state.iteration > 20);
         let ckpt = dir.path().join("run");
@@ -762,16 +765,16 @@ mod tests {
         let mut shell = Shell::new(&ctx, true);
         let mut m = mode(&ctx, &mut shell);
         let generation = m.generation;
-        m.config.objective = Objective::Flow;
-        m.config.process = ProcessKind::Linear;
+        m.config.model.objective = Objective::Flow;
+        m.config.model.process = ProcessKind::Linear;
         m.apply();
         assert_eq!(m.generation, generation + 1);
-        assert_eq!(m.applied.objective, Objective::Flow);
+        assert_eq!(m.applied.model.objective, Objective::Flow);
         until(&mut m, |m| {
             m.state.iteration > 20 && !m.state.samples.is_empty()
         });
-        m.config.arch = crate::model::Architecture::SkipFixed;
-        m.config.objective = Objective::V;
+        m.config.model.arch = crate::model::Architecture::SkipFixed;
+        m.config.model.objective = Objective::V;
         m.apply();
         let said = m.state.message.clone().unwrap_or_default();
         assert!(
@@ -780,7 +783,7 @@ mod tests {
         );
         assert!(said.contains("the current run goes on"), "{said}");
         assert_eq!(m.generation, generation + 1);
-        assert_eq!(m.applied.objective, Objective::Flow);
+        assert_eq!(m.applied.model.objective, Objective::Flow);
     }
 
     #[test]

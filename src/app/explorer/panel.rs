@@ -96,24 +96,24 @@ impl ExplorerMode {
         egui::CollapsingHeader::new("Training")
             .default_open(true)
             .show(ui, |ui| {
-                let lr_before = c.lr;
+                let lr_before = c.training.lr;
                 ui.add(
-                    egui::Slider::new(&mut c.lr, 1e-5..=5e-2)
+                    egui::Slider::new(&mut c.training.lr, 1e-5..=5e-2)
                         .logarithmic(true)
                         .text("learning rate"),
                 );
-                if c.lr != lr_before {
+                if c.training.lr != lr_before {
                     // The learning rate changes live, without a restart.
-                    self.trainer.send(TrainCommand::SetLr(c.lr));
-                    self.applied.lr = c.lr;
+                    self.trainer.send(TrainCommand::SetLr(c.training.lr));
+                    self.applied.training.lr = c.training.lr;
                 }
                 ui.add(
-                    egui::Slider::new(&mut c.batch, 64..=8192)
+                    egui::Slider::new(&mut c.training.batch, 64..=8192)
                         .logarithmic(true)
                         .text("batch"),
                 );
                 ui.add(
-                    egui::Slider::new(&mut c.iterations, 100..=100_000)
+                    egui::Slider::new(&mut c.training.iters, 100..=100_000)
                         .logarithmic(true)
                         .text("iterations"),
                 );
@@ -209,7 +209,7 @@ impl ExplorerMode {
                 });
                 self.own_data(ui, shell);
                 let c = &mut self.config;
-                choice(ui, "process", &mut c.process, ProcessKind::ALL, |p| {
+                choice(ui, "process", &mut c.model.process, ProcessKind::ALL, |p| {
                     p.name().into()
                 });
             });
@@ -324,37 +324,45 @@ fn model_section(ui: &mut Ui, c: &mut ExplorerConfig) {
             choice(
                 ui,
                 "architecture",
-                &mut c.arch,
+                &mut c.model.arch,
                 all::<Architecture>(),
                 |a| a.name().into(),
             );
-            choice(ui, "objective", &mut c.objective, all::<Objective>(), |o| {
-                o.name().into()
-            });
-            ui.label(RichText::new(c.objective.guide()).small().weak());
+            choice(
+                ui,
+                "objective",
+                &mut c.model.objective,
+                all::<Objective>(),
+                |o| o.name().into(),
+            );
+            ui.label(RichText::new(c.model.objective.guide()).small().weak());
             ui.horizontal(|ui| {
                 for (label, preset) in [("2D preset", Preset::TwoD), ("MoG preset", Preset::Mog)] {
                     if ui.button(label).clicked() {
                         let m = preset.mlp(1);
-                        (c.width, c.depth, c.activation) = (m.width, m.depth, m.activation);
+                        (c.model.width, c.model.depth, c.model.activation) =
+                            (Some(m.width), Some(m.depth), m.activation);
                     }
                 }
             });
             ui.add(
-                egui::Slider::new(&mut c.width, 8..=2000)
+                egui::Slider::new(c.model.width.get_or_insert(100), 8..=2000)
                     .logarithmic(true)
                     .text("width"),
             );
-            ui.add(egui::Slider::new(&mut c.depth, 1..=6).text("depth"));
+            ui.add(egui::Slider::new(c.model.depth.get_or_insert(3), 1..=6).text("depth"));
             choice(
                 ui,
                 "activation",
-                &mut c.activation,
+                &mut c.model.activation,
                 all::<Activation>(),
                 |a| format!("{a:?}"),
             );
-            if matches!(c.arch, Architecture::TwoModel | Architecture::HighNoiseOnly) {
-                ui.add(egui::Slider::new(&mut c.t_split, 0.05..=0.95).text("t_split"));
+            if matches!(
+                c.model.arch,
+                Architecture::TwoModel | Architecture::HighNoiseOnly
+            ) {
+                ui.add(egui::Slider::new(&mut c.model.t_split, 0.05..=0.95).text("t_split"));
             }
         });
 }

@@ -23,7 +23,7 @@ impl ExplorerMode {
             ui.label(status);
             ui.label(format!(
                 "iteration {} / {}",
-                s.iteration, self.applied.iterations
+                s.iteration, self.applied.training.iters
             ));
             ui.label(format!("{:.0} it/s", s.iters_per_sec));
             if let Some(l) = s.losses.last() {
