@@ -302,7 +302,7 @@ fn write_rgb_png(path: &Path, rgb: &[u8], w: u32, h: u32) -> Result<()> {
 /// noise band. Returns the files written.
 pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Vec<PathBuf>> {
     let Some(x_key) = x_field(results) else {
-        return Ok(Vec::new());
+        return categorical_figures(dir, name, results);
     };
     let mut written = Vec::new();
     // The radii by name (`eps0.05`, or `nn1` for multiples of the nearest-neighbour scale),
@@ -448,6 +448,269 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
     Ok(written)
 }
 
+/// The grid points of `results` in order of first appearance, each as `"v1, v2"` (its grid
+/// values), and each result's point.
+fn grid_points(results: &[RunResult]) -> (Vec<String>, Vec<usize>) {
+    let mut points: Vec<&BTreeMap<String, serde_json::Value>> = Vec::new();
+    let mut of = Vec::with_capacity(results.len());
+    for r in results {
+        let at = match points.iter().position(|p| **p == r.params) {
+            Some(i) => i,
+            None => {
+                points.push(&r.params);
+                points.len() - 1
+            }
+        };
+        of.push(at);
+    }
+    let names = points
+        .iter()
+        .map(|p| p.values().map(value_label).collect::<Vec<_>>().join(", "))
+        .collect();
+    (names, of)
+}
+
+/// One number per sampler (or band) at every grid point, averaged over seeds: `(name →
+/// [(point, mean, std, seeds)])`.
+fn point_series(
+    results: &[RunResult],
+    metric: &dyn Fn(&RunResult) -> Vec<(String, f64)>,
+) -> Series {
+    let (_, of) = grid_points(results);
+    let mut raw: BTreeMap<String, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
+    for (r, &point) in results.iter().zip(&of) {
+        for (name, v) in metric(r) {
+            if v.is_finite() {
+                raw.entry(name)
+                    .or_default()
+                    .entry(point)
+                    .or_default()
+                    .push(v);
+            }
+        }
+    }
+    raw.into_iter()
+        .map(|(name, by_point)| {
+            let pts = by_point
+                .into_iter()
+                .map(|(point, vs)| {
+                    let n = vs.len() as f64;
+                    let mean = vs.iter().sum::<f64>() / n;
+                    let var = if vs.len() > 1 {
+                        vs.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+                    } else {
+                        0.0
+                    };
+                    (point as f64, mean, var.sqrt(), vs.len())
+                })
+                .collect();
+            (name, pts)
+        })
+        .collect()
+}
+
+/// Draws a dot plot into `path`: the grid points (named `names`) along x, each series as
+/// dots side by side with ±1 std error bars.
+fn dot_figure(
+    path: &Path,
+    title: &str,
+    names: &[String],
+    y_label: &str,
+    data: &Series,
+) -> Result<()> {
+    fonts();
+    let (w, h) = (1000u32, 620u32);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    let (y_lo, y_hi) = data
+        .values()
+        .flatten()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.1 - p.2), b.max(p.1 + p.2))
+        });
+    if names.is_empty() || !y_lo.is_finite() {
+        return Err(SweepError::Plot(format!("nothing to plot for {title}")));
+    }
+    let pad = ((y_hi - y_lo) * 0.08).max(1e-3);
+    let (y_lo, y_hi) = (y_lo.min(0.0) - pad, y_hi + pad);
+    let n = names.len();
+    let k = data.len().max(1);
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(plotting)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(-0.5..n as f64 - 0.5, y_lo..y_hi)
+            .map_err(plotting)?;
+        let x_tick = |v: &f64| {
+            let i = v.round();
+            if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        };
+        let y_tick = |v: &f64| tick_label(*v, y_hi - y_lo);
+        chart
+            .configure_mesh()
+            .y_desc(y_label)
+            .x_labels(n + 1)
+            .x_label_formatter(&x_tick)
+            .y_label_formatter(&y_tick)
+            .disable_x_mesh()
+            .label_style(("sans-serif", 15))
+            .axis_desc_style(("sans-serif", 18))
+            .max_light_lines(1)
+            .light_line_style(RGBColor(0xF0, 0xF0, 0xF0))
+            .bold_line_style(RGBColor(0xDD, 0xDD, 0xDD))
+            .draw()
+            .map_err(plotting)?;
+        if y_lo < 0.0 && y_hi > 0.0 {
+            chart
+                .draw_series(LineSeries::new(
+                    [(-0.5, 0.0), (n as f64 - 0.5, 0.0)],
+                    BLACK.mix(0.4),
+                ))
+                .map_err(plotting)?;
+        }
+        let plain = data.keys().all(|k| sampler_colour(k).is_some());
+        for (i, (name, pts)) in data.iter().enumerate() {
+            let color = match sampler_colour(name) {
+                Some(c) if plain => c,
+                _ => PALETTE[i % PALETTE.len()],
+            };
+            // Series side by side within a grid point's slot.
+            let dx = (i as f64 - (k as f64 - 1.0) / 2.0) * 0.5 / k as f64;
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|p| Circle::new((p.0 + dx, p.1), 5, color.filled())),
+                )
+                .map_err(plotting)?
+                .label(name.clone())
+                .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
+            chart
+                .draw_series(pts.iter().filter(|p| p.3 > 1).map(|p| {
+                    PathElement::new(
+                        [(p.0 + dx, p.1 - p.2), (p.0 + dx, p.1 + p.2)],
+                        color.stroke_width(2),
+                    )
+                }))
+                .map_err(plotting)?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.3))
+            .label_font(("sans-serif", 16))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plotting)?;
+        root.present().map_err(plotting)?;
+    }
+    write_rgb_png(path, &buf, w, h)
+}
+
+/// A sweep without a numeric grid field (objectives × processes, say): a dot plot per
+/// measured number with the grid points along x. Returns the files written.
+fn categorical_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Vec<PathBuf>> {
+    let (names, _) = grid_points(results);
+    if names.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = results
+        .first()
+        .map(|r| r.params.keys().cloned().collect())
+        .unwrap_or_default();
+    let axis = keys.join(", ");
+    let prefix = if name.is_empty() {
+        String::new()
+    } else {
+        format!("{name}: ")
+    };
+    let mut written = Vec::new();
+    let mut labels: Vec<(f64, String)> = Vec::new();
+    for r in results {
+        for s in &r.samplers {
+            for (i, t) in s.tid.iter().enumerate() {
+                let l = r.radius_label(i, t.eps);
+                if !labels.iter().any(|(_, x)| *x == l) {
+                    labels.push((t.eps, l));
+                }
+            }
+        }
+    }
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    for (_, label) in labels {
+        let data = point_series(results, &|r| {
+            r.samplers
+                .iter()
+                .filter_map(|s| {
+                    s.tid
+                        .iter()
+                        .enumerate()
+                        .find(|(i, t)| r.radius_label(*i, t.eps) == label)
+                        .map(|(_, t)| (s.name.to_uppercase(), t.mean))
+                })
+                .collect()
+        });
+        let radius = match label.strip_prefix("nn") {
+            Some(k) => format!("{k} × NN distance"),
+            None => label.trim_start_matches("eps").to_string(),
+        };
+        let path = dir.join(format!("tid_by_point_{label}.png"));
+        dot_figure(
+            &path,
+            &format!("{prefix}TID(ε = {radius}) by {axis}"),
+            &names,
+            "TID (> 0: concentrated)",
+            &data,
+        )?;
+        written.push(path);
+    }
+    let corr = point_series(results, &|r| {
+        r.samplers
+            .iter()
+            .filter_map(|s| s.error_correlation.map(|c| (s.name.to_uppercase(), c)))
+            .collect()
+    });
+    if !corr.is_empty() {
+        let path = dir.join("error_corr_by_point.png");
+        dot_figure(
+            &path,
+            &format!("{prefix}velocity-error correlation by {axis}"),
+            &names,
+            "mean corr(e(t_k), e(t_l)), t ≥ 0.05",
+            &corr,
+        )?;
+        written.push(path);
+    }
+    let mae = point_series(results, &|r| {
+        let mut v = Vec::new();
+        if let Some(m) = r.mae_low {
+            v.push(("low noise".to_string(), m));
+        }
+        if let Some(m) = r.mae_high {
+            v.push(("high noise".to_string(), m));
+        }
+        v
+    });
+    if !mae.is_empty() {
+        let path = dir.join("mae_by_point.png");
+        dot_figure(
+            &path,
+            &format!("{prefix}velocity MAE per noise band by {axis}"),
+            &names,
+            "E|v_θ − v*|",
+            &mae,
+        )?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,6 +787,75 @@ mod tests {
             let img = std::fs::read(&f).unwrap();
             assert!(img.len() > 5000, "{} is suspiciously small", f.display());
             assert_eq!(&img[1..4], b"PNG");
+        }
+    }
+
+    /// A sweep without a numeric grid field (objectives × processes) gets dot plots with its
+    /// grid points along x, averaged over seeds in each point.
+    #[test]
+    fn categorical_sweeps_get_dot_plots() {
+        let spec = SweepSpec::parse(
+            "seeds = [0, 1]\n[base]\ndataset = \"mog1d\"\n[grid]\nobjective = [\"epsilon\", \"flow\"]\nprocess = [\"vp\", \"linear\"]\n",
+        )
+        .unwrap();
+        let results: Vec<RunResult> = spec
+            .expand()
+            .unwrap()
+            .into_iter()
+            .map(|p| RunResult {
+                index: p.index,
+                id: p.id.clone(),
+                params: p.params.clone(),
+                iterations: 1,
+                final_loss: None,
+                train_seconds: 0.0,
+                mae_low: Some(0.1),
+                mae_high: Some(0.2 + p.index as f64),
+                diverged: None,
+                samplers: ["ode", "sde"]
+                    .iter()
+                    .map(|name| SamplerResult {
+                        name: name.to_string(),
+                        steps: 1,
+                        seconds: 0.0,
+                        tid: vec![crate::metrics::TidEstimate::fixture(0.1, p.index as f64)],
+                        error_correlation: Some(0.5),
+                    })
+                    .collect(),
+                eps_nn_scale: None,
+                trained_by: None,
+                config: p.config,
+            })
+            .collect();
+        assert_eq!(x_field(&results), None);
+        let (names, of) = grid_points(&results);
+        assert_eq!(
+            names,
+            ["epsilon, vp", "epsilon, linear", "flow, vp", "flow, linear"]
+        );
+        assert_eq!(of, [0, 0, 1, 1, 2, 2, 3, 3]);
+        // Point 1 holds runs 2 and 3 (seeds 0, 1): TID 2 and 3, mean 2.5.
+        let s = point_series(&results, &|r| {
+            vec![("ODE".into(), r.samplers[0].tid[0].mean)]
+        });
+        assert_eq!((s["ODE"][1].0, s["ODE"][1].1, s["ODE"][1].3), (1.0, 2.5, 2));
+        let dir = tempfile::tempdir().unwrap();
+        let files = write_figures(dir.path(), "test", &results).unwrap();
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "tid_by_point_eps0.1.png",
+                "error_corr_by_point.png",
+                "mae_by_point.png"
+            ]
+        );
+        for f in files {
+            let img = std::fs::read(&f).unwrap();
+            assert!(img.len() > 5000, "{} is suspiciously small", f.display());
         }
     }
 }
