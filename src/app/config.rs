@@ -4,7 +4,7 @@
 use super::views::Tab;
 use crate::data::{DatasetError, DatasetKind, DatasetSpec};
 use crate::device::DeviceChoice;
-use crate::diffusion::{Objective, ProcessKind, SamplerConfig, SamplerKind};
+use crate::diffusion::{Objective, ProcessKind, SamplerConfig, SamplerKind, TimeGrid};
 use crate::model::{Architecture, CheckpointMeta, DataSource};
 use crate::train::analysis::log_spaced;
 use crate::train::recipe::paper_size;
@@ -46,6 +46,8 @@ pub struct ExplorerConfig {
     pub device: DeviceChoice,
     /// Samplers and their steps.
     pub samplers: Vec<SamplerChoice>,
+    /// Every sampler's time grid.
+    pub grid: TimeGrid,
     /// Particles per sampler in the analysis.
     pub n_samples: usize,
     /// Paths kept for the trajectory view.
@@ -84,6 +86,7 @@ impl Default for ExplorerConfig {
             training: TrainingPart::default(),
             seed: 0,
             device: DeviceChoice::Auto,
+            grid: TimeGrid::UniformT,
             samplers: vec![
                 sampler(SamplerKind::OdeEuler, true, 100),
                 sampler(SamplerKind::Sde, true, 250),
@@ -208,6 +211,7 @@ impl ExplorerConfig {
                     SamplerConfig::new(s.kind)
                         .with_steps(s.steps)
                         .with_eta(s.eta)
+                        .with_grid(self.grid)
                 })
                 .collect(),
             n_samples: self.n_samples.max(20),

@@ -20,7 +20,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::data::{DatasetKind, DatasetSpec, Points, read_points, write_npy};
 use crate::device::DeviceChoice;
 use crate::diffusion::{
-    EpsilonModel, ExactMixtureScore, NoiseProcess, ProcessKind, SamplerConfig, SamplerKind, sample,
+    EpsilonModel, ExactMixtureScore, NoiseProcess, ProcessKind, SamplerConfig, SamplerKind,
+    TimeGrid, sample,
 };
 use crate::metrics::{TidEstimate, TidProtocol, TidReference};
 
@@ -106,6 +107,10 @@ pub struct SampleArgs {
     /// DDIM's stochasticity η in [0, 1]: 0 is deterministic, 1 the DDPM-like ancestral sampler.
     #[arg(long, default_value_t = 0.0, value_parser = crate::limits::unit_interval)]
     pub eta: f64,
+    /// The time grid: uniform-t (the paper's), log-snr (DPM-Solver's), edm (Karras et al.'s,
+    /// ρ = 7) or quadratic.
+    #[arg(long, value_enum, default_value_t = TimeGrid::UniformT)]
+    pub grid: TimeGrid,
     /// Noise process.
     #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
     pub process: ProcessKind,
@@ -368,6 +373,7 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
     cfg.corrector_steps = a.corrector_steps;
     cfg.snr = a.snr;
     cfg.eta = a.eta;
+    cfg.grid = a.grid;
     if cfg.eta > 0.0 && kind != SamplerKind::Ddim {
         bail!(
             "--eta sets DDIM's stochasticity: use it with --sampler ddim (not {})",

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{TidProtocolArgs, print_tid_estimates, progress_bar};
 use crate::device::{DeviceChoice, ResolvedDevice};
-use crate::diffusion::{EpsilonModel, ExactMixtureScore, SamplerConfig, SamplerKind};
+use crate::diffusion::{EpsilonModel, ExactMixtureScore, SamplerConfig, SamplerKind, TimeGrid};
 use crate::metrics::{CORRELATION_PARTICLES, TidEstimate, TidReference};
 use crate::model::{Checkpoint, DataSource, inference_model};
 use crate::train::evaluation::evaluate_sampler;
@@ -135,6 +135,10 @@ pub struct CompareArgs {
     /// the deterministic DDIM, 1 the DDPM-like ancestral sampler), all from the shared noise.
     #[arg(long, value_delimiter = ',', default_value = "0", value_parser = crate::limits::unit_interval)]
     pub eta: Vec<f64>,
+    /// The samplers' time grid: uniform-t (the paper's), log-snr (DPM-Solver's), edm
+    /// (Karras et al.'s, ρ = 7) or quadratic.
+    #[arg(long, value_enum, default_value_t = TimeGrid::UniformT)]
+    pub grid: TimeGrid,
     /// Samples per sampler.
     #[arg(long, default_value_t = 20_000, value_parser = crate::limits::positive)]
     pub n: usize,
@@ -230,7 +234,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
             vec![0.0]
         };
         etas.into_iter()
-            .map(move |eta| SamplerConfig::new(kind).with_eta(eta))
+            .map(move |eta| SamplerConfig::new(kind).with_eta(eta).with_grid(a.grid))
     });
     let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
     for cfg in configs {
@@ -266,6 +270,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
                 "model": a.model,
                 "iteration": ckpt.meta.iteration,
                 "objective": ckpt.meta.net.objective,
+                "grid": a.grid,
                 "process": ckpt.meta.net.process.name(),
                 "n": a.n,
                 "protocol": protocol,

@@ -13,6 +13,49 @@ pub const T_MIN: f64 = 1e-5;
 /// Upper end of the linear (rectified-flow) process' integration window (SPEC §1).
 pub const LINEAR_T_MAX: f64 = 1.0 - 1e-3;
 
+/// EDM's ρ for its time grid (Karras et al. 2022).
+pub const EDM_RHO: f64 = 7.0;
+
+/// Where a sampler's `N + 1` times lie between `t_max` and `t_end` (SPEC §3 "Time grids").
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum TimeGrid {
+    /// Uniform in t (the paper's).
+    #[default]
+    UniformT,
+    /// Uniform in the log-SNR λ (DPM-Solver's).
+    LogSnr,
+    /// EDM's: uniform in `s^{1/ρ}`, `s = σ/α`, ρ = 7 (dense at low noise).
+    Edm,
+    /// `t_i = t_end + (t_max − t_end)(1 − i/N)²` (dense at low noise).
+    Quadratic,
+}
+
+impl TimeGrid {
+    /// CLI and file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::UniformT => "uniform-t",
+            Self::LogSnr => "log-snr",
+            Self::Edm => "edm",
+            Self::Quadratic => "quadratic",
+        }
+    }
+
+    /// Every grid (from the enum).
+    pub fn all() -> &'static [TimeGrid] {
+        <Self as clap::ValueEnum>::value_variants()
+    }
+}
+
+impl std::fmt::Display for TimeGrid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A noise process by name, with the paper's parameters: what the CLI, sweep files and the app
 /// choose from. Its variants are the one list of known processes.
 #[derive(
@@ -278,11 +321,48 @@ impl NoiseProcess {
 
     /// The sampler time grid `t_i = t_max − i·(t_max − t_end)/N`, `i = 0..=N` (SPEC §3).
     pub fn time_grid(&self, steps: usize) -> Vec<f64> {
-        let t0 = self.t_max();
+        self.grid(TimeGrid::UniformT, steps)
+    }
+
+    /// The `N + 1` times of `grid` from `t_max` down to `t_end` (SPEC §3 "Time grids"): its
+    /// end points exactly, strictly decreasing in between.
+    pub fn grid(&self, grid: TimeGrid, steps: usize) -> Vec<f64> {
+        let (t0, t1) = (self.t_max(), T_END);
         let n = steps.max(1);
-        (0..=n)
-            .map(|i| t0 - i as f64 * (t0 - T_END) / n as f64)
-            .collect()
+        let frac = |i: usize| i as f64 / n as f64;
+        let mut out: Vec<f64> = match grid {
+            // The paper's grid, written as it always was (so runs reproduce to the bit).
+            TimeGrid::UniformT => {
+                return (0..=n)
+                    .map(|i| t0 - i as f64 * (t0 - t1) / n as f64)
+                    .collect();
+            }
+            TimeGrid::Quadratic => (0..=n)
+                .map(|i| t1 + (t0 - t1) * (1.0 - frac(i)).powi(2))
+                .collect(),
+            TimeGrid::LogSnr => {
+                let (l0, l1) = (self.log_snr(t0), self.log_snr(t1));
+                (0..=n)
+                    .map(|i| self.log_snr_inverse(l0 + frac(i) * (l1 - l0)))
+                    .collect()
+            }
+            TimeGrid::Edm => {
+                // s = σ/α = e^{−λ}, spaced uniformly in s^{1/ρ}.
+                let rho = EDM_RHO;
+                let (s0, s1) = ((-self.log_snr(t0)).exp(), (-self.log_snr(t1)).exp());
+                let (a, b) = (s0.powf(1.0 / rho), s1.powf(1.0 / rho));
+                (0..=n)
+                    .map(|i| {
+                        let s = (a + frac(i) * (b - a)).powf(rho);
+                        self.log_snr_inverse(-s.ln())
+                    })
+                    .collect()
+            }
+        };
+        // The ends exactly (the inverses above are good to ~1e-15, not to the bit).
+        out[0] = t0;
+        out[n] = t1;
+        out
     }
 }
 
@@ -393,6 +473,46 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Every grid on every process: `N + 1` times from `t_max` to `t_end` exactly, strictly
+    /// decreasing; log-SNR steps equal in λ, EDM's equal in `s^{1/7}`, quadratic's by hand.
+    #[test]
+    fn every_grid_has_its_ends_and_decreases() {
+        for p in all() {
+            for &g in TimeGrid::all() {
+                for n in [1, 2, 7, 100] {
+                    let ts = p.grid(g, n);
+                    assert_eq!(ts.len(), n + 1, "{p:?} {g}");
+                    assert_eq!(ts[0], p.t_max(), "{p:?} {g}");
+                    assert!((ts[n] - T_END).abs() < 1e-15, "{p:?} {g}");
+                    assert!(ts.windows(2).all(|w| w[0] > w[1]), "{p:?} {g} {n}: {ts:?}");
+                }
+            }
+            let ts = p.grid(TimeGrid::LogSnr, 10);
+            let l: Vec<f64> = ts.iter().map(|&t| p.log_snr(t)).collect();
+            let h = l[1] - l[0];
+            assert!(
+                l.windows(2)
+                    .all(|w| ((w[1] - w[0]) - h).abs() < 1e-6 * h.abs())
+            );
+            let ts = p.grid(TimeGrid::Edm, 10);
+            let r: Vec<f64> = ts
+                .iter()
+                .map(|&t| (-p.log_snr(t)).exp().powf(1.0 / 7.0))
+                .collect();
+            let h = r[1] - r[0];
+            assert!(
+                r.windows(2)
+                    .all(|w| ((w[1] - w[0]) - h).abs() < 1e-6 * h.abs())
+            );
+        }
+        let q = NoiseProcess::vp().grid(TimeGrid::Quadratic, 4);
+        assert!((q[2] - (T_END + (1.0 - T_END) * 0.25)).abs() < 1e-15);
+        assert_eq!(
+            NoiseProcess::vp().grid(TimeGrid::UniformT, 100),
+            NoiseProcess::vp().time_grid(100)
+        );
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub fn sample_images(
     );
     let noise = initial_noise(n, d, seed);
     let chunk = chunk.max(1);
-    let steps = model.process().time_grid(sampler.steps).len() - 1;
+    let steps = model.process().grid(sampler.grid, sampler.steps).len() - 1;
     let total = n * steps;
     let mut data = Vec::with_capacity(n * d);
     let mut sampler = sampler.clone();

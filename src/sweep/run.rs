@@ -282,7 +282,9 @@ pub fn execute(
     let reference = TidReference::new(&data, &eps, protocol)?;
     let mut samplers = Vec::with_capacity(c.sampling.samplers.len());
     for (k, kind) in c.sampling.samplers.iter().enumerate() {
-        let mut cfg = SamplerConfig::new(*kind).with_eta(c.sampling.eta);
+        let mut cfg = SamplerConfig::new(*kind)
+            .with_eta(c.sampling.eta)
+            .with_grid(c.sampling.grid);
         if let Some(steps) = c.sampling.steps {
             cfg = cfg.with_steps(steps);
         }

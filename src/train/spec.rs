@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::data::{DatasetError, DatasetKind, DatasetSpec};
-use crate::diffusion::{Objective, ProcessKind, SamplerKind, TimeSampling};
+use crate::diffusion::{Objective, ProcessKind, SamplerKind, TimeGrid, TimeSampling};
 use crate::model::{Activation, Architecture, MlpConfig, NetSpec};
 
 use super::recipe::{Preset, data_std, paper_size};
@@ -170,6 +170,8 @@ pub struct SamplingPart {
     pub eta: f64,
     /// Samples per sampler.
     pub n_samples: usize,
+    /// The samplers' time grid (SPEC §3 "Time grids").
+    pub grid: TimeGrid,
 }
 
 impl Default for SamplingPart {
@@ -179,6 +181,7 @@ impl Default for SamplingPart {
             steps: None,
             eta: 0.0,
             n_samples: 2000,
+            grid: TimeGrid::UniformT,
         }
     }
 }

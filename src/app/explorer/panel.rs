@@ -13,7 +13,7 @@ use crate::app::shell::{FilePurpose, Shell};
 use crate::app::views::{sampler_color, sampler_label};
 use crate::data::DatasetKind;
 use crate::device::DeviceChoice;
-use crate::diffusion::{Objective, ProcessKind, SamplerKind};
+use crate::diffusion::{Objective, ProcessKind, SamplerKind, TimeGrid};
 use crate::model::{Activation, Architecture};
 use crate::train::{AnalysisCommand, Preset, TrainCommand};
 
@@ -395,6 +395,9 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
                     }
                 });
             }
+            choice(ui, "time grid", &mut c.grid, all::<TimeGrid>(), |g| {
+                g.name().into()
+            });
             ui.add(
                 egui::Slider::new(&mut c.n_samples, 500..=200_000)
                     .logarithmic(true)
