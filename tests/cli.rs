@@ -159,6 +159,51 @@ fn compare_json_reports_tid_and_error_correlation() {
         err.contains("error correlation: exact score known"),
         "{err}"
     );
+    // An equal budget: every sampler gets 10 network evaluations (Heun 10 or 9), recorded.
+    let out = bin()
+        .args([
+            "compare",
+            "--samplers",
+            "ode,heun,dpm2,sde,pc",
+            "--nfe",
+            "10",
+        ])
+        .args([
+            "--n",
+            "500",
+            "--eps",
+            "0.1",
+            "--tid-repeats",
+            "1",
+            "--device",
+            "cpu",
+        ])
+        .args(["--json", "--model"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for s in v["samplers"].as_array().unwrap() {
+        let nfe = s["nfe"].as_u64().unwrap();
+        assert!(nfe == 10 || (nfe == 9 && s["name"] == "heun"), "{s}");
+    }
+    // --nfe with --steps, or below one step of a sampler: refused, naming the flag.
+    for bad in [&["--nfe", "10", "--steps", "5"][..], &["--nfe", "1"][..]] {
+        let out = bin()
+            .args(["compare", "--samplers", "ode,heun"])
+            .args(bad)
+            .arg("--model")
+            .arg(&run)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("--nfe"), "{err}");
+    }
     // η without DDIM would change nothing: refused, naming the flag.
     let out = bin()
         .args([

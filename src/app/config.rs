@@ -48,6 +48,9 @@ pub struct ExplorerConfig {
     pub samplers: Vec<SamplerChoice>,
     /// Every sampler's time grid.
     pub grid: TimeGrid,
+    /// An equal budget of network evaluations for every sampler (steps = ⌊NFE / evaluations
+    /// per step⌋), instead of each sampler's steps; `None`: off.
+    pub budget: Option<usize>,
     /// Particles per sampler in the analysis.
     pub n_samples: usize,
     /// Paths kept for the trajectory view.
@@ -87,6 +90,7 @@ impl Default for ExplorerConfig {
             seed: 0,
             device: DeviceChoice::Auto,
             grid: TimeGrid::UniformT,
+            budget: None,
             samplers: vec![
                 sampler(SamplerKind::OdeEuler, true, 100),
                 sampler(SamplerKind::Sde, true, 250),
@@ -208,10 +212,16 @@ impl ExplorerConfig {
                 .iter()
                 .filter(|s| s.enabled)
                 .map(|s| {
-                    SamplerConfig::new(s.kind)
+                    let cfg = SamplerConfig::new(s.kind)
                         .with_steps(s.steps)
                         .with_eta(s.eta)
-                        .with_grid(self.grid)
+                        .with_grid(self.grid);
+                    // A budget below one step of a sampler (the panel starts at 2, one
+                    // step of any sampler with one corrector step) keeps its own steps.
+                    match self.budget {
+                        Some(nfe) => cfg.clone().with_nfe(nfe).unwrap_or(cfg),
+                        None => cfg,
+                    }
                 })
                 .collect(),
             n_samples: self.n_samples.max(20),
@@ -460,6 +470,30 @@ mod tests {
         let net = &trainer.config().net;
         assert_eq!(net.objective, Objective::Flow);
         assert_eq!(net.process, crate::diffusion::NoiseProcess::Linear);
+    }
+
+    /// The equal-budget switch gives every enabled sampler the same NFE, on the chosen grid.
+    #[test]
+    fn an_equal_budget_sets_every_samplers_steps() {
+        let mut c = ExplorerConfig::default();
+        for s in &mut c.samplers {
+            s.enabled = true;
+        }
+        c.budget = Some(100);
+        c.grid = TimeGrid::LogSnr;
+        for s in c.analysis_settings().samplers {
+            assert_eq!(s.steps, 100 / s.evaluations_per_step(), "{:?}", s.kind);
+            assert_eq!(s.grid, TimeGrid::LogSnr);
+        }
+        c.budget = None;
+        let steps: Vec<usize> = c
+            .analysis_settings()
+            .samplers
+            .iter()
+            .map(|s| s.steps)
+            .collect();
+        let own: Vec<usize> = c.samplers.iter().map(|s| s.steps).collect();
+        assert_eq!(steps, own);
     }
 
     #[test]

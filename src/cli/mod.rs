@@ -98,6 +98,10 @@ pub struct SampleArgs {
     /// Steps (default: 100 for deterministic samplers, 1000 for stochastic ones).
     #[arg(long, value_parser = crate::limits::positive)]
     pub steps: Option<usize>,
+    /// A budget of network evaluations instead of --steps: as many steps as it pays for
+    /// (Heun and DPM-Solver-2 take 2 per step, pc 1 + corrector steps, ald the corrector steps).
+    #[arg(long, conflicts_with = "steps", value_parser = crate::limits::positive)]
+    pub nfe: Option<usize>,
     /// Langevin steps per level for pc and ald.
     #[arg(long, default_value_t = 1)]
     pub corrector_steps: usize,
@@ -374,6 +378,9 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
     cfg.snr = a.snr;
     cfg.eta = a.eta;
     cfg.grid = a.grid;
+    if let Some(nfe) = a.nfe {
+        cfg = cfg.with_nfe(nfe).context("--nfe")?;
+    }
     if cfg.eta > 0.0 && kind != SamplerKind::Ddim {
         bail!(
             "--eta sets DDIM's stochasticity: use it with --sampler ddim (not {})",

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use super::{TidProtocolArgs, print_tid_estimates, progress_bar};
@@ -139,6 +139,14 @@ pub struct CompareArgs {
     /// (Karras et al.'s, ρ = 7) or quadratic.
     #[arg(long, value_enum, default_value_t = TimeGrid::UniformT)]
     pub grid: TimeGrid,
+    /// Steps for every sampler (default: each sampler's own, 100 for the deterministic ones
+    /// and 1,000 for the stochastic ones).
+    #[arg(long, value_parser = crate::limits::positive)]
+    pub steps: Option<usize>,
+    /// An equal budget: every sampler gets this many network evaluations (steps =
+    /// ⌊NFE / evaluations per step⌋), instead of --steps.
+    #[arg(long, conflicts_with = "steps", value_parser = crate::limits::positive)]
+    pub nfe: Option<usize>,
     /// Samples per sampler.
     #[arg(long, default_value_t = 20_000, value_parser = crate::limits::positive)]
     pub n: usize,
@@ -169,6 +177,8 @@ struct Compared {
     #[serde(skip)]
     label: String,
     steps: usize,
+    /// Network evaluations it took.
+    nfe: usize,
     seconds: f64,
     tid: Vec<TidEstimate>,
     /// Mean correlation of the velocity error between grid times (t ≥ 0.05, first 2,000
@@ -227,15 +237,24 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
         println!("{header}");
     }
     let mut rows: Vec<Compared> = Vec::new();
-    let configs = a.samplers.iter().flat_map(|&kind| {
+    let mut configs = Vec::new();
+    for &kind in &a.samplers {
         let etas = if kind == SamplerKind::Ddim {
             a.eta.clone()
         } else {
             vec![0.0]
         };
-        etas.into_iter()
-            .map(move |eta| SamplerConfig::new(kind).with_eta(eta).with_grid(a.grid))
-    });
+        for eta in etas {
+            let mut cfg = SamplerConfig::new(kind).with_eta(eta).with_grid(a.grid);
+            if let Some(steps) = a.steps {
+                cfg = cfg.with_steps(steps);
+            }
+            if let Some(nfe) = a.nfe {
+                cfg = cfg.with_nfe(nfe).context("--nfe")?;
+            }
+            configs.push(cfg);
+        }
+    }
     let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
     for cfg in configs {
         let kind = cfg.kind;
@@ -258,6 +277,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
             eta: (kind == SamplerKind::Ddim).then_some(cfg.eta),
             label: cfg.label(),
             steps: cfg.steps,
+            nfe: cfg.nfe(),
             seconds: secs,
             tid: e.tid,
             error_correlation: e.error_correlation,

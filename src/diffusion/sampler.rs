@@ -98,6 +98,21 @@ impl SamplerKind {
     }
 }
 
+/// A budget of network evaluations below one step of a sampler.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a budget of {nfe} network evaluations is below one step of {sampler} ({per_step} per step): \
+     give at least {per_step}"
+)]
+pub struct BudgetError {
+    /// The budget asked for.
+    pub nfe: usize,
+    /// The sampler's name.
+    pub sampler: &'static str,
+    /// Its evaluations per step.
+    pub per_step: usize,
+}
+
 /// How to run a sampler.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SamplerConfig {
@@ -170,6 +185,26 @@ impl SamplerConfig {
     pub fn with_steps(mut self, steps: usize) -> Self {
         self.steps = steps.max(1);
         self
+    }
+
+    /// Network evaluations of the whole run (SPEC §3): steps × evaluations per step.
+    pub fn nfe(&self) -> usize {
+        self.steps * self.evaluations_per_step()
+    }
+
+    /// With as many steps as a budget of `nfe` network evaluations pays for,
+    /// `⌊nfe / evaluations per step⌋` (so Heun and DPM-Solver-2 use `nfe` or `nfe − 1`).
+    pub fn with_nfe(mut self, nfe: usize) -> Result<Self, BudgetError> {
+        let per_step = self.evaluations_per_step();
+        if nfe < per_step {
+            return Err(BudgetError {
+                nfe,
+                sampler: self.kind.name(),
+                per_step,
+            });
+        }
+        self.steps = nfe / per_step;
+        Ok(self)
     }
 
     /// Model evaluations per step: 1 (Euler, DDIM, SDE), 2 (Heun, DPM-Solver-2), `1 + M`
@@ -498,6 +533,32 @@ mod tests {
                 "{kind:?}"
             );
         }
+    }
+
+    /// An equal budget buys each sampler `⌊NFE / evaluations per step⌋` steps, and those steps
+    /// cost what the counting model counts (the test above): N or N − 1 for the two-stage
+    /// solvers. A budget below one step is refused with the numbers.
+    #[test]
+    fn a_budget_buys_the_steps_it_pays_for() {
+        for kind in SamplerKind::ALL {
+            for nfe in [9, 10, 100] {
+                let cfg = SamplerConfig::new(kind).with_nfe(nfe).unwrap();
+                let per = cfg.evaluations_per_step();
+                assert_eq!(cfg.steps, nfe / per, "{kind:?}");
+                assert!(cfg.nfe() <= nfe && cfg.nfe() > nfe - per, "{kind:?} {nfe}");
+            }
+        }
+        let heun = SamplerConfig::new(SamplerKind::OdeHeun)
+            .with_nfe(9)
+            .unwrap();
+        assert_eq!((heun.steps, heun.nfe()), (4, 8));
+        let e = SamplerConfig::new(SamplerKind::DpmSolver2)
+            .with_nfe(1)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a budget of 1 network evaluations is below one step of dpm2 (2 per step): give at least 2"
+        );
     }
 
     fn device() -> Device {

@@ -532,6 +532,16 @@ mod tests {
         let eta = SPEC.replace("iters = 10", "iters = 10\neta = 2.0\nsamplers = [\"ddim\"]");
         let e = format!("{:#}", SweepSpec::parse(&eta).unwrap_err());
         assert!(e.contains("[0, 1]"), "{e}");
+        // An equal budget with steps, or below one step of a sampler.
+        let both = SPEC.replace("iters = 10", "iters = 10\nnfe = 10\nsteps = 5");
+        let e = format!("{:#}", SweepSpec::parse(&both).unwrap_err());
+        assert!(e.contains("steps or nfe"), "{e}");
+        let low = SPEC.replace("iters = 10", "iters = 10\nnfe = 1\nsamplers = [\"heun\"]");
+        let e = format!("{:#}", SweepSpec::parse(&low).unwrap_err());
+        assert!(
+            e.contains("nfe") && e.contains("below one step of heun"),
+            "{e}"
+        );
     }
 
     /// `exclude` leaves out exactly the grid points that match an entry in every field it
@@ -619,6 +629,7 @@ mod tests {
             samplers: vec![SamplerResult {
                 name: "ode".into(),
                 steps: 100,
+                nfe: Some(100),
                 seconds: 0.0,
                 tid: vec![crate::metrics::TidEstimate::fixture(0.05, tid)],
                 error_correlation: None,

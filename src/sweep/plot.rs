@@ -739,6 +739,7 @@ mod tests {
                 samplers: vec![SamplerResult {
                     name: "ode".into(),
                     steps: 1,
+                    nfe: None,
                     seconds: 0.0,
                     tid: vec![crate::metrics::TidEstimate::fixture(
                         0.1,
@@ -817,6 +818,7 @@ mod tests {
                     .map(|name| SamplerResult {
                         name: name.to_string(),
                         steps: 1,
+                        nfe: None,
                         seconds: 0.0,
                         tid: vec![crate::metrics::TidEstimate::fixture(0.1, p.index as f64)],
                         error_correlation: Some(0.5),

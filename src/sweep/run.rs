@@ -26,6 +26,9 @@ pub struct SamplerResult {
     pub name: String,
     /// Steps it took.
     pub steps: usize,
+    /// Network evaluations it took (absent in results from before budgets were recorded).
+    #[serde(default)]
+    pub nfe: Option<usize>,
     /// Wall time of sampling.
     pub seconds: f64,
     /// TID against the training set at every ε (mean ± std over the protocol's repeats).
@@ -145,6 +148,18 @@ pub fn check(c: &RunConfig) -> Result<()> {
     }
     if !(c.training.lr.is_finite() && c.training.lr > 0.0) {
         return Err(SweepError::Config("lr must be positive".into()));
+    }
+    if let Some(nfe) = c.sampling.nfe {
+        if c.sampling.steps.is_some() {
+            return Err(SweepError::Config(
+                "give steps or nfe, not both (nfe sets every sampler's steps)".into(),
+            ));
+        }
+        for &kind in &c.sampling.samplers {
+            SamplerConfig::new(kind)
+                .with_nfe(nfe)
+                .map_err(|e| SweepError::Config(format!("nfe: {e}")))?;
+        }
     }
     if c.sampling.eta > 0.0 && !c.sampling.samplers.contains(&SamplerKind::Ddim) {
         return Err(SweepError::Config(format!(
@@ -288,6 +303,11 @@ pub fn execute(
         if let Some(steps) = c.sampling.steps {
             cfg = cfg.with_steps(steps);
         }
+        if let Some(nfe) = c.sampling.nfe {
+            cfg = cfg
+                .with_nfe(nfe)
+                .map_err(|e| SweepError::Config(format!("nfe: {e}")))?;
+        }
         let e = evaluate_sampler(
             &model,
             exact_ref,
@@ -301,6 +321,7 @@ pub fn execute(
         samplers.push(SamplerResult {
             name: kind.name().to_string(),
             steps: e.config.steps,
+            nfe: Some(e.config.nfe()),
             seconds: e.seconds,
             tid: e.tid,
             error_correlation: e.error_correlation,

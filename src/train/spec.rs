@@ -166,6 +166,8 @@ pub struct SamplingPart {
     pub samplers: Vec<SamplerKind>,
     /// Steps for every sampler (default: each sampler's own default).
     pub steps: Option<usize>,
+    /// An equal budget instead of `steps`: every sampler gets this many network evaluations.
+    pub nfe: Option<usize>,
     /// DDIM's stochasticity η in [0, 1] (0: deterministic DDIM; 1: DDPM-like ancestral).
     pub eta: f64,
     /// Samples per sampler.
@@ -179,6 +181,7 @@ impl Default for SamplingPart {
         Self {
             samplers: vec![SamplerKind::OdeEuler, SamplerKind::Sde],
             steps: None,
+            nfe: None,
             eta: 0.0,
             n_samples: 2000,
             grid: TimeGrid::UniformT,

@@ -398,6 +398,21 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
             choice(ui, "time grid", &mut c.grid, all::<TimeGrid>(), |g| {
                 g.name().into()
             });
+            ui.horizontal(|ui| {
+                let mut equal = c.budget.is_some();
+                ui.checkbox(&mut equal, "equal budget").on_hover_text(
+                    "Every sampler gets the same number of network evaluations (NFE): Heun and \
+                     DPM-Solver-2 take half the steps, predictor-corrector 1 / (1 + M)",
+                );
+                c.budget = match (equal, c.budget) {
+                    (false, _) => None,
+                    (true, Some(n)) => Some(n),
+                    (true, None) => Some(100),
+                };
+                if let Some(n) = c.budget.as_mut() {
+                    ui.add(egui::DragValue::new(n).range(2..=4000).suffix(" NFE"));
+                }
+            });
             ui.add(
                 egui::Slider::new(&mut c.n_samples, 500..=200_000)
                     .logarithmic(true)
