@@ -78,7 +78,38 @@ fn data_sample_tid_round_trip() {
         }
         // Exact score: no collapse.
         assert!(t["mean"].as_f64().unwrap().abs() < 0.1, "{v}");
+        // Hill k = ⌊0.1 · 2,000⌋ by default, recorded.
+        assert_eq!(t["k"], 200);
     }
+    // --k and --k-fraction choose k, and the JSON records it; k at or above the subset size
+    // is refused with the numbers.
+    for (flags, k) in [(["--k", "7"], 7), (["--k-fraction", "0.02"], 40)] {
+        let out = bin()
+            .args(["tid", "--eps", "0.1", "--json", "--tid-repeats", "1"])
+            .args(flags)
+            .arg("--train")
+            .arg(&train)
+            .arg("--generated")
+            .arg(&ode)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["tid"][0]["k"], k, "{v}");
+    }
+    let out = bin()
+        .args(["tid", "--k", "2000", "--train"])
+        .arg(&train)
+        .arg("--generated")
+        .arg(&ode)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("k = 2000"), "{err}");
 }
 
 /// `train` of a small model (2 x 16) on 5,000 points of the 1-D MoG into `out`, on the CPU,

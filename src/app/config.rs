@@ -63,6 +63,8 @@ pub struct ExplorerConfig {
     pub eps_max: f64,
     /// The radius of interest (marked on the TID view).
     pub eps_marked: f64,
+    /// The Hill estimator's k as a fraction of the TID subset size.
+    pub k_fraction: f64,
 }
 
 impl Default for ExplorerConfig {
@@ -106,6 +108,7 @@ impl Default for ExplorerConfig {
             eps_min: 0.02,
             eps_max: 0.5,
             eps_marked: 0.1,
+            k_fraction: 0.1,
         }
     }
 }
@@ -228,6 +231,7 @@ impl ExplorerConfig {
             n_paths: self.n_paths.min(self.n_samples),
             seed: self.sample_seed,
             eps: log_spaced(self.eps_min, self.eps_max.max(self.eps_min * 1.01), 12),
+            k: crate::metrics::HillK::Fraction(self.k_fraction),
             ..AnalysisSettings::default()
         }
     }

@@ -275,6 +275,12 @@ pub struct ImagesArgs {
     /// TID repeats, each with fresh subsets of both sets (mean ± std).
     #[arg(long, default_value_t = 5)]
     pub tid_repeats: usize,
+    /// Hill k of the TID (1 ≤ k < --tid-n; `--k` here is the grids' neighbours).
+    #[arg(long, value_parser = crate::limits::positive)]
+    pub hill_k: Option<usize>,
+    /// Hill k as a fraction of the TID subset size, instead of --hill-k.
+    #[arg(long, default_value_t = 0.1, conflicts_with = "hill_k")]
+    pub k_fraction: f64,
     /// Nearest-neighbour grids to draw (queries: the first sampler's samples with the most
     /// neighbours within --query-eps).
     #[arg(long, default_value_t = 4)]
@@ -351,6 +357,10 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         seed: a.seed,
         tid_n: a.tid_n,
         tid_repeats: a.tid_repeats,
+        k: match a.hill_k {
+            Some(k) => crate::metrics::HillK::Count(k),
+            None => crate::metrics::HillK::Fraction(a.k_fraction),
+        },
         radii: if a.eps.is_empty() {
             Radii::Around(TABLE_RADII)
         } else {

@@ -23,7 +23,7 @@ use crate::diffusion::{
     EpsilonModel, ExactMixtureScore, NoiseProcess, ProcessKind, SamplerConfig, SamplerKind,
     TimeGrid, sample,
 };
-use crate::metrics::{TidEstimate, TidProtocol, TidReference};
+use crate::metrics::{HillK, TidEstimate, TidProtocol, TidReference};
 
 /// Collapse Explorer: see the collapse errors of deterministic diffusion samplers.
 #[derive(Parser, Debug)]
@@ -243,6 +243,8 @@ pub struct TidProtocolArgs {
     /// TID repeats, each with fresh subsets of both sets.
     #[arg(long, default_value_t = 5, value_parser = crate::limits::positive)]
     pub tid_repeats: usize,
+    #[command(flatten)]
+    pub k: HillKArgs,
 }
 
 impl TidProtocolArgs {
@@ -252,6 +254,29 @@ impl TidProtocolArgs {
             points: self.tid_points,
             repeats: self.tid_repeats,
             seed,
+            k: self.k.hill_k(),
+        }
+    }
+}
+
+/// The Hill estimator's k (SPEC §6): a count, or a fraction of the subset size.
+#[derive(Args, Debug, Clone)]
+pub struct HillKArgs {
+    /// Hill k: the number of largest neighbour counts the tail index is estimated from
+    /// (1 ≤ k < the subset size).
+    #[arg(long, value_parser = crate::limits::positive)]
+    pub k: Option<usize>,
+    /// Hill k as a fraction of the subset size, max(1, floor(F · points)), instead of --k.
+    #[arg(long, default_value_t = 0.1, conflicts_with = "k")]
+    pub k_fraction: f64,
+}
+
+impl HillKArgs {
+    /// The k these flags ask for.
+    pub fn hill_k(&self) -> HillK {
+        match self.k {
+            Some(k) => HillK::Count(k),
+            None => HillK::Fraction(self.k_fraction),
         }
     }
 }

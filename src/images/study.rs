@@ -67,6 +67,8 @@ pub struct StudySettings {
     pub tid_n: usize,
     /// TID repeats with fresh subsets (mean ± std).
     pub tid_repeats: usize,
+    /// The Hill estimator's k.
+    pub k: crate::metrics::HillK,
     /// The TID radii.
     pub radii: Radii,
     /// Images per sampling chunk.
@@ -322,6 +324,7 @@ pub fn run_study(
         points: s.tid_n,
         repeats: s.tid_repeats,
         seed: s.seed.wrapping_add(7),
+        k: s.k,
     };
     let reference = pixel_tid_reference(&train, &eps, protocol)?;
     let mut sets = Vec::with_capacity(sampled.len());
@@ -461,6 +464,7 @@ pub(crate) mod testing {
             seed: 1,
             tid_n: 40,
             tid_repeats: 2,
+            k: crate::metrics::HillK::default(),
             radii: Radii::Around(25),
             chunk: 32,
             device: DeviceChoice::Cpu,

@@ -16,5 +16,5 @@ pub use covariance::{
     trajectory_error_correlation,
 };
 pub use density::DensityEvolution;
-pub use protocol::{TidEstimate, TidProtocol, TidReference};
+pub use protocol::{HillK, TidEstimate, TidProtocol, TidReference};
 pub use tid::{TidError, TidPoint, hill_estimator, tid_curve};

@@ -10,11 +10,42 @@
 use serde::{Deserialize, Serialize};
 
 use super::neighbours::neighbour_counts;
-use super::tid::{TidError, TidPoint, default_k, hill_estimator};
+use super::tid::{TidError, TidPoint, hill_estimator};
 use crate::data::Points;
 
+/// The Hill estimator's `k` (SPEC §6): a fraction of the subset size, or a count.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HillK {
+    /// `max(1, ⌊f m⌋)` for subsets of `m` points (the default, f = 0.1).
+    Fraction(f64),
+    /// `k` itself.
+    Count(usize),
+}
+
+impl Default for HillK {
+    fn default() -> Self {
+        Self::Fraction(0.1)
+    }
+}
+
+impl HillK {
+    /// `k` for subsets of `m` points, checked: `1 ≤ k < m`.
+    pub fn for_points(self, m: usize) -> Result<usize, TidError> {
+        let k = match self {
+            Self::Fraction(f) if !(f > 0.0 && f < 1.0) => return Err(TidError::BadKFraction(f)),
+            Self::Fraction(f) => ((f * m as f64).floor() as usize).max(1),
+            Self::Count(k) => k,
+        };
+        if k == 0 || k >= m {
+            return Err(TidError::BadK { k, m });
+        }
+        Ok(k)
+    }
+}
+
 /// How TID is measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TidProtocol {
     /// Points in each subset (paper: 2,000). Both subsets have `min(points, n_train,
     /// n_generated)` points.
@@ -23,6 +54,9 @@ pub struct TidProtocol {
     pub repeats: usize,
     /// Seed of the subsets.
     pub seed: u64,
+    /// The Hill estimator's `k`.
+    #[serde(default)]
+    pub k: HillK,
 }
 
 impl Default for TidProtocol {
@@ -31,6 +65,7 @@ impl Default for TidProtocol {
             points: 2000,
             repeats: 5,
             seed: 0,
+            k: HillK::default(),
         }
     }
 }
@@ -58,6 +93,9 @@ pub struct TidEstimate {
     pub repeats: usize,
     /// Points in each subset.
     pub points: usize,
+    /// The Hill `k` used (absent in results from before it was recorded).
+    #[serde(default)]
+    pub k: Option<usize>,
 }
 
 impl TidEstimate {
@@ -75,6 +113,7 @@ impl TidEstimate {
             degenerate: 0,
             repeats: 1,
             points: 2000,
+            k: Some(200),
         }
     }
 
@@ -126,6 +165,7 @@ impl TidReference {
                 k: 1,
             });
         }
+        protocol.k.for_points(m)?;
         let subsets: Vec<Points> = (0..protocol.repeats)
             .map(|r| train.subset(m, subset_seed(protocol.seed, TRAIN, r)))
             .collect();
@@ -172,6 +212,7 @@ impl TidReference {
                 k: 1,
             });
         }
+        let k = self.protocol.k.for_points(m)?;
         let per_repeat: Vec<Vec<TidPoint>> = (0..self.protocol.repeats)
             .map(|r| {
                 let g = generated.subset(m, subset_seed(self.protocol.seed, GENERATED, r));
@@ -184,7 +225,6 @@ impl TidReference {
                     smaller = neighbour_counts(&t, &self.eps);
                     &smaller
                 };
-                let k = default_k(m);
                 self.eps
                     .iter()
                     .enumerate()
@@ -211,6 +251,7 @@ impl TidReference {
                     degenerate: at.iter().filter(|p| p.unreliable).count(),
                     repeats: at.len(),
                     points: m,
+                    k: Some(k),
                 }
             })
             .collect())
@@ -293,6 +334,7 @@ mod tests {
             points: 5000,
             repeats: 1,
             seed: 9,
+            k: HillK::default(),
         };
         let got = TidReference::new(&a, &eps, protocol)
             .unwrap()
@@ -339,6 +381,113 @@ mod tests {
         for e in reference.measure(&clumped).unwrap() {
             assert!(e.mean > 0.3 && e.mean > 3.0 * e.std, "{e:?}");
         }
+    }
+
+    /// TID at any Hill k, against an independent brute-force reading of SPEC §6: all pairs'
+    /// distances in f64, counts `N_ε(x_i) = #{j ≠ i : ‖x_i − x_j‖ ≤ ε}`, `X = N + 1` sorted
+    /// descending, `H_k = mean(ln X_(1..k)) − ln X_(k+1)`. With subsets of the whole sets
+    /// (points = n) the protocol's TID is that difference exactly, at every k; a k outside
+    /// `1 ≤ k < m`, or a fraction outside (0, 1), is refused with the numbers.
+    #[test]
+    fn tid_at_any_k_matches_a_brute_force_reading() {
+        let train = DatasetSpec::RingMog.generate(300, 1);
+        let fresh = DatasetSpec::RingMog.generate(300, 2);
+        // Clumped: every generated point pulled halfway to its nearest training mean.
+        let mix = DatasetSpec::RingMog.mixture().unwrap();
+        let mut clumped = fresh.clone();
+        for row in clumped.data.chunks_exact_mut(2) {
+            let near = mix
+                .means
+                .iter()
+                .min_by(|a, b| {
+                    let da = (row[0] as f64 - a[0]).powi(2) + (row[1] as f64 - a[1]).powi(2);
+                    let db = (row[0] as f64 - b[0]).powi(2) + (row[1] as f64 - b[1]).powi(2);
+                    da.total_cmp(&db)
+                })
+                .unwrap();
+            row[0] = (0.5 * (row[0] as f64 + near[0])) as f32;
+            row[1] = (0.5 * (row[1] as f64 + near[1])) as f32;
+        }
+        let hill = |p: &Points, eps: f64, k: usize| {
+            let mut x: Vec<f64> = (0..p.n)
+                .map(|i| {
+                    let a = p.row(i);
+                    let near = (0..p.n)
+                        .filter(|&j| j != i)
+                        .filter(|&j| {
+                            let b = p.row(j);
+                            let d2: f64 = a
+                                .iter()
+                                .zip(b)
+                                .map(|(u, v)| (*u as f64 - *v as f64).powi(2))
+                                .sum();
+                            d2.sqrt() <= eps
+                        })
+                        .count();
+                    (near + 1) as f64
+                })
+                .collect();
+            x.sort_by(|a, b| b.total_cmp(a));
+            x[..k].iter().map(|v| v.ln()).sum::<f64>() / k as f64 - x[k].ln()
+        };
+        let eps = [0.1, 0.3];
+        for (k, want_k) in [
+            (HillK::Count(1), 1),
+            (HillK::Count(7), 7),
+            (HillK::Count(150), 150),
+            (HillK::Count(299), 299),
+            (HillK::Fraction(0.05), 15),
+            (HillK::default(), 30),
+        ] {
+            let protocol = TidProtocol {
+                points: 300,
+                repeats: 1,
+                seed: 4,
+                k,
+            };
+            let reference = TidReference::new(&train, &eps, protocol).unwrap();
+            for generated in [&fresh, &clumped] {
+                for est in reference.measure(generated).unwrap() {
+                    assert_eq!(est.k, Some(want_k));
+                    let want = hill(generated, est.eps, want_k) - hill(&train, est.eps, want_k);
+                    assert!(
+                        (est.mean - want).abs() < 1e-9,
+                        "k = {want_k}, ε = {}: {} vs {want}",
+                        est.eps,
+                        est.mean
+                    );
+                }
+            }
+        }
+        let bad = |k| {
+            TidReference::new(
+                &train,
+                &eps,
+                TidProtocol {
+                    points: 300,
+                    k,
+                    ..TidProtocol::default()
+                },
+            )
+        };
+        assert_eq!(
+            bad(HillK::Count(300)).unwrap_err(),
+            TidError::BadK { k: 300, m: 300 }
+        );
+        assert_eq!(
+            bad(HillK::Count(0)).unwrap_err(),
+            TidError::BadK { k: 0, m: 300 }
+        );
+        assert_eq!(
+            bad(HillK::Fraction(1.5)).unwrap_err(),
+            TidError::BadKFraction(1.5)
+        );
+        assert!(
+            bad(HillK::Count(300))
+                .unwrap_err()
+                .to_string()
+                .contains("below 300")
+        );
     }
 
     /// The same protocol seed gives the same numbers; another seed other subsets.

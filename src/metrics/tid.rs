@@ -34,6 +34,17 @@ pub enum TidError {
     /// A protocol with zero repeats.
     #[error("the TID protocol needs at least one repeat (--tid-repeats ≥ 1)")]
     NoRepeats,
+    /// A Hill `k` outside `1 ≤ k < m` for subsets of `m` points, or a fraction outside (0, 1).
+    #[error("Hill k = {k} for subsets of {m} points: k must be at least 1 and below {m}")]
+    BadK {
+        /// The `k` asked for (or a fraction's `⌊f m⌋`).
+        k: usize,
+        /// The subset size.
+        m: usize,
+    },
+    /// A Hill k-fraction outside (0, 1).
+    #[error("Hill k-fraction = {0}: it must lie in (0, 1)")]
+    BadKFraction(f64),
 }
 
 /// Default Hill `k`: `max(1, ⌊0.1 n⌋)`.

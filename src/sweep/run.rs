@@ -282,6 +282,7 @@ pub fn execute(
         points: c.evaluation.tid_points,
         repeats: c.evaluation.tid_repeats,
         seed: c.seed,
+        k: c.evaluation.hill_k(),
     };
     // Radii: given, or multiples of the nearest-neighbour scale of the subsets TID compares.
     let eps_nn_scale = (!c.evaluation.eps_nn.is_empty()).then(|| {

@@ -204,6 +204,20 @@ pub struct EvaluationPart {
     pub eps_nn: Vec<f64>,
     /// Draws for the regime losses and velocity MAE.
     pub metric_draws: usize,
+    /// Hill k (replaces `k_fraction` when given).
+    pub k: Option<usize>,
+    /// Hill k as a fraction of the subset size.
+    pub k_fraction: f64,
+}
+
+impl EvaluationPart {
+    /// The Hill k asked for.
+    pub fn hill_k(&self) -> crate::metrics::HillK {
+        match self.k {
+            Some(k) => crate::metrics::HillK::Count(k),
+            None => crate::metrics::HillK::Fraction(self.k_fraction),
+        }
+    }
 }
 
 impl Default for EvaluationPart {
@@ -214,6 +228,8 @@ impl Default for EvaluationPart {
             eps: vec![0.02, 0.05, 0.1, 0.2],
             eps_nn: Vec::new(),
             metric_draws: 20_000,
+            k: None,
+            k_fraction: 0.1,
         }
     }
 }

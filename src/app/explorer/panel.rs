@@ -433,6 +433,15 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
                         .speed(0.01),
                 );
             });
+            ui.add(
+                egui::Slider::new(&mut c.k_fraction, 0.005..=0.5)
+                    .logarithmic(true)
+                    .text("Hill k / points"),
+            )
+            .on_hover_text(
+                "TID's Hill estimator reads the k largest neighbour counts: k = this fraction of \
+                 the TID subset (0.1 by default, the paper's)",
+            );
             ui.add(egui::DragValue::new(&mut c.sample_seed).prefix("noise seed "));
         });
 }

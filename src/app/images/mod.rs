@@ -110,6 +110,7 @@ impl ImagesSettings {
             seed: self.seed,
             tid_n: self.tid_n,
             tid_repeats: 5,
+            k: crate::metrics::HillK::default(),
             radii: Radii::Around(CURVE_RADII),
             chunk: 32,
             device: DeviceChoice::Auto,

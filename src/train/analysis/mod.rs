@@ -48,6 +48,8 @@ pub struct AnalysisSettings {
     pub tid_points: usize,
     /// TID repeats with fresh subsets (mean ± std).
     pub tid_repeats: usize,
+    /// The Hill estimator's k.
+    pub k: crate::metrics::HillK,
     /// Grid side of the velocity field (per axis in 2D, x bins in 1D).
     pub field_resolution: usize,
     /// Number of times at which the field is computed (a slider picks one).
@@ -76,6 +78,7 @@ impl Default for AnalysisSettings {
             eps: log_spaced(0.02, 0.5, 12),
             tid_points: 2000,
             tid_repeats: 5,
+            k: crate::metrics::HillK::default(),
             field_resolution: 48,
             field_times: 21,
             density_bins: 120,

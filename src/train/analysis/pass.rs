@@ -290,6 +290,7 @@ impl Analysis {
             points: s.tid_points,
             repeats: s.tid_repeats,
             seed: s.seed,
+            k: s.k,
         };
         let mut curves = Vec::with_capacity(outputs.len());
         match TidReference::new(&ctx.data, &s.eps, protocol) {
