@@ -90,6 +90,15 @@ pub fn positive_real(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A clap value parser for a finite real number ≥ 0 (the SDE's noise dial γ).
+pub fn non_negative_real(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!("must be finite and ≥ 0 (got {v})")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// A clap value parser for a fraction in [0, 1] (DDIM's η).
 pub fn unit_interval(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {

@@ -21,6 +21,8 @@ pub struct SamplerChoice {
     pub steps: usize,
     /// DDIM's stochasticity η (0: deterministic; 1: ancestral); the other samplers ignore it.
     pub eta: f64,
+    /// The SDE's noise dial γ (0: the ODE; 1: the reverse SDE); the other samplers ignore it.
+    pub noise_scale: f64,
 }
 
 /// Everything the left panel sets.
@@ -76,6 +78,7 @@ impl Default for ExplorerConfig {
             enabled,
             steps,
             eta: 0.0,
+            noise_scale: 1.0,
         };
         Self {
             dataset: DatasetKind::Chessboard,
@@ -218,6 +221,7 @@ impl ExplorerConfig {
                     let cfg = SamplerConfig::new(s.kind)
                         .with_steps(s.steps)
                         .with_eta(s.eta)
+                        .with_noise_scale(s.noise_scale)
                         .with_grid(self.grid);
                     // A budget below one step of a sampler (the panel starts at 2, one
                     // step of any sampler with one corrector step) keeps its own steps.

@@ -111,6 +111,10 @@ pub struct SampleArgs {
     /// DDIM's stochasticity η in [0, 1]: 0 is deterministic, 1 the DDPM-like ancestral sampler.
     #[arg(long, default_value_t = 0.0, value_parser = crate::limits::unit_interval)]
     pub eta: f64,
+    /// The SDE's noise dial γ ≥ 0: 0 is the probability-flow ODE, 1 the reverse SDE (every γ
+    /// has the same marginals).
+    #[arg(long, default_value_t = 1.0, value_parser = crate::limits::non_negative_real)]
+    pub noise_scale: f64,
     /// The time grid: uniform-t (the paper's), log-snr (DPM-Solver's), edm (Karras et al.'s,
     /// ρ = 7) or quadratic.
     #[arg(long, value_enum, default_value_t = TimeGrid::UniformT)]
@@ -403,6 +407,10 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
     cfg.snr = a.snr;
     cfg.eta = a.eta;
     cfg.grid = a.grid;
+    cfg.noise_scale = a.noise_scale;
+    if cfg.noise_scale != 1.0 && kind != SamplerKind::Sde {
+        bail!("--noise-scale sets the SDE's noise: use --sampler sde (or leave it out)");
+    }
     if let Some(nfe) = a.nfe {
         cfg = cfg.with_nfe(nfe).context("--nfe")?;
     }

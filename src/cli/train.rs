@@ -135,6 +135,10 @@ pub struct CompareArgs {
     /// the deterministic DDIM, 1 the DDPM-like ancestral sampler), all from the shared noise.
     #[arg(long, value_delimiter = ',', default_value = "0", value_parser = crate::limits::unit_interval)]
     pub eta: Vec<f64>,
+    /// The SDE's noise dial γ ≥ 0, comma separated: `sde` runs once per value (0 is the
+    /// probability-flow ODE, 1 the reverse SDE; every γ has the same marginals).
+    #[arg(long, value_delimiter = ',', default_value = "1", value_parser = crate::limits::non_negative_real)]
+    pub noise_scale: Vec<f64>,
     /// The samplers' time grid: uniform-t (the paper's), log-snr (DPM-Solver's), edm
     /// (Karras et al.'s, ρ = 7) or quadratic.
     #[arg(long, value_enum, default_value_t = TimeGrid::UniformT)]
@@ -173,6 +177,8 @@ struct Compared {
     name: &'static str,
     /// DDIM's η (`null` for the other samplers).
     eta: Option<f64>,
+    /// The SDE's noise dial γ (`null` for the other samplers).
+    noise_scale: Option<f64>,
     /// The name, with η for a stochastic DDIM (the table's row name).
     #[serde(skip)]
     label: String,
@@ -239,13 +245,17 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
     let mut rows: Vec<Compared> = Vec::new();
     let mut configs = Vec::new();
     for &kind in &a.samplers {
-        let etas = if kind == SamplerKind::Ddim {
-            a.eta.clone()
-        } else {
-            vec![0.0]
+        // DDIM once per η, the SDE once per γ.
+        let dials: Vec<(f64, f64)> = match kind {
+            SamplerKind::Ddim => a.eta.iter().map(|&e| (e, 1.0)).collect(),
+            SamplerKind::Sde => a.noise_scale.iter().map(|&g| (0.0, g)).collect(),
+            _ => vec![(0.0, 1.0)],
         };
-        for eta in etas {
-            let mut cfg = SamplerConfig::new(kind).with_eta(eta).with_grid(a.grid);
+        for (eta, gamma) in dials {
+            let mut cfg = SamplerConfig::new(kind)
+                .with_eta(eta)
+                .with_noise_scale(gamma)
+                .with_grid(a.grid);
             if let Some(steps) = a.steps {
                 cfg = cfg.with_steps(steps);
             }
@@ -275,6 +285,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
         rows.push(Compared {
             name: kind.name(),
             eta: (kind == SamplerKind::Ddim).then_some(cfg.eta),
+            noise_scale: (kind == SamplerKind::Sde).then_some(cfg.noise_scale),
             label: cfg.label(),
             steps: cfg.steps,
             nfe: cfg.nfe(),

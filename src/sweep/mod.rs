@@ -46,7 +46,7 @@ pub use store::{collect_results, load_result, merge, pending, run_dir, store_res
 pub use crate::train::RunSpec;
 
 /// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
-pub const PRESETS: [(&str, &str); 12] = [
+pub const PRESETS: [(&str, &str); 13] = [
     ("collapse2d", include_str!("../../sweeps/collapse2d.toml")),
     (
         "trends_width",
@@ -74,6 +74,7 @@ pub const PRESETS: [(&str, &str); 12] = [
         "objectives_2d",
         include_str!("../../sweeps/objectives_2d.toml"),
     ),
+    ("noise_scale", include_str!("../../sweeps/noise_scale.toml")),
 ];
 
 /// Everything one run does: the one run description ([`RunSpec`]; its parts hold the

@@ -149,6 +149,18 @@ pub fn check(c: &RunConfig) -> Result<()> {
     if !(c.training.lr.is_finite() && c.training.lr > 0.0) {
         return Err(SweepError::Config("lr must be positive".into()));
     }
+    if !(c.sampling.noise_scale.is_finite() && c.sampling.noise_scale >= 0.0) {
+        return Err(SweepError::Config(format!(
+            "noise_scale must be finite and ≥ 0 (0: the ODE, 1: the reverse SDE; got {})",
+            c.sampling.noise_scale
+        )));
+    }
+    if c.sampling.noise_scale != 1.0 && !c.sampling.samplers.contains(&SamplerKind::Sde) {
+        return Err(SweepError::Config(format!(
+            "noise_scale = {} sets the SDE's noise, but sde is not among the samplers",
+            c.sampling.noise_scale
+        )));
+    }
     if let Some(nfe) = c.sampling.nfe {
         if c.sampling.steps.is_some() {
             return Err(SweepError::Config(

@@ -174,6 +174,8 @@ pub struct SamplingPart {
     pub n_samples: usize,
     /// The samplers' time grid (SPEC §3 "Time grids").
     pub grid: TimeGrid,
+    /// The SDE's noise dial γ ≥ 0 (0: the ODE; 1: the reverse SDE).
+    pub noise_scale: f64,
 }
 
 impl Default for SamplingPart {
@@ -185,6 +187,7 @@ impl Default for SamplingPart {
             eta: 0.0,
             n_samples: 2000,
             grid: TimeGrid::UniformT,
+            noise_scale: 1.0,
         }
     }
 }

@@ -393,6 +393,18 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
                             "DDIM's stochasticity: 0 deterministic, 1 ancestral (DDPM-like), from the same initial noise",
                         );
                     }
+                    if s.kind == SamplerKind::Sde {
+                        // The SDE's noise dial: 0 is the ODE, 1 the reverse SDE, the same
+                        // marginals at every γ.
+                        ui.add(
+                            egui::Slider::new(&mut s.noise_scale, 0.0..=3.0)
+                                .text("γ")
+                                .fixed_decimals(2),
+                        )
+                        .on_hover_text(
+                            "The SDE's noise scale γ: dx = [f x − ½(1 + γ²) g² s] dt + γ g dw; 0 is the ODE, 1 the reverse SDE; every γ has the same marginals",
+                        );
+                    }
                 });
             }
             choice(ui, "time grid", &mut c.grid, all::<TimeGrid>(), |g| {

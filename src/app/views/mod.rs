@@ -263,6 +263,8 @@ pub fn sampler_label(kind: SamplerKind) -> &'static str {
 pub fn run_label(config: &SamplerConfig) -> String {
     if config.kind == SamplerKind::Ddim && config.eta > 0.0 {
         format!("DDIM (η = {:.2})", config.eta)
+    } else if config.kind == SamplerKind::Sde && config.noise_scale != 1.0 {
+        format!("SDE (γ = {:.2})", config.noise_scale)
     } else {
         sampler_label(config.kind).to_string()
     }
