@@ -185,6 +185,18 @@ fn compare_json_reports_tid_and_error_correlation() {
         assert!(tid[0]["std"].as_f64().unwrap() >= 0.0);
         let c = s["error_correlation"].as_f64().unwrap();
         assert!((-1.0..=1.0).contains(&c), "{c}");
+        for key in ["precision", "recall", "coverage"] {
+            let v = s["reference"][key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v), "{key}: {s}");
+        }
+        assert!(s["reference"]["density"].as_f64().unwrap() >= 0.0, "{s}");
+        assert!(
+            s["reference"]["energy_distance"]
+                .as_f64()
+                .unwrap()
+                .is_finite(),
+            "{s}"
+        );
     }
     assert!(
         err.contains("error correlation: exact score known"),

@@ -187,6 +187,8 @@ struct Compared {
     nfe: usize,
     seconds: f64,
     tid: Vec<TidEstimate>,
+    /// Precision, recall, density, coverage and the energy distance on TID's subsets.
+    reference: crate::metrics::ReferenceMetrics,
     /// Mean correlation of the velocity error between grid times (t ≥ 0.05, first 2,000
     /// particles); `null` without an exact score.
     error_correlation: Option<f64>,
@@ -291,6 +293,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
             nfe: cfg.nfe(),
             seconds: secs,
             tid: e.tid,
+            reference: e.reference,
             error_correlation: e.error_correlation,
         });
     }
@@ -315,6 +318,23 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
         .map(|r| (r.label.as_str(), r.tid.as_slice()))
         .collect();
     print_tid_estimates(&view);
+    println!(
+        "{:<10} {:>9} {:>9} {:>9} {:>9} {:>9}   (k-NN balls of {}, on TID's subsets)",
+        "sampler",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "energy",
+        crate::metrics::PRDC_K
+    );
+    for r in &rows {
+        let m = &r.reference;
+        println!(
+            "{:<10} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.4}",
+            r.label, m.precision, m.recall, m.density, m.coverage, m.energy_distance
+        );
+    }
     for r in &rows {
         match r.error_correlation {
             Some(c) => println!(

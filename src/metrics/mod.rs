@@ -2,6 +2,7 @@
 //! - [`tid`]: the Tail Index Difference and its curves (§6, paper §5.1);
 //! - [`protocol`]: TID as the paper measures it, on equal-size random subsets, repeated;
 //! - [`neighbours`]: the exact ε-neighbour counts TID is computed from (§6);
+//! - [`reference`]: precision, recall, density, coverage and the energy distance beside TID;
 //! - [`covariance`]: the error covariance along trajectories (§7, paper Fig. 5b);
 //! - [`density`]: the density evolution of one coordinate of a trajectory (§7, paper Fig. 6).
 
@@ -9,6 +10,7 @@ pub mod covariance;
 pub mod density;
 pub mod neighbours;
 pub mod protocol;
+pub mod reference;
 pub mod tid;
 
 pub use covariance::{
@@ -17,4 +19,5 @@ pub use covariance::{
 };
 pub use density::DensityEvolution;
 pub use protocol::{HillK, TidEstimate, TidProtocol, TidReference};
+pub use reference::{PRDC_K, ReferenceMetrics, reference_metrics};
 pub use tid::{TidError, TidPoint, hill_estimator, tid_curve};

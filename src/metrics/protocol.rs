@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::neighbours::neighbour_counts;
+use super::reference::{PRDC_K, ReferenceMetrics, mean_metrics, reference_metrics};
 use super::tid::{TidError, TidPoint, hill_estimator};
 use crate::data::Points;
 
@@ -255,6 +256,40 @@ impl TidReference {
                 }
             })
             .collect())
+    }
+}
+
+impl TidReference {
+    /// Precision, recall, density, coverage (k-NN balls of [`PRDC_K`]) and the energy distance
+    /// of `generated` on the same subsets TID compares, averaged over the repeats.
+    pub fn reference_metrics(&self, generated: &Points) -> Result<ReferenceMetrics, TidError> {
+        let d = self.subsets[0].d;
+        if generated.d != d {
+            return Err(TidError::DimensionMismatch {
+                train: d,
+                generated: generated.d,
+            });
+        }
+        let m = self.points().min(generated.n);
+        if m <= PRDC_K {
+            return Err(TidError::TooFewPoints {
+                what: "the generated set",
+                n: generated.n,
+                k: PRDC_K,
+            });
+        }
+        let per_repeat: Vec<ReferenceMetrics> = (0..self.protocol.repeats)
+            .map(|r| {
+                let g = generated.subset(m, subset_seed(self.protocol.seed, GENERATED, r));
+                let t = if m == self.points() {
+                    self.subsets[r].clone()
+                } else {
+                    self.subsets[r].subset(m, subset_seed(self.protocol.seed, SMALLER, r))
+                };
+                reference_metrics(&t, &g, PRDC_K)
+            })
+            .collect();
+        Ok(mean_metrics(&per_repeat))
     }
 }
 

@@ -631,6 +631,7 @@ mod tests {
                 name: "ode".into(),
                 steps: 100,
                 nfe: Some(100),
+                reference: None,
                 seconds: 0.0,
                 tid: vec![crate::metrics::TidEstimate::fixture(0.05, tid)],
                 error_correlation: None,

@@ -740,6 +740,7 @@ mod tests {
                     name: "ode".into(),
                     steps: 1,
                     nfe: None,
+                    reference: None,
                     seconds: 0.0,
                     tid: vec![crate::metrics::TidEstimate::fixture(
                         0.1,
@@ -819,6 +820,7 @@ mod tests {
                         name: name.to_string(),
                         steps: 1,
                         nfe: None,
+                        reference: None,
                         seconds: 0.0,
                         tid: vec![crate::metrics::TidEstimate::fixture(0.1, p.index as f64)],
                         error_correlation: Some(0.5),

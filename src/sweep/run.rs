@@ -29,6 +29,10 @@ pub struct SamplerResult {
     /// Network evaluations it took (absent in results from before budgets were recorded).
     #[serde(default)]
     pub nfe: Option<usize>,
+    /// Precision, recall, density, coverage and the energy distance on TID's subsets (absent
+    /// in results from before they were measured).
+    #[serde(default)]
+    pub reference: Option<crate::metrics::ReferenceMetrics>,
     /// Wall time of sampling.
     pub seconds: f64,
     /// TID against the training set at every ε (mean ± std over the protocol's repeats).
@@ -87,7 +91,8 @@ impl RunResult {
     }
 
     /// Every number as `(column, value)`: `final_loss`, `mae_low`, `mae_high`,
-    /// `tid_<sampler>_eps<ε>` (the mean over repeats), `error_corr_<sampler>`.
+    /// `tid_<sampler>_eps<ε>` (the mean over repeats), `error_corr_<sampler>`, and
+    /// `precision_`, `recall_`, `density_`, `coverage_`, `energy_<sampler>`.
     pub fn metrics(&self) -> Vec<(String, f64)> {
         let mut m = Vec::new();
         if let Some(l) = self.final_loss {
@@ -113,6 +118,19 @@ impl RunResult {
         for s in &self.samplers {
             if let Some(c) = s.error_correlation {
                 m.push((format!("error_corr_{}", s.name), c));
+            }
+        }
+        for s in &self.samplers {
+            if let Some(r) = &s.reference {
+                for (what, v) in [
+                    ("precision", r.precision),
+                    ("recall", r.recall),
+                    ("density", r.density),
+                    ("coverage", r.coverage),
+                    ("energy", r.energy_distance),
+                ] {
+                    m.push((format!("{what}_{}", s.name), v));
+                }
             }
         }
         m
@@ -335,6 +353,7 @@ pub fn execute(
             name: kind.name().to_string(),
             steps: e.config.steps,
             nfe: Some(e.config.nfe()),
+            reference: Some(e.reference),
             seconds: e.seconds,
             tid: e.tid,
             error_correlation: e.error_correlation,

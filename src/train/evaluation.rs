@@ -14,7 +14,8 @@ use crate::diffusion::diagnostics::velocity_mae;
 use crate::diffusion::loss::{Band, regime_loss};
 use crate::diffusion::{EpsilonModel, SampleOutput, SamplerConfig, sample};
 use crate::metrics::{
-    CORRELATION_PARTICLES, TidError, TidEstimate, TidReference, trajectory_error_correlation,
+    CORRELATION_PARTICLES, ReferenceMetrics, TidError, TidEstimate, TidReference,
+    trajectory_error_correlation,
 };
 
 /// Seed of the draws of the low-noise band's ε-loss (from ε̂, whatever the objective).
@@ -107,6 +108,8 @@ pub struct SamplerEvaluation {
     /// Mean correlation of the velocity error between grid times along the first
     /// [`CORRELATION_PARTICLES`] trajectories; `None` without an exact score.
     pub error_correlation: Option<f64>,
+    /// Precision, recall, density, coverage and the energy distance on TID's subsets.
+    pub reference: ReferenceMetrics,
 }
 
 /// Samples `n` points with `config` from the shared noise of `seed`, measures their TID against
@@ -142,11 +145,13 @@ pub fn evaluate_sampler(
         _ => None,
     };
     let tid = reference.measure(&output.samples)?;
+    let metrics = reference.reference_metrics(&output.samples)?;
     Ok(SamplerEvaluation {
         config,
         output,
         seconds,
         tid,
         error_correlation,
+        reference: metrics,
     })
 }
