@@ -330,6 +330,7 @@ pub fn execute(
     for (k, kind) in c.sampling.samplers.iter().enumerate() {
         let mut cfg = SamplerConfig::new(*kind)
             .with_eta(c.sampling.eta)
+            .with_noise_scale(c.sampling.noise_scale)
             .with_grid(c.sampling.grid);
         if let Some(steps) = c.sampling.steps {
             cfg = cfg.with_steps(steps);
@@ -507,6 +508,22 @@ mod tests {
         let tids = |r: &RunResult| r.samplers.iter().map(|s| s.tid.clone()).collect::<Vec<_>>();
         assert_eq!(tids(&a), tids(&b));
         assert_eq!(a.final_loss, b.final_loss);
+        // The sampling part reaches the samplers: at noise_scale = 0 the SDE is the Euler ODE
+        // step for step (the same TID), on the log-SNR grid both differ from the uniform-t run,
+        // and nfe = 10 gives both 10 steps.
+        let mut quiet = plan.clone();
+        quiet.config.sampling.noise_scale = 0.0;
+        quiet.config.sampling.grid = crate::diffusion::TimeGrid::LogSnr;
+        quiet.config.sampling.steps = None;
+        quiet.config.sampling.nfe = Some(10);
+        let q = execute(&quiet, tempfile::tempdir().unwrap().path(), &[], &|_| {}).unwrap();
+        assert_eq!(q.samplers[0].tid, q.samplers[1].tid);
+        assert_ne!(q.samplers[0].tid, a.samplers[0].tid);
+        assert!(
+            q.samplers
+                .iter()
+                .all(|s| s.steps == 10 && s.nfe == Some(10))
+        );
     }
 
     /// Runs that differ only in how they sample (here DDIM's η) train once: the second run
