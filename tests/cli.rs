@@ -202,14 +202,14 @@ fn compare_json_reports_tid_and_error_correlation() {
         err.contains("error correlation: exact score known"),
         "{err}"
     );
-    // An equal budget: every sampler gets 10 network evaluations (Heun 10 or 9), recorded.
+    // An equal budget: every sampler gets 31 network evaluations (Heun and DPM-Solver-2 30: 15 steps), recorded.
     let out = bin()
         .args([
             "compare",
             "--samplers",
-            "ode,heun,dpm2,sde,pc",
+            "ode,heun,dpm2,sde,ald",
             "--nfe",
-            "10",
+            "31",
         ])
         .args([
             "--n",
@@ -233,7 +233,10 @@ fn compare_json_reports_tid_and_error_correlation() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for s in v["samplers"].as_array().unwrap() {
         let nfe = s["nfe"].as_u64().unwrap();
-        assert!(nfe == 10 || (nfe == 9 && s["name"] == "heun"), "{s}");
+        assert!(
+            nfe == 31 || (nfe == 30 && (s["name"] == "heun" || s["name"] == "dpm2")),
+            "{s}"
+        );
     }
     // --nfe with --steps, or below one step of a sampler: refused, naming the flag.
     for bad in [&["--nfe", "10", "--steps", "5"][..], &["--nfe", "1"][..]] {
@@ -247,6 +250,35 @@ fn compare_json_reports_tid_and_error_correlation() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains("--nfe"), "{err}");
     }
+    // Predictor-corrector on VP at 5 steps (10 evaluations) would write NaN: refused up
+    // front, in one line that says what to change; the same for `sample`.
+    let out = bin()
+        .args(["compare", "--samplers", "pc", "--nfe", "10", "--model"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("at least 21 steps"),
+        "{err}"
+    );
+    let out = bin()
+        .args([
+            "sample",
+            "--dataset",
+            "mog1d",
+            "--model",
+            "exact",
+            "--sampler",
+            "pc",
+        ])
+        .args(["--steps", "5", "--n", "10", "--out"])
+        .arg(dir.path().join("nan.npy"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--steps 21"), "{err}");
+    assert!(!dir.path().join("nan.npy").exists());
     // η without DDIM would change nothing: refused, naming the flag.
     let out = bin()
         .args([

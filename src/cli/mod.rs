@@ -421,7 +421,7 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
         );
     }
     cfg.record_trajectory = a.trajectory.is_some();
-    cfg.check().map_err(anyhow::Error::msg)?;
+    cfg.check_on(&model.process()).map_err(anyhow::Error::msg)?;
     let d = model.dim() as u128;
     let states = if cfg.record_trajectory {
         cfg.steps as u128 + 1

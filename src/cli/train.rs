@@ -264,6 +264,8 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
             if let Some(nfe) = a.nfe {
                 cfg = cfg.with_nfe(nfe).context("--nfe")?;
             }
+            cfg.check_on(&ckpt.meta.net.process)
+                .map_err(anyhow::Error::msg)?;
             configs.push(cfg);
         }
     }

@@ -281,6 +281,31 @@ impl SamplerConfig {
         Ok(())
     }
 
+    /// [`Self::check`], and what the process `p` adds: the Langevin samplers' step on VP uses
+    /// `a = 1 − β(t)/N` (Song et al.'s corrector), which must stay positive for the step size
+    /// `2a(snr‖z‖/‖g‖)²` to have a square root, so they need `N > β_max` steps (21 at the
+    /// paper's β_max = 20); below, every sample would be NaN.
+    pub fn check_on(&self, p: &super::NoiseProcess) -> Result<(), String> {
+        self.check()?;
+        let langevin = matches!(
+            self.kind,
+            SamplerKind::PredictorCorrector | SamplerKind::AnnealedLangevin
+        );
+        if let (true, super::NoiseProcess::Vp { beta_max, .. }) = (langevin, p)
+            && self.steps as f64 <= *beta_max
+        {
+            let need = beta_max.floor() as usize + 1;
+            return Err(format!(
+                "{} on vp needs at least {need} steps (its Langevin step has a = 1 − β(t)/N, \
+                 negative for N = {} at β_max = {beta_max}, and every sample would be NaN): \
+                 give --steps {need} or more",
+                self.kind.name(),
+                self.steps
+            ));
+        }
+        Ok(())
+    }
+
     /// Recording the trajectory.
     pub fn recording(mut self) -> Self {
         self.record_trajectory = true;
@@ -584,6 +609,51 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "a budget of 1 network evaluations is below one step of dpm2 (2 per step): give at least 2"
+        );
+    }
+
+    /// The Langevin samplers on VP need N > β_max steps (a = 1 − β(t)/N stays positive);
+    /// below, they are refused up front with the number to give, on other processes not.
+    #[test]
+    fn langevin_samplers_refuse_too_few_steps_on_vp() {
+        let vp = NoiseProcess::vp();
+        for kind in [
+            SamplerKind::PredictorCorrector,
+            SamplerKind::AnnealedLangevin,
+        ] {
+            for steps in [2, 5, 20] {
+                let e = SamplerConfig::new(kind)
+                    .with_steps(steps)
+                    .check_on(&vp)
+                    .unwrap_err();
+                assert!(
+                    e.contains("at least 21 steps") && e.contains("--steps 21"),
+                    "{e}"
+                );
+            }
+            assert!(
+                SamplerConfig::new(kind)
+                    .with_steps(21)
+                    .check_on(&vp)
+                    .is_ok()
+            );
+            assert!(
+                SamplerConfig::new(kind)
+                    .with_steps(5)
+                    .check_on(&NoiseProcess::Linear)
+                    .is_ok()
+            );
+            // At 21 steps the samples are finite (at 5 they were NaN).
+            let model = ExactMixtureScore::new(gaussian(), vp);
+            let cfg = SamplerConfig::new(kind).with_steps(21);
+            let out = sample(&model, &cfg, 200, 1, &device(), &mut |_, _| {});
+            assert!(out.samples.data.iter().all(|v| v.is_finite()), "{kind:?}");
+        }
+        assert!(
+            SamplerConfig::new(SamplerKind::Sde)
+                .with_steps(2)
+                .check_on(&vp)
+                .is_ok()
         );
     }
 

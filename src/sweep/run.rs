@@ -179,17 +179,14 @@ pub fn check(c: &RunConfig) -> Result<()> {
             c.sampling.noise_scale
         )));
     }
-    if let Some(nfe) = c.sampling.nfe {
-        if c.sampling.steps.is_some() {
-            return Err(SweepError::Config(
-                "give steps or nfe, not both (nfe sets every sampler's steps)".into(),
-            ));
-        }
-        for &kind in &c.sampling.samplers {
-            SamplerConfig::new(kind)
-                .with_nfe(nfe)
-                .map_err(|e| SweepError::Config(format!("nfe: {e}")))?;
-        }
+    if c.sampling.nfe.is_some() && c.sampling.steps.is_some() {
+        return Err(SweepError::Config(
+            "give steps or nfe, not both (nfe sets every sampler's steps)".into(),
+        ));
+    }
+    let process = c.model.process.process();
+    for cfg in sampler_configs(c)? {
+        cfg.check_on(&process).map_err(SweepError::Config)?;
     }
     if c.sampling.eta > 0.0 && !c.sampling.samplers.contains(&SamplerKind::Ddim) {
         return Err(SweepError::Config(format!(
@@ -217,6 +214,29 @@ pub fn check(c: &RunConfig) -> Result<()> {
     .check()
     .map_err(SweepError::Config)?;
     Ok(())
+}
+
+/// The samplers a run compares, as its sampling part sets them.
+fn sampler_configs(c: &RunConfig) -> Result<Vec<SamplerConfig>> {
+    c.sampling
+        .samplers
+        .iter()
+        .map(|&kind| {
+            let mut cfg = SamplerConfig::new(kind)
+                .with_eta(c.sampling.eta)
+                .with_noise_scale(c.sampling.noise_scale)
+                .with_grid(c.sampling.grid);
+            if let Some(steps) = c.sampling.steps {
+                cfg = cfg.with_steps(steps);
+            }
+            if let Some(nfe) = c.sampling.nfe {
+                cfg = cfg
+                    .with_nfe(nfe)
+                    .map_err(|e| SweepError::Config(format!("nfe: {e}")))?;
+            }
+            Ok(cfg)
+        })
+        .collect()
 }
 
 /// Runs `plan` to completion; writes its checkpoint into its run directory under the results
@@ -327,19 +347,8 @@ pub fn execute(
     };
     let reference = TidReference::new(&data, &eps, protocol)?;
     let mut samplers = Vec::with_capacity(c.sampling.samplers.len());
-    for (k, kind) in c.sampling.samplers.iter().enumerate() {
-        let mut cfg = SamplerConfig::new(*kind)
-            .with_eta(c.sampling.eta)
-            .with_noise_scale(c.sampling.noise_scale)
-            .with_grid(c.sampling.grid);
-        if let Some(steps) = c.sampling.steps {
-            cfg = cfg.with_steps(steps);
-        }
-        if let Some(nfe) = c.sampling.nfe {
-            cfg = cfg
-                .with_nfe(nfe)
-                .map_err(|e| SweepError::Config(format!("nfe: {e}")))?;
-        }
+    for (k, cfg) in sampler_configs(c)?.into_iter().enumerate() {
+        let kind = cfg.kind;
         let e = evaluate_sampler(
             &model,
             exact_ref,
