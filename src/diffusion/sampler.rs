@@ -998,19 +998,22 @@ mod tests {
         if x >= 0.0 { r } else { 2.0 - r }
     }
 
+    /// The CDF of a 1-D Gaussian mixture at `x`.
+    fn mixture_cdf(mix: &GaussianMixture, x: f64) -> f64 {
+        (0..mix.weights.len())
+            .map(|k| {
+                let z = (x - mix.means[k][0]) / (mix.stds[k] * std::f64::consts::SQRT_2);
+                mix.weights[k] * 0.5 * erfc(-z)
+            })
+            .sum::<f64>()
+    }
+
     /// The Wasserstein-1 distance of 1-D samples to a mixture, `∫ |F_n − F| dx`, on a grid of
     /// step 1e-4 over the samples' range (the mixture's CDF in closed form).
     fn w1_to_mixture(samples: &[f32], mix: &GaussianMixture) -> f64 {
         let mut xs: Vec<f64> = samples.iter().map(|&v| v as f64).collect();
         xs.sort_by(f64::total_cmp);
-        let cdf = |x: f64| {
-            (0..mix.weights.len())
-                .map(|k| {
-                    let z = (x - mix.means[k][0]) / (mix.stds[k] * std::f64::consts::SQRT_2);
-                    mix.weights[k] * 0.5 * erfc(-z)
-                })
-                .sum::<f64>()
-        };
+        let cdf = |x: f64| mixture_cdf(mix, x);
         let (lo, hi) = (xs[0].min(-3.0), xs[xs.len() - 1].max(3.0));
         let h = 1e-4;
         let mut below = 0;
@@ -1055,14 +1058,7 @@ mod tests {
             );
         }
         // The distance itself: ~0 for the mixture's own quantiles, and δ for them shifted by δ.
-        let cdf = |x: f64| {
-            (0..mix.weights.len())
-                .map(|k| {
-                    let z = (x - mix.means[k][0]) / (mix.stds[k] * std::f64::consts::SQRT_2);
-                    mix.weights[k] * 0.5 * erfc(-z)
-                })
-                .sum::<f64>()
-        };
+        let cdf = |x: f64| mixture_cdf(&mix, x);
         let n = 20_000;
         let quantiles: Vec<f64> = (0..n)
             .map(|i| {

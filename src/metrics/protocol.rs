@@ -198,21 +198,7 @@ impl TidReference {
     /// `m = min(points, n_train, n_generated)` generated points against the repeat's training
     /// subset (itself cut to `m` points at random when the generated set is smaller).
     pub fn measure(&self, generated: &Points) -> Result<Vec<TidEstimate>, TidError> {
-        let d = self.subsets[0].d;
-        if generated.d != d {
-            return Err(TidError::DimensionMismatch {
-                train: d,
-                generated: generated.d,
-            });
-        }
-        let m = self.points().min(generated.n);
-        if m < 2 {
-            return Err(TidError::TooFewPoints {
-                what: "the generated set",
-                n: generated.n,
-                k: 1,
-            });
-        }
+        let m = self.subset_size(generated, 1)?;
         let k = self.protocol.k.for_points(m)?;
         let per_repeat: Vec<Vec<TidPoint>> = (0..self.protocol.repeats)
             .map(|r| {
@@ -260,9 +246,9 @@ impl TidReference {
 }
 
 impl TidReference {
-    /// Precision, recall, density, coverage (k-NN balls of [`PRDC_K`]) and the energy distance
-    /// of `generated` on the same subsets TID compares, averaged over the repeats.
-    pub fn reference_metrics(&self, generated: &Points) -> Result<ReferenceMetrics, TidError> {
+    /// The size `m = min(points, n_generated)` of both subsets of every repeat, checked: the
+    /// generated set lives in the training set's space and `m > k`.
+    fn subset_size(&self, generated: &Points, k: usize) -> Result<usize, TidError> {
         let d = self.subsets[0].d;
         if generated.d != d {
             return Err(TidError::DimensionMismatch {
@@ -271,13 +257,20 @@ impl TidReference {
             });
         }
         let m = self.points().min(generated.n);
-        if m <= PRDC_K {
+        if m <= k {
             return Err(TidError::TooFewPoints {
                 what: "the generated set",
                 n: generated.n,
-                k: PRDC_K,
+                k,
             });
         }
+        Ok(m)
+    }
+
+    /// Precision, recall, density, coverage (k-NN balls of [`PRDC_K`]) and the energy distance
+    /// of `generated` on the same subsets TID compares, averaged over the repeats.
+    pub fn reference_metrics(&self, generated: &Points) -> Result<ReferenceMetrics, TidError> {
+        let m = self.subset_size(generated, PRDC_K)?;
         let per_repeat: Vec<ReferenceMetrics> = (0..self.protocol.repeats)
             .map(|r| {
                 let g = generated.subset(m, subset_seed(self.protocol.seed, GENERATED, r));

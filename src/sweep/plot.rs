@@ -716,6 +716,44 @@ mod tests {
     use super::*;
     use crate::sweep::{SamplerResult, SweepSpec};
 
+    /// A fake result of planned run `p`: its samplers' TID at one radius `eps` (from
+    /// `tid(p)`), the MAE bands, and an error correlation of 0.5 when `corr`.
+    fn fake(
+        p: crate::sweep::PlannedRun,
+        samplers: &[&str],
+        eps: f64,
+        tid: f64,
+        mae: (Option<f64>, Option<f64>),
+        corr: bool,
+    ) -> RunResult {
+        RunResult {
+            index: p.index,
+            id: p.id.clone(),
+            params: p.params.clone(),
+            iterations: 1,
+            final_loss: None,
+            train_seconds: 0.0,
+            mae_low: mae.0,
+            mae_high: mae.1,
+            diverged: None,
+            samplers: samplers
+                .iter()
+                .map(|name| SamplerResult {
+                    name: name.to_string(),
+                    steps: 1,
+                    nfe: None,
+                    reference: None,
+                    seconds: 0.0,
+                    tid: vec![crate::metrics::TidEstimate::fixture(eps, tid)],
+                    error_correlation: corr.then_some(0.5),
+                })
+                .collect(),
+            eps_nn_scale: None,
+            trained_by: None,
+            config: p.config,
+        }
+    }
+
     #[test]
     fn figures_average_over_seeds_and_are_drawn() {
         let spec = SweepSpec::parse(
@@ -726,31 +764,10 @@ mod tests {
             .expand()
             .unwrap()
             .into_iter()
-            .map(|p| RunResult {
-                index: p.index,
-                id: p.id.clone(),
-                params: p.params.clone(),
-                iterations: 1,
-                final_loss: None,
-                train_seconds: 0.0,
-                mae_low: Some(0.1 * p.config.seed as f64),
-                mae_high: None,
-                diverged: None,
-                samplers: vec![SamplerResult {
-                    name: "ode".into(),
-                    steps: 1,
-                    nfe: None,
-                    reference: None,
-                    seconds: 0.0,
-                    tid: vec![crate::metrics::TidEstimate::fixture(
-                        0.1,
-                        p.config.model.width.unwrap() as f64 + p.config.seed as f64,
-                    )],
-                    error_correlation: None,
-                }],
-                eps_nn_scale: None,
-                trained_by: None,
-                config: p.config,
+            .map(|p| {
+                let tid = p.config.model.width.unwrap() as f64 + p.config.seed as f64;
+                let mae = (Some(0.1 * p.config.seed as f64), None);
+                fake(p, &["ode"], 0.1, tid, mae, false)
             })
             .collect();
         assert_eq!(x_field(&results).as_deref(), Some("width"));
@@ -804,31 +821,9 @@ mod tests {
             .expand()
             .unwrap()
             .into_iter()
-            .map(|p| RunResult {
-                index: p.index,
-                id: p.id.clone(),
-                params: p.params.clone(),
-                iterations: 1,
-                final_loss: None,
-                train_seconds: 0.0,
-                mae_low: Some(0.1),
-                mae_high: Some(0.2 + p.index as f64),
-                diverged: None,
-                samplers: ["ode", "sde"]
-                    .iter()
-                    .map(|name| SamplerResult {
-                        name: name.to_string(),
-                        steps: 1,
-                        nfe: None,
-                        reference: None,
-                        seconds: 0.0,
-                        tid: vec![crate::metrics::TidEstimate::fixture(0.1, p.index as f64)],
-                        error_correlation: Some(0.5),
-                    })
-                    .collect(),
-                eps_nn_scale: None,
-                trained_by: None,
-                config: p.config,
+            .map(|p| {
+                let (index, mae) = (p.index as f64, (Some(0.1), Some(0.2 + p.index as f64)));
+                fake(p, &["ode", "sde"], 0.1, index, mae, true)
             })
             .collect();
         assert_eq!(x_field(&results), None);
