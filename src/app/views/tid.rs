@@ -27,8 +27,10 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
             .iter()
             .find_map(|(_, c)| c.first())
             .map_or(String::new(), |e| format!(
-                ", on {} random points of each set, {} repeats",
-                e.points, e.repeats
+                ", on {} random points of each set, {} repeats, Hill k = {}",
+                e.points,
+                e.repeats,
+                e.k.map_or("?".into(), |k| k.to_string())
             ))
     ));
     ui.horizontal(|ui| {
@@ -38,11 +40,55 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
                 .text("ε of interest"),
         );
     });
-    let h = ui.available_height() - 120.0;
+    // Room below the plot for the TID table and the reference metrics' table (a header and a
+    // row per sampler each).
+    let rows = tid.curves.len() as f32 + 1.0;
+    let tables = if tid.reference.is_empty() { 1.0 } else { 2.0 };
+    let h = ui.available_height() - tables * (rows * 21.0 + 12.0) - 8.0;
     let curves: Vec<(SamplerKind, &[TidEstimate])> =
         tid.curves.iter().map(|(k, c)| (*k, c.as_slice())).collect();
     tid_plot(ui, "tid", "ε", h.max(150.0), vs.eps_marked, &curves);
     tid_table(ui, "tid_table", vs.eps_marked, &curves);
+    reference_table(ui, &tid.reference);
+}
+
+/// Precision, recall, density, coverage and the energy distance of every sampler, beside
+/// TID: do they see what TID sees?
+fn reference_table(ui: &mut Ui, rows: &[(SamplerKind, crate::metrics::ReferenceMetrics)]) {
+    if rows.is_empty() {
+        return;
+    }
+    ui.add_space(4.0);
+    egui::Grid::new("reference_table")
+        .striped(true)
+        .show(ui, |ui| {
+            ui.strong("sampler");
+            for h in [
+                "precision",
+                "recall",
+                "density",
+                "coverage",
+                "energy distance",
+            ] {
+                ui.strong(h);
+            }
+            ui.end_row();
+            for (kind, m) in rows {
+                ui.colored_label(sampler_color(*kind), sampler_label(*kind));
+                for v in [m.precision, m.recall, m.density, m.coverage] {
+                    ui.label(format!("{v:.3}"));
+                }
+                ui.label(format!("{:.4}", m.energy_distance));
+                ui.end_row();
+            }
+        })
+        .response
+        .on_hover_text(format!(
+            "Naeem et al. 2020 (k-NN balls of {}) and the energy distance, on TID's subsets: \
+             precision and density (fidelity), recall and coverage (diversity); energy 0 for \
+             equal laws",
+            crate::metrics::PRDC_K
+        ));
 }
 
 /// TID(ε) curves of several samplers: the mean over repeats (filled markers; hollow where the

@@ -293,12 +293,17 @@ impl Analysis {
             k: s.k,
         };
         let mut curves = Vec::with_capacity(outputs.len());
+        let mut metrics = Vec::with_capacity(outputs.len());
         match TidReference::new(&ctx.data, &s.eps, protocol) {
             Ok(reference) => {
                 for (cfg, gen_set) in s.samplers.iter().zip(&outputs) {
                     match reference.measure(gen_set) {
                         Ok(c) => curves.push((cfg.kind, c)),
                         Err(e) => self.emit(AnalysisEvent::Error(format!("TID: {e}")))?,
+                    }
+                    self.checkpoint()?;
+                    if let Ok(m) = reference.reference_metrics(gen_set) {
+                        metrics.push((cfg.kind, m));
                     }
                 }
             }
@@ -308,6 +313,7 @@ impl Analysis {
             generation,
             iteration,
             curves,
+            reference: metrics,
         })))?;
         self.emit(AnalysisEvent::Finished {
             seconds: start.elapsed().as_secs_f64(),
@@ -445,6 +451,11 @@ mod tests {
         assert_eq!(samples[0].paths[..20], samples[1].paths[..20]);
         let t = tid.expect("tid");
         assert_eq!(t.curves.len(), 2);
+        // Beside TID, every sampler's reference metrics, on the same subsets.
+        assert_eq!(t.reference.len(), 2);
+        for (_, m) in &t.reference {
+            assert!((0.0..=1.0).contains(&m.coverage) && m.energy_distance.is_finite());
+        }
         let start = Instant::now();
         drop(h);
         assert!(

@@ -101,6 +101,9 @@ pub struct TidCurves {
     pub iteration: u64,
     /// One curve per sampler (mean ± std over the protocol's repeats).
     pub curves: Vec<(SamplerKind, Vec<TidEstimate>)>,
+    /// Precision, recall, density, coverage and the energy distance of each sampler, on the
+    /// same subsets (means over repeats).
+    pub reference: Vec<(SamplerKind, crate::metrics::ReferenceMetrics)>,
 }
 
 /// Evenly spaced values from `lo` to `hi`, `n ≥ 2` of them, at cell centres when `centres`.
