@@ -362,6 +362,18 @@ fn exact_model(spec: &DatasetSpec, process: NoiseProcess) -> Result<ExactMixture
     Ok(ExactMixtureScore::new(mix, process))
 }
 
+/// A sampler setting out of range, as a CLI error naming its flag: `--steps: pc on vp needs…`,
+/// and for too few Langevin steps, the number to give.
+pub(crate) fn sampler_flag_error(e: crate::diffusion::SamplerError) -> anyhow::Error {
+    let hint = match &e {
+        crate::diffusion::SamplerError::TooFewLangevinSteps { need, .. } => {
+            format!(": give --steps {need} or more")
+        }
+        _ => String::new(),
+    };
+    anyhow::anyhow!("--{}: {e}{hint}", e.setting())
+}
+
 /// Samples with a progress bar; returns the output and the wall time.
 fn run_sampler(
     model: &dyn EpsilonModel,
@@ -421,7 +433,7 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
         );
     }
     cfg.record_trajectory = a.trajectory.is_some();
-    cfg.check_on(&model.process()).map_err(anyhow::Error::msg)?;
+    cfg.check_on(&model.process()).map_err(sampler_flag_error)?;
     let d = model.dim() as u128;
     let states = if cfg.record_trajectory {
         cfg.steps as u128 + 1

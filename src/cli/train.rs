@@ -265,7 +265,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
                 cfg = cfg.with_nfe(nfe).context("--nfe")?;
             }
             cfg.check_on(&ckpt.meta.net.process)
-                .map_err(anyhow::Error::msg)?;
+                .map_err(super::sampler_flag_error)?;
             configs.push(cfg);
         }
     }

@@ -98,6 +98,69 @@ impl SamplerKind {
     }
 }
 
+/// A sampler setting outside its valid range. The message names the setting as the library
+/// knows it; a front end names its flag or key ([`SamplerError::setting`]).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SamplerError {
+    /// Zero steps.
+    #[error("{sampler} needs at least 1 step")]
+    NoSteps {
+        /// The sampler's name.
+        sampler: &'static str,
+    },
+    /// γ < 0 or not finite.
+    #[error(
+        "the SDE's noise scale γ must be finite and ≥ 0 (0: the ODE, 1: the reverse SDE; got {0})"
+    )]
+    NoiseScale(f64),
+    /// η outside [0, 1].
+    #[error("DDIM's η must be in [0, 1] (0: deterministic DDIM, 1: ancestral; got {0})")]
+    Eta(f64),
+    /// A Langevin sampler without corrector steps.
+    #[error("{sampler} needs at least 1 corrector step per level (its Langevin steps)")]
+    NoCorrectorSteps {
+        /// The sampler's name.
+        sampler: &'static str,
+    },
+    /// A Langevin snr that is not finite and positive.
+    #[error("{sampler} needs a finite snr > 0 (got {snr})")]
+    Snr {
+        /// The sampler's name.
+        sampler: &'static str,
+        /// The snr given.
+        snr: f64,
+    },
+    /// A Langevin sampler on VP with `N ≤ β_max` steps: its step would be NaN.
+    #[error(
+        "{sampler} on vp needs at least {need} steps (its Langevin step has a = 1 − β(t)/N, \
+         negative for N = {steps} at β_max = {beta_max}, and every sample would be NaN)"
+    )]
+    TooFewLangevinSteps {
+        /// The sampler's name.
+        sampler: &'static str,
+        /// The steps given.
+        steps: usize,
+        /// The fewest that work.
+        need: usize,
+        /// The process' β_max.
+        beta_max: f64,
+    },
+}
+
+impl SamplerError {
+    /// The setting at fault, as the CLI's flags and the sweep files' keys spell it
+    /// (`steps`, `noise-scale`, `eta`, `corrector-steps`, `snr`).
+    pub fn setting(&self) -> &'static str {
+        match self {
+            Self::NoSteps { .. } | Self::TooFewLangevinSteps { .. } => "steps",
+            Self::NoiseScale(_) => "noise-scale",
+            Self::Eta(_) => "eta",
+            Self::NoCorrectorSteps { .. } => "corrector-steps",
+            Self::Snr { .. } => "snr",
+        }
+    }
+}
+
 /// A budget of network evaluations below one step of a sampler.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -241,41 +304,29 @@ impl SamplerConfig {
     /// Langevin samplers (predictor–corrector, annealed Langevin) at least one corrector step
     /// and a finite, positive snr (the step size is `2 (snr ‖z‖ / ‖s‖)²`, so snr ≤ 0 or NaN
     /// makes a zero or undefined step). The message names the flag.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), SamplerError> {
+        let sampler = self.kind.name();
         if self.steps == 0 {
-            return Err(format!(
-                "--steps must be at least 1 for {}",
-                self.kind.name()
-            ));
+            return Err(SamplerError::NoSteps { sampler });
         }
         if !(self.noise_scale.is_finite() && self.noise_scale >= 0.0) {
-            return Err(format!(
-                "--noise-scale must be finite and ≥ 0 (0: the ODE, 1: the reverse SDE; got {})",
-                self.noise_scale
-            ));
+            return Err(SamplerError::NoiseScale(self.noise_scale));
         }
         if !(self.eta.is_finite() && (0.0..=1.0).contains(&self.eta)) {
-            return Err(format!(
-                "--eta must be in [0, 1] (0: deterministic DDIM, 1: ancestral; got {})",
-                self.eta
-            ));
+            return Err(SamplerError::Eta(self.eta));
         }
         if matches!(
             self.kind,
             SamplerKind::PredictorCorrector | SamplerKind::AnnealedLangevin
         ) {
             if self.corrector_steps == 0 {
-                return Err(format!(
-                    "--corrector-steps must be at least 1 for {} (its Langevin steps per level)",
-                    self.kind.name()
-                ));
+                return Err(SamplerError::NoCorrectorSteps { sampler });
             }
             if !(self.snr.is_finite() && self.snr > 0.0) {
-                return Err(format!(
-                    "--snr must be finite and > 0 for {} (got {})",
-                    self.kind.name(),
-                    self.snr
-                ));
+                return Err(SamplerError::Snr {
+                    sampler,
+                    snr: self.snr,
+                });
             }
         }
         Ok(())
@@ -285,7 +336,7 @@ impl SamplerConfig {
     /// `a = 1 − β(t)/N` (Song et al.'s corrector), which must stay positive for the step size
     /// `2a(snr‖z‖/‖g‖)²` to have a square root, so they need `N > β_max` steps (21 at the
     /// paper's β_max = 20); below, every sample would be NaN.
-    pub fn check_on(&self, p: &super::NoiseProcess) -> Result<(), String> {
+    pub fn check_on(&self, p: &super::NoiseProcess) -> Result<(), SamplerError> {
         self.check()?;
         let langevin = matches!(
             self.kind,
@@ -294,14 +345,12 @@ impl SamplerConfig {
         if let (true, super::NoiseProcess::Vp { beta_max, .. }) = (langevin, p)
             && self.steps as f64 <= *beta_max
         {
-            let need = beta_max.floor() as usize + 1;
-            return Err(format!(
-                "{} on vp needs at least {need} steps (its Langevin step has a = 1 − β(t)/N, \
-                 negative for N = {} at β_max = {beta_max}, and every sample would be NaN): \
-                 give --steps {need} or more",
-                self.kind.name(),
-                self.steps
-            ));
+            return Err(SamplerError::TooFewLangevinSteps {
+                sampler: self.kind.name(),
+                steps: self.steps,
+                need: beta_max.floor() as usize + 1,
+                beta_max: *beta_max,
+            });
         }
         Ok(())
     }
@@ -626,10 +675,9 @@ mod tests {
                     .with_steps(steps)
                     .check_on(&vp)
                     .unwrap_err();
-                assert!(
-                    e.contains("at least 21 steps") && e.contains("--steps 21"),
-                    "{e}"
-                );
+                assert_eq!(e.setting(), "steps");
+                let e = e.to_string();
+                assert!(e.contains("at least 21 steps") && !e.contains("--"), "{e}");
             }
             assert!(
                 SamplerConfig::new(kind)
@@ -782,7 +830,7 @@ mod tests {
         for bad in [-0.5, f64::NAN, f64::INFINITY] {
             let cfg = SamplerConfig::new(SamplerKind::Sde).with_noise_scale(bad);
             assert!(
-                cfg.check().unwrap_err().contains("--noise-scale"),
+                cfg.check().unwrap_err().setting() == "noise-scale",
                 "γ = {bad}"
             );
         }
@@ -839,7 +887,11 @@ mod tests {
         assert_eq!(from(1.0, 1).data, from(1.0, 1).data);
         for bad in [-0.1, 1.5, f64::NAN] {
             let cfg = SamplerConfig::new(SamplerKind::Ddim).with_eta(bad);
-            assert!(cfg.check().unwrap_err().contains("--eta"), "η = {bad}");
+            let e = cfg.check().unwrap_err();
+            assert!(
+                matches!(e, SamplerError::Eta(_)) && e.setting() == "eta",
+                "η = {bad}"
+            );
         }
     }
 

@@ -186,7 +186,8 @@ pub fn check(c: &RunConfig) -> Result<()> {
     }
     let process = c.model.process.process();
     for cfg in sampler_configs(c)? {
-        cfg.check_on(&process).map_err(SweepError::Config)?;
+        cfg.check_on(&process)
+            .map_err(|e| SweepError::Config(format!("{}: {e}", e.setting().replace('-', "_"))))?;
     }
     if c.sampling.eta > 0.0 && !c.sampling.samplers.contains(&SamplerKind::Ddim) {
         return Err(SweepError::Config(format!(
