@@ -1,6 +1,7 @@
 //! The headless command line: the same engine as the app, no window.
 
 mod images;
+mod kernels;
 mod speed;
 mod sweep;
 mod train;

@@ -28,6 +28,11 @@ pub struct SpeedArgs {
     /// batch 4 and 32 (about a minute).
     #[arg(long)]
     pub unet: bool,
+    /// Instead, measure the fused CPU path's kernels: the core's FMA peak, the GFLOP/s of each
+    /// GEMM kernel on every product of configs A and B, and one training step's split
+    /// (forward, backward, Adam).
+    #[arg(long)]
+    pub kernels: bool,
 }
 
 /// A recipe of the paper's settings on `dataset` with `n` points (CPU).
@@ -58,9 +63,14 @@ fn ms_per_iter(recipe: &RunRecipe, warm: u64, iters: u64) -> Result<(f64, crate:
 
 /// Runs `speed`.
 pub fn speed_cmd(a: SpeedArgs) -> Result<()> {
+    if a.kernels {
+        super::kernels::kernels_report();
+        return Ok(());
+    }
     let q = a.quick;
     let dev = DeviceChoice::Cpu.resolve();
     println!("build: {}; {}", build_profile(), dev.description);
+    println!("CPU: {}", super::kernels::cpu_name());
     println!("{:<44} {:>14}", "work", "this machine");
     let (iters_a, iters_b) = if q { (100, 5) } else { (1000, 30) };
     let (a_ms, trainer) =

@@ -6,6 +6,7 @@ pub mod infer;
 pub mod mlp;
 pub mod net;
 pub mod packed;
+pub mod sgemm;
 
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointMeta, DataSource, LossPoint, StrictLoadError,
