@@ -33,10 +33,15 @@ pub struct SpeedArgs {
     /// (forward, backward, Adam).
     #[arg(long)]
     pub kernels: bool,
+    /// Where to run. On a GPU (`--device gpu`, burn's wgpu backend) `speed` times what runs
+    /// there: config B training, score_sde's CIFAR-shape U-Net at batch 32 to 256, and what a
+    /// 2,000-image study would cost (`tools/gpu_check.sh` runs this on a bare GPU machine).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
 }
 
-/// A recipe of the paper's settings on `dataset` with `n` points (CPU).
-fn paper_recipe(dataset: DatasetSpec, n: usize) -> RunRecipe {
+/// A recipe of the paper's settings on `dataset` with `n` points, on `device`.
+fn paper_recipe(dataset: DatasetSpec, n: usize, device: DeviceChoice) -> RunRecipe {
     RunRecipe {
         data: DataSource::Synthetic {
             dataset,
@@ -46,7 +51,7 @@ fn paper_recipe(dataset: DatasetSpec, n: usize) -> RunRecipe {
         model: ModelChoice::default(),
         training: TrainingPart::default(),
         seed: 0,
-        device: DeviceChoice::Cpu,
+        device,
     }
 }
 
@@ -68,19 +73,25 @@ pub fn speed_cmd(a: SpeedArgs) -> Result<()> {
         return Ok(());
     }
     let q = a.quick;
-    let dev = DeviceChoice::Cpu.resolve();
+    let dev = a.device.resolve();
     println!("build: {}; {}", build_profile(), dev.description);
     println!("CPU: {}", super::kernels::cpu_name());
+    if !dev.is_cpu {
+        return gpu_rows(a.device, &dev.device, q);
+    }
     println!("{:<44} {:>14}", "work", "this machine");
     let (iters_a, iters_b) = if q { (100, 5) } else { (1000, 30) };
-    let (a_ms, trainer) =
-        ms_per_iter(&paper_recipe(DatasetSpec::Chessboard, 500_000), 20, iters_a)?;
+    let (a_ms, trainer) = ms_per_iter(
+        &paper_recipe(DatasetSpec::Chessboard, 500_000, DeviceChoice::Cpu),
+        20,
+        iters_a,
+    )?;
     println!(
         "{:<44} {:>10.3} ms/iter",
         "config A training (3 x 100, batch 2,000)", a_ms
     );
     let mog = DatasetSpec::Mog { dim: 10, std: 0.1 };
-    let (b_ms, _) = ms_per_iter(&paper_recipe(mog, 50_000), 3, iters_b)?;
+    let (b_ms, _) = ms_per_iter(&paper_recipe(mog, 50_000, DeviceChoice::Cpu), 3, iters_b)?;
     println!(
         "{:<44} {:>10.1} ms/iter",
         "config B training (2 x 1000, batch 2,000)", b_ms
@@ -117,43 +128,96 @@ pub fn speed_cmd(a: SpeedArgs) -> Result<()> {
     Ok(())
 }
 
+/// `speed` on a GPU: config B training on burn's autodiff, the CIFAR-shape U-Net's forward
+/// passes at batch 32 to 256 (`quick`: batch 8 only, for a software adapter), and the cost of
+/// a 2,000-image study (ODE at 100 steps and SDE at 1,000: 2.2 M forward passes) at the best
+/// batch.
+fn gpu_rows(choice: DeviceChoice, device: &burn::tensor::Device, quick: bool) -> Result<()> {
+    println!("{:<44} {:>14}", "work", "this device");
+    let mog = DatasetSpec::Mog { dim: 10, std: 0.1 };
+    let iters = if quick { 3 } else { 30 };
+    let (b_ms, _) = ms_per_iter(&paper_recipe(mog, 50_000, choice), 2, iters)?;
+    println!(
+        "{:<44} {:>10.1} ms/iter",
+        "config B training (2 x 1000, batch 2,000)", b_ms
+    );
+    let batches: &[usize] = if quick { &[8] } else { &[32, 64, 128, 256] };
+    let mut best = 0.0f64;
+    for &batch in batches {
+        let per_s = unet_forward_rate(&cifar_unet(), batch, if quick { 1 } else { 3 }, device);
+        best = best.max(per_s);
+        println!(
+            "{:<44} {:>10.1} forward passes/s",
+            format!("U-Net, CIFAR shape, batch {batch}"),
+            per_s
+        );
+    }
+    let passes = 2000.0 * (100.0 + 1000.0);
+    println!(
+        "{:<44} {:>10.1} min (2.2 M forward passes at {best:.1}/s)",
+        "2,000-image study (ODE 100 + SDE 1,000 steps)",
+        passes / best / 60.0
+    );
+    Ok(())
+}
+
+/// score_sde's DDPM at the CIFAR-10 shape (nf 128, ch_mult (1, 2, 2, 2)).
+fn cifar_unet() -> crate::images::UNetConfig {
+    crate::images::UNetConfig {
+        ch_mult: vec![1, 2, 2, 2],
+        ..crate::images::UNetConfig::default()
+    }
+}
+
+/// Forward passes per second of a U-Net of `config` (random weights) at `batch`: one Euler
+/// step of `sample_images` per repetition, after one untimed (shader compilation, buffers).
+fn unet_forward_rate(
+    config: &crate::images::UNetConfig,
+    batch: usize,
+    reps: usize,
+    device: &burn::tensor::Device,
+) -> f64 {
+    use crate::images::analysis::sample_images;
+    use crate::images::{UNet, image_shape};
+    let net = UNet::init(config, 0, device);
+    let shape = image_shape(&net);
+    let cfg = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(1);
+    let never = AtomicBool::new(false);
+    let step = || {
+        sample_images(
+            &net,
+            &cfg,
+            batch,
+            0,
+            batch,
+            shape,
+            device,
+            &mut |_, _| {},
+            &never,
+        )
+    };
+    let _ = step();
+    let start = Instant::now();
+    for _ in 0..reps {
+        let _ = step();
+    }
+    (batch * reps) as f64 / start.elapsed().as_secs_f64()
+}
+
 /// Forward passes per second of score_sde's DDPM (one Euler step of `sample_images`, which is
 /// one forward pass per image plus the update), and what that makes of 100-step sampling.
 fn unet_rows(device: &burn::tensor::Device) {
-    use crate::images::analysis::sample_images;
-    use crate::images::{UNet, UNetConfig, image_shape};
-    let cifar = UNetConfig {
-        ch_mult: vec![1, 2, 2, 2],
-        ..UNetConfig::default()
-    };
     for (name, config, batch, reps) in [
-        ("small 16x16 demo shape", UNetConfig::small(), 32, 10),
-        ("CIFAR shape, nf 128, (1, 2, 2, 2)", cifar.clone(), 4, 3),
-        ("CIFAR shape, nf 128, (1, 2, 2, 2)", cifar, 32, 1),
+        (
+            "small 16x16 demo shape",
+            crate::images::UNetConfig::small(),
+            32,
+            10,
+        ),
+        ("CIFAR shape, nf 128, (1, 2, 2, 2)", cifar_unet(), 4, 3),
+        ("CIFAR shape, nf 128, (1, 2, 2, 2)", cifar_unet(), 32, 1),
     ] {
-        let net = UNet::init(&config, 0, device);
-        let shape = image_shape(&net);
-        let cfg = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(1);
-        let never = AtomicBool::new(false);
-        let step = || {
-            sample_images(
-                &net,
-                &cfg,
-                batch,
-                0,
-                batch,
-                shape,
-                device,
-                &mut |_, _| {},
-                &never,
-            )
-        };
-        let _ = step();
-        let start = Instant::now();
-        for _ in 0..reps {
-            let _ = step();
-        }
-        let per_s = (batch * reps) as f64 / start.elapsed().as_secs_f64();
+        let per_s = unet_forward_rate(&config, batch, reps, device);
         println!(
             "{:<44} {:>10.1} forward passes/s at batch {batch} ({:.2} images/s at 100 steps)",
             format!("U-Net, {name}"),
