@@ -2,7 +2,7 @@
 
 use clap::Parser;
 
-/// Runs the command; an error is printed as one `error: …` line with its causes (no
+/// Runs the command; an error is printed as one `error: …` line with its causes, each once (no
 /// backtrace, whatever `RUST_BACKTRACE` says: the message is for the user) and exit status 1.
 fn main() -> std::process::ExitCode {
     // Output piped into a reader that stops early (`| head`) ends the process as it ends other
@@ -15,7 +15,7 @@ fn main() -> std::process::ExitCode {
     match collapse_explorer::cli::run(collapse_explorer::cli::Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", collapse_explorer::cli::error_line(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -903,3 +903,72 @@ fn nonsense_sizes_are_clear_errors() {
         );
     }
 }
+
+/// Every error case the CLI is known to meet ends with a non-zero exit and one `error:` line
+/// in which no text appears twice (each layer adds context without repeating its source).
+#[test]
+fn errors_are_one_line_with_no_repeated_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_csv = dir.path().join("bad.csv");
+    std::fs::write(&bad_csv, "x,y\n1,2\nfoo,3\n").unwrap();
+    let not_npy = dir.path().join("d3.npy");
+    std::fs::write(&not_npy, b"\x93NUMPY\x01\x00garbage").unwrap();
+    let out = dir.path().join("out");
+    let d = dir.path().to_str().unwrap();
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "train".into(),
+            "--data".into(),
+            bad_csv.to_str().unwrap().into(),
+            "--iters".into(),
+            "1".into(),
+        ],
+        vec![
+            "train".into(),
+            "--data".into(),
+            not_npy.to_str().unwrap().into(),
+            "--iters".into(),
+            "1".into(),
+        ],
+        vec![
+            "train".into(),
+            "--data".into(),
+            format!("{d}/missing.csv"),
+            "--iters".into(),
+            "1".into(),
+        ],
+        vec!["sample".into(), "--model".into(), d.into()],
+        vec![
+            "sample".into(),
+            "--dataset".into(),
+            "mog1d".into(),
+            "--model".into(),
+            "exact".into(),
+            "--sampler".into(),
+            "pc".into(),
+            "--steps".into(),
+            "5".into(),
+            "--n".into(),
+            "10".into(),
+        ],
+    ];
+    for args in cases {
+        let o = bin().args(&args).arg("--out").arg(&out).output().unwrap();
+        assert!(!o.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
+        let segments: Vec<&str> = errors[0]["error:".len()..]
+            .split(": ")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        for (i, s) in segments.iter().enumerate() {
+            assert!(
+                !segments[i + 1..].contains(s),
+                "{args:?}: '{s}' repeats in {}",
+                errors[0]
+            );
+        }
+    }
+}

@@ -299,6 +299,23 @@ pub struct DemoArgs {
     pub seed: u64,
 }
 
+/// An error and its causes as one line, `outer: cause: root`, each text once: a layer whose
+/// message already quotes its source's text (a `thiserror` variant written `"…: {0}"` with
+/// `#[from]`) does not get that text appended again. Without this, `train --data bad.csv`
+/// said "bad.csv: line 3: 'foo' is not a number (…): bad.csv: line 3: 'foo' is not a number
+/// (…)".
+pub fn error_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
