@@ -62,23 +62,24 @@ impl ExplorerState {
         };
     }
 
-    /// Folds a trainer event in.
+    /// Folds a trainer event in; events of another generation (a run since restarted) are
+    /// dropped, so a late progress or pause of the old run cannot change the new one.
     pub fn apply_train(&mut self, e: TrainEvent) {
+        if e.generation() != self.generation {
+            return;
+        }
         match e {
             TrainEvent::Ready {
-                device,
-                fast_path,
-                generation,
+                device, fast_path, ..
             } => {
-                if generation == self.generation {
-                    self.device = device;
-                    self.fast_path = fast_path;
-                }
+                self.device = device;
+                self.fast_path = fast_path;
             }
             TrainEvent::Progress {
                 iteration,
                 loss,
                 iters_per_sec,
+                ..
             } => {
                 self.iteration = iteration;
                 self.iters_per_sec = if self.iters_per_sec > 0.0 {
@@ -91,18 +92,15 @@ impl ExplorerState {
             TrainEvent::Paused {
                 iteration,
                 finished,
+                ..
             } => {
                 self.iteration = iteration;
                 self.running = false;
                 self.finished = finished;
             }
-            TrainEvent::Diverged(msg) => {
+            TrainEvent::Diverged { message, .. } | TrainEvent::Error { message, .. } => {
                 self.running = false;
-                self.message = Some(msg);
-            }
-            TrainEvent::Error(msg) => {
-                self.running = false;
-                self.message = Some(msg);
+                self.message = Some(message);
             }
         }
     }
@@ -223,12 +221,14 @@ mod tests {
         });
         for i in 1..=3 {
             s.apply_train(TrainEvent::Progress {
+                generation: 0,
                 iteration: i * 10,
                 loss: 1.0 / i as f64,
                 iters_per_sec: 100.0,
             });
         }
         s.apply_train(TrainEvent::Progress {
+            generation: 0,
             iteration: 40,
             loss: f64::NAN,
             iters_per_sec: 100.0,
@@ -237,8 +237,51 @@ mod tests {
         assert_eq!(s.device, "CPU");
         assert_eq!(s.losses.points().len(), 3, "a NaN loss is not plotted");
         assert!((s.iters_per_sec - 100.0).abs() < 1e-9);
-        s.apply_train(TrainEvent::Diverged("diverged at 41".into()));
+        s.apply_train(TrainEvent::Diverged {
+            generation: 0,
+            message: "diverged at 41".into(),
+        });
         assert_eq!(s.message.as_deref(), Some("diverged at 41"));
+        assert!(!s.running);
+    }
+
+    /// The restart race: the old run's last progress, pause and error arrive after the app has
+    /// reset into the next generation, and change nothing; the new run's events apply.
+    #[test]
+    fn a_restarted_run_ignores_the_old_runs_late_events() {
+        let mut s = ExplorerState::default();
+        s.reset(1);
+        s.running = true;
+        s.apply_train(TrainEvent::Progress {
+            generation: 0,
+            iteration: 900,
+            loss: 0.5,
+            iters_per_sec: 100.0,
+        });
+        s.apply_train(TrainEvent::Paused {
+            generation: 0,
+            iteration: 900,
+            finished: true,
+        });
+        s.apply_train(TrainEvent::Error {
+            generation: 0,
+            message: "old".into(),
+        });
+        assert_eq!(s.iteration, 0, "a stale progress moved the new run");
+        assert!(s.losses.points().is_empty());
+        assert!(s.running && !s.finished && s.message.is_none());
+        s.apply_train(TrainEvent::Progress {
+            generation: 1,
+            iteration: 10,
+            loss: 0.7,
+            iters_per_sec: 100.0,
+        });
+        s.apply_train(TrainEvent::Paused {
+            generation: 1,
+            iteration: 10,
+            finished: false,
+        });
+        assert_eq!(s.iteration, 10);
         assert!(!s.running);
     }
 
@@ -275,6 +318,7 @@ mod tests {
         let mut s = ExplorerState::default();
         for i in 0..(3 * MAX_LOSS_POINTS as u64) {
             s.apply_train(TrainEvent::Progress {
+                generation: 0,
                 iteration: i,
                 loss: 1.0,
                 iters_per_sec: 1.0,

@@ -18,7 +18,7 @@ pub use recipe::{
 pub use spec::{DataPart, EvaluationPart, ModelChoice, RunSpec, SamplingPart, TrainingPart};
 pub use trainer::{TrainConfig, TrainError, Trainer};
 pub use worker::{
-    PublishSettings, Snapshot, SnapshotSlot, TrainCommand, TrainEvent, TrainerHandle,
+    Generation, PublishSettings, Snapshot, SnapshotSlot, TrainCommand, TrainEvent, TrainerHandle,
 };
 
 /// The message of a caught panic (`String` or `&str` payloads), for error events.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded};
+use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TryRecvError, TrySendError, bounded};
 
 use super::{TrainConfig, TrainError, Trainer};
 use crate::data::Points;
@@ -29,10 +29,20 @@ pub enum TrainCommand {
     /// Change the learning rate.
     SetLr(f64),
     /// Throw the run away and set up a new one (paused).
-    Reset(Box<TrainConfig>, Arc<Points>),
+    ///
+    /// The command names the new run's generation (the app's count of runs), so that the
+    /// events of the new run carry the number the app expects even if an earlier reset was
+    /// never delivered.
+    Reset(Box<TrainConfig>, Arc<Points>, Generation),
     /// Like [`TrainCommand::Reset`], then start from given weights (a checkpoint) at an
     /// iteration.
-    ResetFrom(Box<TrainConfig>, Arc<Points>, Vec<MlpWeights>, u64),
+    ResetFrom(
+        Box<TrainConfig>,
+        Arc<Points>,
+        Vec<MlpWeights>,
+        u64,
+        Generation,
+    ),
     /// End the thread.
     Shutdown,
 }
@@ -62,8 +72,10 @@ pub enum TrainEvent {
         /// Run generation.
         generation: u64,
     },
-    /// Coalesced progress.
+    /// Coalesced progress (dropped, never blocking, when the UI falls behind).
     Progress {
+        /// Run generation.
+        generation: u64,
         /// Iterations done.
         iteration: u64,
         /// Mean loss since the last progress event.
@@ -73,16 +85,51 @@ pub enum TrainEvent {
     },
     /// Iterating stopped (paused, or the configured iterations are done).
     Paused {
+        /// Run generation.
+        generation: u64,
         /// Iterations done.
         iteration: u64,
         /// True when the run reached its configured iteration count.
         finished: bool,
     },
     /// Training diverged; the weights are the last finite ones.
-    Diverged(String),
+    Diverged {
+        /// Run generation.
+        generation: u64,
+        /// What happened, for the user.
+        message: String,
+    },
     /// Something failed (the message says what).
-    Error(String),
+    Error {
+        /// Run generation.
+        generation: u64,
+        /// What failed, for the user.
+        message: String,
+    },
 }
+
+impl TrainEvent {
+    /// The run generation the event belongs to.
+    pub fn generation(&self) -> u64 {
+        match self {
+            Self::Ready { generation, .. }
+            | Self::Progress { generation, .. }
+            | Self::Paused { generation, .. }
+            | Self::Diverged { generation, .. }
+            | Self::Error { generation, .. } => *generation,
+        }
+    }
+
+    /// Whether the event ends or starts something the UI must not miss (every event but
+    /// progress): [`Worker::emit`] waits for room for these instead of dropping them.
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, Self::Progress { .. })
+    }
+}
+
+/// A run generation (the first run is 0; each reset names the next).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Generation(pub u64);
 
 /// Publishing cadence.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -193,6 +240,7 @@ impl TrainerHandle {
             dropped: dropped.clone(),
             wake,
             publish,
+            generation: Default::default(),
         };
         // Training is the work the app's views show: it keeps the normal priority when the UI
         // thread has lowered its own (see `crate::priority`).
@@ -252,17 +300,44 @@ struct Worker {
     dropped: Arc<std::sync::atomic::AtomicU64>,
     wake: Box<dyn Fn() + Send + Sync>,
     publish: PublishSettings,
+    /// The generation of the last event sent (for an error from outside the loop).
+    generation: std::sync::atomic::AtomicU64,
 }
 
+/// How long a terminal event waits for room in a full event queue (the UI drains it every
+/// frame; a UI stalled this long has bigger problems, and the count of dropped events says so).
+const TERMINAL_SEND_WAIT: Duration = Duration::from_secs(2);
+
 impl Worker {
+    /// Sends `e` to the UI. Progress is dropped (and counted) when the queue is full; every
+    /// other event waits for room, up to [`TERMINAL_SEND_WAIT`], so that a run's end, error or
+    /// divergence is not lost behind a burst of progress.
     fn emit(&self, e: TrainEvent) {
-        match self.events.try_send(e) {
-            Ok(()) => (self.wake)(),
-            Err(TrySendError::Full(_)) => {
-                self.dropped
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.generation
+            .store(e.generation(), std::sync::atomic::Ordering::Relaxed);
+        let sent = if e.is_terminal() {
+            match self.events.send_timeout(e, TERMINAL_SEND_WAIT) {
+                Ok(()) => true,
+                Err(SendTimeoutError::Timeout(_)) => {
+                    self.dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    false
+                }
+                Err(SendTimeoutError::Disconnected(_)) => false,
             }
-            Err(TrySendError::Disconnected(_)) => {}
+        } else {
+            match self.events.try_send(e) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    self.dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    false
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
+        };
+        if sent {
+            (self.wake)();
         }
     }
 
@@ -280,7 +355,10 @@ impl Worker {
         }));
         if let Err(panic) = result {
             let msg = super::panic_message(panic.as_ref());
-            self.emit(TrainEvent::Error(format!("trainer thread panicked: {msg}")));
+            self.emit(TrainEvent::Error {
+                generation: self.generation.load(std::sync::atomic::Ordering::Relaxed),
+                message: format!("trainer thread panicked: {msg}"),
+            });
         }
         self.snapshots.close();
     }
@@ -297,7 +375,10 @@ impl Worker {
                 Some(t)
             }
             Err(e) => {
-                self.emit(TrainEvent::Error(e.to_string()));
+                self.emit(TrainEvent::Error {
+                    generation,
+                    message: e.to_string(),
+                });
                 None
             }
         }
@@ -343,6 +424,7 @@ impl Worker {
                     if let Some(t) = &trainer {
                         self.publish_snapshot(t, generation);
                         self.emit(TrainEvent::Paused {
+                            generation,
                             iteration: t.iteration(),
                             finished: false,
                         });
@@ -354,21 +436,22 @@ impl Worker {
                         t.set_lr(lr);
                     }
                 }
-                Some(TrainCommand::Reset(config, data)) => {
+                Some(TrainCommand::Reset(config, data, Generation(g))) => {
                     running = false;
-                    generation += 1;
+                    generation = g;
                     trainer = self.setup(*config, data, generation);
                 }
-                Some(TrainCommand::ResetFrom(config, data, weights, iteration)) => {
+                Some(TrainCommand::ResetFrom(config, data, weights, iteration, Generation(g))) => {
                     running = false;
-                    generation += 1;
+                    generation = g;
                     trainer = self.setup(*config, data, generation);
                     if let Some(t) = trainer.as_mut() {
                         match t.load_weights(&weights, iteration) {
                             Ok(()) => self.publish_snapshot(t, generation),
-                            Err(e) => self.emit(TrainEvent::Error(format!(
-                                "could not load the checkpoint's weights: {e}"
-                            ))),
+                            Err(e) => self.emit(TrainEvent::Error {
+                                generation,
+                                message: format!("could not load the checkpoint's weights: {e}"),
+                            }),
                         }
                     }
                 }
@@ -389,12 +472,18 @@ impl Worker {
                 Err(e @ TrainError::Diverged(_)) => {
                     running = false;
                     self.publish_snapshot(t, generation);
-                    self.emit(TrainEvent::Diverged(e.to_string()));
+                    self.emit(TrainEvent::Diverged {
+                        generation,
+                        message: e.to_string(),
+                    });
                     continue;
                 }
                 Err(e) => {
                     running = false;
-                    self.emit(TrainEvent::Error(e.to_string()));
+                    self.emit(TrainEvent::Error {
+                        generation,
+                        message: e.to_string(),
+                    });
                     continue;
                 }
             }
@@ -404,6 +493,7 @@ impl Worker {
             if now - last_progress >= self.publish.progress_every || step_once || finished {
                 let dt = (now - last_progress).as_secs_f64();
                 self.emit(TrainEvent::Progress {
+                    generation,
                     iteration: it,
                     loss: since_progress.1 / since_progress.0.max(1) as f64,
                     iters_per_sec: since_progress.0 as f64 / dt.max(1e-9),
@@ -422,6 +512,7 @@ impl Worker {
             if finished && running {
                 running = false;
                 self.emit(TrainEvent::Paused {
+                    generation,
                     iteration: it,
                     finished: true,
                 });
@@ -457,6 +548,39 @@ mod tests {
             adam: AdamSettings::default(),
             times: None,
         }
+    }
+
+    /// The lost-event race: progress on every iteration overfills the event queue while the UI
+    /// does not drain it; the run's end still arrives (progress is what gets dropped).
+    #[test]
+    fn the_end_of_a_run_is_not_dropped_when_the_queue_is_full() {
+        let data = Arc::new(DatasetSpec::Chessboard.generate(1000, 0));
+        let publish = PublishSettings {
+            progress_every: Duration::ZERO,
+            ..PublishSettings::default()
+        };
+        let h = TrainerHandle::spawn(config(1000), data, publish, Box::new(|| {}));
+        assert!(h.send(TrainCommand::Start));
+        // 1,000 progress events into a queue of 256, none read.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while h.dropped_events() == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(h.dropped_events() > 0, "the queue never filled");
+        let end = until(&h, |e| {
+            e.is_terminal() && !matches!(e, TrainEvent::Ready { .. })
+        });
+        assert!(
+            matches!(
+                end,
+                TrainEvent::Paused {
+                    finished: true,
+                    iteration: 1000,
+                    ..
+                }
+            ),
+            "{end:?}"
+        );
     }
 
     fn until(h: &TrainerHandle, mut pred: impl FnMut(&TrainEvent) -> bool) -> TrainEvent {
@@ -496,6 +620,7 @@ mod tests {
         assert_eq!(
             e,
             TrainEvent::Paused {
+                generation: 0,
                 iteration: 300,
                 finished: true
             }
@@ -510,7 +635,11 @@ mod tests {
         until(&h, |e| {
             matches!(e, TrainEvent::Progress { iteration: 301, .. })
         });
-        assert!(h.send(TrainCommand::Reset(Box::new(config(10)), data)));
+        assert!(h.send(TrainCommand::Reset(
+            Box::new(config(10)),
+            data,
+            Generation(1)
+        )));
         until(&h, |e| matches!(e, TrainEvent::Ready { generation: 1, .. }));
         let start = Instant::now();
         drop(h);
@@ -532,7 +661,9 @@ mod tests {
             Box::new(|| {}),
         );
         assert!(h.send(TrainCommand::Start));
-        let e = until(&h, |e| matches!(e, TrainEvent::Diverged(_)));
-        assert!(matches!(e, TrainEvent::Diverged(m) if m.contains("kept the last finite weights")));
+        let e = until(&h, |e| matches!(e, TrainEvent::Diverged { .. }));
+        assert!(
+            matches!(e, TrainEvent::Diverged { message, .. } if message.contains("kept the last finite weights"))
+        );
     }
 }

@@ -22,7 +22,7 @@ use super::{AppOptions, Mode};
 use crate::data::{GaussianMixture, Points};
 use crate::model::{Checkpoint, MlpWeights};
 use crate::train::{
-    AnalysisCommand, AnalysisContext, AnalysisHandle, AnalysisSettings, LossHistory,
+    AnalysisCommand, AnalysisContext, AnalysisHandle, AnalysisSettings, Generation, LossHistory,
     PublishSettings, TrainCommand, TrainConfig, TrainerHandle, training_set,
 };
 
@@ -284,8 +284,14 @@ impl ExplorerMode {
         }
         let train = Box::new(train);
         self.trainer.send(match from {
-            Some((weights, iteration)) => TrainCommand::ResetFrom(train, data, weights, iteration),
-            None => TrainCommand::Reset(train, data),
+            Some((weights, iteration)) => TrainCommand::ResetFrom(
+                train,
+                data,
+                weights,
+                iteration,
+                Generation(self.generation),
+            ),
+            None => TrainCommand::Reset(train, data, Generation(self.generation)),
         });
         self.analysis.send(AnalysisCommand::Context(Box::new(ctx)));
         self.sent = self.analysis_settings();
