@@ -52,8 +52,8 @@ fn main() {
                     s.samples.n
                 ),
                 AnalysisEvent::Tid(_) => "TID".into(),
-                AnalysisEvent::Finished { seconds } => format!("finished ({seconds:.3} s)"),
-                AnalysisEvent::Error(m) => panic!("{m}"),
+                AnalysisEvent::Finished { seconds, .. } => format!("finished ({seconds:.3} s)"),
+                AnalysisEvent::Error { message, .. } => panic!("{message}"),
             };
             println!(
                 "pass {pass}: {:<40} +{:>7.1} ms",

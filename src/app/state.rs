@@ -115,7 +115,11 @@ impl ExplorerState {
             } if current(generation) => {
                 self.analysing_iteration = Some(iteration);
             }
-            AnalysisEvent::Progress { stage, fraction } => {
+            AnalysisEvent::Progress {
+                generation,
+                stage,
+                fraction,
+            } if current(generation) => {
                 self.analysis_progress = Some((stage, fraction));
             }
             AnalysisEvent::Metrics(m) if current(m.generation) => {
@@ -140,11 +144,17 @@ impl ExplorerState {
                 self.sample_updates += 1;
             }
             AnalysisEvent::Tid(t) if current(t.generation) => self.tid = Some(t),
-            AnalysisEvent::Finished { seconds } => {
+            AnalysisEvent::Finished {
+                generation,
+                seconds,
+            } if current(generation) => {
                 self.analysis_progress = None;
                 self.last_pass_seconds = Some(seconds);
             }
-            AnalysisEvent::Error(msg) => self.message = Some(msg),
+            AnalysisEvent::Error {
+                generation,
+                message,
+            } if generation.is_none_or(current) => self.message = Some(message),
             _ => return,
         }
         self.version += 1;
@@ -301,6 +311,40 @@ mod tests {
         assert_eq!(s.staleness(), Some(7));
         s.keep_samplers(&[SamplerKind::Sde]);
         assert_eq!(s.samples.len(), 1);
+    }
+
+    /// An analysis pass of the previous run that reports progress, an error and its end after
+    /// a restart changes nothing; an error of the analysis thread itself (no generation) shows.
+    #[test]
+    fn stale_analysis_progress_errors_and_ends_are_ignored() {
+        let mut s = ExplorerState::default();
+        s.reset(3);
+        s.apply_analysis(AnalysisEvent::Progress {
+            generation: 2,
+            stage: "TID".into(),
+            fraction: 0.5,
+        });
+        s.apply_analysis(AnalysisEvent::Error {
+            generation: Some(2),
+            message: "old".into(),
+        });
+        s.apply_analysis(AnalysisEvent::Finished {
+            generation: 2,
+            seconds: 1.0,
+        });
+        assert!(s.analysis_progress.is_none() && s.message.is_none());
+        assert!(s.last_pass_seconds.is_none());
+        s.apply_analysis(AnalysisEvent::Progress {
+            generation: 3,
+            stage: "TID".into(),
+            fraction: 0.5,
+        });
+        assert!(s.analysis_progress.is_some());
+        s.apply_analysis(AnalysisEvent::Error {
+            generation: None,
+            message: "analysis thread panicked".into(),
+        });
+        assert_eq!(s.message.as_deref(), Some("analysis thread panicked"));
     }
 
     #[test]

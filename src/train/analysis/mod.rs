@@ -148,6 +148,8 @@ pub enum AnalysisEvent {
     },
     /// Progress inside a pass (coalesced).
     Progress {
+        /// Run generation.
+        generation: u64,
         /// What is being computed.
         stage: String,
         /// Fraction done, 0…1.
@@ -163,11 +165,19 @@ pub enum AnalysisEvent {
     Tid(Arc<TidCurves>),
     /// A pass finished.
     Finished {
+        /// Run generation.
+        generation: u64,
         /// Seconds the whole pass took.
         seconds: f64,
     },
     /// Something failed.
-    Error(String),
+    Error {
+        /// The run generation whose pass failed; `None` when the analysis thread itself
+        /// died, which every run shares.
+        generation: Option<u64>,
+        /// What failed, for the user.
+        message: String,
+    },
 }
 
 /// UI → analysis.
@@ -236,9 +246,10 @@ impl AnalysisHandle {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.run()));
                 if let Err(panic) = result {
                     let msg = super::panic_message(panic.as_ref());
-                    let _ = a.events.try_send(AnalysisEvent::Error(format!(
-                        "analysis thread panicked: {msg}"
-                    )));
+                    let _ = a.events.try_send(AnalysisEvent::Error {
+                        generation: None,
+                        message: format!("analysis thread panicked: {msg}"),
+                    });
                     (a.wake)();
                 }
             })

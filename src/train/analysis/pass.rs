@@ -81,10 +81,10 @@ impl Analysis {
                 Ok(Err(Interrupt::Shutdown)) => return,
                 Err(panic) => {
                     let msg = crate::train::panic_message(panic.as_ref());
-                    let _ = self.events.try_send(AnalysisEvent::Error(format!(
-                        "analysis of iteration {} failed: {msg}",
-                        snap.iteration
-                    )));
+                    let _ = self.events.try_send(AnalysisEvent::Error {
+                        generation: Some(snap.generation),
+                        message: format!("analysis of iteration {} failed: {msg}", snap.iteration),
+                    });
                     (self.wake)();
                 }
             }
@@ -219,6 +219,7 @@ impl Analysis {
             if self
                 .events
                 .try_send(AnalysisEvent::Progress {
+                    generation: self.context.generation,
                     stage: stage.to_string(),
                     fraction,
                 })
@@ -299,7 +300,10 @@ impl Analysis {
                 for (cfg, gen_set) in s.samplers.iter().zip(&outputs) {
                     match reference.measure(gen_set) {
                         Ok(c) => curves.push((cfg.kind, c)),
-                        Err(e) => self.emit(AnalysisEvent::Error(format!("TID: {e}")))?,
+                        Err(e) => self.emit(AnalysisEvent::Error {
+                            generation: Some(generation),
+                            message: format!("TID: {e}"),
+                        })?,
                     }
                     self.checkpoint()?;
                     if let Ok(m) = reference.reference_metrics(gen_set) {
@@ -307,7 +311,10 @@ impl Analysis {
                     }
                 }
             }
-            Err(e) => self.emit(AnalysisEvent::Error(format!("TID: {e}")))?,
+            Err(e) => self.emit(AnalysisEvent::Error {
+                generation: Some(generation),
+                message: format!("TID: {e}"),
+            })?,
         }
         self.emit(AnalysisEvent::Tid(Arc::new(TidCurves {
             generation,
@@ -316,6 +323,7 @@ impl Analysis {
             reference: metrics,
         })))?;
         self.emit(AnalysisEvent::Finished {
+            generation,
             seconds: start.elapsed().as_secs_f64(),
         })
     }
@@ -365,13 +373,17 @@ mod tests {
         }));
         let next = |what: &str| loop {
             match h.recv_timeout(Duration::from_secs(60)) {
-                Some(e @ (AnalysisEvent::Error(_) | AnalysisEvent::Finished { .. })) => break e,
+                Some(e @ (AnalysisEvent::Error { .. } | AnalysisEvent::Finished { .. })) => {
+                    break e;
+                }
                 Some(_) => {}
                 None => panic!("no {what} within 60 s"),
             }
         };
         match next("error") {
-            AnalysisEvent::Error(e) => assert!(e.contains("iteration 1 failed"), "{e}"),
+            AnalysisEvent::Error { message: e, .. } => {
+                assert!(e.contains("iteration 1 failed"), "{e}")
+            }
             other => panic!("expected an error, got {other:?}"),
         }
         slot.publish(Arc::new(Snapshot {
@@ -428,7 +440,7 @@ mod tests {
                 Some(AnalysisEvent::Samples(s)) => samples.push(s),
                 Some(AnalysisEvent::Tid(t)) => tid = Some(t),
                 Some(AnalysisEvent::Finished { .. }) => break,
-                Some(AnalysisEvent::Error(e)) => panic!("{e}"),
+                Some(AnalysisEvent::Error { message, .. }) => panic!("{message}"),
                 _ => {}
             }
         }
