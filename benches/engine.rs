@@ -25,7 +25,7 @@ fn samplers(c: &mut Criterion) {
     ] {
         let cfg = SamplerConfig::new(kind).with_steps(steps);
         g.bench_function(BenchmarkId::new(kind.name(), format!("n{n}")), |b| {
-            b.iter(|| sample(&model, &cfg, n, 0, &device, &mut |_, _| {}))
+            b.iter(|| sample(&model, &cfg, n, 0, &device, &mut |_, _| {}).unwrap())
         });
     }
     g.finish();

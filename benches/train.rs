@@ -112,7 +112,7 @@ fn sampling(c: &mut Criterion) {
         let cfg = SamplerConfig::new(kind).with_steps(steps);
         g.bench_function(
             BenchmarkId::new(kind.name(), format!("steps{steps}")),
-            |b| b.iter(|| sample(&model, &cfg, n, 0, &Device::flex(), &mut |_, _| {})),
+            |b| b.iter(|| sample(&model, &cfg, n, 0, &Device::flex(), &mut |_, _| {}).unwrap()),
         );
     }
     g.finish();

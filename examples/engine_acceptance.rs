@@ -10,7 +10,9 @@ use collapse_explorer::diffusion::{
 
 fn run(model: &ExactMixtureScore, kind: SamplerKind, steps: usize, n: usize, seed: u64) -> Points {
     let cfg = SamplerConfig::new(kind).with_steps(steps);
-    sample(model, &cfg, n, seed, &Device::flex(), &mut |_, _| {}).samples
+    sample(model, &cfg, n, seed, &Device::flex(), &mut |_, _| {})
+        .expect("finite samples")
+        .samples
 }
 
 /// Assigns each point to its nearest mixture mean; returns weights, and per-component mean

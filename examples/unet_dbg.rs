@@ -115,7 +115,8 @@ fn main() {
         1,
         &dev,
         &mut |_, _| {},
-    );
+    )
+    .expect("finite samples");
     let tr = out.trajectory.unwrap();
     for (i, t) in out.times.iter().enumerate() {
         if i % 5 == 0 || i == out.times.len() - 1 {
@@ -211,7 +212,8 @@ fn main() {
             1,
             &dev,
             &mut |_, _| {},
-        );
+        )
+        .expect("finite samples");
         let tr = out.trajectory.unwrap();
         let rs: Vec<String> = (0..out.times.len())
             .step_by(5)

@@ -399,14 +399,14 @@ fn run_sampler(
     n: usize,
     seed: u64,
     device: &burn::tensor::Device,
-) -> (crate::diffusion::SampleOutput, f64) {
+) -> Result<(crate::diffusion::SampleOutput, f64)> {
     let bar = progress_bar(cfg.steps as u64, cfg.kind.name());
     let start = Instant::now();
     let out = sample(model, cfg, n, seed, device, &mut |i, _| {
         bar.set_position(i as u64)
     });
     bar.finish_and_clear();
-    (out, start.elapsed().as_secs_f64())
+    Ok((out?, start.elapsed().as_secs_f64()))
 }
 
 fn sample_cmd(a: SampleArgs) -> Result<()> {
@@ -472,7 +472,7 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
         4,
         "ask for fewer particles (or fewer --steps with --trajectory)",
     )?;
-    let (out, secs) = run_sampler(model.as_ref(), &cfg, a.n, a.seed, &dev.device);
+    let (out, secs) = run_sampler(model.as_ref(), &cfg, a.n, a.seed, &dev.device)?;
     let d = out.samples.d;
     write_npy(&a.out, &[a.n, d], &out.samples.data)
         .with_context(|| format!("writing {}", a.out.display()))?;
@@ -606,7 +606,7 @@ fn demo(a: DemoArgs) -> Result<()> {
         SamplerKind::PredictorCorrector,
     ] {
         let cfg = SamplerConfig::new(kind);
-        let (out, secs) = run_sampler(&model, &cfg, a.n, a.seed.wrapping_add(1), &dev.device);
+        let (out, secs) = run_sampler(&model, &cfg, a.n, a.seed.wrapping_add(1), &dev.device)?;
         println!(
             "  {:<4} {} steps, {} samples in {secs:.2} s",
             kind.name(),

@@ -104,7 +104,7 @@ pub fn speed_cmd(a: SpeedArgs) -> Result<()> {
     ] {
         let cfg = SamplerConfig::new(kind).with_steps(steps);
         let start = Instant::now();
-        sample(model.as_ref(), &cfg, n, 1, &dev.device, &mut |_, _| {});
+        sample(model.as_ref(), &cfg, n, 1, &dev.device, &mut |_, _| {}).unwrap();
         let rate = (n * steps) as f64 / start.elapsed().as_secs_f64();
         let label = format!("{} sampling, config A, 20,000 x {steps}", kind.name());
         println!("{label:<44} {:>10.2} M particle-steps/s", rate / 1e6);

@@ -14,6 +14,6 @@ pub use model::{EpsilonModel, Times};
 pub use objective::{Objective, ObjectiveError, TimeSampling};
 pub use process::{LINEAR_T_MAX, NoiseProcess, ProcessKind, T_END, T_MIN, TimeGrid};
 pub use sampler::{
-    BudgetError, SampleOutput, SamplerConfig, SamplerError, SamplerKind, initial_noise, sample,
-    sample_from,
+    BudgetError, NonFiniteSamples, SampleOutput, SamplerConfig, SamplerError, SamplerKind,
+    initial_noise, sample, sample_from,
 };

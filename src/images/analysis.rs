@@ -105,6 +105,17 @@ pub struct Cancelled {
     pub total: usize,
 }
 
+/// Why [`sample_images`] returned no images.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SamplingStopped {
+    /// The cancel flag was raised.
+    #[error(transparent)]
+    Cancelled(#[from] Cancelled),
+    /// A chunk's state stopped being finite.
+    #[error(transparent)]
+    NonFinite(#[from] crate::diffusion::NonFiniteSamples),
+}
+
 /// Geometry of the images a model works on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ImageShape {
@@ -131,7 +142,8 @@ impl ImageShape {
 /// Chunk `j` draws its per-step noise from `seed + j`. `progress(done, total)` counts
 /// image-steps (`total = n · steps`) and is called after every step. `cancel` is read between
 /// steps' progress reports and chunks: a raised flag stops at the end of the current chunk.
-/// Model values are mapped to pixels by `shape.scale` and clamped to `[0, 1]`.
+/// Model values are mapped to pixels by `shape.scale` and clamped to `[0, 1]`. A chunk whose
+/// state stops being finite ends the sampling with [`SamplingStopped::NonFinite`].
 ///
 /// # Panics
 /// If `shape.dim()` differs from the model's dimension (a bug; check sizes first).
@@ -146,7 +158,7 @@ pub fn sample_images(
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
     cancel: &AtomicBool,
-) -> Result<ImageSet, Cancelled> {
+) -> Result<ImageSet, SamplingStopped> {
     let d = shape.dim();
     assert_eq!(
         d,
@@ -165,7 +177,8 @@ pub fn sample_images(
             return Err(Cancelled {
                 done: data.len() / d,
                 total: n,
-            });
+            }
+            .into());
         }
         let m = start.len() / d;
         let done_before = (data.len() / d) * steps;
@@ -176,7 +189,7 @@ pub fn sample_images(
             seed.wrapping_add(j as u64),
             device,
             &mut |i, _| progress(done_before + i.min(steps) * m, total),
-        );
+        )?;
         data.extend_from_slice(&out.samples.data);
     }
     let points = Points::new(n, d, data);
@@ -581,13 +594,16 @@ mod tests {
         .unwrap();
         assert_eq!(last, (15, 15));
         assert_eq!(set.len(), 5);
-        let whole = sample(&net, &cfg, 5, 9, &dev, &mut |_, _| {});
+        let whole = sample(&net, &cfg, 5, 9, &dev, &mut |_, _| {}).unwrap();
         let want = ImageSet::from_points("x", &whole.samples, 3, 8, 8, PixelScale::Unit).unwrap();
         for (a, b) in set.pixels.iter().zip(&want.pixels) {
             assert!((a - b).abs() < 1e-5);
         }
         let yes = AtomicBool::new(true);
         let err = sample_images(&net, &cfg, 5, 9, 2, shape, &dev, &mut |_, _| {}, &yes);
-        assert_eq!(err, Err(Cancelled { done: 0, total: 5 }));
+        assert_eq!(
+            err,
+            Err(SamplingStopped::Cancelled(Cancelled { done: 0, total: 5 }))
+        );
     }
 }

@@ -34,8 +34,8 @@ pub mod unet;
 pub mod unet_checkpoint;
 
 pub use analysis::{
-    Cancelled, ImageShape, ImageSource, Neighbour, NnRow, nearest_neighbours, nn_grid,
-    paper_nn_grid, pixel_tid_reference, sample_images,
+    Cancelled, ImageShape, ImageSource, Neighbour, NnRow, SamplingStopped, nearest_neighbours,
+    nn_grid, paper_nn_grid, pixel_tid_reference, sample_images,
 };
 pub use data::{
     ImageError, ImageFormat, ImageSet, PixelScale, ReadOptions, Rgb8Image, Split, detect_format,

@@ -193,6 +193,9 @@ pub enum StudyError {
     /// The cancel flag was raised.
     #[error(transparent)]
     Cancelled(#[from] Cancelled),
+    /// A sampler's state stopped being finite.
+    #[error(transparent)]
+    NonFinite(#[from] crate::diffusion::NonFiniteSamples),
     /// TID could not be measured.
     #[error(transparent)]
     Tid(#[from] TidError),
@@ -520,6 +523,15 @@ pub fn long_on_cpu(seconds: f64, on_cpu: bool) -> bool {
     on_cpu && seconds > LONG_ON_CPU_SECONDS
 }
 
+impl From<super::analysis::SamplingStopped> for StudyError {
+    fn from(e: super::analysis::SamplingStopped) -> Self {
+        match e {
+            super::analysis::SamplingStopped::Cancelled(c) => Self::Cancelled(c),
+            super::analysis::SamplingStopped::NonFinite(n) => Self::NonFinite(n),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::testing::tiny_study;
@@ -601,7 +613,11 @@ mod tests {
         );
         // Other samplers of each family, and given radii.
         let other = StudySettings {
-            samplers: vec![(SamplerKind::Ddim, 3), (SamplerKind::PredictorCorrector, 4)],
+            // PC on VP needs 21 steps or more (fewer: its Langevin step is NaN).
+            samplers: vec![
+                (SamplerKind::Ddim, 3),
+                (SamplerKind::PredictorCorrector, 21),
+            ],
             radii: Radii::Given(vec![0.5, 1.0]),
             ..s.clone()
         };

@@ -215,7 +215,7 @@ mod tests {
             let cfg = SamplerConfig::new(kind)
                 .with_steps(200)
                 .recording_first(1000);
-            let out = sample(&wrong, &cfg, 3000, 4, &dev, &mut |_, _| {});
+            let out = sample(&wrong, &cfg, 3000, 4, &dev, &mut |_, _| {}).unwrap();
             assert_eq!(out.trajectory_particles, 1000);
             let tr = out.trajectory.unwrap();
             trajectory_error_correlation(&wrong, &truth, &tr, &out.times, 1000, &dev).unwrap()

@@ -72,6 +72,9 @@ pub enum SweepError {
     /// Measuring TID.
     #[error(transparent)]
     Tid(#[from] crate::metrics::TidError),
+    /// Sampling and measuring a run's samples.
+    #[error(transparent)]
+    Evaluation(#[from] crate::train::evaluation::EvaluationError),
     /// Saving a run's checkpoint.
     #[error(transparent)]
     Checkpoint(#[from] crate::model::CheckpointError),

@@ -112,6 +112,17 @@ pub struct SamplerEvaluation {
     pub reference: ReferenceMetrics,
 }
 
+/// Why a sampler's evaluation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluationError {
+    /// The sampler's state stopped being finite.
+    #[error(transparent)]
+    Sampling(#[from] crate::diffusion::NonFiniteSamples),
+    /// TID or the reference metrics could not be measured.
+    #[error(transparent)]
+    Tid(#[from] TidError),
+}
+
 /// Samples `n` points with `config` from the shared noise of `seed`, measures their TID against
 /// `reference` and, with an exact score, the error correlation along their trajectories.
 /// `progress(step, steps)` follows the sampler.
@@ -125,13 +136,13 @@ pub fn evaluate_sampler(
     seed: u64,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<SamplerEvaluation, TidError> {
+) -> Result<SamplerEvaluation, EvaluationError> {
     let mut config = config.clone();
     if exact.is_some() {
         config = config.recording_first(CORRELATION_PARTICLES);
     }
     let start = Instant::now();
-    let output = sample(model, &config, n, seed, device, progress);
+    let output = sample(model, &config, n, seed, device, progress)?;
     let seconds = start.elapsed().as_secs_f64();
     let error_correlation = match (exact, &output.trajectory) {
         (Some(e), Some(tr)) => trajectory_error_correlation(

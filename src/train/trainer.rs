@@ -732,7 +732,8 @@ mod tests {
             1,
             &Device::flex(),
             &mut |_, _| {},
-        );
+        )
+        .unwrap();
         let near = out
             .samples
             .data

@@ -81,7 +81,8 @@ fn solvers_converge_at_their_order_to_the_closed_form_flow() {
                     .map(|&n| {
                         let cfg = SamplerConfig::new(kind).with_steps(n).with_grid(grid);
                         let out =
-                            sample_from(&model, &cfg, start.clone(), 0, &device(), &mut |_, _| {});
+                            sample_from(&model, &cfg, start.clone(), 0, &device(), &mut |_, _| {})
+                                .unwrap();
                         out.samples
                             .data
                             .iter()
@@ -176,7 +177,7 @@ fn dpm_solver_2_beats_euler_at_40_evaluations_on_the_log_snr_grid() {
                 .with_steps(steps)
                 .with_grid(TimeGrid::LogSnr);
             assert_eq!(steps * cfg.evaluations_per_step(), 40);
-            let out = sample(&model, &cfg, 100_000, seed, &device(), &mut |_, _| {});
+            let out = sample(&model, &cfg, 100_000, seed, &device(), &mut |_, _| {}).unwrap();
             w1_to_mixture(&out.samples.data, &mix)
         };
         let (euler, dpm) = (

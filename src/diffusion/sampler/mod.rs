@@ -29,6 +29,32 @@ pub struct SampleOutput {
     pub trajectory_particles: usize,
 }
 
+/// A sampler's state stopped being finite (NaN or ±inf) at a step: the run stops there and
+/// returns this instead of samples.
+#[derive(Clone, Copy, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "{sampler}: the samples became NaN or infinite at step {step} of {steps} (t = {t:.4} to \
+     {t_next:.4}); nothing was written. Try more steps or another time grid, or check that the \
+     model's output is finite there"
+)]
+pub struct NonFiniteSamples {
+    /// The sampler.
+    pub sampler: &'static str,
+    /// The step (1-based) after which the state was first not finite.
+    pub step: usize,
+    /// The run's steps.
+    pub steps: usize,
+    /// The step's start time.
+    pub t: f64,
+    /// The step's end time.
+    pub t_next: f64,
+}
+
+/// Whether every element of `x` is finite: one reduction and one value read back per step.
+fn all_finite(x: &Tensor<2>) -> bool {
+    x.clone().is_finite().all().into_scalar::<bool>()
+}
+
 /// The shared initial noise `x(t_0) ~ N(0, I)`, `[n, d]`, from `seed`.
 pub fn initial_noise(n: usize, d: usize, seed: u64) -> Vec<f32> {
     gaussian(n * d, &mut StdRng::seed_from_u64(seed))
@@ -44,7 +70,8 @@ fn gaussian(len: usize, rng: &mut StdRng) -> Vec<f32> {
 }
 
 /// Runs `config` from the shared noise of `seed`, `n` particles, on `device`.
-/// `progress(step, steps)` is called after every step.
+/// `progress(step, steps)` is called after every step. Stops at the first step whose state is
+/// not finite ([`NonFiniteSamples`]).
 pub fn sample(
     model: &dyn EpsilonModel,
     config: &SamplerConfig,
@@ -52,13 +79,14 @@ pub fn sample(
     seed: u64,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
-) -> SampleOutput {
+) -> Result<SampleOutput, NonFiniteSamples> {
     let d = model.dim();
     let x0 = initial_noise(n, d, seed);
     sample_from(model, config, Points::new(n, d, x0), seed, device, progress)
 }
 
-/// Runs `config` from given starting points `x(t_0)` (`seed` drives the per-step noise only).
+/// Runs `config` from given starting points `x(t_0)` (`seed` drives the per-step noise only);
+/// the same checks as [`sample`].
 pub fn sample_from(
     model: &dyn EpsilonModel,
     config: &SamplerConfig,
@@ -66,7 +94,7 @@ pub fn sample_from(
     seed: u64,
     device: &Device,
     progress: &mut dyn FnMut(usize, usize),
-) -> SampleOutput {
+) -> Result<SampleOutput, NonFiniteSamples> {
     let p = model.process();
     let (n, d) = (start.n, start.d);
     assert_eq!(
@@ -159,6 +187,15 @@ pub fn sample_from(
                 langevin(model, x, t_next, config, steps, &mut rng, &mut noise)
             }
         };
+        if !all_finite(&x) {
+            return Err(NonFiniteSamples {
+                sampler: config.kind.name(),
+                step: i + 1,
+                steps,
+                t,
+                t_next,
+            });
+        }
         if let Some(tr) = trajectory.as_mut() {
             let state = if kept == n {
                 x.clone()
@@ -169,12 +206,12 @@ pub fn sample_from(
         }
         progress(i + 1, steps);
     }
-    SampleOutput {
+    Ok(SampleOutput {
         samples: Points::new(n, d, to_host(x)),
         times: grid,
         trajectory_particles: if trajectory.is_some() { kept } else { 0 },
         trajectory,
-    }
+    })
 }
 
 /// DDIM's per-step noise std `c = η (σ'/σ) √(σ² − (α/α')² σ'²)` from `(α, σ)` at `t` to
@@ -250,13 +287,14 @@ pub(super) mod tests {
             AtomicUsize::new(0),
         );
         for kind in SamplerKind::ALL {
-            let mut cfg = SamplerConfig::new(kind).with_steps(5);
+            // 25 steps: PC and ALD on VP need 21 or more (below, their Langevin step is NaN).
+            let mut cfg = SamplerConfig::new(kind).with_steps(25);
             cfg.corrector_steps = 2;
             model.1.store(0, Ordering::Relaxed);
-            sample(&model, &cfg, 8, 0, &device(), &mut |_, _| {});
+            sample(&model, &cfg, 8, 0, &device(), &mut |_, _| {}).unwrap();
             assert_eq!(
                 model.1.load(Ordering::Relaxed),
-                5 * cfg.evaluations_per_step(),
+                25 * cfg.evaluations_per_step(),
                 "{kind:?}"
             );
         }
@@ -295,7 +333,7 @@ pub(super) mod tests {
             // At 21 steps the samples are finite (at 5 they were NaN).
             let model = ExactMixtureScore::new(gaussian(), vp);
             let cfg = SamplerConfig::new(kind).with_steps(21);
-            let out = sample(&model, &cfg, 200, 1, &device(), &mut |_, _| {});
+            let out = sample(&model, &cfg, 200, 1, &device(), &mut |_, _| {}).unwrap();
             assert!(out.samples.data.iter().all(|v| v.is_finite()), "{kind:?}");
         }
         assert!(
@@ -325,6 +363,7 @@ pub(super) mod tests {
             &device(),
             &mut |_, _| {},
         )
+        .unwrap()
         .samples
     }
 
@@ -389,7 +428,9 @@ pub(super) mod tests {
                 if kind == SamplerKind::AnnealedLangevin {
                     cfg.corrector_steps = 3;
                 }
-                let p = sample(&model, &cfg, 20_000, 3, &device(), &mut |_, _| {}).samples;
+                let p = sample(&model, &cfg, 20_000, 3, &device(), &mut |_, _| {})
+                    .unwrap()
+                    .samples;
                 let bias = if langevin { 0.02 } else { 0.01 };
                 assert_gaussian_moments(
                     &p,
@@ -415,7 +456,9 @@ pub(super) mod tests {
                     .with_noise_scale(gamma);
                 assert!(cfg.check().is_ok());
                 assert_eq!(cfg.is_deterministic(), gamma == 0.0);
-                let p = sample(&model, &cfg, 20_000, 3, &device(), &mut |_, _| {}).samples;
+                let p = sample(&model, &cfg, 20_000, 3, &device(), &mut |_, _| {})
+                    .unwrap()
+                    .samples;
                 let what = format!("{} γ = {gamma}", process.name());
                 assert_gaussian_moments(&p, 1.5, 0.5, 0.01, &what);
             }
@@ -425,8 +468,12 @@ pub(super) mod tests {
             .with_steps(50)
             .with_noise_scale(0.0);
         let ode = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(50);
-        let a = sample(&model, &sde0, 500, 7, &device(), &mut |_, _| {}).samples;
-        let b = sample(&model, &ode, 500, 7, &device(), &mut |_, _| {}).samples;
+        let a = sample(&model, &sde0, 500, 7, &device(), &mut |_, _| {})
+            .unwrap()
+            .samples;
+        let b = sample(&model, &ode, 500, 7, &device(), &mut |_, _| {})
+            .unwrap()
+            .samples;
         assert_eq!(a.data, b.data);
         for bad in [-0.5, f64::NAN, f64::INFINITY] {
             let cfg = SamplerConfig::new(SamplerKind::Sde).with_noise_scale(bad);
@@ -471,7 +518,9 @@ pub(super) mod tests {
                     .with_steps(500)
                     .with_eta(eta);
                 assert!(!cfg.is_deterministic() && cfg.check().is_ok());
-                let p = sample(&model, &cfg, 20_000, 3, &device(), &mut |_, _| {}).samples;
+                let p = sample(&model, &cfg, 20_000, 3, &device(), &mut |_, _| {})
+                    .unwrap()
+                    .samples;
                 assert_gaussian_moments(&p, 1.5, 0.5, 0.01, &format!("{} η={eta}", process.name()));
             }
         }
@@ -481,7 +530,9 @@ pub(super) mod tests {
             let cfg = SamplerConfig::new(SamplerKind::Ddim)
                 .with_steps(50)
                 .with_eta(eta);
-            sample_from(&model, &cfg, start.clone(), seed, &device(), &mut |_, _| {}).samples
+            sample_from(&model, &cfg, start.clone(), seed, &device(), &mut |_, _| {})
+                .unwrap()
+                .samples
         };
         assert_eq!(from(0.0, 1).data, from(0.0, 2).data);
         assert_ne!(from(1.0, 1).data, from(1.0, 2).data);
@@ -526,7 +577,7 @@ pub(super) mod tests {
         let cfg = SamplerConfig::new(SamplerKind::Sde)
             .with_steps(10)
             .recording();
-        let a = sample(&model, &cfg, 50, 4, &device(), &mut |_, _| {});
+        let a = sample(&model, &cfg, 50, 4, &device(), &mut |_, _| {}).unwrap();
         let b = sample(
             &model,
             &SamplerConfig::new(SamplerKind::OdeEuler)
@@ -536,13 +587,45 @@ pub(super) mod tests {
             4,
             &device(),
             &mut |_, _| {},
-        );
+        )
+        .unwrap();
         let (ta, tb) = (a.trajectory.unwrap(), b.trajectory.unwrap());
         assert_eq!(ta.len(), 11 * 50 * 2);
         assert_eq!(ta[..100], tb[..100]);
         assert_eq!(ta[..100], initial_noise(50, 2, 4)[..]);
         // Same seed, same numbers.
-        let again = sample(&model, &cfg, 50, 4, &device(), &mut |_, _| {});
+        let again = sample(&model, &cfg, 50, 4, &device(), &mut |_, _| {}).unwrap();
         assert_eq!(again.samples, a.samples);
+    }
+
+    /// A sampler asked for what its maths cannot do (PC on VP at 5 steps: the Langevin step
+    /// size is the square root of a negative number) stops at the first non-finite step and
+    /// says which, instead of returning NaN samples.
+    #[test]
+    fn a_non_finite_state_stops_the_run_and_names_the_step() {
+        let mix = DatasetSpec::Mog { dim: 1, std: 0.1 }.mixture().unwrap();
+        let model = ExactMixtureScore::new(mix, NoiseProcess::vp());
+        for kind in [
+            SamplerKind::PredictorCorrector,
+            SamplerKind::AnnealedLangevin,
+        ] {
+            let cfg = SamplerConfig::new(kind).with_steps(5);
+            let err = sample(&model, &cfg, 10, 0, &device(), &mut |_, _| {}).unwrap_err();
+            assert_eq!((err.sampler, err.step, err.steps), (kind.name(), 1, 5));
+            assert!(
+                err.t > err.t_next && err.to_string().contains("step 1 of 5"),
+                "{err}"
+            );
+            // Enough steps: finite, as the closed form's samples are.
+            let ok = sample(
+                &model,
+                &cfg.clone().with_steps(30),
+                10,
+                0,
+                &device(),
+                &mut |_, _| {},
+            );
+            assert!(ok.unwrap().samples.data.iter().all(|v| v.is_finite()));
+        }
     }
 }

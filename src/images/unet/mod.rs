@@ -518,7 +518,7 @@ mod tests {
         let net = UNet::init(&c, 5, &dev);
         for kind in [SamplerKind::Ddim, SamplerKind::Sde] {
             let config = SamplerConfig::new(kind).with_steps(3);
-            let out = sample(&net, &config, 2, 7, &dev, &mut |_, _| {});
+            let out = sample(&net, &config, 2, 7, &dev, &mut |_, _| {}).unwrap();
             assert_eq!(out.samples.data.len(), 2 * c.dim());
             assert!(out.samples.data.iter().all(|v| v.is_finite()), "{kind:?}");
         }

@@ -268,6 +268,17 @@ impl Analysis {
                 },
             );
             self.checkpoint()?;
+            // A sampler whose state stops being finite reports it; the others go on.
+            let out = match out {
+                Ok(out) => out,
+                Err(e) => {
+                    self.emit(AnalysisEvent::Error {
+                        generation: Some(generation),
+                        message: e.to_string(),
+                    })?;
+                    continue;
+                }
+            };
             let run = sampler_run(
                 &model,
                 exact_ref,
@@ -279,7 +290,7 @@ impl Analysis {
                 t0,
                 &device,
             );
-            outputs.push(run.samples.clone());
+            outputs.push((cfg.kind, run.samples.clone()));
             self.emit(AnalysisEvent::Samples(Arc::new(run)))?;
             self.checkpoint()?;
         }
@@ -297,9 +308,9 @@ impl Analysis {
         let mut metrics = Vec::with_capacity(outputs.len());
         match TidReference::new(&ctx.data, &s.eps, protocol) {
             Ok(reference) => {
-                for (cfg, gen_set) in s.samplers.iter().zip(&outputs) {
+                for (kind, gen_set) in &outputs {
                     match reference.measure(gen_set) {
-                        Ok(c) => curves.push((cfg.kind, c)),
+                        Ok(c) => curves.push((*kind, c)),
                         Err(e) => self.emit(AnalysisEvent::Error {
                             generation: Some(generation),
                             message: format!("TID: {e}"),
@@ -307,7 +318,7 @@ impl Analysis {
                     }
                     self.checkpoint()?;
                     if let Ok(m) = reference.reference_metrics(gen_set) {
-                        metrics.push((cfg.kind, m));
+                        metrics.push((*kind, m));
                     }
                 }
             }
