@@ -12,6 +12,8 @@ pub mod plot;
 pub mod shell;
 pub mod smoke;
 pub mod state;
+#[cfg(test)]
+mod ui_tests;
 pub mod views;
 
 use std::path::PathBuf;

@@ -66,7 +66,7 @@ impl ExplorerMode {
     /// "Paper experiment…": one click configures and restarts one of the paper's figures.
     fn experiment_menu(&mut self, ui: &mut Ui, shell: &mut Shell) {
         let mut picked = None;
-        egui::ComboBox::from_id_salt("experiment")
+        let menu = egui::ComboBox::from_id_salt("experiment")
             .selected_text("Paper experiment…")
             .width(230.0)
             .show_ui(ui, |ui| {
@@ -79,6 +79,10 @@ impl ExplorerMode {
                     }
                 }
             });
+        // Its name for screen readers and the UI tests (the selected text is not one).
+        menu.response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::Role::ComboBox, true, "Paper experiment…")
+        });
         if let Some(i) = picked {
             let e = EXPERIMENTS[i];
             let mut config = ExplorerConfig::default();
@@ -264,9 +268,10 @@ impl ExplorerMode {
 
     /// The checkpoint directory: typed, or through the system file dialog.
     fn checkpoint_section(&mut self, ui: &mut Ui, shell: &mut Shell) {
-        ui.label("Checkpoint directory");
+        let label = ui.label("Checkpoint directory");
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut self.checkpoint_path).desired_width(150.0));
+            ui.add(egui::TextEdit::singleline(&mut self.checkpoint_path).desired_width(150.0))
+                .labelled_by(label.id);
             if ui.button("Save").clicked() {
                 self.save_checkpoint(shell);
             }
@@ -374,8 +379,9 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
         .show(ui, |ui| {
             for s in &mut c.samplers {
                 ui.horizontal(|ui| {
-                    ui.checkbox(&mut s.enabled, "");
-                    ui.colored_label(sampler_color(s.kind), sampler_label(s.kind));
+                    let on = ui.checkbox(&mut s.enabled, "");
+                    let name = ui.colored_label(sampler_color(s.kind), sampler_label(s.kind));
+                    on.labelled_by(name.id);
                     ui.add(
                         egui::DragValue::new(&mut s.steps)
                             .range(2..=2000)
@@ -432,18 +438,20 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
             );
             ui.add(egui::Slider::new(&mut c.n_paths, 10..=1000).text("paths"));
             ui.horizontal(|ui| {
-                ui.label("ε from");
+                let from = ui.label("ε from");
                 ui.add(
                     egui::DragValue::new(&mut c.eps_min)
                         .range(0.001..=1.0)
                         .speed(0.005),
-                );
-                ui.label("to");
+                )
+                .labelled_by(from.id);
+                let to = ui.label("to");
                 ui.add(
                     egui::DragValue::new(&mut c.eps_max)
                         .range(0.01..=5.0)
                         .speed(0.01),
-                );
+                )
+                .labelled_by(to.id);
             });
             ui.add(
                 egui::Slider::new(&mut c.k_fraction, 0.005..=0.5)
