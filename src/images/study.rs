@@ -196,6 +196,9 @@ pub enum StudyError {
     /// A sampler's state stopped being finite.
     #[error(transparent)]
     NonFinite(#[from] crate::diffusion::NonFiniteSamples),
+    /// A sampler's settings that the model's process cannot take.
+    #[error("sampler settings: {0}")]
+    Sampler(#[from] crate::diffusion::SamplerError),
     /// TID could not be measured.
     #[error(transparent)]
     Tid(#[from] TidError),
@@ -242,6 +245,14 @@ pub fn run_study(
     let shape = image_shape(&net);
     let plan: Vec<(SamplerKind, usize)> =
         s.samplers.iter().map(|&(k, st)| (k, st.max(1))).collect();
+    // Settings the process cannot take (PC and ALD on VP below 21 steps) are refused before any
+    // sampling, not found as NaN images at the first step.
+    let process = crate::diffusion::EpsilonModel::process(&net);
+    for &(kind, steps) in &plan {
+        SamplerConfig::new(kind)
+            .with_steps(steps)
+            .check_on(&process)?;
+    }
     // How long sampling will take: one Euler step (one evaluation per image) of a chunk of up to
     // 32 images, after one untimed step (the first pays for allocations and warm caches).
     let probe = s.n.min(s.chunk).clamp(1, 32);
@@ -627,6 +638,15 @@ mod tests {
         assert_eq!(r2.sets[1].kind, SamplerKind::PredictorCorrector);
         assert!(r2.sets.iter().all(|set| set.images.len() == 40));
         assert_eq!(r2.eps, vec![0.5, 1.0]);
+        // PC at 4 steps on VP is refused before sampling, naming the minimum.
+        let few = StudySettings {
+            samplers: vec![(SamplerKind::PredictorCorrector, 4)],
+            ..s.clone()
+        };
+        let refused = run_study(&few, &|_, _| {}, &|_| {}, &AtomicBool::new(false))
+            .expect_err("PC at 4 steps")
+            .to_string();
+        assert!(refused.contains("21"), "{refused}");
         let err = run_study(&s, &|_, _| {}, &|_| {}, &AtomicBool::new(true))
             .expect_err("cancelled")
             .to_string();
