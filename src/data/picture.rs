@@ -186,14 +186,25 @@ pub fn trace(path: &Path, n: usize, seed: u64) -> Result<Points, ReadError> {
         source,
     })?;
     let picture = decode(&bytes).map_err(|e| malformed(e.to_string()))?;
-    trace_decoded(&picture, n, seed).map_err(malformed)
+    trace_decoded(&picture, n, seed).map_err(|e| malformed(e.to_string()))
+}
+
+/// Why a decoded picture gives no points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TraceError {
+    /// `n` was 0.
+    #[error("asked for 0 points")]
+    NoPoints,
+    /// No pixel has ink.
+    #[error("the picture is blank: no pixel has ink (darkness, or alpha where it is transparent)")]
+    Blank,
 }
 
 /// [`trace`] on a decoded picture.
-pub fn trace_decoded(picture: &Decoded, n: usize, seed: u64) -> Result<Points, String> {
+pub fn trace_decoded(picture: &Decoded, n: usize, seed: u64) -> Result<Points, TraceError> {
     let (h, w) = (picture.height, picture.width);
     if n == 0 {
-        return Err("asked for 0 points".into());
+        return Err(TraceError::NoPoints);
     }
     let ink = picture.ink();
     let mut cumulative = Vec::with_capacity(ink.len());
@@ -203,10 +214,7 @@ pub fn trace_decoded(picture: &Decoded, n: usize, seed: u64) -> Result<Points, S
         cumulative.push(total);
     }
     if total <= 0.0 || h == 0 || w == 0 {
-        return Err(
-            "the picture is blank: no pixel has ink (darkness, or alpha where it is transparent)"
-                .into(),
-        );
+        return Err(TraceError::Blank);
     }
     let scale = 2.0 * HALF_SPAN / h.max(w) as f64;
     let mut rng = StdRng::seed_from_u64(seed);
@@ -275,7 +283,11 @@ mod tests {
         assert!(p.data.chunks(2).all(|xy| xy[0] <= 0.0 && xy[1] >= 0.0));
         // An opaque white picture has no ink.
         let blank = grey(2, 2, vec![255; 4]);
-        assert!(trace_decoded(&blank, 10, 0).unwrap_err().contains("blank"));
+        assert_eq!(trace_decoded(&blank, 10, 0), Err(TraceError::Blank));
+        assert_eq!(
+            trace_decoded(&grey(1, 2, vec![0, 127]), 0, 0),
+            Err(TraceError::NoPoints)
+        );
     }
 
     #[test]
