@@ -315,29 +315,21 @@ impl Worker {
     fn emit(&self, e: TrainEvent) {
         self.generation
             .store(e.generation(), std::sync::atomic::Ordering::Relaxed);
+        // Err(true): the queue was full (counted); Err(false): the UI is gone.
         let sent = if e.is_terminal() {
-            match self.events.send_timeout(e, TERMINAL_SEND_WAIT) {
-                Ok(()) => true,
-                Err(SendTimeoutError::Timeout(_)) => {
-                    self.dropped
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    false
-                }
-                Err(SendTimeoutError::Disconnected(_)) => false,
-            }
+            let r = self.events.send_timeout(e, TERMINAL_SEND_WAIT);
+            r.map_err(|err| matches!(err, SendTimeoutError::Timeout(_)))
         } else {
-            match self.events.try_send(e) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    self.dropped
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    false
-                }
-                Err(TrySendError::Disconnected(_)) => false,
-            }
+            let r = self.events.try_send(e);
+            r.map_err(|err| matches!(err, TrySendError::Full(_)))
         };
-        if sent {
-            (self.wake)();
+        match sent {
+            Ok(()) => (self.wake)(),
+            Err(true) => {
+                self.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(false) => {}
         }
     }
 
