@@ -54,6 +54,7 @@ fn main() {
                 AnalysisEvent::Tid(_) => "TID".into(),
                 AnalysisEvent::Finished { seconds, .. } => format!("finished ({seconds:.3} s)"),
                 AnalysisEvent::Error { message, .. } => panic!("{message}"),
+                AnalysisEvent::SamplerFailed(f) => panic!("{}", f.message),
             };
             println!(
                 "pass {pass}: {:<40} +{:>7.1} ms",

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::diffusion::SamplerKind;
-use crate::train::analysis::{RegimeMetrics, SamplerRun, TidCurves, VelocityField};
+use crate::train::analysis::{RegimeMetrics, SamplerFailure, SamplerRun, TidCurves, VelocityField};
 use crate::train::{AnalysisEvent, LossHistory, TrainEvent};
 
 /// Everything the views show, updated from events.
@@ -32,6 +32,9 @@ pub struct ExplorerState {
     pub field: Option<Arc<VelocityField>>,
     /// Newest run of each sampler, in the order they arrived in the last pass.
     pub samples: Vec<Arc<SamplerRun>>,
+    /// Samplers whose newest run failed, each shown in its own panel; a sampler is in
+    /// `samples` or here, never both.
+    pub failures: Vec<Arc<SamplerFailure>>,
     /// Newest TID curves.
     pub tid: Option<Arc<TidCurves>>,
     /// The analysis stage in progress and its fraction.
@@ -89,6 +92,11 @@ impl ExplorerState {
                 };
                 self.losses.push(iteration, loss);
             }
+            TrainEvent::Started { iteration, .. } => {
+                self.iteration = iteration;
+                self.running = true;
+                self.finished = false;
+            }
             TrainEvent::Paused {
                 iteration,
                 finished,
@@ -133,6 +141,7 @@ impl ExplorerState {
                 self.field_updates += 1;
             }
             AnalysisEvent::Samples(s) if current(s.generation) => {
+                self.failures.retain(|f| f.config.kind != s.config.kind);
                 match self
                     .samples
                     .iter_mut()
@@ -142,6 +151,18 @@ impl ExplorerState {
                     None => self.samples.push(s),
                 }
                 self.sample_updates += 1;
+            }
+            AnalysisEvent::SamplerFailed(f) if current(f.generation) => {
+                // Its older samples are not what it gives now: the panel shows the failure.
+                self.samples.retain(|r| r.config.kind != f.config.kind);
+                match self
+                    .failures
+                    .iter_mut()
+                    .find(|x| x.config.kind == f.config.kind)
+                {
+                    Some(slot) => *slot = f,
+                    None => self.failures.push(f),
+                }
             }
             AnalysisEvent::Tid(t) if current(t.generation) => self.tid = Some(t),
             AnalysisEvent::Finished {
@@ -174,6 +195,7 @@ impl ExplorerState {
     /// Drops sampler runs no longer selected.
     pub fn keep_samplers(&mut self, kinds: &[SamplerKind]) {
         self.samples.retain(|r| kinds.contains(&r.config.kind));
+        self.failures.retain(|f| kinds.contains(&f.config.kind));
     }
 }
 
@@ -345,6 +367,74 @@ mod tests {
             message: "analysis thread panicked".into(),
         });
         assert_eq!(s.message.as_deref(), Some("analysis thread panicked"));
+    }
+
+    /// A sampler that fails replaces its older samples with its failure, the other samplers
+    /// keep theirs, the status line is left alone, and its next good run clears the failure.
+    #[test]
+    fn a_failed_sampler_shows_in_its_own_place_until_it_runs_again() {
+        let failure = |generation: u64, kind: SamplerKind| {
+            AnalysisEvent::SamplerFailed(Arc::new(SamplerFailure {
+                generation,
+                iteration: 7,
+                config: SamplerConfig {
+                    steps: 5,
+                    ..SamplerConfig::new(kind)
+                },
+                message: "pc stopped at step 2".into(),
+            }))
+        };
+        let mut s = ExplorerState::default();
+        s.reset(1);
+        s.apply_analysis(AnalysisEvent::Samples(run(1, 5, SamplerKind::OdeEuler)));
+        s.apply_analysis(AnalysisEvent::Samples(run(
+            1,
+            5,
+            SamplerKind::PredictorCorrector,
+        )));
+        s.apply_analysis(failure(0, SamplerKind::PredictorCorrector));
+        assert!(s.failures.is_empty(), "generation 0 is stale");
+        s.apply_analysis(failure(1, SamplerKind::PredictorCorrector));
+        s.apply_analysis(failure(1, SamplerKind::PredictorCorrector));
+        assert_eq!(s.failures.len(), 1);
+        assert!(s.run_of(SamplerKind::PredictorCorrector).is_none());
+        assert!(s.run_of(SamplerKind::OdeEuler).is_some());
+        assert!(
+            s.message.is_none(),
+            "the failure is the panel's, not the status line's"
+        );
+        s.apply_analysis(AnalysisEvent::Samples(run(
+            1,
+            9,
+            SamplerKind::PredictorCorrector,
+        )));
+        assert!(s.failures.is_empty());
+        s.apply_analysis(failure(1, SamplerKind::PredictorCorrector));
+        s.keep_samplers(&[SamplerKind::OdeEuler]);
+        assert!(s.failures.is_empty());
+    }
+
+    /// The race the monkey test found: Pause, then Train clicked before the trainer's Paused
+    /// arrived. The late Paused turned the status line to "paused" while the trainer trained;
+    /// the trainer's Started, sent after it, turns it back.
+    #[test]
+    fn a_train_click_crossing_a_late_pause_ends_as_training() {
+        // "Train" clicked: shown at once.
+        let mut s = ExplorerState {
+            running: true,
+            ..ExplorerState::default()
+        };
+        s.apply_train(TrainEvent::Paused {
+            generation: 0,
+            iteration: 40,
+            finished: false,
+        });
+        assert!(!s.running, "the late pause is applied");
+        s.apply_train(TrainEvent::Started {
+            generation: 0,
+            iteration: 40,
+        });
+        assert!(s.running && !s.finished);
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub use spec::{DataPart, EvaluationPart, ModelChoice, RunSpec, SamplingPart, Tra
 pub use trainer::{TrainConfig, TrainError, Trainer};
 pub use worker::{
     Generation, PublishSettings, Snapshot, SnapshotSlot, TrainCommand, TrainEvent, TrainerHandle,
+    TrainerStatus,
 };
 
 /// The message of a caught panic (`String` or `&str` payloads), for error events.

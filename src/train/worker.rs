@@ -5,6 +5,7 @@
 //! a single-slot mailbox that always holds the newest one, so a slow analysis side only ever
 //! skips stale snapshots and training never waits for it.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -83,6 +84,15 @@ pub enum TrainEvent {
         /// Iterations per second since the last progress event.
         iters_per_sec: f64,
     },
+    /// Iterating began (a `Start` while paused). The UI shows "training" on its click; this
+    /// and [`Self::Paused`], in the order the trainer did them, keep it right when a click
+    /// crosses a pause still on its way.
+    Started {
+        /// Run generation.
+        generation: u64,
+        /// Iterations done before it.
+        iteration: u64,
+    },
     /// Iterating stopped (paused, or the configured iterations are done).
     Paused {
         /// Run generation.
@@ -114,6 +124,7 @@ impl TrainEvent {
         match self {
             Self::Ready { generation, .. }
             | Self::Progress { generation, .. }
+            | Self::Started { generation, .. }
             | Self::Paused { generation, .. }
             | Self::Diverged { generation, .. }
             | Self::Error { generation, .. } => *generation,
@@ -154,6 +165,38 @@ impl Default for PublishSettings {
             snapshot_min_interval: Duration::from_millis(150),
             train_threads: None,
         }
+    }
+}
+
+/// What the trainer thread is doing now, as it last wrote it: the ground truth the app's
+/// status line should come to agree with (tests compare the two).
+#[derive(Debug, Default)]
+pub struct TrainerStatus {
+    generation: AtomicU64,
+    iteration: AtomicU64,
+    running: AtomicBool,
+}
+
+impl TrainerStatus {
+    /// The generation of the run the trainer holds.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Iterations done in that run.
+    pub fn iteration(&self) -> u64 {
+        self.iteration.load(Ordering::Acquire)
+    }
+
+    /// Whether it is iterating.
+    pub fn running(&self) -> bool {
+        self.running.load(Ordering::Acquire)
+    }
+
+    fn set(&self, generation: u64, iteration: u64, running: bool) {
+        self.generation.store(generation, Ordering::Release);
+        self.iteration.store(iteration, Ordering::Release);
+        self.running.store(running, Ordering::Release);
     }
 }
 
@@ -216,6 +259,8 @@ pub struct TrainerHandle {
     events: Receiver<TrainEvent>,
     /// Newest weights, for the analysis thread.
     pub snapshots: Arc<SnapshotSlot>,
+    /// What the thread is doing now.
+    pub status: Arc<TrainerStatus>,
     dropped_events: Arc<std::sync::atomic::AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
@@ -233,10 +278,12 @@ impl TrainerHandle {
         let (ev_tx, ev_rx) = bounded(256);
         let snapshots = Arc::new(SnapshotSlot::default());
         let dropped = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let status = Arc::new(TrainerStatus::default());
         let worker = Worker {
             commands: cmd_rx,
             events: ev_tx,
             snapshots: snapshots.clone(),
+            status: status.clone(),
             dropped: dropped.clone(),
             wake,
             publish,
@@ -253,6 +300,7 @@ impl TrainerHandle {
             commands: cmd_tx,
             events: ev_rx,
             snapshots,
+            status,
             dropped_events: dropped,
             thread: Some(thread),
         }
@@ -297,6 +345,7 @@ struct Worker {
     commands: Receiver<TrainCommand>,
     events: Sender<TrainEvent>,
     snapshots: Arc<SnapshotSlot>,
+    status: Arc<TrainerStatus>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
     wake: Box<dyn Fn() + Send + Sync>,
     publish: PublishSettings,
@@ -394,6 +443,9 @@ impl Worker {
         let mut last_snapshot = Instant::now();
         let mut since_progress = (0u64, 0.0f64);
         loop {
+            // What the thread does now, before it may block waiting for a command.
+            let done = trainer.as_ref().map_or(0, |t| t.iteration());
+            self.status.set(generation, done, running);
             // Commands: block while paused, poll while running.
             let cmd = if running {
                 match self.commands.try_recv() {
@@ -410,7 +462,25 @@ impl Worker {
             let mut step_once = false;
             match cmd {
                 Some(TrainCommand::Shutdown) => return,
-                Some(TrainCommand::Start) => running = trainer.is_some(),
+                Some(TrainCommand::Start) => match &trainer {
+                    Some(t) if !running => {
+                        running = true;
+                        self.emit(TrainEvent::Started {
+                            generation,
+                            iteration: t.iteration(),
+                        });
+                    }
+                    Some(_) => {}
+                    None => {
+                        // No model (its setup failed and said so): the UI, which shows
+                        // "training" on its click, hears that nothing runs.
+                        self.emit(TrainEvent::Paused {
+                            generation,
+                            iteration: 0,
+                            finished: false,
+                        });
+                    }
+                },
                 Some(TrainCommand::Pause) => {
                     running = false;
                     if let Some(t) = &trainer {
@@ -560,7 +630,7 @@ mod tests {
         }
         assert!(h.dropped_events() > 0, "the queue never filled");
         let end = until(&h, |e| {
-            e.is_terminal() && !matches!(e, TrainEvent::Ready { .. })
+            e.is_terminal() && !matches!(e, TrainEvent::Ready { .. } | TrainEvent::Started { .. })
         });
         assert!(
             matches!(
@@ -573,6 +643,55 @@ mod tests {
             ),
             "{end:?}"
         );
+    }
+
+    /// Start, Pause, Start: the trainer says Started, Paused, Started in that order (so the
+    /// UI's last word is "training"), and its status agrees; a final pause stops it at the
+    /// iteration it reports.
+    #[test]
+    fn starts_and_pauses_are_reported_in_the_order_they_happen() {
+        let data = Arc::new(DatasetSpec::Chessboard.generate(1000, 0));
+        let h = TrainerHandle::spawn(
+            config(1_000_000),
+            data,
+            PublishSettings::default(),
+            Box::new(|| {}),
+        );
+        for cmd in [
+            TrainCommand::Start,
+            TrainCommand::Pause,
+            TrainCommand::Start,
+        ] {
+            assert!(h.send(cmd));
+        }
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            match until(&h, |e| {
+                matches!(e, TrainEvent::Started { .. } | TrainEvent::Paused { .. })
+            }) {
+                TrainEvent::Started { .. } => seen.push("started"),
+                _ => seen.push("paused"),
+            }
+        }
+        assert_eq!(seen, ["started", "paused", "started"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !h.status.running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(h.status.running());
+        assert!(h.send(TrainCommand::Pause));
+        let TrainEvent::Paused { iteration, .. } =
+            until(&h, |e| matches!(e, TrainEvent::Paused { .. }))
+        else {
+            unreachable!()
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while h.status.running() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!h.status.running());
+        assert_eq!(h.status.iteration(), iteration);
+        assert_eq!(h.status.generation(), 0);
     }
 
     fn until(h: &TrainerHandle, mut pred: impl FnMut(&TrainEvent) -> bool) -> TrainEvent {

@@ -155,12 +155,12 @@ impl ExplorerMode {
                 self.apply();
             }
             if self.state.running {
-                if ui.button("Pause").clicked() {
-                    self.trainer.send(TrainCommand::Pause);
+                // Shown at once; the trainer's Paused or Started, in the order it acts on
+                // them, has the last word.
+                if ui.button("Pause").clicked() && self.trainer.send(TrainCommand::Pause) {
                     self.state.running = false;
                 }
-            } else if ui.button("Train").clicked() {
-                self.trainer.send(TrainCommand::Start);
+            } else if ui.button("Train").clicked() && self.trainer.send(TrainCommand::Start) {
                 self.state.running = true;
             }
             if ui
@@ -222,13 +222,14 @@ impl ExplorerMode {
     /// Your own points: a `.npy` or CSV file, typed or through the dialog; training restarts on
     /// it at once, and a file that cannot be read leaves the run as it is.
     fn own_data(&mut self, ui: &mut Ui, shell: &mut Shell) {
-        ui.label("or your own points (.npy, CSV) or picture (PNG, JPEG)");
+        let label = ui.label("or your own points (.npy, CSV) or picture (PNG, JPEG)");
         ui.horizontal(|ui| {
             ui.add(
                 egui::TextEdit::singleline(&mut self.data_path)
                     .hint_text("path to points")
                     .desired_width(150.0),
-            );
+            )
+            .labelled_by(label.id);
             if ui
                 .add_enabled(
                     !self.data_path.trim().is_empty(),

@@ -12,7 +12,8 @@ impl ExplorerMode {
     /// The whole bottom panel.
     pub(super) fn status_panel(&mut self, ui: &mut Ui, shell: &mut Shell) {
         let s = &self.state;
-        ui.horizontal(|ui| {
+        // Wrapped: in a narrow window the lag note goes to a second line, not off the edge.
+        ui.horizontal_wrapped(|ui| {
             let status = if s.running {
                 RichText::new("training").color(Color32::from_rgb(0x00, 0x9E, 0x73))
             } else if s.finished {

@@ -32,7 +32,9 @@ impl ImagesMode {
             .default_open(true)
             .show(ui, |ui| {
                 ui.horizontal(|ui| {
-                    ui.add(egui::TextEdit::singleline(&mut s.checkpoint).desired_width(190.0))
+                    let label = ui.label("U-Net");
+                    ui.add(egui::TextEdit::singleline(&mut s.checkpoint).desired_width(150.0))
+                        .labelled_by(label.id)
                         .on_hover_text(
                             "a diffusers model or pipeline directory (config.json + \
                              diffusion_pytorch_model.safetensors or .bin), a train-unet \
@@ -65,20 +67,22 @@ impl ImagesMode {
                     ui.selectable_value(&mut s.weights, WeightSet::Model, "raw");
                 });
                 ui.horizontal(|ui| {
-                    ui.label(".pth config");
+                    let label = ui.label(".pth config");
                     ui.add(
                         egui::TextEdit::singleline(&mut s.config)
                             .hint_text("ddpm-cifar10 or a TOML")
                             .desired_width(160.0),
-                    );
+                    )
+                    .labelled_by(label.id);
                 });
                 ui.horizontal(|ui| {
-                    ui.label("training images");
+                    let label = ui.label("training images");
                     ui.add(
                         egui::TextEdit::singleline(&mut s.data)
                             .hint_text("as recorded")
                             .desired_width(130.0),
                     )
+                    .labelled_by(label.id)
                     .on_hover_text(
                         "empty: what the train-unet directory recorded; `procedural`; or a \
                          CIFAR/MNIST/PNG folder/.npy path (resized to the model)",

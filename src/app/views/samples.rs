@@ -13,9 +13,10 @@ use super::{
 };
 use crate::app::plot::{Labels, colorbar, plot_frame};
 use crate::app::state::ExplorerState;
+use crate::render::DataRect;
 use crate::render::points::PointLayer;
 use crate::render::{Colormap, heatmap, points};
-use crate::train::analysis::SamplerRun;
+use crate::train::analysis::{SamplerFailure, SamplerRun};
 
 /// A panel's title: the sampler, its steps, the iteration and its TID at the ε of interest.
 /// The TID comes at the end of an analysis pass, after the samples: while a pass is under way
@@ -75,7 +76,7 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
             coordinate_picker(ui, &mut vs.coords[1], d);
         }
     });
-    if state.samples.is_empty() {
+    if state.samples.is_empty() && state.failures.is_empty() {
         ui.label("Waiting for the first analysis pass…");
         return;
     }
@@ -91,7 +92,7 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
     let [ci, cj] = coords;
     let names = [format!("x{}", ci + 1), format!("x{}", cj + 1)];
     let density = vs.density_mode && d == 2;
-    let size = panel_size(ui, state.samples.len());
+    let size = panel_size(ui, state.samples.len() + state.failures.len());
     let bounds = vd.rect_of(coords);
     // The training overlay in the chosen coordinates (built once per choice).
     let overlay = if d == 2 {
@@ -167,6 +168,9 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
                     .add(points::callback(area.inner, view_id, bounds, layers));
             }
         }
+        for failure in &state.failures {
+            failure_panel(ui, failure, size, bounds);
+        }
     });
     if density {
         colorbar(
@@ -178,12 +182,46 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
     }
 }
 
+/// The panel of a sampler whose run failed: its title, and in place of samples what went
+/// wrong and what to change (the other samplers' panels and training go on).
+pub(super) fn failure_panel(
+    ui: &mut Ui,
+    failure: &SamplerFailure,
+    size: egui::Vec2,
+    bounds: DataRect,
+) {
+    let title = format!(
+        "{}, {} steps  ·  iteration {}  ·  failed",
+        run_label(&failure.config),
+        failure.config.steps,
+        failure.iteration
+    );
+    let (_, area) = plot_frame(
+        ui,
+        size,
+        bounds,
+        Labels {
+            title: &title,
+            x: "",
+            y: "",
+        },
+    );
+    let text = egui::RichText::new(&failure.message).color(Color32::from_rgb(0xD5, 0x5E, 0x00));
+    ui.put(area.inner.shrink(12.0), egui::Label::new(text).wrap());
+}
+
 /// Samples of other dimensions than 2: histograms of coordinate 1 against the training set.
 fn samples_1d(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, cache: &mut LayerCache) {
     ui.label(format!(
         "Coordinate 1 of {}-dimensional samples: histograms against the training set.",
         vd.data.d
     ));
+    for f in &state.failures {
+        ui.colored_label(
+            Color32::from_rgb(0xD5, 0x5E, 0x00),
+            format!("{} failed: {}", run_label(&f.config), f.message),
+        );
+    }
     let range = vd.bounds[0];
     Plot::new("samples_1d")
         .legend(Legend::default())

@@ -28,7 +28,9 @@ pub fn seesaw_view(ui: &mut Ui, state: &ExplorerState) {
     };
     let low = Color32::from_rgb(0x00, 0x9E, 0x73);
     let high = Color32::from_rgb(0xD5, 0x5E, 0x00);
-    ui.label("DSM loss per noise band (low: t ∈ [t_min, 0.1], high: t ∈ [0.9, 1]), fixed draws.");
+    ui.label(
+        "DSM loss per noise band (low: t from t_min to 0.1, high: t from 0.9 to 1), fixed draws.",
+    );
     Plot::new("seesaw_loss")
         .legend(Legend::default())
         .height(h)

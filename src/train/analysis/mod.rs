@@ -163,6 +163,9 @@ pub enum AnalysisEvent {
     Samples(Arc<SamplerRun>),
     /// TID curves.
     Tid(Arc<TidCurves>),
+    /// One sampler's run stopped (its state stopped being finite); the pass goes on with the
+    /// other samplers, and the app shows this in that sampler's panel.
+    SamplerFailed(Arc<SamplerFailure>),
     /// A pass finished.
     Finished {
         /// Run generation.
@@ -178,6 +181,19 @@ pub enum AnalysisEvent {
         /// What failed, for the user.
         message: String,
     },
+}
+
+/// A sampler whose run failed in a pass: which, on which snapshot, and why.
+#[derive(Clone, Debug)]
+pub struct SamplerFailure {
+    /// Run generation.
+    pub generation: u64,
+    /// Training iteration of the snapshot.
+    pub iteration: u64,
+    /// The sampler as configured.
+    pub config: SamplerConfig,
+    /// What went wrong and what to change, for the user.
+    pub message: String,
 }
 
 /// UI → analysis.

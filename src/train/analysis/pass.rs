@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use crossbeam_channel::{Receiver, SendTimeoutError, Sender, TryRecvError};
 
 use super::stages::{RegimeMetrics, TidCurves, sampler_run, velocity_field};
-use super::{AnalysisCommand, AnalysisContext, AnalysisEvent, AnalysisSettings};
+use super::{AnalysisCommand, AnalysisContext, AnalysisEvent, AnalysisSettings, SamplerFailure};
 use crate::diffusion::{EpsilonModel, ExactMixtureScore, sample};
 use crate::metrics::{TidProtocol, TidReference};
 use crate::model::FastScoreNet;
@@ -253,6 +253,17 @@ impl Analysis {
         for (k, cfg) in s.samplers.iter().enumerate() {
             let t0 = Instant::now();
             let label = format!("sampling {} ({} steps)", cfg.kind.name(), cfg.steps);
+            // Settings known to fail on this process (PC/ALD on VP under 21 steps) are refused
+            // before any sampling, with the minimum named.
+            if let Err(e) = cfg.check_on(&model.process()) {
+                self.emit(AnalysisEvent::SamplerFailed(Arc::new(SamplerFailure {
+                    generation,
+                    iteration,
+                    config: cfg.clone(),
+                    message: e.to_string(),
+                })))?;
+                continue;
+            }
             let mut cfg_rec = cfg.clone();
             cfg_rec.record_trajectory = true;
             let out = sample(
@@ -272,10 +283,12 @@ impl Analysis {
             let out = match out {
                 Ok(out) => out,
                 Err(e) => {
-                    self.emit(AnalysisEvent::Error {
-                        generation: Some(generation),
+                    self.emit(AnalysisEvent::SamplerFailed(Arc::new(SamplerFailure {
+                        generation,
+                        iteration,
+                        config: cfg.clone(),
                         message: e.to_string(),
-                    })?;
+                    })))?;
                     continue;
                 }
             };
