@@ -71,6 +71,55 @@ pub struct AppOptions {
     pub image_n: Option<usize>,
     /// Images view: steps of both samplers.
     pub image_steps: Option<usize>,
+    /// Tour: the next view every this long, and training restarted on the next dataset after
+    /// each round of the views.
+    pub tour: Option<Duration>,
+}
+
+/// The tour (`app --tour SECONDS`): the explorer's views in turn, and after each round a
+/// fresh run on the next 2D dataset, for a screen left running in a lecture hall (and for
+/// the soak test, which watches memory and threads while it goes on).
+struct Tour {
+    every: Duration,
+    last: std::time::Instant,
+    /// Views shown so far.
+    shown: usize,
+}
+
+impl Tour {
+    /// The explorer's views the tour shows (the Draw canvas waits for a hand).
+    const VIEWS: [Tab; 6] = [
+        Tab::Samples,
+        Tab::Trajectories,
+        Tab::Velocity,
+        Tab::Density,
+        Tab::Tid,
+        Tab::SeeSaw,
+    ];
+    /// The datasets it trains on, in turn.
+    const DATASETS: [DatasetKind; 4] = [
+        DatasetKind::Chessboard,
+        DatasetKind::Spiral,
+        DatasetKind::Semicircles,
+        DatasetKind::RingMog,
+    ];
+
+    /// When it is time: the view to show and, at the start of a round, the dataset to train.
+    fn next(&mut self) -> Option<(Tab, Option<DatasetKind>)> {
+        if self.last.elapsed() < self.every {
+            return None;
+        }
+        self.last = std::time::Instant::now();
+        self.shown += 1;
+        let views = Self::VIEWS.len();
+        let view = Self::VIEWS[self.shown % views];
+        let round = self.shown / views;
+        let dataset = self
+            .shown
+            .is_multiple_of(views)
+            .then(|| Self::DATASETS[round % Self::DATASETS.len()]);
+        Some((view, dataset))
+    }
 }
 
 /// Opens the window and runs until it is closed. Returns the smoke test's verdict when
@@ -146,6 +195,7 @@ pub struct ExplorerApp {
     /// Whether the Images mode is shown (else the explorer's view).
     images_shown: bool,
     smoke: Option<Smoke>,
+    tour: Option<Tour>,
 }
 
 impl ExplorerApp {
@@ -186,12 +236,18 @@ impl ExplorerApp {
             Smoke::new(frames, opts.timeout, opts.screenshot.clone(), verdict)
                 .with_headless_rate(explorer.headless_rate)
         });
+        let tour = opts.tour.map(|every| Tour {
+            every,
+            last: std::time::Instant::now(),
+            shown: 0,
+        });
         Ok(Self {
             shell,
             explorer,
             images,
             images_shown,
             smoke,
+            tour,
         })
     }
 }
@@ -226,6 +282,16 @@ impl eframe::App for ExplorerApp {
                 _ => &mut self.explorer,
             };
             mode.on_file(purpose, path, &mut self.shell, ctx);
+        }
+        if let Some((view, dataset)) = self.tour.as_mut().and_then(Tour::next) {
+            self.images_shown = false;
+            self.explorer.show_tab(view);
+            if let Some(d) = dataset {
+                self.explorer.train_dataset(d);
+            }
+        }
+        if let Some(t) = &self.tour {
+            ctx.request_repaint_after(t.every);
         }
         let images_shown = self.images_shown;
         self.explorer.logic(ctx, !images_shown);

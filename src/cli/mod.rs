@@ -187,6 +187,10 @@ pub struct AppArgs {
     /// its settings and its view (instead of --tab and --dataset).
     #[arg(long, value_parser = experiment_number)]
     pub experiment: Option<usize>,
+    /// Tour (a kiosk for a lecture hall, and what tools/soak.sh runs): show the next view every
+    /// SECONDS, and after each round of the views restart training on the next dataset.
+    #[arg(long, value_name = "SECONDS", value_parser = crate::limits::positive_real)]
+    pub tour: Option<f64>,
     /// Smoke test: once samples are drawn, render N more frames, check the window is not blank,
     /// and exit (non-zero if it rendered nothing or no samples came within --timeout).
     #[arg(long)]
@@ -337,6 +341,7 @@ pub fn run(cli: Cli) -> Result<()> {
             unet: a.unet,
             image_n: a.image_n,
             image_steps: a.image_steps,
+            tour: a.tour.map(std::time::Duration::from_secs_f64),
         }),
         Some(Command::Sample(a)) => sample_cmd(a),
         Some(Command::Data(a)) => data_cmd(a),

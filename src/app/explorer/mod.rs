@@ -258,6 +258,13 @@ impl ExplorerMode {
         self.open_data_file(&path)
     }
 
+    /// Restarts training, at once, on the synthetic dataset `d` (with its paper settings).
+    pub fn train_dataset(&mut self, d: crate::data::DatasetKind) {
+        self.config.data_file = None;
+        self.config.select_dataset(d);
+        self.apply();
+    }
+
     /// Goes back from a point file to the panel's synthetic dataset.
     pub fn close_data_file(&mut self) {
         self.config.data_file = None;
@@ -275,32 +282,38 @@ impl ExplorerMode {
         from: Option<(Vec<MlpWeights>, u64)>,
         start: bool,
     ) {
-        self.generation += 1;
-        let ctx = AnalysisContext::new(self.generation, data.clone(), exact);
-        self.view_data = ViewData::new(data.clone(), ctx.bounds.clone(), self.generation);
-        self.state.reset(self.generation);
-        if let Some((_, iteration)) = &from {
-            self.state.iteration = *iteration;
-        }
+        let generation = self.generation + 1;
+        let resumed = from.as_ref().map(|(_, iteration)| *iteration);
         let train = Box::new(train);
-        self.trainer.send(match from {
+        let reset = match from {
             Some((weights, iteration)) => TrainCommand::ResetFrom(
                 train,
-                data,
+                data.clone(),
                 weights,
                 iteration,
-                Generation(self.generation),
+                Generation(generation),
             ),
-            None => TrainCommand::Reset(train, data, Generation(self.generation)),
-        });
+            None => TrainCommand::Reset(train, data.clone(), Generation(generation)),
+        };
+        // A trainer whose command queue is full (a burst of restarts while it sets one up)
+        // keeps its run, and the views keep theirs: the two never disagree on the generation.
+        if !self.trainer.send(reset) {
+            self.state.message =
+                Some("the trainer is still setting up the last restart; try again".into());
+            return;
+        }
+        self.generation = generation;
+        let ctx = AnalysisContext::new(self.generation, data.clone(), exact);
+        self.view_data = ViewData::new(data, ctx.bounds.clone(), self.generation);
+        self.state.reset(self.generation);
+        if let Some(iteration) = resumed {
+            self.state.iteration = iteration;
+        }
         self.analysis.send(AnalysisCommand::Context(Box::new(ctx)));
         self.sent = self.analysis_settings();
         self.analysis
             .send(AnalysisCommand::Settings(Box::new(self.sent.clone())));
-        if start {
-            self.trainer.send(TrainCommand::Start);
-        }
-        self.state.running = start;
+        self.state.running = start && self.trainer.send(TrainCommand::Start);
         self.applied = self.config.clone();
     }
 
@@ -370,8 +383,7 @@ impl ExplorerMode {
 
     /// Pauses training (an image study wants every core).
     pub fn pause_for_images(&mut self, shell: &mut Shell) {
-        if self.state.running {
-            self.trainer.send(TrainCommand::Pause);
+        if self.state.running && self.trainer.send(TrainCommand::Pause) {
             self.state.running = false;
             shell.notify("2D training paused while the images are sampled");
         }
@@ -522,3 +534,32 @@ impl Mode for ExplorerMode {
 
 #[cfg(test)]
 mod tests;
+
+/// What the UI tests read and set behind the widgets.
+#[cfg(test)]
+impl ExplorerMode {
+    /// What the views and the status line show.
+    pub(crate) fn state(&self) -> &ExplorerState {
+        &self.state
+    }
+
+    /// The current run generation.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// What the trainer thread is doing, as it says.
+    pub(crate) fn trainer_status(&self) -> &crate::train::TrainerStatus {
+        &self.trainer.status
+    }
+
+    /// The left panel's settings.
+    pub(crate) fn config(&self) -> &ExplorerConfig {
+        &self.config
+    }
+
+    /// The left panel's settings, to change.
+    pub(crate) fn config_mut(&mut self) -> &mut ExplorerConfig {
+        &mut self.config
+    }
+}

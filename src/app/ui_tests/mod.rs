@@ -11,12 +11,19 @@ use egui_kittest::kittest::Queryable;
 use super::views::Tab;
 use super::{AppOptions, ExplorerApp};
 
+mod monkey;
+mod snapshots;
+
 /// The app at the window's default size, paused (training starts only when a test asks).
 fn app() -> Harness<'static, ExplorerApp> {
-    let opts = AppOptions {
+    app_with(AppOptions {
         paused: true,
         ..AppOptions::default()
-    };
+    })
+}
+
+/// The app started with `opts`, at the window's default size.
+fn app_with(opts: AppOptions) -> Harness<'static, ExplorerApp> {
     Harness::builder()
         .wgpu()
         .with_size(eframe::egui::vec2(1600.0, 1000.0))
@@ -51,4 +58,34 @@ fn presentation_mode_turns_on_and_off_by_its_button() {
     h.run_steps(3);
     assert!(!h.state().shell.presenting);
     assert!(h.query_by_label("Present (F5)").is_some());
+}
+
+/// The tour shows the views in turn and, after a round of them, trains on the next dataset.
+#[test]
+fn the_tour_shows_every_view_then_trains_the_next_dataset() {
+    let mut tour = super::Tour {
+        every: std::time::Duration::ZERO,
+        last: std::time::Instant::now(),
+        shown: 0,
+    };
+    let views = super::Tour::VIEWS.len();
+    let steps: Vec<_> = (0..2 * views).map(|_| tour.next().expect("due")).collect();
+    for view in super::Tour::VIEWS {
+        assert!(
+            steps[..views].iter().any(|(v, _)| *v == view),
+            "{view:?} not shown"
+        );
+    }
+    let restarts: Vec<_> = steps.iter().filter_map(|(_, d)| *d).collect();
+    assert_eq!(restarts, super::Tour::DATASETS[1..3]);
+    // In the app: the views change and training restarts on the tour's datasets.
+    let mut h = app_with(AppOptions {
+        paused: true,
+        tour: Some(std::time::Duration::ZERO),
+        ..AppOptions::default()
+    });
+    h.run_steps(2 * views);
+    let app = h.state();
+    assert!(app.explorer.generation() >= 1, "no new run");
+    assert!(super::Tour::DATASETS[1..].contains(&app.explorer.config().dataset));
 }
