@@ -22,6 +22,13 @@ Outputs, under `tests/fixtures/diffusers/`:
   the pre-0.14 names (`query`, `key`, `value`, `proj_attn`), as checkpoints of that era have.
 - `reference.json`: for each, fixed inputs `x` `[B, C, H, W]`, continuous times `t` `[B]`, the
   timesteps fed to diffusers (`t · (N − 1)`, N = 1,000) and the network's output.
+- `schedulers/v_prediction/`, `schedulers/sample/`: a `DDIMScheduler` config with that
+  `prediction_type` (saved by diffusers), to pair with the `ddpm` network; `reference.json` gets
+  `ddpm-v_prediction` and `ddpm-sample`: the network's raw `output` at integer timesteps and the
+  `eps` that diffusers' own `step` implies (its `pred_original_sample` x̂₀, turned into
+  `ε̂ = (x − √ᾱ x̂₀) / √(1 − ᾱ)` with the scheduler's `alphas_cumprod`).
+
+`--predictions` writes only those (the other fixtures are left as they are).
 
 Every tensor is randomised (the zero-initialised ones too, GroupNorm scales and biases included),
 so each weight's placement matters.
@@ -160,5 +167,56 @@ def main():
         json.dump(reference, f)
 
 
+def predictions():
+    """The `ddpm` network read as v- and x0-prediction, converted to ε̂ by diffusers' `step`."""
+    from diffusers import DDIMScheduler
+
+    torch.set_grad_enabled(False)
+    model = UNet2DModel.from_pretrained(os.path.join(OUT, "ddpm")).eval()
+    with open(os.path.join(OUT, "reference.json")) as f:
+        reference = json.load(f)
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn((2, 3, 8, 8), generator=gen)
+    timesteps = torch.tensor([299, 849])
+    t = timesteps.double() / (TRAIN_TIMESTEPS - 1)
+    output = model(x, timesteps).sample
+    for prediction in ["v_prediction", "sample"]:
+        scheduler = DDIMScheduler(
+            num_train_timesteps=TRAIN_TIMESTEPS,
+            beta_start=1e-4,
+            beta_end=0.02,
+            beta_schedule="linear",
+            prediction_type=prediction,
+            clip_sample=False,
+        )
+        out = os.path.join(OUT, "schedulers", prediction)
+        os.makedirs(out, exist_ok=True)
+        scheduler.save_pretrained(out)
+        scheduler.set_timesteps(50)
+        eps = []
+        for b, ts in enumerate(timesteps.tolist()):
+            step = scheduler.step(output[b : b + 1], ts, x[b : b + 1], eta=0.0)
+            x0 = step.pred_original_sample
+            alpha_bar = scheduler.alphas_cumprod[ts]
+            eps.append((x[b : b + 1] - alpha_bar.sqrt() * x0) / (1 - alpha_bar).sqrt())
+        eps = torch.cat(eps)
+        reference[f"ddpm-{prediction}"] = dict(
+            x_shape=list(x.shape),
+            x=x.flatten().tolist(),
+            t=t.tolist(),
+            timesteps=timesteps.double().tolist(),
+            output=output.flatten().tolist(),
+            eps=eps.flatten().tolist(),
+        )
+        print(f"ddpm as {prediction}: |output| max {output.abs().max():.3f}, |eps| max {eps.abs().max():.3f}")
+    with open(os.path.join(OUT, "reference.json"), "w") as f:
+        json.dump(reference, f)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--predictions" in sys.argv:
+        predictions()
+    else:
+        main()

@@ -564,6 +564,10 @@ pub struct UNetEvalArgs {
     /// Write the raw network output (ε̂ for ε-prediction) here, float32 .npy [B, C, H, W].
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Give ε̂ instead of the raw output: v- and x₀-prediction (diffusers' `v_prediction`,
+    /// `sample`) converted through the model's own schedule, as every sampler here uses it.
+    #[arg(long)]
+    pub epsilon: bool,
     /// Print one JSON object on stdout: the convention used (time input, prediction type,
     /// expected data range, process) and statistics of the output.
     #[arg(long)]
@@ -652,9 +656,15 @@ pub fn unet_eval_cmd(a: UNetEvalArgs) -> Result<()> {
             burn::tensor::TensorData::new(chunk.to_vec(), [n, c, s, s]),
             &dev.device,
         );
-        let ts = burn::tensor::Tensor::<1>::full([n], a.t, &dev.device);
-        let out: Vec<f32> = net
-            .forward(xs, ts)
+        let out = if a.epsilon {
+            use crate::diffusion::EpsilonModel;
+            let rows = xs.reshape([n, dim]);
+            net.epsilon(rows, &crate::diffusion::Times::Shared(a.t))
+        } else {
+            let ts = burn::tensor::Tensor::<1>::full([n], a.t, &dev.device);
+            net.forward(xs, ts).reshape([n, dim])
+        };
+        let out: Vec<f32> = out
             .into_data()
             .convert::<f32>()
             .try_to_vec()
@@ -687,6 +697,7 @@ pub fn unet_eval_cmd(a: UNetEvalArgs) -> Result<()> {
             "time_input": time_input,
             "time_label": label,
             "prediction_type": prediction,
+            "output_is": if a.epsilon { "epsilon" } else { "raw" },
             "data_range": range,
             "process": net.process,
             "output": a.out,

@@ -329,6 +329,9 @@ mod tests {
         t: Vec<f32>,
         timesteps: Vec<f32>,
         eps: Vec<f32>,
+        /// The network's raw output, where it predicts something other than ε.
+        #[serde(default)]
+        output: Vec<f32>,
     }
 
     pub(crate) fn fixture(name: &str) -> PathBuf {
@@ -389,6 +392,62 @@ mod tests {
         assert!(!legacy.net.takes_centered());
     }
 
+    /// The `ddpm` network read as v-prediction and as x₀-prediction (its directory with the
+    /// scheduler diffusers saved for each): the raw output is diffusers', and the ε̂ every
+    /// sampler here uses is the one diffusers' own `step` implies, to ≤ 1e-4.
+    #[test]
+    fn v_and_sample_predictions_become_diffusers_epsilon() {
+        use crate::diffusion::{EpsilonModel, Times};
+        let dev = Device::flex();
+        for prediction in ["v_prediction", "sample"] {
+            let r = reference(&format!("ddpm-{prediction}"));
+            let dir = tempfile::tempdir().unwrap();
+            for f in [CONFIG_FILE, WEIGHT_FILES[0]] {
+                std::fs::copy(fixture("ddpm").join(f), dir.path().join(f)).unwrap();
+            }
+            std::fs::copy(
+                fixture("schedulers").join(prediction).join(SCHEDULER_FILE),
+                dir.path().join(SCHEDULER_FILE),
+            )
+            .unwrap();
+            let opened = open(dir.path()).unwrap();
+            let raw = Reference {
+                eps: r.output.clone(),
+                x: r.x.clone(),
+                t: r.t.clone(),
+                timesteps: r.timesteps.clone(),
+                output: vec![],
+                x_shape: r.x_shape,
+            };
+            assert!(
+                max_abs_error(&opened.net, &raw) <= 1e-4,
+                "{prediction}: raw output"
+            );
+            let [b, c, h, w] = r.x_shape;
+            let rows = Tensor::<2>::from_data(TensorData::new(r.x.clone(), [b, c * h * w]), &dev);
+            let times = Times::PerRow(r.t.iter().map(|&t| f64::from(t)).collect());
+            let eps: Vec<f32> = opened
+                .net
+                .epsilon(rows, &times)
+                .into_data()
+                .convert::<f32>()
+                .try_to_vec()
+                .unwrap();
+            let err = eps.iter().zip(&r.eps).fold(0f64, |m, (g, w)| {
+                m.max((f64::from(*g) - f64::from(*w)).abs())
+            });
+            eprintln!("{prediction}: max |ε̂ − ε̂_diffusers| = {err:.2e}");
+            assert!(err <= 1e-4, "{prediction}: {err}");
+            // The conversion is not the identity: the raw output is far from ε̂.
+            let moved = r
+                .output
+                .iter()
+                .zip(&r.eps)
+                .any(|(o, e)| (o - e).abs() > 0.1);
+            assert!(moved, "{prediction}");
+        }
+    }
+
     /// A pipeline layout (`unet/`, `scheduler/`) opens from its root; without a scheduler the
     /// DDPM default is assumed and said.
     #[test]
@@ -432,13 +491,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         copy(d);
-        // A v-prediction scheduler.
-        edit(&d.join(SCHEDULER_FILE), "\"epsilon\"", "\"v_prediction\"");
+        // A prediction type this build does not convert.
+        edit(&d.join(SCHEDULER_FILE), "\"epsilon\"", "\"flow\"");
         let e = open(d).err().unwrap().to_string();
-        assert!(
-            e.contains("prediction_type") && e.contains("v_prediction"),
-            "{e}"
-        );
+        assert!(e.contains("prediction_type") && e.contains("flow"), "{e}");
         assert!(e.contains(SCHEDULER_FILE), "{e}");
         copy(d);
         // A block type this build does not implement.

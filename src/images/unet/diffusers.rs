@@ -19,12 +19,12 @@
 //! with β from 0.1 to 20).
 
 use burn::nn::PaddingConfig2d;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::init::{Builder, DIFFUSERS_RES, ParamSource};
 use super::{Arch, AttnBlock, Frequencies, Nin, TimeInput, UNet, Wiring};
-use crate::diffusion::NoiseProcess;
+use crate::diffusion::{NoiseProcess, Times};
 
 /// The `sample_size` of a `config.json`: one side, or `[height, width]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,7 +162,7 @@ pub struct Scheduler {
     pub beta_end: f64,
     /// Only `linear` (the VP SDE).
     pub beta_schedule: String,
-    /// Only `epsilon`.
+    /// What the network predicts: `epsilon`, `v_prediction` or `sample` (see [`Prediction`]).
     pub prediction_type: String,
     /// Explicit betas (unsupported).
     pub trained_betas: Option<Vec<f64>>,
@@ -215,13 +215,7 @@ impl Scheduler {
                 "linear (the VP SDE)",
             ));
         }
-        if self.prediction_type != "epsilon" {
-            return Err(unsupported(
-                "prediction_type",
-                &self.prediction_type,
-                "epsilon",
-            ));
-        }
+        self.prediction()?;
         let ok = |b: f64| b.is_finite() && b > 0.0 && b < 1.0;
         if self.num_train_timesteps < 2
             || !ok(self.beta_start)
@@ -235,6 +229,81 @@ impl Scheduler {
             )));
         }
         Ok(())
+    }
+}
+
+/// What a diffusers U-Net predicts (`prediction_type`). Every sampler here works on ε̂, so
+/// [`Scheduler::to_epsilon`] converts the others with diffusers' own `ᾱ` (as its schedulers'
+/// `step` does): with `x_t = √ᾱ x₀ + √(1 − ᾱ) ε`, `v = √ᾱ ε − √(1 − ᾱ) x₀` gives
+/// `ε̂ = √ᾱ v̂ + √(1 − ᾱ) x_t`, and a predicted sample `x̂₀` gives `ε̂ = (x_t − √ᾱ x̂₀) / √(1 − ᾱ)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prediction {
+    /// `epsilon`: the noise (the paper's parameterisation).
+    Epsilon,
+    /// `v_prediction`: `v = √ᾱ ε − √(1 − ᾱ) x₀`.
+    V,
+    /// `sample`: the clean image `x₀`.
+    Sample,
+}
+
+impl Scheduler {
+    /// What the network predicts.
+    pub fn prediction(&self) -> Result<Prediction, DiffusersConfigError> {
+        match self.prediction_type.as_str() {
+            "epsilon" => Ok(Prediction::Epsilon),
+            "v_prediction" => Ok(Prediction::V),
+            "sample" => Ok(Prediction::Sample),
+            other => Err(unsupported(
+                "prediction_type",
+                other,
+                "epsilon, v_prediction, sample",
+            )),
+        }
+    }
+
+    /// diffusers' `alphas_cumprod`: `ᾱ_i = ∏_{j ≤ i} (1 − β_j)` over the linear betas.
+    pub fn alphas_cumprod(&self) -> Vec<f64> {
+        let n = self.num_train_timesteps.max(2);
+        let step = (self.beta_end - self.beta_start) / (n - 1) as f64;
+        let mut prod = 1.0;
+        (0..n)
+            .map(|i| {
+                prod *= 1.0 - (self.beta_start + step * i as f64);
+                prod
+            })
+            .collect()
+    }
+
+    /// The network's output `out` at rows `x` and times `t`, as ε̂ (the identity for
+    /// ε-prediction). `ᾱ` at a time between two timesteps (`t · (N − 1)` is the label the
+    /// network sees) is interpolated linearly; at the integer timesteps diffusers samples on,
+    /// it is diffusers' own.
+    pub fn to_epsilon(&self, out: Tensor<2>, x: Tensor<2>, t: &Times) -> Tensor<2> {
+        let prediction = self.prediction().unwrap_or(Prediction::Epsilon);
+        if prediction == Prediction::Epsilon {
+            return out;
+        }
+        let table = self.alphas_cumprod();
+        let last = table.len() - 1;
+        let alpha_bar = |t: f64| {
+            let i = (t * self.label_scale()).clamp(0.0, last as f64);
+            let (lo, frac) = (i.floor() as usize, i.fract());
+            let hi = (lo + 1).min(last);
+            table[lo] * (1.0 - frac) + table[hi] * frac
+        };
+        let device = x.device();
+        let signal = t.coefficient(&device, |t| alpha_bar(t).sqrt());
+        match prediction {
+            Prediction::V => {
+                let noise = t.coefficient(&device, |t| (1.0 - alpha_bar(t)).sqrt());
+                signal.mul(out) + noise.mul(x)
+            }
+            Prediction::Sample => {
+                let inv_noise = t.coefficient(&device, |t| 1.0 / (1.0 - alpha_bar(t)).sqrt());
+                inv_noise.mul(x - signal.mul(out))
+            }
+            Prediction::Epsilon => unreachable!("returned above"),
+        }
     }
 }
 
@@ -767,7 +836,7 @@ mod tests {
             assert!(e.contains(name), "{name}: {e}");
         }
         for (field, value) in [
-            ("prediction_type", "v_prediction"),
+            ("prediction_type", "flow"),
             ("beta_schedule", "squaredcos_cap_v2"),
         ] {
             let mut s = Scheduler::default();

@@ -451,9 +451,14 @@ impl EpsilonModel for UNet {
         let [n, d] = x.dims();
         let (c, size) = (self.channels(), self.image_size());
         let device = x.device();
-        let x = x.reshape([n, c, size, size]);
-        let t = t.column(n, &device).reshape([n]);
-        self.forward(x, t).reshape([n, d])
+        let images = x.clone().reshape([n, c, size, size]);
+        let times = t.column(n, &device).reshape([n]);
+        let out = self.forward(images, times).reshape([n, d]);
+        match &self.arch {
+            // v- and x₀-prediction become ε̂ through the model's own schedule.
+            Arch::Diffusers(m) => m.scheduler.to_epsilon(out, x, t),
+            Arch::ScoreSde(_) => out,
+        }
     }
 }
 
