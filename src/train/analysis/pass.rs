@@ -254,40 +254,35 @@ impl Analysis {
             let t0 = Instant::now();
             let label = format!("sampling {} ({} steps)", cfg.kind.name(), cfg.steps);
             // Settings known to fail on this process (PC/ALD on VP under 21 steps) are refused
-            // before any sampling, with the minimum named.
-            if let Err(e) = cfg.check_on(&model.process()) {
-                self.emit(AnalysisEvent::SamplerFailed(Arc::new(SamplerFailure {
-                    generation,
-                    iteration,
-                    config: cfg.clone(),
-                    message: e.to_string(),
-                })))?;
-                continue;
-            }
+            // before any sampling, with the minimum named; a sampler whose state stops being
+            // finite stops there. Either way its panel says why, and the others go on.
             let mut cfg_rec = cfg.clone();
             cfg_rec.record_trajectory = true;
-            let out = sample(
-                &model,
-                &cfg_rec,
-                s.n_samples,
-                s.seed,
-                &device,
-                &mut |step, steps| {
-                    let f = (k as f32 + step as f32 / steps.max(1) as f32) / count as f32;
-                    self.progress(&label, f);
-                    self.quick_update(iteration);
-                },
-            );
+            let out = match cfg.check_on(&model.process()) {
+                Err(e) => Err(e.to_string()),
+                Ok(()) => sample(
+                    &model,
+                    &cfg_rec,
+                    s.n_samples,
+                    s.seed,
+                    &device,
+                    &mut |step, steps| {
+                        let f = (k as f32 + step as f32 / steps.max(1) as f32) / count as f32;
+                        self.progress(&label, f);
+                        self.quick_update(iteration);
+                    },
+                )
+                .map_err(|e| e.to_string()),
+            };
             self.checkpoint()?;
-            // A sampler whose state stops being finite reports it; the others go on.
             let out = match out {
                 Ok(out) => out,
-                Err(e) => {
+                Err(message) => {
                     self.emit(AnalysisEvent::SamplerFailed(Arc::new(SamplerFailure {
                         generation,
                         iteration,
                         config: cfg.clone(),
-                        message: e.to_string(),
+                        message,
                     })))?;
                     continue;
                 }
