@@ -57,10 +57,13 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    /// The fastest kernel this CPU runs, if any.
+    /// The fastest kernel this CPU runs, if any. `COLLAPSE_EXPLORER_PACKED=avx2` picks the AVX2
+    /// tile on an AVX-512 machine (to see another CPU kind's rounding, or compare the two).
     pub fn detect() -> Option<Self> {
+        let forced = std::env::var("COLLAPSE_EXPLORER_PACKED").ok();
         [Self::Avx512Rows, Self::Avx2]
             .into_iter()
+            .filter(|k| forced.as_deref() != Some("avx2") || *k == Self::Avx2)
             .find(|k| k.supported())
     }
 
