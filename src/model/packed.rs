@@ -22,7 +22,7 @@ use super::mlp::{Activation, MlpWeights};
 const NR: usize = 16;
 /// Rows per AVX2 register tile; every block is padded to a multiple of it.
 const MR: usize = 6;
-/// Rows per block (a multiple of [`MR`]): two `[BLOCK_ROWS, 112]` activation buffers and a
+/// Rows per block of the AVX2 tile (a multiple of [`MR`]): two `[BLOCK_ROWS, 112]` activation buffers and a
 /// layer's packed weights stay in a 512 KiB L2 for the 2D preset.
 const BLOCK_ROWS: usize = 192;
 /// The widest layer this kernel takes; wider networks use the `gemm` path.
@@ -190,9 +190,10 @@ impl PackedMlp {
             "PackedMlp::forward: input is not [{rows}, {fi}]"
         );
         let mut out = vec![0f32; rows * fo];
+        let block = self.block_rows_of_kernel();
         input
-            .par_chunks(BLOCK_ROWS * fi)
-            .zip(out.par_chunks_mut(BLOCK_ROWS * fo))
+            .par_chunks(block * fi)
+            .zip(out.par_chunks_mut(block * fo))
             .for_each(|(x, y)| {
                 SCRATCH.with(|s| {
                     let (a, b) = &mut *s.borrow_mut();
@@ -200,6 +201,18 @@ impl PackedMlp {
                 })
             });
         out
+    }
+
+    /// Rows per block: [`BLOCK_ROWS`] for the AVX2 tile; one 64-row tile for the rows-in-lanes
+    /// kernel, whose feature-major buffers (`[100][64]`, 25.6 KB each for the 2D preset) then
+    /// ping-pong between layers in L1. Measured on a 2-core Xeon (3 × 100 Tanh, ODE sampling,
+    /// 20,000 particles, 7 interleaved rounds): 6.39 M particle-steps/s at 64 rows against 5.82
+    /// at 192 (5 rounds at 128: 5.38).
+    fn block_rows_of_kernel(&self) -> usize {
+        match self.kernel {
+            Kernel::Avx2 => BLOCK_ROWS,
+            Kernel::Avx512Rows => ROWS_TILE,
+        }
     }
 
     /// One block of rows through every layer, ping-ponging between `a` and `b`.
