@@ -169,6 +169,12 @@ impl Shell {
         self.notice = Some((msg.to_string(), Instant::now()));
     }
 
+    /// Drops the notice (tests that render at a fixed moment: a notice lasts a set time).
+    #[cfg(test)]
+    pub(crate) fn clear_notice(&mut self) {
+        self.notice = None;
+    }
+
     /// The notice, while it is recent.
     pub fn recent_notice(&self) -> Option<&str> {
         self.notice

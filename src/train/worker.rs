@@ -404,7 +404,16 @@ impl Worker {
         self.snapshots.close();
     }
 
-    fn setup(&self, config: TrainConfig, data: Arc<Points>, generation: u64) -> Option<Trainer> {
+    /// A new run; its first weights are published unless `publish` is false (a run resumed
+    /// from a checkpoint publishes the loaded weights instead, so that the views never show a
+    /// pass over the fresh initialisation it is about to replace).
+    fn setup(
+        &self,
+        config: TrainConfig,
+        data: Arc<Points>,
+        generation: u64,
+        publish: bool,
+    ) -> Option<Trainer> {
         match Trainer::new(config, data) {
             Ok(t) => {
                 self.emit(TrainEvent::Ready {
@@ -412,7 +421,9 @@ impl Worker {
                     fast_path: t.uses_fast_path(),
                     generation,
                 });
-                self.publish_snapshot(&t, generation);
+                if publish {
+                    self.publish_snapshot(&t, generation);
+                }
                 Some(t)
             }
             Err(e) => {
@@ -437,7 +448,7 @@ impl Worker {
 
     fn main_loop(&self, config: TrainConfig, data: Arc<Points>) {
         let mut generation = 0;
-        let mut trainer = self.setup(config, data, generation);
+        let mut trainer = self.setup(config, data, generation, true);
         let mut running = false;
         let mut last_progress = Instant::now();
         let mut last_snapshot = Instant::now();
@@ -501,20 +512,20 @@ impl Worker {
                 Some(TrainCommand::Reset(config, data, Generation(g))) => {
                     running = false;
                     generation = g;
-                    trainer = self.setup(*config, data, generation);
+                    trainer = self.setup(*config, data, generation, true);
                 }
                 Some(TrainCommand::ResetFrom(config, data, weights, iteration, Generation(g))) => {
                     running = false;
                     generation = g;
-                    trainer = self.setup(*config, data, generation);
+                    trainer = self.setup(*config, data, generation, false);
                     if let Some(t) = trainer.as_mut() {
-                        match t.load_weights(&weights, iteration) {
-                            Ok(()) => self.publish_snapshot(t, generation),
-                            Err(e) => self.emit(TrainEvent::Error {
+                        if let Err(e) = t.load_weights(&weights, iteration) {
+                            self.emit(TrainEvent::Error {
                                 generation,
                                 message: format!("could not load the checkpoint's weights: {e}"),
-                            }),
+                            });
                         }
+                        self.publish_snapshot(t, generation);
                     }
                 }
                 None => {}
