@@ -212,14 +212,16 @@ impl Analysis {
         self.emit(AnalysisEvent::Field(Arc::new(field)))
     }
 
-    /// Coalesced progress: at most 4 events (and UI wake-ups) a second.
-    fn progress(&mut self, stage: &str, fraction: f32) {
+    /// Coalesced progress of a pass over `generation`'s snapshot: at most 4 events (and UI
+    /// wake-ups) a second. The pass's own generation, not the context's: a restart applied
+    /// mid-pass must not label the abandoned pass's last progress as the new run's.
+    fn progress(&mut self, generation: u64, stage: &str, fraction: f32) {
         if self.last_progress.elapsed() >= Duration::from_millis(250) {
             self.last_progress = Instant::now();
             if self
                 .events
                 .try_send(AnalysisEvent::Progress {
-                    generation: self.context.generation,
+                    generation,
                     stage: stage.to_string(),
                     fraction,
                 })
@@ -268,7 +270,7 @@ impl Analysis {
                     &device,
                     &mut |step, steps| {
                         let f = (k as f32 + step as f32 / steps.max(1) as f32) / count as f32;
-                        self.progress(&label, f);
+                        self.progress(generation, &label, f);
                         self.quick_update(iteration);
                     },
                 )
@@ -305,7 +307,7 @@ impl Analysis {
 
         // 4. TID of every sampler against the training set: the protocol's training subsets
         // once, shared by every sampler (equal-size subsets, mean ± std over repeats).
-        self.progress("TID", 1.0);
+        self.progress(generation, "TID", 1.0);
         let protocol = TidProtocol {
             points: s.tid_points,
             repeats: s.tid_repeats,
