@@ -96,13 +96,9 @@ pub struct SampleArgs {
     /// The sampler.
     #[arg(long, value_enum, default_value_t = SamplerKind::OdeEuler)]
     pub sampler: SamplerKind,
-    /// Steps (default: 100 for deterministic samplers, 1000 for stochastic ones).
-    #[arg(long, value_parser = crate::limits::positive)]
-    pub steps: Option<usize>,
-    /// A budget of network evaluations instead of --steps: as many steps as it pays for
-    /// (Heun and DPM-Solver-2 take 2 per step, pc 1 + corrector steps, ald the corrector steps).
-    #[arg(long, conflicts_with = "steps", value_parser = crate::limits::positive)]
-    pub nfe: Option<usize>,
+    /// Steps, budget and time grid.
+    #[command(flatten)]
+    pub budget: BudgetArgs,
     /// Langevin steps per level for pc and ald.
     #[arg(long, default_value_t = 1)]
     pub corrector_steps: usize,
@@ -116,10 +112,6 @@ pub struct SampleArgs {
     /// has the same marginals).
     #[arg(long, default_value_t = 1.0, value_parser = crate::limits::non_negative_real)]
     pub noise_scale: f64,
-    /// The time grid: uniform-t (the paper's), log-snr (DPM-Solver's), edm (Karras et al.'s,
-    /// ρ = 7) or quadratic.
-    #[arg(long, value_enum, default_value_t = TimeGrid::UniformT)]
-    pub grid: TimeGrid,
     /// Noise process.
     #[arg(long, value_enum, default_value_t = ProcessKind::Vp)]
     pub process: ProcessKind,
@@ -138,6 +130,25 @@ pub struct SampleArgs {
     /// cpu, gpu or auto.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+}
+
+/// How many steps a sampler takes, or how many network evaluations it may spend, and on which
+/// time grid: one set of flags for `sample` and `compare`.
+#[derive(Args, Clone, Debug)]
+pub struct BudgetArgs {
+    /// Steps (default: each sampler's own, 100 for the deterministic samplers and 1,000 for the
+    /// stochastic ones).
+    #[arg(long, value_parser = crate::limits::positive)]
+    pub steps: Option<usize>,
+    /// A budget of network evaluations instead of --steps, the same for every sampler: as many
+    /// steps as it pays for (Heun and DPM-Solver-2 take 2 per step, pc 1 + corrector steps, ald
+    /// the corrector steps).
+    #[arg(long, conflicts_with = "steps", value_parser = crate::limits::positive)]
+    pub nfe: Option<usize>,
+    /// The time grid: uniform-t (the paper's), log-snr (DPM-Solver's), edm (Karras et al.'s,
+    /// ρ = 7) or quadratic.
+    #[arg(long, value_enum, default_value_t = TimeGrid::UniformT)]
+    pub grid: TimeGrid,
 }
 
 /// Arguments of `app`.
@@ -437,16 +448,16 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
         load_model(path, &dev)?.1
     };
     let mut cfg = SamplerConfig::new(kind);
-    cfg.steps = a.steps.unwrap_or(kind.default_steps());
+    cfg.steps = a.budget.steps.unwrap_or(kind.default_steps());
     cfg.corrector_steps = a.corrector_steps;
     cfg.snr = a.snr;
     cfg.eta = a.eta;
-    cfg.grid = a.grid;
+    cfg.grid = a.budget.grid;
     cfg.noise_scale = a.noise_scale;
     if cfg.noise_scale != 1.0 && kind != SamplerKind::Sde {
         bail!("--noise-scale sets the SDE's noise: use --sampler sde (or leave it out)");
     }
-    if let Some(nfe) = a.nfe {
+    if let Some(nfe) = a.budget.nfe {
         cfg = cfg.with_nfe(nfe).context("--nfe")?;
     }
     if cfg.eta > 0.0 && kind != SamplerKind::Ddim {

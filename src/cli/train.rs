@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{TidProtocolArgs, print_tid_estimates, progress_bar};
 use crate::device::{DeviceChoice, ResolvedDevice};
-use crate::diffusion::{EpsilonModel, ExactMixtureScore, SamplerConfig, SamplerKind, TimeGrid};
+use crate::diffusion::{EpsilonModel, ExactMixtureScore, SamplerConfig, SamplerKind};
 use crate::metrics::{CORRELATION_PARTICLES, TidEstimate, TidReference};
 use crate::model::{Checkpoint, DataSource, inference_model};
 use crate::train::evaluation::evaluate_sampler;
@@ -139,18 +139,9 @@ pub struct CompareArgs {
     /// probability-flow ODE, 1 the reverse SDE; every γ has the same marginals).
     #[arg(long, value_delimiter = ',', default_value = "1", value_parser = crate::limits::non_negative_real)]
     pub noise_scale: Vec<f64>,
-    /// The samplers' time grid: uniform-t (the paper's), log-snr (DPM-Solver's), edm
-    /// (Karras et al.'s, ρ = 7) or quadratic.
-    #[arg(long, value_enum, default_value_t = TimeGrid::UniformT)]
-    pub grid: TimeGrid,
-    /// Steps for every sampler (default: each sampler's own, 100 for the deterministic ones
-    /// and 1,000 for the stochastic ones).
-    #[arg(long, value_parser = crate::limits::positive)]
-    pub steps: Option<usize>,
-    /// An equal budget: every sampler gets this many network evaluations (steps =
-    /// ⌊NFE / evaluations per step⌋), instead of --steps.
-    #[arg(long, conflicts_with = "steps", value_parser = crate::limits::positive)]
-    pub nfe: Option<usize>,
+    /// Steps for every sampler, or an equal budget of network evaluations, and the time grid.
+    #[command(flatten)]
+    pub budget: super::BudgetArgs,
     /// Samples per sampler.
     #[arg(long, default_value_t = 20_000, value_parser = crate::limits::positive)]
     pub n: usize,
@@ -257,11 +248,11 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
             let mut cfg = SamplerConfig::new(kind)
                 .with_eta(eta)
                 .with_noise_scale(gamma)
-                .with_grid(a.grid);
-            if let Some(steps) = a.steps {
+                .with_grid(a.budget.grid);
+            if let Some(steps) = a.budget.steps {
                 cfg = cfg.with_steps(steps);
             }
-            if let Some(nfe) = a.nfe {
+            if let Some(nfe) = a.budget.nfe {
                 cfg = cfg.with_nfe(nfe).context("--nfe")?;
             }
             cfg.check_on(&ckpt.meta.net.process)
@@ -306,7 +297,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
                 "model": a.model,
                 "iteration": ckpt.meta.iteration,
                 "objective": ckpt.meta.net.objective,
-                "grid": a.grid,
+                "grid": a.budget.grid,
                 "process": ckpt.meta.net.process.name(),
                 "n": a.n,
                 "protocol": protocol,
