@@ -30,6 +30,7 @@ mod blocks;
 mod config;
 pub mod diffusers;
 mod init;
+mod scheduler;
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
