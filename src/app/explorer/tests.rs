@@ -14,6 +14,23 @@ fn mode(ctx: &egui::Context, shell: &mut Shell) -> ExplorerMode {
     ExplorerMode::new(ctx, &opts, true, shell).unwrap()
 }
 
+/// A context, a shell and a mode training on the 1-D MoG.
+fn training() -> (egui::Context, Shell, ExplorerMode) {
+    let ctx = egui::Context::default();
+    let mut shell = Shell::new(&ctx, true);
+    let m = mode(&ctx, &mut shell);
+    (ctx, shell, m)
+}
+
+/// The run goes on: the same generation and panel, still training, iterations still coming.
+fn goes_on(m: &mut ExplorerMode, generation: u64, config: &crate::app::config::ExplorerConfig) {
+    assert_eq!(m.generation, generation);
+    assert_eq!(&m.config, config);
+    assert!(m.state.running);
+    let at = m.state.iteration;
+    until(m, |m| m.state.iteration > at);
+}
+
 /// Drains events until `done` or 30 s.
 fn until(m: &mut ExplorerMode, done: impl Fn(&ExplorerMode) -> bool) {
     let start = Instant::now();
@@ -51,9 +68,7 @@ fn the_density_follows_the_plotted_coordinate() {
 
 #[test]
 fn a_corrupt_checkpoint_keeps_the_current_run_and_says_why() {
-    let ctx = egui::Context::default();
-    let mut shell = Shell::new(&ctx, true);
-    let mut m = mode(&ctx, &mut shell);
+    let (_ctx, mut shell, mut m) = training();
     until(&mut m, |m| m.state.iteration > 0);
     let (generation, config) = (m.generation, m.config.clone());
     let dir = tempfile::tempdir().unwrap();
@@ -67,21 +82,14 @@ fn a_corrupt_checkpoint_keeps_the_current_run_and_says_why() {
         notice.contains("model.json"),
         "the notice names the file: {notice}"
     );
-    // The run goes on: same generation, same panel, still training.
-    assert_eq!(m.generation, generation);
-    assert_eq!(m.config, config);
-    assert!(m.state.running);
-    let at = m.state.iteration;
-    until(&mut m, |m| m.state.iteration > at);
+    goes_on(&mut m, generation, &config);
 }
 
 /// A point file that cannot be read (garbage `.npy`, ragged CSV, missing, one point) keeps
 /// the current run, and the notice names the file and the reason, as the CLI does.
 #[test]
 fn a_bad_data_file_keeps_the_current_run_and_says_why() {
-    let ctx = egui::Context::default();
-    let mut shell = Shell::new(&ctx, true);
-    let mut m = mode(&ctx, &mut shell);
+    let (ctx, mut shell, mut m) = training();
     until(&mut m, |m| m.state.iteration > 0);
     let (generation, config) = (m.generation, m.config.clone());
     let dir = tempfile::tempdir().unwrap();
@@ -102,21 +110,14 @@ fn a_bad_data_file_keeps_the_current_run_and_says_why() {
         .open_data_file(&dir.path().join("absent.npy"))
         .unwrap_err();
     assert!(e.contains("absent.npy"), "{e}");
-    // The run goes on: same generation, same panel, still training.
-    assert_eq!(m.generation, generation);
-    assert_eq!(m.config, config);
-    assert!(m.state.running);
-    let at = m.state.iteration;
-    until(&mut m, |m| m.state.iteration > at);
+    goes_on(&mut m, generation, &config);
 }
 
 /// An opened CSV trains live from scratch; its checkpoint records the file, and loading the
 /// checkpoint trains on that file again.
 #[test]
 fn an_opened_csv_trains_and_its_checkpoint_records_it() {
-    let ctx = egui::Context::default();
-    let mut shell = Shell::new(&ctx, true);
-    let mut m = mode(&ctx, &mut shell);
+    let (_ctx, mut shell, mut m) = training();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("ring.csv");
     let text: String = (0..400)
@@ -157,9 +158,7 @@ fn an_opened_csv_trains_and_its_checkpoint_records_it() {
 /// on the letter, and its checkpoint records the picture with that count and seed.
 #[test]
 fn a_traced_picture_trains_live() {
-    let ctx = egui::Context::default();
-    let mut shell = Shell::new(&ctx, true);
-    let mut m = mode(&ctx, &mut shell);
+    let (_ctx, mut shell, mut m) = training();
     let dir = tempfile::tempdir().unwrap();
     let png_path = dir.path().join("letter.png");
     let (w, h) = (24usize, 24usize);
@@ -212,9 +211,7 @@ fn a_traced_picture_trains_live() {
 /// it, seeded; the saved file reads back as the drawn points.
 #[test]
 fn a_drawing_trains_live() {
-    let ctx = egui::Context::default();
-    let mut shell = Shell::new(&ctx, true);
-    let mut m = mode(&ctx, &mut shell);
+    let (_ctx, _shell, mut m) = training();
     assert!(m.train_on_drawing().unwrap_err().contains("at least 2"));
     for (x, y) in [(-1.0, -1.0), (1.0, 1.0), (1.0, -1.0)] {
         for _ in 0..20 {
@@ -243,9 +240,7 @@ fn a_drawing_trains_live() {
 #[test]
 fn the_objective_picker_restarts_training_with_that_objective() {
     use crate::diffusion::{Objective, ProcessKind};
-    let ctx = egui::Context::default();
-    let mut shell = Shell::new(&ctx, true);
-    let mut m = mode(&ctx, &mut shell);
+    let (_ctx, _shell, mut m) = training();
     let generation = m.generation;
     m.config.model.objective = Objective::Flow;
     m.config.model.process = ProcessKind::Linear;
@@ -270,9 +265,7 @@ fn the_objective_picker_restarts_training_with_that_objective() {
 
 #[test]
 fn closing_during_training_and_analysis_returns_within_a_second() {
-    let ctx = egui::Context::default();
-    let mut shell = Shell::new(&ctx, true);
-    let mut m = mode(&ctx, &mut shell);
+    let (_ctx, _shell, mut m) = training();
     // Training runs and an analysis pass is under way.
     until(&mut m, |m| {
         m.state.iteration > 0 && m.state.analysis_progress.is_some()
