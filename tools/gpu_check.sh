@@ -58,6 +58,22 @@ run() {
   command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   # Vulkan's window-system probes complain without a runtime directory; a bare machine has none.
   export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$tmp}
+  # A container given the GPU for compute only may have NVIDIA's driver libraries but no
+  # Vulkan ICD file naming them; make one, so that the loader finds the driver.
+  local icds; icds=$(ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json 2>/dev/null | tr '\n' ' ' || true)
+  echo "Vulkan ICD files: ${icds:-none}"
+  if [ -z "${VK_ICD_FILENAMES:-}" ] && ! echo "$icds" | grep -q nvidia; then
+    local glx; glx=$(ldconfig -p 2>/dev/null | awk '/libGLX_nvidia\.so\.0/ {print $NF; exit}')
+    if [ -n "$glx" ]; then
+      printf '{"file_format_version":"1.0.0","ICD":{"library_path":"%s","api_version":"1.3.0"}}\n' \
+        "$glx" > "$tmp/nvidia_icd.json"
+      export VK_ICD_FILENAMES=$tmp/nvidia_icd.json
+      echo "gpu_check: no NVIDIA Vulkan ICD file; made one for $glx"
+    else
+      echo "gpu_check: no NVIDIA Vulkan driver library (libGLX_nvidia.so.0) found;" \
+        "NVIDIA_DRIVER_CAPABILITIES=${NVIDIA_DRIVER_CAPABILITIES:-unset}"
+    fi
+  fi
   # The machine's own Vulkan loader and ICDs come first where it has them.
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir/lib"
   timeout "${GPU_CHECK_LIMIT:-480}" "$tmp/collapse-explorer" speed --device gpu $quick
