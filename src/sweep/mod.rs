@@ -46,7 +46,7 @@ pub use store::{collect_results, load_result, merge, pending, run_dir, store_res
 pub use crate::train::RunSpec;
 
 /// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
-pub const PRESETS: [(&str, &str); 13] = [
+pub const PRESETS: [(&str, &str); 17] = [
     ("collapse2d", include_str!("../../sweeps/collapse2d.toml")),
     (
         "trends_width",
@@ -75,6 +75,16 @@ pub const PRESETS: [(&str, &str); 13] = [
         include_str!("../../sweeps/objectives_2d.toml"),
     ),
     ("noise_scale", include_str!("../../sweeps/noise_scale.toml")),
+    (
+        "equal_budget",
+        include_str!("../../sweeps/equal_budget.toml"),
+    ),
+    (
+        "equal_budget_mog",
+        include_str!("../../sweeps/equal_budget_mog.toml"),
+    ),
+    ("hill_k", include_str!("../../sweeps/hill_k.toml")),
+    ("hill_k_mog", include_str!("../../sweeps/hill_k_mog.toml")),
 ];
 
 /// Everything one run does: the one run description ([`RunSpec`]; its parts hold the
