@@ -429,14 +429,14 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
     let spec = a.dataset.spec()?;
     let kind = a.sampler;
     let process = a.process.process();
-    // The exact score is a closed form: no GPU to look for unless one was asked for.
-    let dev = match (a.model.as_str(), a.device) {
-        ("exact", DeviceChoice::Auto) => DeviceChoice::Cpu.resolve(),
-        _ => a.device.resolve(),
-    };
-    eprintln!("device: {}", dev.description);
-    let model: Box<dyn EpsilonModel> = if a.model == "exact" {
-        Box::new(exact_model(&spec, process)?)
+    // The exact score is a closed form: no GPU to look for unless one was asked for; a
+    // checkpoint's MLP goes where its size runs fastest (`load_model`).
+    let (model, dev): (Box<dyn EpsilonModel>, _) = if a.model == "exact" {
+        let dev = match a.device {
+            DeviceChoice::Auto => DeviceChoice::Cpu.resolve(),
+            choice => choice.resolve(),
+        };
+        (Box::new(exact_model(&spec, process)?), dev)
     } else {
         let path = Path::new(&a.model);
         if !path.exists() {
@@ -445,8 +445,10 @@ fn sample_cmd(a: SampleArgs) -> Result<()> {
                 a.model
             );
         }
-        load_model(path, &dev)?.1
+        let (_, model, dev) = load_model(path, a.device)?;
+        (model, dev)
     };
+    eprintln!("device: {}", dev.description);
     let mut cfg = SamplerConfig::new(kind);
     cfg.steps = a.budget.steps.unwrap_or(kind.default_steps());
     cfg.corrector_steps = a.corrector_steps;

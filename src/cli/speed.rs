@@ -34,8 +34,8 @@ pub struct SpeedArgs {
     #[arg(long)]
     pub kernels: bool,
     /// Where to run. On a GPU (`--device gpu`, burn's wgpu backend) `speed` times what runs
-    /// there: config B training, score_sde's CIFAR-shape U-Net at batch 32 to 256, and what a
-    /// 2,000-image study would cost (`tools/gpu_check.sh` runs this on a bare GPU machine).
+    /// there: config B training, config A training with every objective, score_sde's
+    /// CIFAR-shape U-Net at batch 32 to 256, and what a 2,000-image study would cost (`tools/gpu_check.sh` runs this on a bare GPU machine).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
 }
@@ -128,10 +128,10 @@ pub fn speed_cmd(a: SpeedArgs) -> Result<()> {
     Ok(())
 }
 
-/// `speed` on a GPU: config B training on burn's autodiff, the CIFAR-shape U-Net's forward
-/// passes at batch 32 to 256 (`quick`: batch 8 only, for a software adapter), and the cost of
-/// a 2,000-image study (ODE at 100 steps and SDE at 1,000: 2.2 M forward passes) at the best
-/// batch.
+/// `speed` on a GPU: config B training on burn's autodiff, config A with every objective, the
+/// CIFAR-shape U-Net's forward passes at batch 32 to 256 (`quick`: batch 8 only, for a
+/// software adapter), and the cost of a 2,000-image study (ODE at 100 steps and SDE at 1,000:
+/// 2.2 M forward passes) at the best batch.
 fn gpu_rows(choice: DeviceChoice, device: &burn::tensor::Device, quick: bool) -> Result<()> {
     println!("{:<44} {:>14}", "work", "this device");
     let mog = DatasetSpec::Mog { dim: 10, std: 0.1 };
@@ -141,6 +141,7 @@ fn gpu_rows(choice: DeviceChoice, device: &burn::tensor::Device, quick: bool) ->
         "{:<44} {:>10.1} ms/iter",
         "config B training (2 x 1000, batch 2,000)", b_ms
     );
+    objective_rows(choice, quick)?;
     let batches: &[usize] = if quick { &[8] } else { &[32, 64, 128, 256] };
     let mut best = 0.0f64;
     for &batch in batches {
@@ -158,6 +159,36 @@ fn gpu_rows(choice: DeviceChoice, device: &burn::tensor::Device, quick: bool) ->
         "2,000-image study (ODE 100 + SDE 1,000 steps)",
         passes / best / 60.0
     );
+    Ok(())
+}
+
+/// Every objective trains on the device (burn's autodiff): config A's network on chessboard,
+/// with the loss of the first iteration and the mean of the last ones (each objective's loss
+/// is in its own units, so rows compare by speed and by falling, not by value). `flow` runs on
+/// the linear process: flow matching.
+fn objective_rows(choice: DeviceChoice, quick: bool) -> Result<()> {
+    let iters = if quick { 3 } else { 300 };
+    for &objective in crate::diffusion::Objective::all() {
+        let mut recipe = paper_recipe(DatasetSpec::Chessboard, 100_000, choice);
+        recipe.model.objective = objective;
+        if objective == crate::diffusion::Objective::Flow {
+            recipe.model.process = crate::diffusion::ProcessKind::Linear;
+        }
+        let (_, mut trainer) = recipe.prepare()?;
+        let never = AtomicBool::new(false);
+        let first = trainer.step()?;
+        let out = train_run(&mut trainer, iters, &mut |_, _| {}, &never)?;
+        let last = out.losses.recent_mean().unwrap_or(f64::NAN);
+        println!(
+            "{:<44} {:>10.2} ms/iter (loss {first:.4} -> {last:.4})",
+            format!(
+                "config A training, {} on {}",
+                objective.name(),
+                recipe.model.process.name()
+            ),
+            1e3 * out.seconds / iters as f64,
+        );
+    }
     Ok(())
 }
 

@@ -185,15 +185,17 @@ struct Compared {
     error_correlation: Option<f64>,
 }
 
-/// Loads a checkpoint as a ready model.
+/// Loads a checkpoint as a ready model on the device `choice` resolves to for its size
 /// (the fused CPU path on `flex`, burn's modules elsewhere).
 pub fn load_model(
     path: &std::path::Path,
-    device: &ResolvedDevice,
-) -> Result<(Checkpoint, Box<dyn EpsilonModel>)> {
+    choice: DeviceChoice,
+) -> Result<(Checkpoint, Box<dyn EpsilonModel>, ResolvedDevice)> {
     let ckpt = Checkpoint::load(path)?;
-    let net = inference_model(ckpt.meta.net.clone(), &ckpt.weights, device);
-    Ok((ckpt, net))
+    let params = ckpt.weights.iter().map(|w| w.config.num_params()).sum();
+    let device = choice.resolve_for_mlp(params);
+    let net = inference_model(ckpt.meta.net.clone(), &ckpt.weights, &device);
+    Ok((ckpt, net, device))
 }
 
 /// Runs `compare`.
@@ -201,8 +203,7 @@ pub fn compare_cmd(a: CompareArgs) -> Result<()> {
     if a.eta.iter().any(|&e| e > 0.0) && !a.samplers.contains(&SamplerKind::Ddim) {
         bail!("--eta sets DDIM's stochasticity: add ddim to --samplers (or leave --eta out)");
     }
-    let dev = a.device.resolve();
-    let (ckpt, net) = load_model(&a.model, &dev)?;
+    let (ckpt, net, dev) = load_model(&a.model, a.device)?;
     let train = training_set(&ckpt.meta.data)?;
     let protocol = a.protocol.protocol(a.seed);
     let reference = TidReference::new(&train, &a.eps, protocol)?;

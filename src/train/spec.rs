@@ -82,8 +82,8 @@ pub struct ModelChoice {
     /// Noise process.
     #[arg(long, value_enum, default_value_t = ModelChoice::default().process)]
     pub process: ProcessKind,
-    /// What the network outputs: epsilon (the paper's), x0, v, flow (with --process linear:
-    /// flow matching) or edm (Karras et al.'s preconditioned denoiser).
+    /// What the network outputs (the paper's: epsilon; flow with --process linear is flow
+    /// matching).
     #[arg(long, value_enum, default_value_t = ModelChoice::default().objective)]
     pub objective: Objective,
 }

@@ -119,10 +119,13 @@ pub fn tid_plot(
                 );
                 for c in curve.iter().filter(|c| c.std > 0.0) {
                     let bar = vec![[c.eps, c.mean - c.std], [c.eps, c.mean + c.std]];
+                    // The curve's own colour: egui_plot greys a legend entry whose items
+                    // differ in colour, and the bars share the curve's name so that the
+                    // legend hides them with it.
                     p.line(
                         Line::new(name, PlotPoints::from(bar))
-                            .color(color.gamma_multiply(0.6))
-                            .width(1.5),
+                            .color(color)
+                            .width(1.0),
                     );
                 }
                 for degenerate in [false, true] {
