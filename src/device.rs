@@ -126,10 +126,7 @@ impl DeviceChoice {
         if self == Self::Auto && params < AUTO_GPU_MIN_PARAMS {
             return ResolvedDevice {
                 device: Device::flex(),
-                description: format!(
-                    "CPU (burn flex; auto: {params} parameters run faster on the fused CPU \
-                     path than on a GPU, --device gpu to use one)"
-                ),
+                description: "CPU (burn flex), auto: a small MLP is faster here".into(),
                 is_cpu: true,
             };
         }
