@@ -77,15 +77,47 @@ pub struct Labels<'a> {
 
 /// The largest title font from 13 pt down to 9 pt in which `title` fits `width` (9 pt if none
 /// does).
-fn title_font(painter: &egui::Painter, title: &str, width: f32) -> FontId {
-    (9..=13)
-        .rev()
-        .map(|pt| FontId::proportional(pt as f32))
-        .find(|font| {
-            let galley = painter.layout_no_wrap(title.to_string(), font.clone(), Color32::WHITE);
-            galley.size().x <= width
-        })
-        .unwrap_or(FontId::proportional(9.0))
+/// A title laid out for `width`: on one line at the largest size from 13 down to 10 pt that
+/// fits, else broken at its "  ·  " separators into as few lines as fit at 11 pt (down to 9 pt
+/// where a part alone is wider), so that three panels side by side keep their titles whole.
+fn title_lines(painter: &egui::Painter, title: &str, width: f32) -> (Vec<String>, FontId) {
+    let fits = |text: &str, font: &FontId| {
+        painter
+            .layout_no_wrap(text.to_string(), font.clone(), Color32::WHITE)
+            .size()
+            .x
+            <= width
+    };
+    for pt in (10..=13).rev() {
+        let font = FontId::proportional(pt as f32);
+        if fits(title, &font) {
+            return (vec![title.to_string()], font);
+        }
+    }
+    const SEP: &str = "  ·  ";
+    let parts: Vec<&str> = title.split(SEP).collect();
+    let pack = |font: &FontId| {
+        let mut lines: Vec<String> = Vec::new();
+        for part in &parts {
+            match lines.last_mut() {
+                Some(line) if fits(&format!("{line}{SEP}{part}"), font) => {
+                    line.push_str(SEP);
+                    line.push_str(part);
+                }
+                _ => lines.push(part.to_string()),
+            }
+        }
+        lines
+    };
+    for pt in (9..=11).rev() {
+        let font = FontId::proportional(pt as f32);
+        let lines = pack(&font);
+        if lines.iter().all(|l| fits(l, &font)) {
+            return (lines, font);
+        }
+    }
+    let font = FontId::proportional(9.0);
+    (pack(&font), font)
 }
 
 /// Allocates `size`, draws a framed plot with ticks and labels for `bounds`, and returns the
@@ -101,23 +133,32 @@ pub fn plot_frame(
     let text = visuals.text_color();
     let weak = visuals.weak_text_color();
     let font = FontId::proportional(11.0);
+    let painter = ui.painter_at(outer);
+    // A long title (three panels side by side) shrinks, then breaks into lines, rather than
+    // running under its neighbours' titles; the plot starts below its last line.
+    let title_width = outer.width() - 46.0 - 8.0 + 12.0;
+    let (lines, title_font) = title_lines(&painter, labels.title, title_width);
+    let line_height = title_font.size + 3.0;
+    let top = if lines.len() > 1 {
+        4.0 + line_height * lines.len() as f32
+    } else {
+        20.0
+    };
     let inner = Rect::from_min_max(
-        outer.min + Vec2::new(46.0, 20.0),
+        outer.min + Vec2::new(46.0, top),
         outer.max - Vec2::new(8.0, 34.0),
     );
     let area = PlotArea { inner, bounds };
-    let painter = ui.painter_at(outer);
     painter.rect_filled(inner, 0.0, visuals.extreme_bg_color);
-    // A long title (three panels side by side) shrinks to the panel's width, down to 9 pt,
-    // rather than running under its neighbours' titles.
-    let title_font = title_font(&painter, labels.title, inner.width() + 12.0);
-    painter.text(
-        Pos2::new(inner.center().x, outer.top() + 2.0),
-        Align2::CENTER_TOP,
-        labels.title,
-        title_font,
-        text,
-    );
+    for (i, line) in lines.iter().enumerate() {
+        painter.text(
+            Pos2::new(inner.center().x, outer.top() + 2.0 + line_height * i as f32),
+            Align2::CENTER_TOP,
+            line,
+            title_font.clone(),
+            text,
+        );
+    }
     let tick = Stroke::new(1.0, weak);
     for v in nice_ticks(bounds.x[0] as f64, bounds.x[1] as f64, 6) {
         let p = area.to_screen([v as f32, bounds.y[0]]);
