@@ -120,13 +120,19 @@ pub const AUTO_GPU_MIN_PARAMS: usize = 200_000;
 
 impl DeviceChoice {
     /// Resolves the choice for an MLP of `params` parameters: as [`DeviceChoice::resolve`],
-    /// except that `auto` takes the CPU (without probing for a GPU) for a network below
-    /// [`AUTO_GPU_MIN_PARAMS`], where the fused CPU path is faster than any GPU.
+    /// except that `auto` takes the CPU for a network below [`AUTO_GPU_MIN_PARAMS`], where the
+    /// fused CPU path is faster than a GPU, and says so when there is one.
     pub fn resolve_for_mlp(self, params: usize) -> ResolvedDevice {
-        if self == Self::Auto && params < AUTO_GPU_MIN_PARAMS {
+        if self == Self::Auto
+            && params < AUTO_GPU_MIN_PARAMS
+            && let Some(gpu) = hardware_gpu()
+        {
             return ResolvedDevice {
                 device: Device::flex(),
-                description: "CPU (burn flex), auto: a small MLP is faster here".into(),
+                description: format!(
+                    "CPU (burn flex), auto: a small MLP is faster than {}",
+                    gpu.name
+                ),
                 is_cpu: true,
             };
         }
@@ -189,10 +195,13 @@ mod tests {
     #[test]
     fn auto_keeps_small_mlps_on_the_cpu() {
         let small = DeviceChoice::Auto.resolve_for_mlp(20_601);
-        assert!(
-            small.is_cpu && small.description.contains("small MLP"),
-            "{small:?}"
-        );
+        // Without a GPU it says why as `resolve` does; with one, why it is not used.
+        let why = if hardware_gpu().is_some() {
+            "small MLP"
+        } else {
+            "no hardware GPU"
+        };
+        assert!(small.is_cpu && small.description.contains(why), "{small:?}");
         let large = DeviceChoice::Auto.resolve_for_mlp(1_020_000);
         assert_eq!(large.is_cpu, hardware_gpu().is_none(), "{large:?}");
         assert!(DeviceChoice::Cpu.resolve_for_mlp(1_020_000).is_cpu);

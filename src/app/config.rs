@@ -268,7 +268,7 @@ fn enable(c: &mut ExplorerConfig, kinds: &[SamplerKind]) {
 }
 
 /// The paper's experiments (issue #6), each as live-sized as this machine allows.
-pub const EXPERIMENTS: [Experiment; 11] = [
+pub const EXPERIMENTS: [Experiment; 13] = [
     Experiment {
         label: "Collapse on chessboard",
         figure: "Fig. 2",
@@ -401,6 +401,40 @@ pub const EXPERIMENTS: [Experiment; 11] = [
             enable(c, &[SamplerKind::OdeEuler, SamplerKind::Sde]);
         },
     },
+    Experiment {
+        label: "Equal budgets: every ODE solver and the SDE at 100 network evaluations",
+        figure: "Reviewers' question",
+        tab: Tab::Tid,
+        apply: |c| {
+            // REPRODUCTION §9: at the same budget Heun, DPM-Solver-2 and DDIM collapse as the
+            // Euler ODE does, and the SDE does not.
+            enable(
+                c,
+                &[
+                    SamplerKind::OdeEuler,
+                    SamplerKind::OdeHeun,
+                    SamplerKind::DpmSolver2,
+                    SamplerKind::Ddim,
+                    SamplerKind::Sde,
+                ],
+            );
+            c.budget = Some(100);
+        },
+    },
+    Experiment {
+        label: "Too much noise? The SDE at γ = 3 (slider; 0 is the ODE, 1 the reverse SDE)",
+        figure: "Reviewers' question",
+        tab: Tab::Samples,
+        apply: |c| {
+            // REPRODUCTION §9: TID against γ is U-shaped, lowest at γ = 0.5–1.
+            enable(c, &[SamplerKind::OdeEuler, SamplerKind::Sde]);
+            for s in &mut c.samplers {
+                if s.kind == SamplerKind::Sde {
+                    s.noise_scale = 3.0;
+                }
+            }
+        },
+    },
 ];
 
 #[cfg(test)]
@@ -478,6 +512,28 @@ mod tests {
         let net = &trainer.config().net;
         assert_eq!(net.objective, Objective::Flow);
         assert_eq!(net.process, crate::diffusion::NoiseProcess::Linear);
+    }
+
+    /// The reviewers' experiments: five samplers at 100 evaluations each, and the SDE at γ = 3.
+    #[test]
+    fn the_reviewers_experiments_set_a_budget_and_a_noise_scale() {
+        let find = |start: &str| EXPERIMENTS.iter().find(|e| e.label.starts_with(start));
+        let mut c = ExplorerConfig::default();
+        (find("Equal budgets").unwrap().apply)(&mut c);
+        let a = c.analysis_settings();
+        assert_eq!(a.samplers.len(), 5);
+        for s in &a.samplers {
+            assert_eq!(s.steps * s.evaluations_per_step(), 100, "{:?}", s.kind);
+        }
+        let mut c = ExplorerConfig::default();
+        (find("Too much noise").unwrap().apply)(&mut c);
+        let a = c.analysis_settings();
+        let sde = a
+            .samplers
+            .iter()
+            .find(|s| s.kind == SamplerKind::Sde)
+            .unwrap();
+        assert_eq!((sde.noise_scale, a.samplers.len()), (3.0, 2));
     }
 
     /// The equal-budget switch gives every enabled sampler the same NFE, on the chosen grid.
