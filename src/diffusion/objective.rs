@@ -308,13 +308,23 @@ impl Objective {
             return;
         }
         let d = x.len() / t.len().max(1);
+        // Rows at the time of the row before (every row, in a sampler's step) reuse its
+        // coefficients.
+        let mut last: Option<(f64, (f32, f32))> = None;
         for ((xr, or), &ti) in x
             .chunks_exact(d.max(1))
             .zip(out.chunks_exact_mut(d.max(1)))
             .zip(t)
         {
-            let c = self.coefficients(p, data_std, ti);
-            let (cx, co) = (c.eps_from_x as f32, c.eps_from_output as f32);
+            let (cx, co) = match last {
+                Some((tl, c)) if tl == ti => c,
+                _ => {
+                    let c = self.coefficients(p, data_std, ti);
+                    let c = (c.eps_from_x as f32, c.eps_from_output as f32);
+                    last = Some((ti, c));
+                    c
+                }
+            };
             for (o, &xv) in or.iter_mut().zip(xr) {
                 *o = cx * xv + co * *o;
             }

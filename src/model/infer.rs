@@ -106,15 +106,21 @@ impl FastScoreNet {
         };
         let obj = self.spec.objective;
         let (process, data_std) = (self.spec.process, self.spec.data_std);
-        // The time feature the networks see, and the factor on x (1 but for EDM).
-        let feature = |i: usize| -> (f32, f32) {
+        // The time feature the networks see, and the factor on x (1 but for EDM); at one time
+        // shared by every row (a sampler's step), computed once.
+        let feature_at = |t: f64| -> (f32, f32) {
             if obj.plain_input() {
-                (time(i) as f32, 1.0)
+                (t as f32, 1.0)
             } else {
-                let c = obj.coefficients(&process, data_std, time(i));
+                let c = obj.coefficients(&process, data_std, t);
                 (c.time_feature as f32, c.input_scale as f32)
             }
         };
+        let shared = match t {
+            Times::Shared(t) => Some(feature_at(*t)),
+            Times::PerRow(_) => None,
+        };
+        let feature = |i: usize| shared.unwrap_or_else(|| feature_at(time(i)));
         let rows_with_time = |idx: &mut dyn Iterator<Item = usize>| -> (Vec<f32>, usize) {
             let mut input = Vec::with_capacity(n * (d + 1));
             let mut m = 0;
@@ -138,8 +144,12 @@ impl FastScoreNet {
             Architecture::SkipFixed => {
                 let (input, m) = rows_with_time(&mut (0..n));
                 let mut f = self.forward(0, &input, m);
+                let shared = match t {
+                    Times::Shared(t) => Some(self.spec.fixed_skip(*t)),
+                    Times::PerRow(_) => None,
+                };
                 for (i, (row, xr)) in f.chunks_exact_mut(d).zip(x.chunks_exact(d)).enumerate() {
-                    let (c_skip, c_out) = self.spec.fixed_skip(time(i));
+                    let (c_skip, c_out) = shared.unwrap_or_else(|| self.spec.fixed_skip(time(i)));
                     for (e, &xv) in row.iter_mut().zip(xr) {
                         *e = (c_skip as f32) * xv + (c_out as f32) * *e;
                     }
@@ -149,12 +159,18 @@ impl FastScoreNet {
             Architecture::Skip => {
                 let (input, m) = rows_with_time(&mut (0..n));
                 let mut f = self.forward(0, &input, m);
-                let ts: Vec<f32> = (0..n).map(|i| feature(i).0).collect();
-                let c_skip = self.forward(1, &ts, n);
-                let c_out = self.forward(2, &ts, n);
+                // The coefficient networks see the time alone: one row at a shared time.
+                let ts: Vec<f32> = match shared {
+                    Some((tau, _)) => vec![tau],
+                    None => (0..n).map(|i| feature(i).0).collect(),
+                };
+                let c_skip = self.forward(1, &ts, ts.len());
+                let c_out = self.forward(2, &ts, ts.len());
+                let row_of = |i: usize| if ts.len() == 1 { 0 } else { i };
                 for (i, (row, xr)) in f.chunks_exact_mut(d).zip(x.chunks_exact(d)).enumerate() {
+                    let (cs, co) = (c_skip[row_of(i)], c_out[row_of(i)]);
                     for (e, &xv) in row.iter_mut().zip(xr) {
-                        *e = c_skip[i] * xv + c_out[i] * *e;
+                        *e = cs * xv + co * *e;
                     }
                 }
                 f
@@ -250,15 +266,22 @@ mod tests {
             Architecture::TwoModel,
             Architecture::HighNoiseOnly,
         ] {
-            for activation in [Activation::Tanh, Activation::Silu] {
+            // Every objective (the shared-time fast paths compute its coefficients once).
+            for (activation, &objective) in [Activation::Tanh, Activation::Silu]
+                .into_iter()
+                .flat_map(|a| Objective::all().iter().map(move |o| (a, o)))
+            {
                 let spec = NetSpec {
                     arch,
                     mlp: MlpConfig::new(d, 24, 2, activation),
                     process: NoiseProcess::vp(),
                     t_split: 0.5,
                     data_std: 0.7,
-                    objective: Default::default(),
+                    objective,
                 };
+                if spec.check().is_err() {
+                    continue;
+                }
                 let w = spec.init_weights(11);
                 let burn_net = ScoreNet::new(spec.clone(), &w, &device);
                 let fast = FastScoreNet::new(spec, &w);
@@ -274,7 +297,10 @@ mod tests {
                         .zip(&got)
                         .map(|(a, b)| (a - b).abs() / (1.0 + a.abs()))
                         .fold(0f32, f32::max);
-                    assert!(worst < 1e-4, "{arch:?} {activation:?} {t:?}: {worst}");
+                    assert!(
+                        worst < 1e-4,
+                        "{arch:?} {activation:?} {objective} {t:?}: {worst}"
+                    );
                 }
             }
         }
