@@ -30,7 +30,7 @@ pub struct SweepArgs {
     /// A built-in experiment instead of a file: collapse2d, trends_width, trends_iters,
     /// trends_data, propagation, seesaw, mitigations, processes, stochasticity, learning_rate,
     /// objectives, objectives_2d, noise_scale, equal_budget, equal_budget_mog, hill_k,
-    /// hill_k_mog (the files under `sweeps/`).
+    /// hill_k_mog, objectives_ablation (the files under `sweeps/`).
     #[arg(long)]
     pub preset: Option<String>,
     /// Results directory (runs/<id>/result.json + checkpoint, summary.csv, figures).

@@ -46,7 +46,7 @@ pub use store::{collect_results, load_result, merge, pending, run_dir, store_res
 pub use crate::train::RunSpec;
 
 /// The paper's experiments as sweep files (`sweeps/*.toml`), by name: `sweep --preset NAME`.
-pub const PRESETS: [(&str, &str); 17] = [
+pub const PRESETS: [(&str, &str); 18] = [
     ("collapse2d", include_str!("../../sweeps/collapse2d.toml")),
     (
         "trends_width",
@@ -85,6 +85,10 @@ pub const PRESETS: [(&str, &str); 17] = [
     ),
     ("hill_k", include_str!("../../sweeps/hill_k.toml")),
     ("hill_k_mog", include_str!("../../sweeps/hill_k_mog.toml")),
+    (
+        "objectives_ablation",
+        include_str!("../../sweeps/objectives_ablation.toml"),
+    ),
 ];
 
 /// Everything one run does: the one run description ([`RunSpec`]; its parts hold the
