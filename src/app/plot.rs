@@ -75,8 +75,6 @@ pub struct Labels<'a> {
     pub y: &'a str,
 }
 
-/// The largest title font from 13 pt down to 9 pt in which `title` fits `width` (9 pt if none
-/// does).
 /// A title laid out for `width`: on one line at the largest size from 13 down to 10 pt that
 /// fits, else broken at its "  ·  " separators into as few lines as fit at 11 pt (down to 9 pt
 /// where a part alone is wider), so that three panels side by side keep their titles whole.
