@@ -16,8 +16,8 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use super::NoiseProcess;
 use super::loss::Band;
+use super::{NoiseProcess, Times};
 
 /// What the network outputs (SPEC §2 "Objectives").
 #[derive(
@@ -295,36 +295,31 @@ impl Objective {
         out
     }
 
-    /// `ε̂ = c x + e o` in place of the outputs `o` (`[n, d]`, per-row times `[n]`).
+    /// `ε̂ = c x + e o` in place of the outputs `o` (`[n, d]` row-major) at times `t`; at a
+    /// shared time (a sampler's step) the coefficients are computed once.
     pub fn outputs_to_epsilon(
         self,
         p: &NoiseProcess,
         data_std: f64,
+        d: usize,
         x: &[f32],
         out: &mut [f32],
-        t: &[f64],
+        t: &Times,
     ) {
         if self == Self::Epsilon {
             return;
         }
-        let d = x.len() / t.len().max(1);
-        // Rows at the time of the row before (every row, in a sampler's step) reuse its
-        // coefficients.
-        let mut last: Option<(f64, (f32, f32))> = None;
-        for ((xr, or), &ti) in x
-            .chunks_exact(d.max(1))
-            .zip(out.chunks_exact_mut(d.max(1)))
-            .zip(t)
-        {
-            let (cx, co) = match last {
-                Some((tl, c)) if tl == ti => c,
-                _ => {
-                    let c = self.coefficients(p, data_std, ti);
-                    let c = (c.eps_from_x as f32, c.eps_from_output as f32);
-                    last = Some((ti, c));
-                    c
-                }
-            };
+        let at = |t: f64| {
+            let c = self.coefficients(p, data_std, t);
+            (c.eps_from_x as f32, c.eps_from_output as f32)
+        };
+        let (shared, per_row) = match t {
+            Times::Shared(t) => (Some(at(*t)), &[][..]),
+            Times::PerRow(ts) => (None, ts.as_slice()),
+        };
+        let d = d.max(1);
+        for (i, (xr, or)) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)).enumerate() {
+            let (cx, co) = shared.unwrap_or_else(|| at(per_row[i]));
             for (o, &xv) in or.iter_mut().zip(xr) {
                 *o = cx * xv + co * *o;
             }

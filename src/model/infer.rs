@@ -16,8 +16,8 @@ use super::mlp::MlpWeights;
 use super::net::{Architecture, NetSpec, ScoreNet};
 use super::packed::PackedMlp;
 use crate::device::ResolvedDevice;
+use crate::diffusion::NoiseProcess;
 use crate::diffusion::model::{EpsilonModel, Times, to_host, to_tensor};
-use crate::diffusion::{NoiseProcess, Objective};
 
 /// A score network on the fused CPU path.
 #[derive(Debug)]
@@ -81,14 +81,9 @@ impl FastScoreNet {
     /// `x`: `[n, d]` row-major → `[n, d]`
     pub fn epsilon_host(&self, x: &[f32], n: usize, t: &Times) -> Vec<f32> {
         let mut out = self.output_host(x, n, t);
-        let obj = self.spec.objective;
-        if obj != Objective::Epsilon {
-            let ts: Vec<f64> = match t {
-                Times::Shared(t) => vec![*t; n],
-                Times::PerRow(ts) => ts.clone(),
-            };
-            obj.outputs_to_epsilon(&self.spec.process, self.spec.data_std, x, &mut out, &ts);
-        }
+        let s = &self.spec;
+        s.objective
+            .outputs_to_epsilon(&s.process, s.data_std, s.mlp.dim, x, &mut out, t);
         out
     }
 
@@ -231,6 +226,7 @@ mod tests {
     use burn::tensor::Device;
 
     use super::*;
+    use crate::diffusion::Objective;
     use crate::model::mlp::{Activation, MlpConfig};
 
     /// Weights of another width are refused where the model is built, not deep in a kernel.
