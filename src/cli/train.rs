@@ -70,10 +70,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
         net.mlp.depth,
         net.mlp.width,
         net.mlp.activation,
-        net.part_configs()
-            .iter()
-            .map(|(_, c)| c.num_params())
-            .sum::<usize>(),
+        net.num_params(),
         net.objective,
         net.process.name(),
         trainer.config().training_times(),
@@ -192,8 +189,7 @@ pub fn load_model(
     choice: DeviceChoice,
 ) -> Result<(Checkpoint, Box<dyn EpsilonModel>, ResolvedDevice)> {
     let ckpt = Checkpoint::load(path)?;
-    let params = ckpt.weights.iter().map(|w| w.config.num_params()).sum();
-    let device = choice.resolve_for_mlp(params);
+    let device = choice.resolve_for_mlp(ckpt.meta.net.num_params());
     let net = inference_model(ckpt.meta.net.clone(), &ckpt.weights, &device);
     Ok((ckpt, net, device))
 }

@@ -81,6 +81,14 @@ impl NetSpec {
         }
     }
 
+    /// Parameters of every part together.
+    pub fn num_params(&self) -> usize {
+        self.part_configs()
+            .iter()
+            .map(|(_, c)| c.num_params())
+            .sum()
+    }
+
     /// Fresh PyTorch-default weights for every part, from `seed`.
     pub fn init_weights(&self, seed: u64) -> Vec<MlpWeights> {
         self.part_configs()

@@ -175,8 +175,7 @@ impl Trainer {
                 p.t_max()
             )));
         }
-        let params = net.part_configs().iter().map(|(_, c)| c.num_params()).sum();
-        let device = config.device.resolve_for_mlp(params);
+        let device = config.device.resolve_for_mlp(net.num_params());
         let on_cpu = device.is_cpu && allow_fast;
         let weights = net.init_weights(config.seed);
         let full = Band::full(&p);
