@@ -35,7 +35,8 @@ pub struct SpeedArgs {
     pub kernels: bool,
     /// Where to run. On a GPU (`--device gpu`, burn's wgpu backend) `speed` times what runs
     /// there: config B training, config A training with every objective, score_sde's
-    /// CIFAR-shape U-Net at batch 32 to 256, and what a 2,000-image study would cost (`tools/gpu_check.sh` runs this on a bare GPU machine).
+    /// CIFAR-shape U-Net at batch 32 to 256, and what a 2,000-image study would cost
+    /// (`tools/gpu_check.sh` runs this on a bare GPU machine).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
 }

@@ -22,8 +22,8 @@ use super::mlp::{Activation, MlpWeights};
 const NR: usize = 16;
 /// Rows per AVX2 register tile; every block is padded to a multiple of it.
 const MR: usize = 6;
-/// Rows per block of the AVX2 tile (a multiple of [`MR`]): two `[BLOCK_ROWS, 112]` activation buffers and a
-/// layer's packed weights stay in a 512 KiB L2 for the 2D preset.
+/// Rows per block of the AVX2 tile (a multiple of [`MR`]): two `[BLOCK_ROWS, 112]` activation
+/// buffers and a layer's packed weights stay in a 512 KiB L2 for the 2D preset.
 const BLOCK_ROWS: usize = 192;
 /// The widest layer this kernel takes; wider networks use the `gemm` path.
 pub const MAX_WIDTH: usize = 256;
