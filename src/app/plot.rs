@@ -107,13 +107,14 @@ fn title_lines(painter: &egui::Painter, title: &str, width: f32) -> (Vec<String>
         }
         lines
     };
-    for pt in (9..=11).rev() {
-        let font = FontId::proportional(pt as f32);
+    for pt in [11.0, 10.0] {
+        let font = FontId::proportional(pt);
         let lines = pack(&font);
         if lines.iter().all(|l| fits(l, &font)) {
             return (lines, font);
         }
     }
+    // 9 pt whether or not every part fits: the smallest size a title takes.
     let font = FontId::proportional(9.0);
     (pack(&font), font)
 }
