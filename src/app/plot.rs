@@ -119,6 +119,17 @@ fn title_lines(painter: &egui::Painter, title: &str, width: f32) -> (Vec<String>
     (pack(&font), font)
 }
 
+/// The width a title may take above a plot of outer width `width`.
+fn title_width(width: f32) -> f32 {
+    width - 46.0 - 8.0 + 12.0
+}
+
+/// How many lines `title` takes above a plot of outer width `width`: panels side by side pass
+/// the largest to [`plot_frame_in_row`], so that their plots line up.
+pub fn title_rows(ui: &Ui, title: &str, width: f32) -> usize {
+    title_lines(ui.painter(), title, title_width(width)).0.len()
+}
+
 /// Allocates `size`, draws a framed plot with ticks and labels for `bounds`, and returns the
 /// response (hover, drag) and the data area.
 pub fn plot_frame(
@@ -127,6 +138,18 @@ pub fn plot_frame(
     bounds: DataRect,
     labels: Labels,
 ) -> (Response, PlotArea) {
+    plot_frame_in_row(ui, size, bounds, labels, 1)
+}
+
+/// [`plot_frame`] for one of several panels side by side: its plot starts below `rows` title
+/// lines, or its own title's if that has more ([`title_rows`]).
+pub fn plot_frame_in_row(
+    ui: &mut Ui,
+    size: Vec2,
+    bounds: DataRect,
+    labels: Labels,
+    rows: usize,
+) -> (Response, PlotArea) {
     let (outer, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
     let visuals = ui.visuals();
     let text = visuals.text_color();
@@ -134,12 +157,13 @@ pub fn plot_frame(
     let font = FontId::proportional(11.0);
     let painter = ui.painter_at(outer);
     // A long title (three panels side by side) shrinks, then breaks into lines, rather than
-    // running under its neighbours' titles; the plot starts below its last line.
-    let title_width = outer.width() - 46.0 - 8.0 + 12.0;
-    let (lines, title_font) = title_lines(&painter, labels.title, title_width);
+    // running under its neighbours' titles; the plot starts below the row's last title line
+    // (14 px a line: an 11 pt line and its spacing, the largest size a broken title takes).
+    let (lines, title_font) = title_lines(&painter, labels.title, title_width(outer.width()));
     let line_height = title_font.size + 3.0;
-    let top = if lines.len() > 1 {
-        4.0 + line_height * lines.len() as f32
+    let rows = rows.max(lines.len());
+    let top = if rows > 1 {
+        4.0 + 14.0 * rows as f32
     } else {
         20.0
     };

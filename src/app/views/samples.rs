@@ -11,7 +11,7 @@ use super::{
     LayerCache, ViewData, ViewSettings, coordinate_picker, heat_layer, key, panel_size, rgba,
     run_key, run_label, sampler_color,
 };
-use crate::app::plot::{Labels, colorbar, plot_frame};
+use crate::app::plot::{Labels, colorbar, plot_frame_in_row, title_rows};
 use crate::app::state::ExplorerState;
 use crate::render::DataRect;
 use crate::render::points::PointLayer;
@@ -107,18 +107,31 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
                 .collect::<Vec<[f32; 2]>>()
         }))
     };
+    // The panels' plots line up below the longest title's lines.
+    let titles: Vec<String> = state
+        .samples
+        .iter()
+        .map(|run| title_of(run, state, vs.eps_marked))
+        .collect();
+    let failed: Vec<String> = state.failures.iter().map(|f| failure_title(f)).collect();
+    let rows = titles
+        .iter()
+        .chain(&failed)
+        .map(|t| title_rows(ui, t, size.x))
+        .max()
+        .unwrap_or(1);
     ui.horizontal(|ui| {
-        for (i, run) in state.samples.iter().enumerate() {
-            let title = title_of(run, state, vs.eps_marked);
-            let (_, area) = plot_frame(
+        for (i, (run, title)) in state.samples.iter().zip(&titles).enumerate() {
+            let (_, area) = plot_frame_in_row(
                 ui,
                 size,
                 bounds,
                 Labels {
-                    title: &title,
+                    title,
                     x: if d == 2 { "x₁" } else { &names[0] },
                     y: if d == 2 { "x₂" } else { &names[1] },
                 },
+                rows,
             );
             let view_id = key(("samples", i));
             if density {
@@ -169,7 +182,7 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
             }
         }
         for failure in &state.failures {
-            failure_panel(ui, failure, size, bounds);
+            failure_panel(ui, failure, size, bounds, rows);
         }
     });
     if density {
@@ -182,6 +195,16 @@ pub fn samples_view(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, vs: &mut 
     }
 }
 
+/// A failed sampler's panel title.
+fn failure_title(failure: &SamplerFailure) -> String {
+    format!(
+        "{}, {} steps  ·  iteration {}  ·  failed",
+        run_label(&failure.config),
+        failure.config.steps,
+        failure.iteration
+    )
+}
+
 /// The panel of a sampler whose run failed: its title, and in place of samples what went
 /// wrong and what to change (the other samplers' panels and training go on).
 pub(super) fn failure_panel(
@@ -189,22 +212,18 @@ pub(super) fn failure_panel(
     failure: &SamplerFailure,
     size: egui::Vec2,
     bounds: DataRect,
+    title_rows: usize,
 ) {
-    let title = format!(
-        "{}, {} steps  ·  iteration {}  ·  failed",
-        run_label(&failure.config),
-        failure.config.steps,
-        failure.iteration
-    );
-    let (_, area) = plot_frame(
+    let (_, area) = plot_frame_in_row(
         ui,
         size,
         bounds,
         Labels {
-            title: &title,
+            title: &failure_title(failure),
             x: "",
             y: "",
         },
+        title_rows,
     );
     let text = egui::RichText::new(&failure.message).color(Color32::from_rgb(0xD5, 0x5E, 0x00));
     ui.put(area.inner.shrink(12.0), egui::Label::new(text).wrap());
