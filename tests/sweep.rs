@@ -111,3 +111,73 @@ fn a_killed_sweep_resumes_with_nothing_lost() {
     let csv = std::fs::read_to_string(out.join("summary.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 8, "{csv}");
 }
+
+/// `sweep --device gpu` trains and samples on burn's wgpu backend (Mesa's lavapipe here and in
+/// CI), records where each part ran, and gives the CPU's numbers: the same loss to rounding and
+/// the same TID and coverage.
+#[test]
+fn a_sweep_on_the_gpu_records_its_device_and_matches_the_cpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("tiny.toml");
+    std::fs::write(
+        &spec,
+        r#"
+        name = "tiny"
+        seeds = [0]
+        [base]
+        dataset = "mog1d"
+        n_data = 2000
+        width = 16
+        depth = 2
+        iters = 30
+        batch = 256
+        samplers = ["ode", "sde"]
+        steps = 20
+        n_samples = 300
+        tid_points = 300
+        tid_repeats = 2
+        eps = [0.1]
+        metric_draws = 500
+        "#,
+    )
+    .unwrap();
+    let run = |device: &str| -> serde_json::Value {
+        let out = dir.path().join(device);
+        let st = bin()
+            .arg("sweep")
+            .arg(&spec)
+            .args(["--device", device, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&st.stderr);
+        assert!(st.status.success(), "{log}");
+        assert!(log.contains("\ndevice: "), "the device is named: {log}");
+        let text = std::fs::read_to_string(out.join("runs/seed=0/result.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let (cpu, gpu) = (run("cpu"), run("gpu"));
+    for part in ["train_device", "sample_device"] {
+        let (c, g) = (cpu[part].as_str().unwrap(), gpu[part].as_str().unwrap());
+        assert!(c.starts_with("CPU (burn flex)"), "{c}");
+        assert!(g.starts_with("GPU (burn wgpu"), "{g}");
+    }
+    let loss = |r: &serde_json::Value| r["final_loss"].as_f64().unwrap();
+    assert!(
+        (loss(&cpu) - loss(&gpu)).abs() < 1e-5 * loss(&cpu),
+        "{} against {}",
+        loss(&cpu),
+        loss(&gpu)
+    );
+    for (c, g) in cpu["samplers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(gpu["samplers"].as_array().unwrap())
+    {
+        let tid = |s: &serde_json::Value| s["tid"][0]["mean"].as_f64().unwrap();
+        let coverage = |s: &serde_json::Value| s["reference"]["coverage"].as_f64().unwrap();
+        assert!((tid(c) - tid(g)).abs() < 0.01, "{c} against {g}");
+        assert!((coverage(c) - coverage(g)).abs() < 0.01, "{c} against {g}");
+    }
+}

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::device::{AUTO_GPU_MIN_PARAMS, DeviceChoice, hardware_gpu};
 use crate::sweep::{
     PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, lenders, merge, pending, plot,
     store_result, summary_csv, summary_markdown,
@@ -39,6 +40,11 @@ pub struct SweepArgs {
     /// Runs at once (each on one thread when more than 1; default: one run using every core).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Where runs train and sample: `auto` takes a real GPU for MLPs of 200,000 parameters or
+    /// more (the paper's width-1,000 models) and the fused CPU path below, where it is faster.
+    /// Each result records its devices; the same seed gives the same numbers on one backend.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
     /// Run only the i-th (0-based) of n disjoint parts, e.g. `--shard $SLURM_ARRAY_TASK_ID/8`.
     #[arg(long)]
     pub shard: Option<Shard>,
@@ -166,13 +172,34 @@ pub fn sweep_cmd(a: SweepArgs) -> Result<()> {
         return Ok(());
     }
     std::fs::write(a.out.join("sweep.toml"), &text)?;
-    run_all(&todo, &a.out, &a.reuse_training, a.jobs.max(1))?;
+    if !todo.is_empty() {
+        eprintln!("device: {}", device_line(a.device));
+    }
+    run_all(&todo, &a.out, &a.reuse_training, a.device, a.jobs.max(1))?;
     summarise(&a.out, &spec.name)
 }
 
-/// Runs `todo` with `jobs` at once, storing each result as soon as it is done; `reuse` are other
-/// results directories that lend trained models.
-fn run_all(todo: &[PlannedRun], out: &Path, reuse: &[PathBuf], jobs: usize) -> Result<()> {
+/// What `--device` means for this sweep's runs, in one line.
+fn device_line(choice: DeviceChoice) -> String {
+    let resolved = choice.resolve().description;
+    match (choice, hardware_gpu()) {
+        (DeviceChoice::Auto, Some(_)) => format!(
+            "{resolved} for MLPs of {AUTO_GPU_MIN_PARAMS} parameters or more; the fused CPU \
+             path (faster) below"
+        ),
+        _ => resolved,
+    }
+}
+
+/// Runs `todo` with `jobs` at once on `device`, storing each result as soon as it is done;
+/// `reuse` are other results directories that lend trained models.
+fn run_all(
+    todo: &[PlannedRun],
+    out: &Path,
+    reuse: &[PathBuf],
+    device: DeviceChoice,
+    jobs: usize,
+) -> Result<()> {
     if todo.is_empty() {
         return Ok(());
     }
@@ -210,8 +237,8 @@ fn run_all(todo: &[PlannedRun], out: &Path, reuse: &[PathBuf], jobs: usize) -> R
             };
             let run_start = Instant::now();
             let result = match &pool {
-                Some(pool) => pool.install(|| execute(p, out, reuse, &progress)),
-                None => execute(p, out, reuse, &progress),
+                Some(pool) => pool.install(|| execute(p, out, reuse, device, &progress)),
+                None => execute(p, out, reuse, device, &progress),
             };
             let k = finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             let seconds = run_start.elapsed().as_secs_f64();

@@ -652,6 +652,8 @@ mod tests {
             }],
             eps_nn_scale: None,
             trained_by: None,
+            train_device: None,
+            sample_device: None,
         }
     }
 

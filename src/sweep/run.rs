@@ -1,4 +1,5 @@
-//! One run of a sweep: generate the data, train the score model (fused CPU path), sample every
+//! One run of a sweep: generate the data, train the score model (on the device chosen: the
+//! fused CPU path, or burn's wgpu backend for a large MLP where a GPU is present), sample every
 //! sampler from shared noise, and measure TID against the training set (and the velocity MAE
 //! per noise band where the exact score exists).
 
@@ -6,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -15,7 +15,7 @@ use crate::device::DeviceChoice;
 use crate::diffusion::{EpsilonModel, ExactMixtureScore, SamplerConfig, SamplerKind};
 use crate::metrics::neighbours::median_nn_distance;
 use crate::metrics::{TidEstimate, TidProtocol, TidReference};
-use crate::model::{Checkpoint, DataSource, FastScoreNet};
+use crate::model::{Checkpoint, DataSource, inference_model};
 use crate::train::evaluation::{evaluate_sampler, velocity_maes};
 use crate::train::{RunRecipe, train_run};
 
@@ -78,6 +78,13 @@ pub struct RunResult {
     /// [`RunConfig::training_key`]); its training time and loss are that run's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trained_by: Option<String>,
+    /// Where the model was trained, as the device line says it (e.g. "CPU (burn flex)");
+    /// absent in results from before sweeps took `--device`, which all trained on the CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_device: Option<String>,
+    /// Where the samplers and metrics ran, in the same words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_device: Option<String>,
 }
 
 impl RunResult {
@@ -244,11 +251,13 @@ fn sampler_configs(c: &RunConfig) -> Result<Vec<SamplerConfig>> {
 /// directory `out` (the result is the caller's to store). A finished run under `out`, or else
 /// under one of the results directories `reuse` (another sweep's), that trained the same model
 /// lends its weights instead of training again ([`RunConfig::training_key`]).
-/// `progress(fraction)` is called as it goes.
+/// `device` is where it trains and samples (`auto` keeps a small MLP on the fused CPU path:
+/// [`DeviceChoice::resolve_for_mlp`]). `progress(fraction)` is called as it goes.
 pub fn execute(
     plan: &PlannedRun,
     out: &Path,
     reuse: &[PathBuf],
+    device: DeviceChoice,
     progress: &dyn Fn(f64),
 ) -> Result<RunResult> {
     let c = &plan.config;
@@ -263,7 +272,7 @@ pub fn execute(
         model: c.model.clone(),
         training: c.training.clone(),
         seed: c.seed,
-        device: DeviceChoice::Cpu,
+        device,
     };
     let (data, mut trainer) = recipe.prepare()?;
     let net = trainer.config().net.clone();
@@ -300,6 +309,7 @@ pub fn execute(
                 diverged: out.diverged.map(|e| e.to_string()),
                 checkpoint: ckpt,
                 from: None,
+                device: Some(trainer.device_description().to_string()),
             }
         }
     };
@@ -312,18 +322,21 @@ pub fn execute(
         diverged,
         checkpoint,
         from: trained_by,
+        device: train_device,
     } = trained;
     let weights = checkpoint.weights;
 
-    let device = Device::flex();
-    let model = FastScoreNet::new(net.clone(), &weights);
+    let sample_device = device.resolve_for_mlp(net.num_params());
+    let model = inference_model(net.clone(), &weights, &sample_device);
+    let model = model.as_ref();
+    let device = &sample_device.device;
     let exact = dataset
         .mixture()
         .map(|m| ExactMixtureScore::new(m, net.process));
     let exact_ref = exact.as_ref().map(|e| e as &dyn EpsilonModel);
     let (mae_low, mae_high) = match exact_ref {
         Some(e) => {
-            let (low, high) = velocity_maes(&model, e, &data, c.evaluation.metric_draws, &device);
+            let (low, high) = velocity_maes(model, e, &data, c.evaluation.metric_draws, device);
             (Some(low), Some(high))
         }
         None => (None, None),
@@ -351,13 +364,13 @@ pub fn execute(
     for (k, cfg) in sampler_configs(c)?.into_iter().enumerate() {
         let kind = cfg.kind;
         let e = evaluate_sampler(
-            &model,
+            model,
             exact_ref,
             &reference,
             &cfg,
             c.sampling.n_samples,
             c.seed,
-            &device,
+            device,
             &mut |_, _| {},
         )?;
         samplers.push(SamplerResult {
@@ -385,6 +398,8 @@ pub fn execute(
         samplers,
         eps_nn_scale,
         trained_by,
+        train_device,
+        sample_device: Some(sample_device.description),
     })
 }
 
@@ -397,6 +412,8 @@ struct Trained {
     checkpoint: Checkpoint,
     /// The run whose training this is, when it was reused.
     from: Option<String>,
+    /// Where it was trained (the lender's record, when reused).
+    device: Option<String>,
 }
 
 /// The finished runs under the results directory `dir` that can lend their trained model, each
@@ -437,6 +454,7 @@ fn trained_before(c: &RunConfig, dir: &Path, foreign: bool) -> Option<Trained> {
                 diverged: r.diverged,
                 checkpoint,
                 from: Some(name),
+                device: r.train_device,
             })
         })
 }
@@ -492,7 +510,7 @@ mod tests {
         .unwrap();
         let plan = &spec.expand().unwrap()[0];
         let dir = tempfile::tempdir().unwrap();
-        let a = execute(plan, dir.path(), &[], &|_| {}).unwrap();
+        let a = execute(plan, dir.path(), &[], DeviceChoice::Cpu, &|_| {}).unwrap();
         assert_eq!(a.iterations, 30);
         assert_eq!(a.samplers.len(), 2);
         for s in &a.samplers {
@@ -514,7 +532,19 @@ mod tests {
             "mog1d has the exact score"
         );
         assert!(run_dir(dir.path(), &plan.id).join("checkpoint").is_dir());
-        let b = execute(plan, tempfile::tempdir().unwrap().path(), &[], &|_| {}).unwrap();
+        // Where it ran is recorded, and survives the result file.
+        let cpu = Some("CPU (burn flex)".to_string());
+        assert_eq!((&a.train_device, &a.sample_device), (&cpu, &cpu));
+        let stored: RunResult = serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!((&stored.train_device, &stored.sample_device), (&cpu, &cpu));
+        let b = execute(
+            plan,
+            tempfile::tempdir().unwrap().path(),
+            &[],
+            DeviceChoice::Cpu,
+            &|_| {},
+        )
+        .unwrap();
         let tids = |r: &RunResult| r.samplers.iter().map(|s| s.tid.clone()).collect::<Vec<_>>();
         assert_eq!(tids(&a), tids(&b));
         assert_eq!(a.final_loss, b.final_loss);
@@ -526,7 +556,14 @@ mod tests {
         quiet.config.sampling.grid = crate::diffusion::TimeGrid::LogSnr;
         quiet.config.sampling.steps = None;
         quiet.config.sampling.nfe = Some(10);
-        let q = execute(&quiet, tempfile::tempdir().unwrap().path(), &[], &|_| {}).unwrap();
+        let q = execute(
+            &quiet,
+            tempfile::tempdir().unwrap().path(),
+            &[],
+            DeviceChoice::Cpu,
+            &|_| {},
+        )
+        .unwrap();
         assert_eq!(q.samplers[0].tid, q.samplers[1].tid);
         assert_ne!(q.samplers[0].tid, a.samplers[0].tid);
         assert!(
@@ -569,17 +606,22 @@ mod tests {
                 .unwrap()
         };
         let out = tempfile::tempdir().unwrap();
-        let first = execute(by(0.0, 0), out.path(), &[], &|_| {}).unwrap();
+        let first = execute(by(0.0, 0), out.path(), &[], DeviceChoice::Cpu, &|_| {}).unwrap();
         crate::sweep::store_result(out.path(), &first).unwrap();
         assert_eq!(first.trained_by, None);
-        let reused = execute(by(1.0, 0), out.path(), &[], &|_| {}).unwrap();
+        let reused = execute(by(1.0, 0), out.path(), &[], DeviceChoice::Cpu, &|_| {}).unwrap();
         assert_eq!(reused.trained_by.as_deref(), Some(first.id.as_str()));
+        assert_eq!(
+            reused.train_device, first.train_device,
+            "the lender's device"
+        );
         assert_eq!(reused.final_loss, first.final_loss);
         assert!(run_dir(out.path(), &reused.id).join("checkpoint").is_dir());
         let alone = execute(
             by(1.0, 0),
             tempfile::tempdir().unwrap().path(),
             &[],
+            DeviceChoice::Cpu,
             &|_| {},
         )
         .unwrap();
@@ -598,7 +640,7 @@ mod tests {
         );
         // η = 1 is another sampler: other samples from the same model.
         assert_ne!(reused.samplers[0].tid, first.samplers[0].tid);
-        let other_seed = execute(by(0.0, 1), out.path(), &[], &|_| {}).unwrap();
+        let other_seed = execute(by(0.0, 1), out.path(), &[], DeviceChoice::Cpu, &|_| {}).unwrap();
         assert_eq!(other_seed.trained_by, None);
 
         // Another sweep's results directory lends its training too (`sweep --reuse-training`),
@@ -606,7 +648,14 @@ mod tests {
         let elsewhere = tempfile::tempdir().unwrap();
         let empty = tempfile::tempdir().unwrap();
         let dirs = [empty.path().to_path_buf(), out.path().to_path_buf()];
-        let lent = execute(by(1.0, 0), elsewhere.path(), &dirs, &|_| {}).unwrap();
+        let lent = execute(
+            by(1.0, 0),
+            elsewhere.path(),
+            &dirs,
+            DeviceChoice::Cpu,
+            &|_| {},
+        )
+        .unwrap();
         let source = run_dir(out.path(), &first.id).display().to_string();
         assert_eq!(lent.trained_by.as_deref(), Some(source.as_str()));
         assert_eq!(lent.final_loss, first.final_loss);

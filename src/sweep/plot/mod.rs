@@ -389,6 +389,8 @@ mod tests {
                 .collect(),
             eps_nn_scale: None,
             trained_by: None,
+            train_device: None,
+            sample_device: None,
             config: p.config,
         }
     }
