@@ -688,6 +688,49 @@ mod tests {
         }
     }
 
+    /// The numbers do not depend on the machine's core count: config B's step (where the
+    /// 1,000³ products split across threads the two shards leave idle) gives the same loss and
+    /// gradients, bit for bit, on 1, 2 and 4 threads, and so does the forward pass.
+    #[test]
+    fn config_b_step_is_the_same_on_any_number_of_threads() {
+        let config = MlpConfig::new(10, 1000, 2, Activation::Tanh);
+        let w = MlpWeights::init(&config, 3);
+        let b = 2000;
+        assert!(super::matmul::kernel_for(b / SHARDS, 1000, 1000) != "packed");
+        let mut state = 7u32;
+        let mut next = || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
+        };
+        let input: Vec<f32> = (0..b * 11).map(|_| next()).collect();
+        let target: Vec<f32> = (0..b * 10).map(|_| next()).collect();
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut fast = FastMlp::new(&w);
+                let loss = fast.loss_and_grad(&input, &target, b);
+                let kernel = super::matmul::kernel_for(b / SHARDS, 1000, 1000);
+                (loss, fast.grads().to_vec(), fast.forward(&input, b), kernel)
+            })
+        };
+        let (loss1, grads1, out1, kernel1) = on(1);
+        assert_eq!(kernel1, "gemm");
+        for threads in [2, 4] {
+            let (loss, grads, out, kernel) = on(threads);
+            assert_eq!(
+                kernel == "gemm (threads)",
+                threads > SHARDS,
+                "{threads}: {kernel}"
+            );
+            assert_eq!(loss.to_bits(), loss1.to_bits(), "{threads} threads: loss");
+            assert!(grads == grads1, "{threads} threads: gradients differ");
+            assert!(out == out1, "{threads} threads: outputs differ");
+        }
+    }
+
     /// Adam's first step moves every parameter by lr·sign(g) (bias-corrected m̂/√v̂ = ±1).
     #[test]
     fn adam_first_step_is_lr_times_sign() {
