@@ -10,7 +10,7 @@ use super::ExplorerMode;
 use crate::app::Mode;
 use crate::app::config::{EXPERIMENTS, ExplorerConfig};
 use crate::app::shell::{FilePurpose, Shell};
-use crate::app::views::{sampler_color, sampler_label};
+use crate::app::views::sampler_color;
 use crate::data::DatasetKind;
 use crate::device::DeviceChoice;
 use crate::diffusion::{Objective, ProcessKind, SamplerKind, TimeGrid};
@@ -381,7 +381,7 @@ fn samplers_section(ui: &mut Ui, c: &mut ExplorerConfig) {
             for s in &mut c.samplers {
                 ui.horizontal(|ui| {
                     let on = ui.checkbox(&mut s.enabled, "");
-                    let name = ui.colored_label(sampler_color(s.kind), sampler_label(s.kind));
+                    let name = ui.colored_label(sampler_color(s.kind), s.kind.label());
                     on.labelled_by(name.id);
                     ui.add(
                         egui::DragValue::new(&mut s.steps)

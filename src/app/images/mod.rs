@@ -19,7 +19,6 @@ use egui::Ui;
 use super::Mode;
 use super::shell::{FilePurpose, Shell};
 use super::smoke::SmokeProbe;
-use super::views::sampler_label;
 use crate::device::DeviceChoice;
 use crate::diffusion::SamplerKind;
 use crate::images::analysis::Neighbour;
@@ -129,7 +128,7 @@ fn describe(stage: Stage) -> String {
                 stage.cost().map(|c| c.1).unwrap_or_default()
             )
         }
-        Stage::Sampling { kind, n, .. } => format!("sampling {n} images, {}", sampler_label(kind)),
+        Stage::Sampling { kind, n, .. } => format!("sampling {n} images, {}", kind.label()),
         Stage::Measuring => "measuring TID".into(),
     }
 }
@@ -378,7 +377,7 @@ impl ImagesMode {
         let names = r
             .sets
             .iter()
-            .map(|s| sampler_label(s.kind).to_string())
+            .map(|s| s.kind.label().to_string())
             .chain(["training set".to_string()]);
         self.nn = Some(NnShown {
             query,

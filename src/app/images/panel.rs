@@ -9,7 +9,7 @@ use egui::{Color32, RichText, Ui};
 use super::ImagesMode;
 use crate::app::Mode;
 use crate::app::shell::{FilePurpose, Request, Shell};
-use crate::app::views::{sampler_color, sampler_label};
+use crate::app::views::sampler_color;
 use crate::diffusion::SamplerKind;
 use crate::images::WeightSet;
 use crate::sync::lock;
@@ -103,16 +103,14 @@ impl ImagesMode {
                 ] {
                     ui.horizontal(|ui| {
                         egui::ComboBox::from_id_salt(id)
-                            .selected_text(
-                                RichText::new(sampler_label(*kind)).color(sampler_color(*kind)),
-                            )
+                            .selected_text(RichText::new(kind.label()).color(sampler_color(*kind)))
                             .width(150.0)
                             .show_ui(ui, |ui| {
                                 for k in SamplerKind::ALL
                                     .into_iter()
                                     .filter(|k| k.is_deterministic() == deterministic)
                                 {
-                                    ui.selectable_value(kind, k, sampler_label(k));
+                                    ui.selectable_value(kind, k, k.label());
                                 }
                             });
                         ui.add(egui::DragValue::new(steps).range(2..=2000).suffix(" steps"));
@@ -189,7 +187,7 @@ impl ImagesMode {
                 ui.label(
                     RichText::new(format!(
                         "{}: {} steps, {:.1} s ({:.1} images/s)",
-                        sampler_label(set.kind),
+                        set.kind.label(),
                         set.steps,
                         set.seconds,
                         set.images.len() as f64 / set.seconds.max(1e-9)

@@ -5,7 +5,7 @@ use eframe::egui;
 use egui::{Color32, RichText, Ui};
 
 use super::{COLS, DEMO_CHECKPOINT, GridOrder, ImagesMode, SHOWN, texture};
-use crate::app::views::{sampler_color, sampler_label, tid_plot, tid_table};
+use crate::app::views::{sampler_color, tid_plot, tid_table};
 use crate::diffusion::SamplerKind;
 use crate::images::study::StudyResult;
 use crate::metrics::TidEstimate;
@@ -36,7 +36,7 @@ impl ImagesMode {
                     );
                     let caption = format!(
                         "{}, {steps} steps: {} samples (the first {})",
-                        sampler_label(kind),
+                        kind.label(),
                         images.len(),
                         shown.len()
                     );
@@ -109,7 +109,7 @@ impl ImagesMode {
                         ui.label(
                             RichText::new(format!(
                                 "{}, {} steps: {} samples (mean {:.1} neighbours within ε = {:.2})",
-                                sampler_label(set.kind),
+                                set.kind.label(),
                                 set.steps,
                                 set.images.len(),
                                 mean_count,
@@ -199,7 +199,7 @@ impl ImagesMode {
             RichText::new(format!(
                 "Query: {} sample {qi} (first column); its {} nearest neighbours (L2 on [0, 1] \
                  pixels) in each set",
-                sampler_label(r.sets[qs].kind),
+                r.sets[qs].kind.label(),
                 self.settings.k
             ))
             .strong(),

@@ -245,20 +245,7 @@ pub fn sampler_color(kind: SamplerKind) -> Color32 {
     }
 }
 
-/// A sampler's display name.
-pub fn sampler_label(kind: SamplerKind) -> &'static str {
-    match kind {
-        SamplerKind::OdeEuler => "ODE (Euler)",
-        SamplerKind::OdeHeun => "ODE (Heun)",
-        SamplerKind::Ddim => "DDIM",
-        SamplerKind::DpmSolver2 => "DPM-Solver-2",
-        SamplerKind::Sde => "SDE (Euler–Maruyama)",
-        SamplerKind::PredictorCorrector => "Predictor–corrector",
-        SamplerKind::AnnealedLangevin => "Annealed Langevin",
-    }
-}
-
-/// A sampler run's name for titles and legends: [`sampler_label`], with η for a stochastic
+/// A sampler run's name for titles and legends: [`SamplerKind::label`], with η for a stochastic
 /// DDIM.
 pub fn run_label(config: &SamplerConfig) -> String {
     if config.kind == SamplerKind::Ddim && config.eta > 0.0 {
@@ -266,7 +253,7 @@ pub fn run_label(config: &SamplerConfig) -> String {
     } else if config.kind == SamplerKind::Sde && config.noise_scale != 1.0 {
         format!("SDE (γ = {:.2})", config.noise_scale)
     } else {
-        sampler_label(config.kind).to_string()
+        config.kind.label().to_string()
     }
 }
 

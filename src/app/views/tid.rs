@@ -6,7 +6,7 @@ use eframe::egui;
 use egui::{Color32, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
-use super::{ViewSettings, sampler_color, sampler_label};
+use super::{ViewSettings, sampler_color};
 use crate::app::state::ExplorerState;
 use crate::diffusion::SamplerKind;
 use crate::metrics::TidEstimate;
@@ -74,7 +74,7 @@ fn reference_table(ui: &mut Ui, rows: &[(SamplerKind, crate::metrics::ReferenceM
             }
             ui.end_row();
             for (kind, m) in rows {
-                ui.colored_label(sampler_color(*kind), sampler_label(*kind));
+                ui.colored_label(sampler_color(*kind), kind.label());
                 for v in [m.precision, m.recall, m.density, m.coverage] {
                     ui.label(format!("{v:.3}"));
                 }
@@ -110,7 +110,7 @@ pub fn tid_plot(
             p.hline(egui_plot::HLine::new("", 0.0).color(Color32::GRAY));
             p.vline(VLine::new("ε of interest", eps_marked).color(Color32::LIGHT_GRAY));
             for (kind, curve) in curves {
-                let (name, color) = (sampler_label(*kind), sampler_color(*kind));
+                let (name, color) = (kind.label(), sampler_color(*kind));
                 let pts: Vec<[f64; 2]> = curve.iter().map(|c| [c.eps, c.mean]).collect();
                 p.line(
                     Line::new(name, PlotPoints::from(pts))
@@ -162,7 +162,7 @@ pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind,
                     .abs()
                     .total_cmp(&(b.eps - eps_marked).abs())
             }) {
-                ui.colored_label(sampler_color(*kind), sampler_label(*kind));
+                ui.colored_label(sampler_color(*kind), kind.label());
                 ui.label(format!("{:.3}", c.eps));
                 ui.label(format!(
                     "{:+.3} ± {:.3}{}",

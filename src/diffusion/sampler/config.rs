@@ -65,6 +65,19 @@ impl SamplerKind {
         }
     }
 
+    /// The name people read, in legends, titles and the app (e.g. "ODE (Euler)").
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::OdeEuler => "ODE (Euler)",
+            Self::OdeHeun => "ODE (Heun)",
+            Self::Ddim => "DDIM",
+            Self::DpmSolver2 => "DPM-Solver-2",
+            Self::Sde => "SDE (Euler–Maruyama)",
+            Self::PredictorCorrector => "Predictor–corrector",
+            Self::AnnealedLangevin => "Annealed Langevin",
+        }
+    }
+
     /// Parses a CLI name (`ode`, `heun`, `ddim`, `dpm2`, `sde`, `pc`, `ald`, or a long name),
     /// ignoring case.
     pub fn from_name(name: &str) -> Option<Self> {

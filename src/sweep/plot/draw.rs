@@ -9,6 +9,7 @@ use plotters::prelude::*;
 use plotters::style::{FontStyle, register_font};
 
 use super::Series;
+use crate::diffusion::SamplerKind;
 use crate::sweep::{Result, SweepError};
 
 /// A plotters error as a sweep error.
@@ -40,18 +41,116 @@ fn fonts() {
     });
 }
 
-/// The app's colour for a sampler name (Okabe–Ito; yellow darkened for a white background).
+/// The sampler a series is of: its name, or the part before ", " (`"ode, arch=skip"`), read
+/// as a sampler's CLI name.
+fn series_sampler(name: &str) -> Option<(SamplerKind, &str)> {
+    let (first, rest) = name.split_once(", ").unwrap_or((name, ""));
+    SamplerKind::ALL
+        .into_iter()
+        .find(|k| k.name() == first)
+        .map(|k| (k, rest))
+}
+
+/// A series' name in the legend: a sampler's display name (`"ODE (Euler), arch=skip"`).
+pub(super) fn legend_label(name: &str) -> String {
+    match series_sampler(name) {
+        Some((kind, "")) => kind.label().to_string(),
+        Some((kind, rest)) => format!("{}, {rest}", kind.label()),
+        None => name.to_string(),
+    }
+}
+
+/// The app's colour for a sampler's series (Okabe–Ito; yellow darkened for a white
+/// background).
 fn sampler_colour(name: &str) -> Option<RGBColor> {
-    Some(match name {
-        "ODE" => RGBColor(0xE6, 0x9F, 0x00),
-        "SDE" => RGBColor(0x56, 0xB4, 0xE9),
-        "PC" => RGBColor(0x00, 0x9E, 0x73),
-        "DDIM" => RGBColor(0xD5, 0x5E, 0x00),
-        "DPM2" => RGBColor(0xCC, 0x79, 0xA7),
-        "HEUN" => RGBColor(0xB8, 0xA2, 0x00),
-        "ALD" => RGBColor(0x00, 0x72, 0xB2),
-        _ => return None,
+    Some(match series_sampler(name)?.0 {
+        SamplerKind::OdeEuler => RGBColor(0xE6, 0x9F, 0x00),
+        SamplerKind::Sde => RGBColor(0x56, 0xB4, 0xE9),
+        SamplerKind::PredictorCorrector => RGBColor(0x00, 0x9E, 0x73),
+        SamplerKind::Ddim => RGBColor(0xD5, 0x5E, 0x00),
+        SamplerKind::DpmSolver2 => RGBColor(0xCC, 0x79, 0xA7),
+        SamplerKind::OdeHeun => RGBColor(0xB8, 0xA2, 0x00),
+        SamplerKind::AnnealedLangevin => RGBColor(0x00, 0x72, 0xB2),
     })
+}
+
+/// The legend's corner: the first of the four that no line, dot or error bar reaches; where
+/// every corner is taken, the upper right with the y axis' top raised to clear it. Returns the
+/// corner and the top of the y axis.
+fn legend_place(
+    data: &Series,
+    slot: &dyn Fn(f64) -> f64,
+    n: usize,
+    lines: bool,
+    (w, h): (u32, u32),
+    (y_lo, y_hi): (f64, f64),
+) -> (SeriesLabelPosition, f64) {
+    let labels: Vec<String> = data.keys().map(|k| legend_label(k)).collect();
+    let box_size = (
+        (42.0 + 8.5 * labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64 + 24.0)
+            / (w as f64 - 96.0),
+        (labels.len() as f64 * 21.0 + 34.0) / (h as f64 - 120.0),
+    );
+    let ink = ink_points(data, slot, n, lines);
+    // The corners in order of preference, each as (on the right, at the top).
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let inked = |right: bool, upper: bool, y_lo: f64, y_hi: f64| {
+        ink.iter().any(|(u, y)| {
+            let v = (y - y_lo) / (y_hi - y_lo);
+            (if right {
+                *u > 1.0 - box_size.0
+            } else {
+                *u < box_size.0
+            }) && (if upper {
+                v > 1.0 - box_size.1
+            } else {
+                v < box_size.1
+            })
+        })
+    };
+    let free = corners
+        .iter()
+        .find(|(_, right, upper)| !inked(*right, *upper, y_lo, y_hi));
+    match free {
+        Some((at, _, _)) => (at.clone(), y_hi),
+        None => {
+            // Raise the top until the upper right holds no ink (at most doubling the range).
+            let mut top = y_hi;
+            while inked(true, true, y_lo, top) && top < y_hi + (y_hi - y_lo) {
+                top += (y_hi - y_lo) * 0.05;
+            }
+            (SeriesLabelPosition::UpperRight, top)
+        }
+    }
+}
+
+/// Where a figure puts ink, as (x in [0, 1] across the plot, y in data units): its dots,
+/// points along its lines, and points along its error bars.
+fn ink_points(data: &Series, slot: &dyn Fn(f64) -> f64, n: usize, lines: bool) -> Vec<(f64, f64)> {
+    let u = |x: f64| (slot(x) + 0.5) / n as f64;
+    let mut ink = Vec::new();
+    for pts in data.values() {
+        for p in pts {
+            for k in 0..=8 {
+                ink.push((u(p.0), p.1 - p.2 + 2.0 * p.2 * k as f64 / 8.0));
+            }
+        }
+        if lines {
+            for pair in pts.windows(2) {
+                let ((x0, y0), (x1, y1)) = ((u(pair[0].0), pair[0].1), (u(pair[1].0), pair[1].1));
+                for k in 1..32 {
+                    let f = k as f64 / 32.0;
+                    ink.push((x0 + (x1 - x0) * f, y0 + (y1 - y0) * f));
+                }
+            }
+        }
+    }
+    ink
 }
 
 /// How a figure lays out its x axis.
@@ -108,6 +207,7 @@ pub(super) fn figure(
     let n = slots.len();
     let slot = |x: f64| slots.iter().position(|s| *s == x).unwrap_or(0) as f64;
     let (w, h) = if lines { (900u32, 600u32) } else { (1000, 620) };
+    let (legend_at, y_hi) = legend_place(data, &slot, n, lines, (w, h), (y_lo, y_hi));
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
@@ -157,7 +257,15 @@ pub(super) fn figure(
         }
         let plain = data.keys().all(|k| sampler_colour(k).is_some());
         let k = data.len().max(1);
-        for (i, (name, pts)) in data.iter().enumerate() {
+        // Samplers in the app's order (ODE, Heun, DDIM, DPM-Solver-2, SDE, …), then by name.
+        let mut series: Vec<_> = data.iter().collect();
+        series.sort_by_key(|(name, _)| {
+            let at =
+                series_sampler(name).map(|(s, _)| SamplerKind::ALL.iter().position(|k| *k == s));
+            (at.flatten().unwrap_or(usize::MAX), name.as_str())
+        });
+        for (i, (name, pts)) in series.into_iter().enumerate() {
+            let label = legend_label(name);
             let color = match sampler_colour(name) {
                 Some(c) if plain => c,
                 _ => PALETTE[i % PALETTE.len()],
@@ -183,12 +291,12 @@ pub(super) fn figure(
                         ShapeStyle::from(color).stroke_width(2),
                     ))
                     .map_err(plotting)?
-                    .label(name.clone())
+                    .label(label)
                     .legend(move |(x, y)| {
                         PathElement::new([(x, y), (x + 20, y)], color.stroke_width(3))
                     });
             } else {
-                dots.label(name.clone())
+                dots.label(label)
                     .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
             }
             // ±1 std error bars (over seeds).
@@ -206,7 +314,7 @@ pub(super) fn figure(
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.3))
             .label_font(("sans-serif", 16))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(legend_at)
             .draw()
             .map_err(plotting)?;
         root.present().map_err(plotting)?;
@@ -237,4 +345,40 @@ fn write_rgb_png(path: &Path, rgb: &[u8], w: u32, h: u32) -> Result<()> {
         .and_then(|mut w| w.write_image_data(rgb))
         .map_err(|e| SweepError::Plot(format!("writing {}: {e}", path.display())))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The legend goes to the first corner free of ink, and where none is, above the data.
+    #[test]
+    fn the_legend_takes_a_free_corner() {
+        let slot = |x: f64| x;
+        let at = |lines: &[&[(f64, f64)]]| {
+            let data: Series = ["ode", "sde"]
+                .into_iter()
+                .zip(lines)
+                .map(|(name, pts)| {
+                    (
+                        name.into(),
+                        pts.iter().map(|&(x, y)| (x, y, 0.0, 1)).collect(),
+                    )
+                })
+                .collect();
+            let (corner, top) = legend_place(&data, &slot, 4, true, (900, 600), (0.0, 1.0));
+            (format!("{corner:?}"), top)
+        };
+        // Rising to the upper right: the upper left is free.
+        assert_eq!(at(&[&[(0.0, 0.1), (3.0, 0.95)]]), ("UpperLeft".into(), 1.0));
+        // Flat along the top: the lower right.
+        assert_eq!(
+            at(&[&[(0.0, 0.95), (3.0, 0.95)]]),
+            ("LowerRight".into(), 1.0)
+        );
+        // Flat along the top and the bottom: the upper right, with the top raised.
+        let (corner, top) = at(&[&[(0.0, 1.0), (3.0, 1.0)], &[(0.0, 0.0), (3.0, 0.0)]]);
+        assert_eq!(corner, "UpperRight");
+        assert!(top > 1.1 && top <= 2.0, "{top}");
+    }
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use self::draw::Layout;
 use super::{Result, RunResult, value_label};
+use crate::diffusion::SamplerKind;
 
 /// The lines of a figure: label → points `(x, mean, std, seeds)`.
 type Series = BTreeMap<String, Vec<(f64, f64, f64, usize)>>;
@@ -112,10 +113,10 @@ impl Axis {
         }
     }
 
-    /// In titles: `vs width`, `by objective, process`.
+    /// In titles: `vs width`, `vs NFE`, `by objective, process`.
     fn title_part(&self, results: &[RunResult]) -> String {
         match self {
-            Self::Field(k) => format!("vs {k}"),
+            Self::Field(k) => format!("vs {}", field_words(k).0),
             Self::Points(_) => {
                 let keys: Vec<&str> = results
                     .first()
@@ -124,6 +125,24 @@ impl Axis {
                 format!("by {}", keys.join(", "))
             }
         }
+    }
+}
+
+/// A grid field in words: (in a title, as the x axis' label). Fields not named here are
+/// shown by their key.
+fn field_words(key: &str) -> (&str, &str) {
+    match key {
+        "nfe" => ("NFE", "network evaluations (NFE)"),
+        "noise_scale" => (
+            "γ",
+            "the SDE's noise scale γ (0: the ODE, 1: the reverse SDE)",
+        ),
+        "eta" => ("η", "DDIM's η (0: deterministic, 1: ancestral)"),
+        "k_fraction" => ("k", "Hill k, as a fraction of the TID subset"),
+        "n_data" => ("training points", "training points"),
+        "iters" => ("iterations", "training iterations"),
+        "lr" => ("learning rate", "learning rate"),
+        _ => (key, key),
     }
 }
 
@@ -206,7 +225,7 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
     };
     let (vs, along) = (axis.file_part(), axis.title_part(results));
     let x_label = match &axis {
-        Axis::Field(k) => k.clone(),
+        Axis::Field(k) => field_words(k).1.to_string(),
         Axis::Points(_) => String::new(),
     };
     let figure = |path: &Path, title: &str, y_label: &str, data: &Series| {
@@ -261,7 +280,7 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
                         .iter()
                         .enumerate()
                         .find(|(i, t)| r.radius_label(*i, t.eps) == label)
-                        .map(|(_, t)| (s.name.to_uppercase(), t.mean))
+                        .map(|(_, t)| (s.name.clone(), t.mean))
                 })
                 .collect()
         });
@@ -272,15 +291,17 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
             Some(k) => format!("{k} × NN distance"),
             None => label.trim_start_matches("eps").to_string(),
         };
-        // With a second grid field (series "ODE, arch=skip"), one figure per sampler with a
+        // With a second grid field (series "ode, arch=skip"), one figure per sampler with a
         // line per value of that field: twelve lines in one legend are unreadable.
         let by_sampler = split_by_sampler(&data);
         if by_sampler.len() > 1 && by_sampler.iter().all(|(_, s)| s.len() > 1) {
             for (sampler, sub) in by_sampler {
-                let path = dir.join(format!("tid_{vs}_{label}_{}.png", sampler.to_lowercase()));
+                let path = dir.join(format!("tid_{vs}_{label}_{sampler}.png"));
+                let shown =
+                    SamplerKind::from_name(&sampler).map_or(sampler.as_str(), |k| k.label());
                 figure(
                     &path,
-                    &format!("{prefix}{sampler} TID(ε = {radius}) {along}{seeds_note}"),
+                    &format!("{prefix}{shown} TID(ε = {radius}) {along}{seeds_note}"),
                     "TID (> 0: concentrated)",
                     &sub,
                 )?;
@@ -300,7 +321,7 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
     let corr = series(results, &axis, &|r| {
         r.samplers
             .iter()
-            .filter_map(|s| s.error_correlation.map(|c| (s.name.to_uppercase(), c)))
+            .filter_map(|s| s.error_correlation.map(|c| (s.name.clone(), c)))
             .collect()
     });
     if !corr.is_empty() {
@@ -418,6 +439,13 @@ mod tests {
         assert_eq!(draw::tick_label(-0.05, 0.5), "-0.05");
         assert_eq!(draw::tick_label(0.2, 0.9), "0.2");
         assert_eq!(draw::tick_label(250.0, 1000.0), "250");
+        // Legends name samplers as the app does; other series keep their names.
+        assert_eq!(draw::legend_label("heun"), "ODE (Heun)");
+        assert_eq!(
+            draw::legend_label("sde, eta=0.5"),
+            "SDE (Euler–Maruyama), eta=0.5"
+        );
+        assert_eq!(draw::legend_label("low noise"), "low noise");
         // Two numeric fields: the one with more values is the axis, whatever its name.
         let with = |lr: f64, width: u64| {
             let mut r = results[0].clone();
