@@ -10,7 +10,10 @@
 #   tools/gpu_check.sh run [DIR]    there: unpacks DIR and runs `speed --device gpu` under a
 #                                   time limit (GPU_CHECK_LIMIT seconds, default 480): config B
 #                                   training, the CIFAR-shape U-Net at batch 32 to 256, and the
-#                                   cost of a 2,000-image study, as one table
+#                                   cost of a 2,000-image study, as one table; then `speed` on
+#                                   the CPU with all its threads and with 2 (how the fused path
+#                                   scales), and one width-1,000 sweep run end to end (--device
+#                                   auto: on the GPU), about 90 s more
 #   tools/gpu_check.sh test         here: pack, then run on whatever Vulkan adapter this machine
 #                                   has (lavapipe), with --quick, to show that the check works
 #                                   end to end before a GPU is at hand
@@ -77,11 +80,30 @@ run() {
   # The machine's own Vulkan loader and ICDs come first where it has them.
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$dir/lib"
   timeout "${GPU_CHECK_LIMIT:-480}" "$tmp/collapse-explorer" speed --device gpu $quick
+  # How the fused CPU path scales past the 2 cores it is developed on: the same work on every
+  # thread of this machine, then on 2 (the numbers are the same on any count; the time is not).
+  echo "-- the CPU, all $(nproc) threads, then 2"
+  timeout 150 "$tmp/collapse-explorer" speed --device cpu $quick | sed -n '/^work/,$p' || true
+  RAYON_NUM_THREADS=2 timeout 150 "$tmp/collapse-explorer" speed --device cpu $quick \
+    | sed -n '/^work/,$p' || true
+  # One width-1,000 MoG run of a sweep, end to end (`--device auto` sends it to the GPU).
+  local iters=400 n=5000 steps=''
+  [ -n "$quick" ] && { iters=10; n=300; steps='steps = 20'; }
+  printf '%s\n' 'name = "gpu_check"' 'seeds = [0]' '[base]' 'dataset = "mog"' 'dim = 10' \
+    'depth = 2' 'width = 1000' 'n_data = 20000' "iters = $iters" 'batch = 2000' 'lr = 5e-3' \
+    'samplers = ["ode", "sde"]' "n_samples = $n" "tid_points = $n" 'eps_nn = [0.5]' "$steps" \
+    >"$tmp/sweep.toml"
+  echo "-- one sweep run: the 10-D MoG at width 1,000, $iters iterations, ODE and SDE, $n samples"
+  local s0; s0=$(date +%s)
+  timeout 240 "$tmp/collapse-explorer" sweep "$tmp/sweep.toml" --out "$tmp/sweep" 2>&1 \
+    | grep -E "^(device|done|FAILED)" || true
+  echo "sweep wall time: $(($(date +%s) - s0)) s"
+  grep -h '"train_device"\|"sample_device"\|"train_seconds"' "$tmp"/sweep/runs/*/result.json || true
 }
 
 case "$mode" in
   pack) pack ;;
   run) run ;;
   test) pack; GPU_CHECK_LIMIT=${GPU_CHECK_LIMIT:-900} run --quick ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
