@@ -250,6 +250,9 @@ pub struct Experiment {
     pub figure: &'static str,
     /// The view to open.
     pub tab: Tab,
+    /// What to look for in that view, in one line (shown above it while the experiment's
+    /// settings are unchanged, in place of the view's own guide).
+    pub look_for: &'static str,
     /// Sets the configuration, starting from [`ExplorerConfig::default`].
     pub apply: fn(&mut ExplorerConfig),
 }
@@ -273,12 +276,14 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Collapse on chessboard",
         figure: "Fig. 2",
         tab: Tab::Samples,
+        look_for: "the ODE's samples pile into sharp clumps and streaks inside the cells; the SDE's, from the same noise, fill them evenly, and TID > 0 measures the difference",
         apply: |_| {},
     },
     Experiment {
         label: "TID curves: ODE, SDE, predictor-corrector",
         figure: "Fig. 3b",
         tab: Tab::Tid,
+        look_for: "the ODE's curve above 0 and above the SDE's and predictor-corrector's at small radii ε; hollow markers are degenerate radii, not results",
         apply: |c| {
             enable(
                 c,
@@ -294,24 +299,28 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Collapse on the spiral",
         figure: "Fig. 11",
         tab: Tab::Samples,
+        look_for: "the ODE's samples bunch into beads and short streaks along the arm, where the SDE's spread along it evenly",
         apply: |c| c.select_dataset(DatasetKind::Spiral),
     },
     Experiment {
         label: "1-D MoG: velocity error along trajectories",
         figure: "Fig. 5",
         tab: Tab::Velocity,
+        look_for: "errors of v_θ that stay in place across t, the ODE paths riding them into clumps, and errors correlated along the ODE's paths but not along the SDE's",
         apply: |c| c.select_dataset(DatasetKind::Mog1d),
     },
     Experiment {
         label: "1-D MoG: density evolution",
         figure: "Fig. 6",
         tab: Tab::Density,
+        look_for: "sharp peaks forming early in the ODE's sampling and carried along t as ridges, where the SDE's density stays smooth",
         apply: |c| c.select_dataset(DatasetKind::Mog1d),
     },
     Experiment {
         label: "See-saw on 10-D MoG (width 100)",
         figure: "Fig. 7a",
         tab: Tab::SeeSaw,
+        look_for: "the low-noise loss and velocity error falling over training while the high-noise error stalls or rises: the see-saw behind the collapse",
         apply: |c| {
             c.select_dataset(DatasetKind::Mog);
             c.mog_dim = 10;
@@ -322,6 +331,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Mitigation on 10-D MoG (width 1000): two models split at t = 0.5",
         figure: "Fig. 9a",
         tab: Tab::Tid,
+        look_for: "with a separate network for t < 0.5, the ODE's TID falls most of the way to the SDE's (REPRODUCTION §5, width 1,000: 0.022 against the single MLP's 0.125 at 0.5 × the NN distance, but still 0.10 at 1 ×)",
         apply: |c| {
             // The paper's setting (§6, App. G.1): 2 × 1000 Tanh on the 10-D MoG, where the
             // baseline's ODE collapses (docs/REPRODUCTION.md §5).
@@ -341,6 +351,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Mitigation on 10-D MoG (width 1000): skip connection",
         figure: "Fig. 9a",
         tab: Tab::Tid,
+        look_for: "with the skip connection's fixed coefficients, the ODE's TID stays near the SDE's (REPRODUCTION §5, width 1,000: 0.015 against the plain MLP's 0.125 at 0.5 × the NN distance)",
         apply: |c| {
             mitigation_setting(c);
             // The fixed coefficients, SPEC's default for this option (the learned ones, `skip`
@@ -360,6 +371,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Sub-VP process; DDIM and DPM-Solver-2",
         figure: "App. I, J",
         tab: Tab::Tid,
+        look_for: "on sub-VP every deterministic solver (Euler, DDIM, DPM-Solver-2) sits above the SDE at small ε: the collapse is not a property of VP or of Euler's method",
         apply: |c| {
             c.model.process = ProcessKind::SubVp;
             enable(
@@ -377,6 +389,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "How much noise is enough? DDIM with η (slider) between ODE and SDE",
         figure: "Beyond the paper",
         tab: Tab::Samples,
+        look_for: "DDIM at η = 0.5 (half the ancestral noise) looks like the SDE, not like the clumped ODE; move η to 0 and the clumps come back",
         apply: |c| {
             enable(
                 c,
@@ -393,6 +406,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Does flow matching collapse? Flow on the linear process (ε: the first entry)",
         figure: "Beyond the paper",
         tab: Tab::Samples,
+        look_for: "flow matching's ODE keeps the cells far more even than the ε model's (the first entry): TID(0.09) about +0.04 against +0.09 in one run, the SDE near 0",
         apply: |c| {
             // Flow matching / rectified flow: the network outputs the velocity on the linear
             // process; the samplers read it through ε̂, from the same shared noise.
@@ -405,6 +419,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Equal budgets: every ODE solver and the SDE at 100 network evaluations",
         figure: "Reviewers' question",
         tab: Tab::Tid,
+        look_for: "at the same 100 network evaluations, Euler, Heun, DPM-Solver-2 and DDIM all stay above the SDE: a more accurate solver does not remove the collapse",
         apply: |c| {
             // REPRODUCTION §9: at the same budget Heun, DPM-Solver-2 and DDIM collapse as the
             // Euler ODE does, and the SDE does not.
@@ -425,6 +440,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Too much noise? The SDE at γ = 3 (slider; 0 is the ODE, 1 the reverse SDE)",
         figure: "Reviewers' question",
         tab: Tab::Samples,
+        look_for: "at γ = 3 the SDE errs the other way: its points crowd inside each cell, away from the edges (the sweep: TID(0.02) 0.15 at γ = 3, about 0 at γ = 0.5-1, 0.12 for the ODE)",
         apply: |c| {
             // REPRODUCTION §9: TID against γ is U-shaped, lowest at γ = 0.5–1.
             enable(c, &[SamplerKind::OdeEuler, SamplerKind::Sde]);

@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result};
 use eframe::egui;
 use egui::Ui;
 
-use super::config::{EXPERIMENTS, ExplorerConfig};
+use super::config::{EXPERIMENTS, Experiment, ExplorerConfig};
 use super::shell::{FilePurpose, Shell};
 use super::smoke::{self, SmokeProbe};
 use super::state::ExplorerState;
@@ -73,6 +73,9 @@ pub struct ExplorerMode {
     pub draw: crate::app::draw::DrawTool,
     /// With the smoke test: the headless training rate on the app's trainer threads.
     pub headless_rate: Option<f64>,
+    /// The paper experiment last picked, with the settings it made (its guide line is shown
+    /// while they stand).
+    experiment: Option<(Experiment, ExplorerConfig)>,
 }
 
 impl ExplorerMode {
@@ -127,6 +130,7 @@ impl ExplorerMode {
             trainer.send(TrainCommand::Start);
         }
         let mut mode = Self {
+            experiment: experiment.map(|e| (*e, config.clone())),
             applied: config.clone(),
             sent,
             config,
@@ -445,7 +449,14 @@ impl Mode for ExplorerMode {
 
     fn central(&mut self, ui: &mut Ui, shell: &mut Shell) {
         self.views.eps_marked = self.views.eps_marked.max(1e-3);
-        views::guide_line(ui, self.views.tab);
+        // An experiment's own guide while its settings stand and its view is shown.
+        let guide = match &self.experiment {
+            Some((e, set)) if *set == self.config && e.tab == self.views.tab => {
+                (e.figure, e.look_for)
+            }
+            _ => self.views.tab.guide(),
+        };
+        views::guide_line(ui, guide);
         if self.views.tab == Tab::Draw {
             match views::draw_view(ui, &mut self.draw) {
                 views::DrawAction::Train => match self.train_on_drawing() {

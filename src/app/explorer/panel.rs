@@ -87,6 +87,7 @@ impl ExplorerMode {
             let e = EXPERIMENTS[i];
             let mut config = ExplorerConfig::default();
             (e.apply)(&mut config);
+            self.experiment = Some((e, config.clone()));
             self.config = config;
             self.views.tab = e.tab;
             self.apply();

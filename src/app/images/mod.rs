@@ -412,7 +412,7 @@ impl Mode for ImagesMode {
     }
 
     fn central(&mut self, ui: &mut Ui, _shell: &mut Shell) {
-        crate::app::views::guide_line(ui, crate::app::views::Tab::Images);
+        crate::app::views::guide_line(ui, crate::app::views::Tab::Images.guide());
         self.view(ui);
     }
 

@@ -47,6 +47,44 @@ fn every_tab_opens_by_its_label() {
     }
 }
 
+/// A paper experiment's guide line replaces its view's own while its settings stand: shown on
+/// its view, not on another, and gone once a setting changes.
+#[test]
+fn an_experiment_says_what_to_look_for_while_its_settings_stand() {
+    let i = super::config::EXPERIMENTS
+        .iter()
+        .position(|e| e.label.starts_with("Too much noise"))
+        .expect("the experiment");
+    let mut h = app_with(AppOptions {
+        paused: true,
+        experiment: Some(i),
+        ..AppOptions::default()
+    });
+    h.run_steps(3);
+    let own = "Look for: at γ = 3 the SDE errs the other way";
+    let samples = "Look for: the ODE's samples pile into sharp clumps";
+    assert!(
+        h.query_by_label_contains(own).is_some(),
+        "no experiment guide"
+    );
+    assert!(h.query_by_label_contains(samples).is_none());
+    h.get_by_label("Trajectories").click();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains(own).is_none(), "on another view");
+    h.get_by_label("Samples").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label_contains(own).is_some(),
+        "not back on its view"
+    );
+    for s in &mut h.state_mut().explorer.config_mut().samplers {
+        s.noise_scale = 1.0;
+    }
+    h.run_steps(3);
+    assert!(h.query_by_label_contains(own).is_none(), "γ changed");
+    assert!(h.query_by_label_contains(samples).is_some());
+}
+
 /// The presentation button folds the panels and names the way back; pressing that leaves.
 #[test]
 fn presentation_mode_turns_on_and_off_by_its_button() {

@@ -64,7 +64,6 @@ pub enum Tab {
 }
 
 impl Tab {
-    /// Every tab with its label.
     /// The paper figure the view reproduces and, in one line, what to look for in it (shown
     /// above the view, for a class or a first-time user).
     pub fn guide(self) -> (&'static str, &'static str) {
@@ -112,6 +111,7 @@ impl Tab {
         }
     }
 
+    /// Every tab with its label.
     pub const ALL: [(Tab, &'static str); 8] = [
         (Tab::Samples, "Samples"),
         (Tab::Trajectories, "Trajectories"),
@@ -222,9 +222,9 @@ impl ViewSettings {
     }
 }
 
-/// One line above a view: the paper figure it reproduces and what to look for.
-pub fn guide_line(ui: &mut egui::Ui, tab: Tab) {
-    let (figure, look_for) = tab.guide();
+/// One line above a view: the paper figure it reproduces and what to look for (a view's own,
+/// [`Tab::guide`], or an experiment's).
+pub fn guide_line(ui: &mut egui::Ui, (figure, look_for): (&str, &str)) {
     ui.horizontal_wrapped(|ui| {
         ui.label(egui::RichText::new(figure).strong());
         ui.label(egui::RichText::new(format!("Look for: {look_for}.")).weak());
