@@ -3,7 +3,7 @@
 
 use eframe::egui;
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Line, Plot, PlotPoints};
+use egui_plot::{AxisHints, Line, Plot, PlotPoints};
 
 use super::ExplorerMode;
 use crate::app::shell::Shell;
@@ -85,7 +85,13 @@ impl ExplorerMode {
         Plot::new("loss")
             .height(ui.available_height().max(60.0))
             .x_axis_label("iteration")
-            .y_axis_label("log₁₀ loss")
+            // A short plot: labels fade in from one text height apart (egui_plot's default
+            // fades them from 20 px, which left a 0.1 step, 20 px tall here, nearly invisible).
+            .custom_y_axes(vec![
+                AxisHints::new_y()
+                    .label("log₁₀ loss")
+                    .label_spacing(15.0..=19.0),
+            ])
             .allow_scroll(false)
             .show(ui, |p| {
                 p.line(

@@ -9,7 +9,7 @@ use egui::{Ui, Vec2};
 
 use super::builders::{HeatImage, covariance_image, covariance_scale, covariance_window};
 use super::{HeatmapPanel, LayerCache, heat_layer, heatmap_panel, key, run_key, run_label};
-use crate::app::plot::{Labels, colorbar};
+use crate::app::plot::{Labels, colorbar, title_rows};
 use crate::app::state::ExplorerState;
 use crate::metrics::{CORRELATION_PARTICLES, CORRELATION_T_MIN};
 use crate::render::{Colormap, DataRect};
@@ -70,16 +70,32 @@ pub(super) fn error_covariance_view(
     let side = (w / runs.len().max(1) as f32 - 60.0)
         .min(h - 110.0)
         .max(60.0);
+    let what = if view.correlation {
+        "correlation"
+    } else {
+        "covariance"
+    };
+    // "error covariance  ·  SDE (Euler–Maruyama)": a narrow panel breaks it at the dot, and
+    // both panels' plots start below the longer title's lines.
+    let titles: Vec<String> = runs
+        .iter()
+        .map(|run| format!("error {what}  ·  {}", run_label(&run.config)))
+        .collect();
+    let rows = titles
+        .iter()
+        .map(|t| title_rows(ui, t, side))
+        .max()
+        .unwrap_or(1);
     ui.horizontal(|ui| {
-        for (i, (run, (image, times))) in runs.iter().zip(images.iter()).enumerate() {
+        for (i, ((run, (image, times)), title)) in
+            runs.iter().zip(images.iter()).zip(&titles).enumerate()
+        {
             let Some((&t_hi, &t_lo)) = times.first().zip(times.last()) else {
                 ui.label(format!("{}: no recorded time at t ≥ {:.2}", run_label(&run.config), view.t_min));
                 continue;
             };
             let (t_lo, t_hi) = (t_lo as f32, t_hi as f32);
             let bounds = DataRect::new([t_lo, t_hi], [t_lo, t_hi]);
-            let what = if view.correlation { "correlation" } else { "covariance" };
-            let title = format!("error {what}, {}", run_label(&run.config));
             ui.vertical(|ui| {
             ui.set_max_width(side + 50.0);
             heatmap_panel(
@@ -89,7 +105,7 @@ pub(super) fn error_covariance_view(
                     size: Vec2::new(side, side),
                     bounds,
                     labels: Labels {
-                        title: &title,
+                        title,
                         x: "t",
                         y: "t'",
                     },
@@ -102,6 +118,7 @@ pub(super) fn error_covariance_view(
                         false,
                     ),
                     colorbar: None,
+                    title_rows: rows,
                 },
             );
             match run.error_correlation {

@@ -69,6 +69,7 @@ pub fn density_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
                         true,
                     ),
                     colorbar: None,
+                    title_rows: 1,
                 },
             );
         }

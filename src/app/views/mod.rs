@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use egui::{Color32, Rgba, Ui, Vec2};
 
-use super::plot::{Labels, PlotArea, colorbar, plot_frame};
+use super::plot::{Labels, PlotArea, colorbar, plot_frame_in_row};
 use crate::data::Points;
 use crate::diffusion::{SamplerConfig, SamplerKind};
 use crate::render::heatmap::HeatmapLayer;
@@ -392,11 +392,13 @@ struct HeatmapPanel<'a> {
     layer: HeatmapLayer,
     /// A colour bar in the layer's colour map: the values at its ends and its label.
     colorbar: Option<([f32; 2], &'a str)>,
+    /// Title lines of the row of panels it stands in (1 alone): [`plot_frame_in_row`].
+    title_rows: usize,
 }
 
 /// Draws a [`HeatmapPanel`] and returns its data area, for overlays (arrows, paths) drawn on top.
 fn heatmap_panel(ui: &mut Ui, panel: HeatmapPanel) -> PlotArea {
-    let (_, area) = plot_frame(ui, panel.size, panel.bounds, panel.labels);
+    let (_, area) = plot_frame_in_row(ui, panel.size, panel.bounds, panel.labels, panel.title_rows);
     let colormap = panel.layer.colormap;
     ui.painter().add(heatmap::callback(
         area.inner,

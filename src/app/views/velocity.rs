@@ -122,6 +122,7 @@ fn velocity_field_2d(
             },
             layer: heat_layer(fkey, &image, extent, cmap, [0.0, max], false),
             colorbar: Some(([0.0, max], what)),
+            title_rows: 1,
         },
     );
     ui.painter().add(segments::callback(
@@ -192,6 +193,7 @@ fn velocity_map_1d(
                         false,
                     ),
                     colorbar: Some(([-lim, lim], what)),
+                    title_rows: 1,
                 },
             );
             if let Some(ode) = state
