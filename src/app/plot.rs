@@ -269,6 +269,44 @@ pub fn colorbar(ui: &mut Ui, colormap: crate::render::Colormap, range: [f32; 2],
     );
 }
 
+/// Grid marks of a log₁₀ axis (each value plotted as its log₁₀): the decades, then 2 and 5
+/// times them, then the other digits, each kind with its own step so that egui_plot fades the
+/// finer ones out where they would crowd (their labels come from [`log10_tick_label`]).
+pub fn log10_marks(input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+    let (lo, hi) = input.bounds;
+    if !(lo.is_finite() && hi.is_finite()) || hi - lo > 60.0 {
+        return Vec::new();
+    }
+    let mut marks = Vec::new();
+    for k in (lo.floor() as i32)..=(hi.ceil() as i32) {
+        for m in 1..=9 {
+            let value = k as f64 + (m as f64).log10();
+            if (lo..=hi).contains(&value) {
+                let step_size = match m {
+                    1 => 1.0,
+                    2 | 5 => 0.3,
+                    _ => 0.05,
+                };
+                marks.push(egui_plot::GridMark { value, step_size });
+            }
+        }
+    }
+    marks
+}
+
+/// The number a log₁₀ axis mark stands for, in plain digits: "0.02", "5", "300".
+pub fn log10_tick_label(mark: f64) -> String {
+    let (mut k, mut digit) = (mark.floor(), 10f64.powf(mark - mark.floor()).round());
+    if digit >= 10.0 {
+        (k, digit) = (k + 1.0, 1.0);
+    }
+    if k >= 0.0 {
+        format!("{}", digit * 10f64.powi(k as i32))
+    } else {
+        format!("{:.*}", (-k) as usize, digit * 10f64.powi(k as i32))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,5 +336,39 @@ mod tests {
         assert_eq!(p, Pos2::new(60.0, 20.0), "top centre");
         let q = area.to_data(Pos2::new(110.0, 70.0));
         assert_eq!(q, [1.0, 0.0], "bottom right");
+    }
+
+    /// A log axis' marks fall on 1, 2, …, 9 times the decades in view, decades with the widest
+    /// step, and are labelled with the numbers they stand for.
+    #[test]
+    fn log_axis_marks_are_digits_times_decades() {
+        let marks = log10_marks(egui_plot::GridInput {
+            bounds: (-2.0, 0.5),
+            base_step_size: 0.01,
+        });
+        let labels: Vec<String> = marks.iter().map(|m| log10_tick_label(m.value)).collect();
+        assert_eq!(labels.first().map(String::as_str), Some("0.01"));
+        assert_eq!(labels.last().map(String::as_str), Some("3"));
+        assert_eq!(labels.len(), 9 + 9 + 3);
+        for (m, label) in marks.iter().zip(&labels) {
+            let value: f64 = label.parse().unwrap();
+            assert!(
+                (value.log10() - m.value).abs() < 1e-9,
+                "{label} at {}",
+                m.value
+            );
+            let decade = label.trim_start_matches(['0', '.']).starts_with('1');
+            assert_eq!(m.step_size == 1.0, decade, "{label}");
+        }
+        assert_eq!(log10_tick_label(2.0), "100");
+        assert_eq!(log10_tick_label(0.3f64.log10()), "0.3");
+        assert_eq!(log10_tick_label(0.999_999_999), "10");
+        assert!(
+            log10_marks(egui_plot::GridInput {
+                bounds: (f64::NAN, 1.0),
+                base_step_size: 0.1
+            })
+            .is_empty()
+        );
     }
 }

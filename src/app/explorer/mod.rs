@@ -483,7 +483,7 @@ impl Mode for ExplorerMode {
             Tab::Velocity => views::velocity_view(ui, st, vd, vs),
             Tab::Density => views::density_view(ui, st, vs),
             Tab::Tid => views::tid_view(ui, st, vs),
-            Tab::SeeSaw => views::seesaw_view(ui, st),
+            Tab::SeeSaw => views::seesaw_view(ui, st, &mut vs.seesaw_log),
             Tab::Draw => {}
             // The Images tab is the other mode; the app never shows it here.
             Tab::Images => {}

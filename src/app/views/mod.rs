@@ -189,6 +189,8 @@ pub struct ViewSettings {
     pub eps_marked: f64,
     /// What the error covariance panels show.
     pub covariance: covariance::CovarianceView,
+    /// The see-saw's y axes on a log scale.
+    pub seesaw_log: bool,
     /// Derived layer data of the views.
     pub cache: LayerCache,
 }
@@ -208,6 +210,7 @@ impl Default for ViewSettings {
             highlighted: None,
             eps_marked: 0.1,
             covariance: covariance::CovarianceView::default(),
+            seesaw_log: true,
             cache: LayerCache::default(),
         }
     }
