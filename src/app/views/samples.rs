@@ -243,7 +243,7 @@ fn samples_1d(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, cache: &mut Lay
     }
     let range = vd.bounds[0];
     Plot::new("samples_1d")
-        .legend(Legend::default())
+        .legend(Legend::default().follow_insertion_order(true))
         .x_axis_label("x₁")
         .y_axis_label("density")
         .show(ui, |p| {

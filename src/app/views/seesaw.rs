@@ -38,7 +38,7 @@ pub fn seesaw_view(ui: &mut Ui, state: &ExplorerState, log: &mut bool) {
     };
     let plot = |id: &str, y_label: &str| {
         let plot = Plot::new(id)
-            .legend(Legend::default())
+            .legend(Legend::default().follow_insertion_order(true))
             .height(h)
             .x_axis_label("iteration")
             .y_axis_label(y_label.to_string());

@@ -102,13 +102,12 @@ pub fn tid_plot(
     curves: &[(SamplerKind, &[TidEstimate])],
 ) {
     Plot::new(id)
-        .legend(Legend::default())
+        .legend(Legend::default().follow_insertion_order(true))
         .height(height)
         .x_axis_label(x_label)
         .y_axis_label("TID")
         .show(ui, |p| {
             p.hline(egui_plot::HLine::new("", 0.0).color(Color32::GRAY));
-            p.vline(VLine::new("ε of interest", eps_marked).color(Color32::LIGHT_GRAY));
             for (kind, curve) in curves {
                 let (name, color) = (kind.label(), sampler_color(*kind));
                 let pts: Vec<[f64; 2]> = curve.iter().map(|c| [c.eps, c.mean]).collect();
@@ -142,6 +141,8 @@ pub fn tid_plot(
                     );
                 }
             }
+            // Last, so that the legend lists the samplers first, in the panel's order.
+            p.vline(VLine::new("ε of interest", eps_marked).color(Color32::LIGHT_GRAY));
         });
 }
 
