@@ -253,6 +253,9 @@ pub struct Experiment {
     /// What to look for in that view, in one line (shown above it while the experiment's
     /// settings are unchanged, in place of the view's own guide).
     pub look_for: &'static str,
+    /// The radius ε the views mark and the sample titles' TID reads, where the experiment's
+    /// effect shows at another than the default.
+    pub eps_marked: Option<f64>,
     /// Sets the configuration, starting from [`ExplorerConfig::default`].
     pub apply: fn(&mut ExplorerConfig),
 }
@@ -277,6 +280,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Fig. 2",
         tab: Tab::Samples,
         look_for: "the ODE's samples pile into sharp clumps and streaks inside the cells; the SDE's, from the same noise, fill them evenly, and TID > 0 measures the difference",
+        eps_marked: None,
         apply: |_| {},
     },
     Experiment {
@@ -284,6 +288,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Fig. 3b",
         tab: Tab::Tid,
         look_for: "the ODE's curve above 0 and above the SDE's and predictor-corrector's at small radii ε; hollow markers are degenerate radii, not results",
+        eps_marked: None,
         apply: |c| {
             enable(
                 c,
@@ -300,6 +305,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Fig. 11",
         tab: Tab::Samples,
         look_for: "the ODE's samples bunch into beads and short streaks along the arm, where the SDE's spread along it evenly",
+        eps_marked: None,
         apply: |c| c.select_dataset(DatasetKind::Spiral),
     },
     Experiment {
@@ -307,6 +313,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Fig. 5",
         tab: Tab::Velocity,
         look_for: "errors of v_θ that stay in place across t, the ODE paths riding them into clumps, and errors correlated along the ODE's paths but not along the SDE's",
+        eps_marked: None,
         apply: |c| c.select_dataset(DatasetKind::Mog1d),
     },
     Experiment {
@@ -314,6 +321,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Fig. 6",
         tab: Tab::Density,
         look_for: "sharp peaks forming early in the ODE's sampling and carried along t as ridges, where the SDE's density stays smooth",
+        eps_marked: None,
         apply: |c| c.select_dataset(DatasetKind::Mog1d),
     },
     Experiment {
@@ -321,6 +329,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Fig. 7a",
         tab: Tab::SeeSaw,
         look_for: "the low-noise loss and velocity error falling over training while the high-noise error stalls or rises: the see-saw behind the collapse",
+        eps_marked: None,
         apply: |c| {
             c.select_dataset(DatasetKind::Mog);
             c.mog_dim = 10;
@@ -332,6 +341,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Fig. 9a",
         tab: Tab::Tid,
         look_for: "with a separate network for t < 0.5, the ODE's TID falls most of the way to the SDE's (REPRODUCTION §5, width 1,000: 0.022 against the single MLP's 0.125 at 0.5 × the NN distance, but still 0.10 at 1 ×)",
+        eps_marked: None,
         apply: |c| {
             // The paper's setting (§6, App. G.1): 2 × 1000 Tanh on the 10-D MoG, where the
             // baseline's ODE collapses (docs/REPRODUCTION.md §5).
@@ -352,6 +362,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Fig. 9a",
         tab: Tab::Tid,
         look_for: "with the skip connection's fixed coefficients, the ODE's TID stays near the SDE's (REPRODUCTION §5, width 1,000: 0.015 against the plain MLP's 0.125 at 0.5 × the NN distance)",
+        eps_marked: None,
         apply: |c| {
             mitigation_setting(c);
             // The fixed coefficients, SPEC's default for this option (the learned ones, `skip`
@@ -372,6 +383,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "App. I, J",
         tab: Tab::Tid,
         look_for: "on sub-VP every deterministic solver (Euler, DDIM, DPM-Solver-2) sits above the SDE at small ε: the collapse is not a property of VP or of Euler's method",
+        eps_marked: None,
         apply: |c| {
             c.model.process = ProcessKind::SubVp;
             enable(
@@ -390,6 +402,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Beyond the paper",
         tab: Tab::Samples,
         look_for: "DDIM at η = 0.5 (half the ancestral noise) looks like the SDE, not like the clumped ODE; move η to 0 and the clumps come back",
+        eps_marked: None,
         apply: |c| {
             enable(
                 c,
@@ -407,6 +420,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Beyond the paper",
         tab: Tab::Samples,
         look_for: "flow matching's ODE keeps the cells far more even than the ε model's (the first entry): TID(0.09) about +0.04 against +0.09 in one run, the SDE near 0",
+        eps_marked: None,
         apply: |c| {
             // Flow matching / rectified flow: the network outputs the velocity on the linear
             // process; the samplers read it through ε̂, from the same shared noise.
@@ -420,6 +434,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         figure: "Reviewers' question",
         tab: Tab::Tid,
         look_for: "at the same 100 network evaluations, Euler, Heun, DPM-Solver-2 and DDIM all stay above the SDE: a more accurate solver does not remove the collapse",
+        eps_marked: None,
         apply: |c| {
             // REPRODUCTION §9: at the same budget Heun, DPM-Solver-2 and DDIM collapse as the
             // Euler ODE does, and the SDE does not.
@@ -440,7 +455,8 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Too much noise? The SDE at γ = 3 (slider; 0 is the ODE, 1 the reverse SDE)",
         figure: "Reviewers' question",
         tab: Tab::Samples,
-        look_for: "at γ = 3 the SDE errs the other way: its points crowd inside each cell, away from the edges (the sweep: TID(0.02) 0.15 at γ = 3, about 0 at γ = 0.5-1, 0.12 for the ODE)",
+        look_for: "at γ = 3 the SDE errs the other way: its points crowd inside each cell, away from the edges, and its TID at ε = 0.02 (in the titles) rises above the ODE's (the sweep: 0.15 at γ = 3, about 0 at γ = 0.5-1, 0.12 for the ODE)",
+        eps_marked: Some(0.02),
         apply: |c| {
             // REPRODUCTION §9: TID against γ is U-shaped, lowest at γ = 0.5–1.
             enable(c, &[SamplerKind::OdeEuler, SamplerKind::Sde]);

@@ -144,6 +144,9 @@ impl ExplorerMode {
                     None if opts.tab == Tab::Images => Tab::default(),
                     None => opts.tab,
                 },
+                eps_marked: experiment
+                    .and_then(|e| e.eps_marked)
+                    .unwrap_or(ViewSettings::default().eps_marked),
                 ..ViewSettings::default()
             },
             view_data,

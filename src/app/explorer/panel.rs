@@ -90,6 +90,10 @@ impl ExplorerMode {
             self.experiment = Some((e, config.clone()));
             self.config = config;
             self.views.tab = e.tab;
+            // Like the settings, the marked radius starts afresh: the experiment's, or the default.
+            self.views.eps_marked = e
+                .eps_marked
+                .unwrap_or(crate::app::views::ViewSettings::default().eps_marked);
             self.apply();
             shell.notify(&format!("{}: {}", e.figure, e.label));
         }
