@@ -304,7 +304,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         label: "Collapse on the spiral",
         figure: "Fig. 11",
         tab: Tab::Samples,
-        look_for: "the ODE's samples bunch into beads and short streaks along the arm, where the SDE's spread along it evenly",
+        look_for: "the ODE's samples bunch into beads and short streaks along the arm, where the SDE's spread along it evenly; TID does not confirm it here (REPRODUCTION §1: on the spiral the ODE-SDE difference is within the seed spread at every radius)",
         eps_marked: None,
         apply: |c| c.select_dataset(DatasetKind::Spiral),
     },
