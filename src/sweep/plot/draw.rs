@@ -85,6 +85,10 @@ fn legend_place(
     (w, h): (u32, u32),
     (y_lo, y_hi): (f64, f64),
 ) -> (SeriesLabelPosition, f64) {
+    // The legend box as a fraction of the plot area: its marker and padding (42 px) and 16 px
+    // text (about 8.5 px a character) across, plus a margin; 21 px a line and padding down.
+    // The plot area is the figure less the y label area and margins (96 px) across, and less
+    // the caption, the x label area and margins (120 px) down.
     let labels: Vec<String> = data.keys().map(|k| legend_label(k)).collect();
     let box_size = (
         (42.0 + 8.5 * labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64 + 24.0)
