@@ -450,6 +450,23 @@ pub fn summary_markdown(results: &[RunResult]) -> String {
         }
         out.push('\n');
     }
+    // Where the runs ran, when they recorded it (the same seed gives the same numbers on one
+    // backend, so a sweep resumed on another machine says so here).
+    let train: Vec<Option<&str>> = results.iter().map(|r| r.train_device.as_deref()).collect();
+    let sample: Vec<Option<&str>> = results.iter().map(|r| r.sample_device.as_deref()).collect();
+    for (what, of) in [("trained on", train), ("sampled on", sample)] {
+        let mut devices: BTreeMap<&str, usize> = BTreeMap::new();
+        for d in of {
+            *devices.entry(d.unwrap_or("not recorded")).or_default() += 1;
+        }
+        if devices.keys().any(|d| *d != "not recorded") {
+            let list: Vec<String> = devices
+                .iter()
+                .map(|(d, n)| format!("{d} ({n} runs)"))
+                .collect();
+            out.push_str(&format!("\n{what}: {}\n", list.join("; ")));
+        }
+    }
     out
 }
 
@@ -725,6 +742,23 @@ mod tests {
         assert_eq!(rows.len(), 2 + 6, "{md}");
         assert!(rows[2].contains("| mlp | 8 | 2 |"), "{}", rows[2]);
         assert!(rows[2].ends_with("0.500 ± 0.707 |"), "{}", rows[2]);
+        // Where the runs ran, when they say: two devices, counted.
+        let mut placed = results.clone();
+        for (k, r) in placed.iter_mut().enumerate() {
+            r.train_device = Some(
+                if k < 8 {
+                    "CPU (burn flex)"
+                } else {
+                    "GPU (burn wgpu: X)"
+                }
+                .into(),
+            );
+        }
+        let md = summary_markdown(&placed);
+        assert!(
+            md.ends_with("\ntrained on: CPU (burn flex) (8 runs); GPU (burn wgpu: X) (4 runs)\n"),
+            "{md}"
+        );
         // Row k holds run k's TID (the fake results store the index).
         for (k, line) in lines[1..].iter().enumerate() {
             let tid: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
