@@ -118,29 +118,8 @@ fn a_killed_sweep_resumes_with_nothing_lost() {
 #[test]
 fn a_sweep_on_the_gpu_records_its_device_and_matches_the_cpu() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = dir.path().join("tiny.toml");
-    std::fs::write(
-        &spec,
-        r#"
-        name = "tiny"
-        seeds = [0]
-        [base]
-        dataset = "mog1d"
-        n_data = 2000
-        width = 16
-        depth = 2
-        iters = 30
-        batch = 256
-        samplers = ["ode", "sde"]
-        steps = 20
-        n_samples = 300
-        tid_points = 300
-        tid_repeats = 2
-        eps = [0.1]
-        metric_draws = 500
-        "#,
-    )
-    .unwrap();
+    let spec =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sweeps/tiny.toml");
     let run = |device: &str| -> serde_json::Value {
         let out = dir.path().join(device);
         let st = bin()

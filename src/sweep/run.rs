@@ -490,24 +490,7 @@ mod tests {
     /// is written, and the same configuration gives the same numbers.
     #[test]
     fn a_tiny_run_measures_every_sampler_and_is_reproducible() {
-        let spec = SweepSpec::parse(
-            r#"
-            [base]
-            dataset = "mog1d"
-            n_data = 2000
-            width = 16
-            depth = 2
-            iters = 30
-            batch = 256
-            samplers = ["ode", "sde"]
-            steps = 20
-            n_samples = 300
-            tid_points = 300
-            eps = [0.05, 0.1]
-            metric_draws = 500
-            "#,
-        )
-        .unwrap();
+        let spec = SweepSpec::parse(include_str!("../../tests/fixtures/sweeps/tiny.toml")).unwrap();
         let plan = &spec.expand().unwrap()[0];
         let dir = tempfile::tempdir().unwrap();
         let a = execute(plan, dir.path(), &[], DeviceChoice::Cpu, &|_| {}).unwrap();
