@@ -269,6 +269,17 @@ pub fn colorbar(ui: &mut Ui, colormap: crate::render::Colormap, range: [f32; 2],
     );
 }
 
+/// An egui_plot y axis labelled `label` whose tick labels show from one text height apart.
+/// (egui_plot's default fades them in only from 20 px, so a plot 200 px tall spanning a few
+/// tenths, with 0.1 steps about 20 px apart, had nearly invisible labels.)
+pub fn y_axis<'a>(label: impl Into<egui::WidgetText>) -> Vec<egui_plot::AxisHints<'a>> {
+    vec![
+        egui_plot::AxisHints::new_y()
+            .label(label)
+            .label_spacing(15.0..=19.0),
+    ]
+}
+
 /// Grid marks of a log₁₀ axis (each value plotted as its log₁₀): the decades, then 2 and 5
 /// times them, then the other digits, each kind with its own step so that egui_plot fades the
 /// finer ones out where they would crowd (their labels come from [`log10_tick_label`]).

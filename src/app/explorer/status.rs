@@ -3,9 +3,10 @@
 
 use eframe::egui;
 use egui::{Color32, RichText, Ui};
-use egui_plot::{AxisHints, Line, Plot, PlotPoints};
+use egui_plot::{Line, Plot, PlotPoints};
 
 use super::ExplorerMode;
+use crate::app::plot::y_axis;
 use crate::app::shell::Shell;
 
 impl ExplorerMode {
@@ -85,13 +86,7 @@ impl ExplorerMode {
         Plot::new("loss")
             .height(ui.available_height().max(60.0))
             .x_axis_label("iteration")
-            // A short plot: labels fade in from one text height apart (egui_plot's default
-            // fades them from 20 px, which left a 0.1 step, 20 px tall here, nearly invisible).
-            .custom_y_axes(vec![
-                AxisHints::new_y()
-                    .label("log₁₀ loss")
-                    .label_spacing(15.0..=19.0),
-            ])
+            .custom_y_axes(y_axis("log₁₀ loss"))
             .allow_scroll(false)
             .show(ui, |p| {
                 p.line(

@@ -11,7 +11,7 @@ use super::{
     LayerCache, ViewData, ViewSettings, coordinate_picker, heat_layer, key, panel_size, rgba,
     run_key, run_label, sampler_color,
 };
-use crate::app::plot::{Labels, colorbar, plot_frame_in_row, title_rows};
+use crate::app::plot::{Labels, colorbar, plot_frame_in_row, title_rows, y_axis};
 use crate::app::state::ExplorerState;
 use crate::render::DataRect;
 use crate::render::points::PointLayer;
@@ -245,7 +245,7 @@ fn samples_1d(ui: &mut Ui, state: &ExplorerState, vd: &ViewData, cache: &mut Lay
     Plot::new("samples_1d")
         .legend(Legend::default().follow_insertion_order(true))
         .x_axis_label("x₁")
-        .y_axis_label("density")
+        .custom_y_axes(y_axis("density"))
         .show(ui, |p| {
             p.line(
                 Line::new("training set", PlotPoints::from(vd.train_hist.clone()))

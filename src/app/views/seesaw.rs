@@ -4,7 +4,7 @@ use eframe::egui;
 use egui::{Color32, Ui};
 use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints};
 
-use crate::app::plot::{log10_marks, log10_tick_label};
+use crate::app::plot::{log10_marks, log10_tick_label, y_axis};
 use crate::app::state::ExplorerState;
 use crate::train::analysis::RegimeMetrics;
 
@@ -41,7 +41,7 @@ pub fn seesaw_view(ui: &mut Ui, state: &ExplorerState, log: &mut bool) {
             .legend(Legend::default().follow_insertion_order(true))
             .height(h)
             .x_axis_label("iteration")
-            .y_axis_label(y_label.to_string());
+            .custom_y_axes(y_axis(y_label.to_string()));
         if log {
             plot.y_grid_spacer(log10_marks)
                 .y_axis_formatter(|mark, _| log10_tick_label(mark.value))

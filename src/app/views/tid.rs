@@ -7,6 +7,7 @@ use egui::{Color32, Ui};
 use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
 
 use super::{ViewSettings, sampler_color};
+use crate::app::plot::y_axis;
 use crate::app::state::ExplorerState;
 use crate::diffusion::SamplerKind;
 use crate::metrics::TidEstimate;
@@ -105,7 +106,7 @@ pub fn tid_plot(
         .legend(Legend::default().follow_insertion_order(true))
         .height(height)
         .x_axis_label(x_label)
-        .y_axis_label("TID")
+        .custom_y_axes(y_axis("TID"))
         .show(ui, |p| {
             p.hline(egui_plot::HLine::new("", 0.0).color(Color32::GRAY));
             for (kind, curve) in curves {
@@ -149,6 +150,34 @@ pub fn tid_plot(
 /// One row per sampler: its TID nearest `eps_marked` (mean ± std over repeats), both Hill
 /// estimates and the fractions of points without a neighbour (means over repeats).
 pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind, &[TidEstimate])]) {
+    // Scrolls sideways where its column is narrower than the table (the Images view's), rather
+    // than cutting off its last column at the window's edge.
+    let degenerate = egui::ScrollArea::horizontal()
+        .id_salt(id)
+        .show(ui, |ui| tid_grid(ui, id, eps_marked, curves))
+        .inner;
+    if !degenerate.is_empty() {
+        ui.label(
+            egui::RichText::new(format!(
+                "† {} (too many points without a neighbour within ε: not a result).",
+                degenerate.join("; ")
+            ))
+            .small()
+            .weak(),
+        );
+    }
+}
+
+/// The table's grid; returns a line for each degenerate row.
+fn tid_grid(
+    ui: &mut Ui,
+    id: &str,
+    eps_marked: f64,
+    curves: &[(SamplerKind, &[TidEstimate])],
+) -> Vec<String> {
+    // Degenerate radii are marked † in the table and named below it (a note in the cell made
+    // the table too wide for the Images view's column).
+    let mut degenerate: Vec<String> = Vec::new();
     egui::Grid::new(id).striped(true).show(ui, |ui| {
         ui.strong("sampler");
         ui.strong("ε");
@@ -165,16 +194,18 @@ pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind,
             }) {
                 ui.colored_label(sampler_color(*kind), kind.label());
                 ui.label(format!("{:.3}", c.eps));
-                ui.label(format!(
-                    "{:+.3} ± {:.3}{}",
-                    c.mean,
-                    c.std,
-                    if c.is_degenerate() {
-                        format!(" (degenerate in {}/{})", c.degenerate, c.repeats)
-                    } else {
-                        String::new()
-                    }
-                ));
+                let mark = if c.is_degenerate() {
+                    degenerate.push(format!(
+                        "{}: degenerate in {} of {} repeats",
+                        kind.label(),
+                        c.degenerate,
+                        c.repeats
+                    ));
+                    " †"
+                } else {
+                    ""
+                };
+                ui.label(format!("{:+.3} ± {:.3}{mark}", c.mean, c.std));
                 ui.label(format!("{:.3}", c.hill_generated));
                 ui.label(format!("{:.3}", c.hill_train));
                 ui.label(format!(
@@ -186,4 +217,5 @@ pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind,
             }
         }
     });
+    degenerate
 }
