@@ -10,8 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::device::{AUTO_GPU_MIN_PARAMS, DeviceChoice, hardware_gpu};
 use crate::sweep::{
-    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, lenders, merge, pending, plot,
-    store_result, summary_csv, summary_markdown,
+    PRESETS, PlannedRun, Shard, SweepSpec, collect_results, execute, lenders, merge,
+    mixes_backends, pending, plot, store_result, summary_csv, summary_markdown,
 };
 use crate::sync::lock;
 
@@ -317,6 +317,13 @@ fn summarise(out: &Path, name: &str) -> Result<()> {
     std::fs::write(&csv, summary_csv(&results))
         .with_context(|| format!("writing {}", csv.display()))?;
     std::fs::write(out.join("summary.md"), summary_markdown(&results))?;
+    if mixes_backends(&results) {
+        eprintln!(
+            "note: these runs ran on both the CPU and a GPU (summary.md counts which); a seed \
+             gives the same numbers only on one backend, so rerun with one --device to compare \
+             every run digit for digit"
+        );
+    }
     let figures = plot::write_figures(out, name, &results)?;
     eprintln!(
         "{} finished runs; wrote {}{}",

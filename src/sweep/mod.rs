@@ -470,6 +470,18 @@ pub fn summary_markdown(results: &[RunResult]) -> String {
     out
 }
 
+/// Whether `results` ran on more than one backend (a result from before devices were recorded
+/// ran on the CPU): a seed gives the same numbers only on one, so such a sweep's runs do not
+/// compare digit for digit.
+pub fn mixes_backends(results: &[RunResult]) -> bool {
+    let gpu = |d: &Option<String>| d.as_deref().is_some_and(|d| d.starts_with("GPU"));
+    let on_gpu: Vec<bool> = results
+        .iter()
+        .flat_map(|r| [gpu(&r.train_device), gpu(&r.sample_device)])
+        .collect();
+    on_gpu.contains(&true) && on_gpu.contains(&false)
+}
+
 /// Mean and sample standard deviation; `None` when empty.
 fn mean_std(v: &[f64]) -> Option<(f64, f64)> {
     if v.is_empty() {
@@ -754,6 +766,8 @@ mod tests {
                 .into(),
             );
         }
+        assert!(!mixes_backends(&results), "none recorded: all on the CPU");
+        assert!(mixes_backends(&placed));
         let md = summary_markdown(&placed);
         assert!(
             md.ends_with("\ntrained on: CPU (burn flex) (8 runs); GPU (burn wgpu: X) (4 runs)\n"),
