@@ -462,7 +462,7 @@ pub fn summary_markdown(results: &[RunResult]) -> String {
         if devices.keys().any(|d| *d != "not recorded") {
             let list: Vec<String> = devices
                 .iter()
-                .map(|(d, n)| format!("{d} ({n} runs)"))
+                .map(|(d, n)| format!("{d} ({n} run{})", if *n == 1 { "" } else { "s" }))
                 .collect();
             out.push_str(&format!("\n{what}: {}\n", list.join("; ")));
         }
