@@ -25,7 +25,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || { echo "bench_vs_jax: failed: $*" >&2; return 1; }; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
 peer() { (cd "$tmp" && "$py" "$peers/peer_train.py" "$@" --out-dir "$tmp"); }
 
-"$bin" speed --kernels 2>/dev/null | sed -n '1,2p;/fused path uses/,/^(GFLOP/p' | grep -E "CPU|peak|uses|packed$" || true
+"$bin" speed --kernels 2>/dev/null | grep -E "^CPU|peak|fused path uses|packed$|^sampling kernel" || true
 echo "date: $(date -u +%Y-%m-%d); binary: $bin; rounds: $rounds"
 : >"$tmp/rounds"
 for r in $(seq "$rounds"); do

@@ -78,6 +78,7 @@ pub fn kernels_report() {
             );
         }
         println!("(GFLOP/s, single-threaded, best of 3; each shard runs on its own core)");
+        sampling_kernels();
     }
     println!(
         "{:<28} {:>10} {:>10} {:>10}",
@@ -93,6 +94,42 @@ pub fn kernels_report() {
             1e3 * f,
             1e3 * b,
             1e3 * a
+        );
+    }
+}
+
+/// The packed inference kernels of sampling (`model::packed`), each on config A's network at
+/// 20,000 rows (one ODE step's evaluation), on every thread: which one sampling uses, and
+/// whether the other would be faster on this CPU (COLLAPSE_EXPLORER_PACKED=avx2 picks AVX2).
+fn sampling_kernels() {
+    use crate::model::packed::{Kernel as Packed, PackedMlp};
+    let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
+    let rows = 20_000;
+    let input: Vec<f32> = (0..rows * 3)
+        .map(|i| ((i % 17) as f32 - 8.0) / 5.0)
+        .collect();
+    let chosen = Packed::detect();
+    for kernel in Packed::ALL {
+        let Some(net) = PackedMlp::with_kernel(&w, kernel) else {
+            continue;
+        };
+        net.forward(&input, rows);
+        let best = (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                std::hint::black_box(net.forward(&input, rows));
+                start.elapsed().as_secs_f64()
+            })
+            .fold(f64::INFINITY, f64::min);
+        println!(
+            "sampling kernel {:<30} {:>8.2} M rows/s, config A{}",
+            kernel.describe(),
+            rows as f64 / best / 1e6,
+            if chosen == Some(kernel) {
+                "  (sampling uses)"
+            } else {
+                ""
+            }
         );
     }
 }

@@ -61,14 +61,25 @@ impl Kernel {
     /// tile on an AVX-512 machine (to see another CPU kind's rounding, or compare the two).
     pub fn detect() -> Option<Self> {
         let forced = std::env::var("COLLAPSE_EXPLORER_PACKED").ok();
-        [Self::Avx512Rows, Self::Avx2]
+        Self::ALL
             .into_iter()
             .filter(|k| forced.as_deref() != Some("avx2") || *k == Self::Avx2)
             .find(|k| k.supported())
     }
 
+    /// Every kernel, fastest first on the CPUs it was tuned on.
+    pub const ALL: [Self; 2] = [Self::Avx512Rows, Self::Avx2];
+
+    /// The kernel in words (`speed --kernels`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Avx2 => "AVX2, 6 rows x 16 features",
+            Self::Avx512Rows => "AVX-512, 64 rows x 5 features",
+        }
+    }
+
     /// Whether this CPU runs `self`.
-    fn supported(self) -> bool {
+    pub fn supported(self) -> bool {
         #[cfg(target_arch = "x86_64")]
         {
             match self {
