@@ -102,29 +102,12 @@ pub fn kernels_report() {
 /// 20,000 rows (one ODE step's evaluation), on every thread: which one sampling uses, and
 /// whether the other would be faster on this CPU (COLLAPSE_EXPLORER_PACKED=avx2 picks AVX2).
 fn sampling_kernels() {
-    use crate::model::packed::{Kernel as Packed, PackedMlp};
-    let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
-    let rows = 20_000;
-    let input: Vec<f32> = (0..rows * 3)
-        .map(|i| ((i % 17) as f32 - 8.0) / 5.0)
-        .collect();
-    let chosen = Packed::detect();
-    for kernel in Packed::ALL {
-        let Some(net) = PackedMlp::with_kernel(&w, kernel) else {
-            continue;
-        };
-        net.forward(&input, rows);
-        let best = (0..5)
-            .map(|_| {
-                let start = Instant::now();
-                std::hint::black_box(net.forward(&input, rows));
-                start.elapsed().as_secs_f64()
-            })
-            .fold(f64::INFINITY, f64::min);
+    let chosen = crate::model::packed::Kernel::detect();
+    for (kernel, rate) in sampling_kernel_rates() {
         println!(
             "sampling kernel {:<30} {:>8.2} M rows/s, config A{}",
             kernel.describe(),
-            rows as f64 / best / 1e6,
+            rate / 1e6,
             if chosen == Some(kernel) {
                 "  (sampling uses)"
             } else {
@@ -132,6 +115,32 @@ fn sampling_kernels() {
             }
         );
     }
+}
+
+/// Rows per second of each packed kernel this CPU runs, on config A's network at 20,000 rows
+/// (best of 5, after one untimed pass).
+fn sampling_kernel_rates() -> Vec<(crate::model::packed::Kernel, f64)> {
+    use crate::model::packed::{Kernel as Packed, PackedMlp};
+    let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
+    let rows = 20_000;
+    let input: Vec<f32> = (0..rows * 3)
+        .map(|i| ((i % 17) as f32 - 8.0) / 5.0)
+        .collect();
+    Packed::ALL
+        .into_iter()
+        .filter_map(|kernel| {
+            let net = PackedMlp::with_kernel(&w, kernel)?;
+            net.forward(&input, rows);
+            let best = (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    std::hint::black_box(net.forward(&input, rows));
+                    start.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min);
+            Some((kernel, rows as f64 / best))
+        })
+        .collect()
 }
 
 /// The kernels `speed --kernels` compares.
@@ -377,4 +386,27 @@ pub fn cpu_name() -> String {
         "no AVX2"
     };
     format!("{model} ({simd}, {} threads)", rayon::current_num_threads())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `speed --kernels` times every packed sampling kernel this CPU runs, and the one sampling
+    /// picks is among them (on x86-64 with AVX2 and FMA; elsewhere neither runs).
+    #[test]
+    fn the_sampling_kernel_in_use_is_one_of_those_timed() {
+        let rates = sampling_kernel_rates();
+        assert!(
+            rates.iter().all(|(_, r)| r.is_finite() && *r > 0.0),
+            "{rates:?}"
+        );
+        match crate::model::packed::Kernel::detect() {
+            Some(k) => assert!(rates.iter().any(|(t, _)| *t == k), "{k:?} not timed"),
+            None => assert!(rates.is_empty()),
+        }
+        if x86_64_has("avx2") && x86_64_has("fma") {
+            assert!(!rates.is_empty());
+        }
+    }
 }
