@@ -32,6 +32,7 @@ mod error;
 pub mod plot;
 pub mod run;
 mod store;
+mod summary;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,6 +43,7 @@ use serde_json::Value;
 pub use error::{Result, SweepError};
 pub use run::{RunResult, SamplerResult, execute, lenders};
 pub use store::{collect_results, load_result, merge, pending, run_dir, store_result};
+pub use summary::{mixes_backends, summary_csv, summary_markdown};
 
 pub use crate::train::RunSpec;
 
@@ -346,162 +348,6 @@ impl std::str::FromStr for Shard {
             return Err(bad());
         }
         Ok(Self { index, count })
-    }
-}
-
-/// The grid keys and the measured numbers of `results`, each in order of first appearance.
-fn columns(results: &[RunResult]) -> (Vec<String>, Vec<String>) {
-    let mut keys: Vec<String> = Vec::new();
-    let mut metrics: Vec<String> = Vec::new();
-    for r in results {
-        for k in r.params.keys() {
-            if !keys.contains(k) {
-                keys.push(k.clone());
-            }
-        }
-        for (m, _) in r.metrics() {
-            if !metrics.contains(&m) {
-                metrics.push(m);
-            }
-        }
-    }
-    (keys, metrics)
-}
-
-/// The summary table: one row per run, the grid values, the seed and every measured number.
-pub fn summary_csv(results: &[RunResult]) -> String {
-    let (keys, metrics) = columns(results);
-    let mut out = String::from("id");
-    for k in &keys {
-        out.push(',');
-        out.push_str(k);
-    }
-    out.push_str(",seed");
-    for m in &metrics {
-        out.push(',');
-        out.push_str(m);
-    }
-    out.push('\n');
-    for r in results {
-        out.push_str(&csv_cell(&r.id));
-        for k in &keys {
-            out.push(',');
-            out.push_str(
-                &r.params
-                    .get(k)
-                    .map(value_label)
-                    .map_or(String::new(), |s| csv_cell(&s)),
-            );
-        }
-        out.push_str(&format!(",{}", r.config.seed));
-        let values: BTreeMap<String, f64> = r.metrics().into_iter().collect();
-        for m in &metrics {
-            out.push(',');
-            if let Some(v) = values.get(m) {
-                out.push_str(&format!("{v}"));
-            }
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// A Markdown table of every grid point: the mean ± standard deviation over its seeds of each
-/// measured number (what `docs/REPRODUCTION.md` quotes).
-pub fn summary_markdown(results: &[RunResult]) -> String {
-    let (keys, metrics) = columns(results);
-    let mut points: Vec<(BTreeMap<String, Value>, Vec<&RunResult>)> = Vec::new();
-    for r in results {
-        match points.iter_mut().find(|(p, _)| *p == r.params) {
-            Some((_, rs)) => rs.push(r),
-            None => points.push((r.params.clone(), vec![r])),
-        }
-    }
-    let mut out = String::from("|");
-    for k in &keys {
-        out.push_str(&format!(" {k} |"));
-    }
-    out.push_str(" seeds |");
-    for m in &metrics {
-        out.push_str(&format!(" {m} |"));
-    }
-    out.push_str("\n|");
-    out.push_str(&"---|".repeat(keys.len() + 1 + metrics.len()));
-    out.push('\n');
-    for (params, rs) in &points {
-        out.push('|');
-        for k in &keys {
-            out.push_str(&format!(
-                " {} |",
-                params.get(k).map(value_label).unwrap_or_default()
-            ));
-        }
-        out.push_str(&format!(" {} |", rs.len()));
-        for m in &metrics {
-            let vs: Vec<f64> = rs
-                .iter()
-                .filter_map(|r| r.metrics().into_iter().find(|(n, _)| n == m).map(|x| x.1))
-                .collect();
-            out.push_str(&match mean_std(&vs) {
-                Some((mean, std)) if vs.len() > 1 => format!(" {mean:.3} ± {std:.3} |"),
-                Some((mean, _)) => format!(" {mean:.3} |"),
-                None => " |".into(),
-            });
-        }
-        out.push('\n');
-    }
-    // Where the runs ran, when they recorded it (the same seed gives the same numbers on one
-    // backend, so a sweep resumed on another machine says so here).
-    let train: Vec<Option<&str>> = results.iter().map(|r| r.train_device.as_deref()).collect();
-    let sample: Vec<Option<&str>> = results.iter().map(|r| r.sample_device.as_deref()).collect();
-    for (what, of) in [("trained on", train), ("sampled on", sample)] {
-        let mut devices: BTreeMap<&str, usize> = BTreeMap::new();
-        for d in of {
-            *devices.entry(d.unwrap_or("not recorded")).or_default() += 1;
-        }
-        if devices.keys().any(|d| *d != "not recorded") {
-            let list: Vec<String> = devices
-                .iter()
-                .map(|(d, n)| format!("{d} ({n} run{})", if *n == 1 { "" } else { "s" }))
-                .collect();
-            out.push_str(&format!("\n{what}: {}\n", list.join("; ")));
-        }
-    }
-    out
-}
-
-/// Whether `results` ran on more than one backend (a result from before devices were recorded
-/// ran on the CPU): a seed gives the same numbers only on one, so such a sweep's runs do not
-/// compare digit for digit.
-pub fn mixes_backends(results: &[RunResult]) -> bool {
-    let gpu = |d: &Option<String>| d.as_deref().is_some_and(|d| d.starts_with("GPU"));
-    let on_gpu: Vec<bool> = results
-        .iter()
-        .flat_map(|r| [gpu(&r.train_device), gpu(&r.sample_device)])
-        .collect();
-    on_gpu.contains(&true) && on_gpu.contains(&false)
-}
-
-/// Mean and sample standard deviation; `None` when empty.
-fn mean_std(v: &[f64]) -> Option<(f64, f64)> {
-    if v.is_empty() {
-        return None;
-    }
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    Some((mean, var.sqrt()))
-}
-
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 
