@@ -99,8 +99,8 @@ pub fn kernels_report() {
 }
 
 /// The packed inference kernels of sampling (`model::packed`), each on config A's network at
-/// 20,000 rows (one ODE step's evaluation), on every thread: which one sampling uses, and
-/// whether the other would be faster on this CPU (COLLAPSE_EXPLORER_PACKED=avx2 picks AVX2).
+/// 20,000 rows (one ODE step's evaluation), on every thread, and which one sampling uses (the
+/// one measured faster at start-up where both run; `COLLAPSE_EXPLORER_PACKED` overrides it).
 fn sampling_kernels() {
     let chosen = crate::model::packed::Kernel::detect();
     for (kernel, rate) in sampling_kernel_rates() {
