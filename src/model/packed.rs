@@ -25,6 +25,8 @@ use super::mlp::{Activation, MlpConfig, MlpWeights};
 mod tiles;
 use tiles::row_tiles;
 #[cfg(target_arch = "x86_64")]
+pub(crate) use tiles::tanh_rows_with_bias_avx512;
+#[cfg(target_arch = "x86_64")]
 use tiles::{layer_avx2, layer_avx2_refined, layer_rows_avx512};
 
 /// Panel width: two AVX vectors of `f32`.

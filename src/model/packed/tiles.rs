@@ -241,6 +241,38 @@ fn tanh_avx512(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
     _mm512_mul_ps(p, r)
 }
 
+/// `z[r, :] = tanh(z[r, :] + bias)` for each row (rows `bias.len()` wide), 16 lanes at a time
+/// through [`tanh_avx512`], a row's last `len % 16` under a mask (so every element goes through
+/// the same operations): the training path's bias and activation in one pass.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn tanh_rows_with_bias_avx512(z: &mut [f32], bias: &[f32]) {
+    use std::arch::x86_64::*;
+    let n = bias.len();
+    let tail = n % 16;
+    let mask: __mmask16 = ((1u32 << tail) - 1) as __mmask16;
+    for row in z.chunks_exact_mut(n) {
+        let (rp, bp) = (row.as_mut_ptr(), bias.as_ptr());
+        // SAFETY: `row` and `bias` hold `n` floats; full vectors read and write below `n - tail`,
+        // the masked ones only lanes below `n`.
+        unsafe {
+            let mut j = 0;
+            while j + 16 <= n {
+                let v = _mm512_add_ps(_mm512_loadu_ps(rp.add(j)), _mm512_loadu_ps(bp.add(j)));
+                _mm512_storeu_ps(rp.add(j), tanh_avx512(v));
+                j += 16;
+            }
+            if tail > 0 {
+                let v = _mm512_add_ps(
+                    _mm512_maskz_loadu_ps(mask, rp.add(j)),
+                    _mm512_maskz_loadu_ps(mask, bp.add(j)),
+                );
+                _mm512_mask_storeu_ps(rp.add(j), mask, tanh_avx512(v));
+            }
+        }
+    }
+}
+
 /// Eigen's rational `tanh`: inputs are clamped to ±this, where it is ±1 in `f32`.
 const TANH_CLAMP: f32 = 7.905_311;
 /// Its numerator's coefficients in `x²`, highest first (times `x`).
