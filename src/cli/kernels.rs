@@ -102,7 +102,8 @@ pub fn kernels_report() {
 /// 20,000 rows (one ODE step's evaluation), on every thread, and which one sampling uses (the
 /// one measured faster at start-up where both run; `COLLAPSE_EXPLORER_PACKED` overrides it).
 fn sampling_kernels() {
-    let chosen = crate::model::packed::Kernel::detect();
+    let pick = crate::model::packed::Kernel::pick();
+    let chosen = pick.kernel;
     for (kernel, rate) in sampling_kernel_rates() {
         println!(
             "sampling kernel {:<30} {:>8.2} M rows/s, config A{}",
@@ -115,6 +116,31 @@ fn sampling_kernels() {
             }
         );
     }
+    if let Some(why) = pick_in_words(pick) {
+        println!("sampling kernel pick: {why}");
+    }
+}
+
+/// Why sampling uses its tile, in words (`None` where this CPU runs no tile).
+fn pick_in_words(pick: &crate::model::packed::Pick) -> Option<String> {
+    let name = |k: crate::model::packed::Kernel| k.describe().split(',').next().unwrap_or("");
+    let kernel = pick.kernel?;
+    Some(if pick.forced {
+        format!("{} (set by COLLAPSE_EXPLORER_PACKED)", name(kernel))
+    } else if pick.measured.is_empty() {
+        format!("{} (the only tile this CPU runs)", name(kernel))
+    } else {
+        let times: Vec<String> = pick
+            .measured
+            .iter()
+            .map(|(k, t)| format!("{} {:.3} ms", name(*k), t * 1e3))
+            .collect();
+        format!(
+            "{}, measured faster at start-up (one thread, 1,024 rows of config A: {})",
+            name(kernel),
+            times.join(", ")
+        )
+    })
 }
 
 /// Rows per second of each packed kernel this CPU runs, on config A's network at 20,000 rows
@@ -404,6 +430,15 @@ mod tests {
         match crate::model::packed::Kernel::detect() {
             Some(k) => assert!(rates.iter().any(|(t, _)| *t == k), "{k:?} not timed"),
             None => assert!(rates.is_empty()),
+        }
+        // The pick is said in words, naming the tile it chose.
+        let pick = crate::model::packed::Kernel::pick();
+        match (pick_in_words(pick), pick.kernel) {
+            (Some(words), Some(k)) => assert!(
+                words.starts_with(k.describe().split(',').next().unwrap_or("?")),
+                "{words}"
+            ),
+            (words, k) => assert!(words.is_none() && k.is_none()),
         }
         if x86_64_has("avx2") && x86_64_has("fma") {
             assert!(!rates.is_empty());

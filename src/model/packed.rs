@@ -75,8 +75,13 @@ impl Kernel {
     /// nothing else. `COLLAPSE_EXPLORER_PACKED` overrides it: `avx512` or `avx2` picks that tile,
     /// `avx2-only` the AVX2 tile with the rounding of an AVX2-only CPU (its tanh divides).
     pub fn detect() -> Option<Self> {
-        static CHOSEN: OnceLock<Option<Kernel>> = OnceLock::new();
-        *CHOSEN.get_or_init(|| {
+        Self::pick().kernel
+    }
+
+    /// How [`Self::detect`] chose, measured once per process.
+    pub fn pick() -> &'static Pick {
+        static PICK: OnceLock<Pick> = OnceLock::new();
+        PICK.get_or_init(|| {
             let supported: Vec<Self> = Self::ALL.into_iter().filter(|k| k.supported()).collect();
             let forced = match forced_kernel().as_deref() {
                 Some("avx2" | "avx2-only") => Some(Self::Avx2),
@@ -84,9 +89,24 @@ impl Kernel {
                 _ => None,
             };
             match forced.filter(|k| k.supported()) {
-                Some(k) => Some(k),
-                None if supported.len() > 1 => Some(fastest(&measure_fastest(&supported))),
-                None => supported.first().copied(),
+                Some(k) => Pick {
+                    kernel: Some(k),
+                    forced: true,
+                    measured: Vec::new(),
+                },
+                None if supported.len() > 1 => {
+                    let measured = measure_fastest(&supported);
+                    Pick {
+                        kernel: Some(fastest(&measured)),
+                        forced: false,
+                        measured,
+                    }
+                }
+                None => Pick {
+                    kernel: supported.first().copied(),
+                    forced: false,
+                    measured: Vec::new(),
+                },
             }
         })
     }
@@ -119,6 +139,18 @@ impl Kernel {
             false
         }
     }
+}
+
+/// The sampling tile this process uses, and why.
+#[derive(Clone, Debug)]
+pub struct Pick {
+    /// The tile (`None`: this CPU runs neither; sampling uses the `gemm` path).
+    pub kernel: Option<Kernel>,
+    /// Whether `COLLAPSE_EXPLORER_PACKED` chose it.
+    pub forced: bool,
+    /// Seconds per 1,024 rows of each tile timed at start-up ([`measure_fastest`]); empty where
+    /// it was forced or only one tile runs.
+    pub measured: Vec<(Kernel, f64)>,
 }
 
 /// `COLLAPSE_EXPLORER_PACKED`, where set.
