@@ -123,7 +123,7 @@ fn sampling_kernels() {
 
 /// Why sampling uses its tile, in words (`None` where this CPU runs no tile).
 fn pick_in_words(pick: &crate::model::packed::Pick) -> Option<String> {
-    let name = |k: crate::model::packed::Kernel| k.describe().split(',').next().unwrap_or("");
+    let name = |k: crate::model::packed::Kernel| k.short();
     let kernel = pick.kernel?;
     Some(if pick.forced {
         format!("{} (set by COLLAPSE_EXPLORER_PACKED)", name(kernel))
@@ -434,10 +434,7 @@ mod tests {
         // The pick is said in words, naming the tile it chose.
         let pick = crate::model::packed::Kernel::pick();
         match (pick_in_words(pick), pick.kernel) {
-            (Some(words), Some(k)) => assert!(
-                words.starts_with(k.describe().split(',').next().unwrap_or("?")),
-                "{words}"
-            ),
+            (Some(words), Some(k)) => assert!(words.starts_with(k.short()), "{words}"),
             (words, k) => assert!(words.is_none() && k.is_none()),
         }
         if x86_64_has("avx2") && x86_64_has("fma") {

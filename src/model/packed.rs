@@ -1,8 +1,9 @@
 //! An inference-only MLP kernel for narrow networks (the paper's 2D preset: 3 × 100): weights
 //! packed once into 16-column panels, rows processed in cache-sized blocks through every layer,
-//! a register tile with the bias and the activation applied in registers. With AVX-512 the
-//! lanes run over rows (feature-major activations, 5 features × 64 rows, no padded features);
-//! with AVX2/FMA they run over features (6 rows × 16 features).
+//! a register tile with the bias and the activation applied in registers. Three tiles
+//! ([`tiles`]): with AVX-512 the lanes run over rows (feature-major activations, 5 features × 64
+//! rows, no padded features); with AVX2/FMA either the same layout at 8 lanes (4 features × 24
+//! rows) or the lanes over features (6 rows × 16 features, padded to 16).
 //!
 //! Sampling calls the same network thousands of times with fixed weights, so packing them once
 //! pays off, and keeping a block's activations in L2 between layers avoids the memory traffic of
@@ -10,9 +11,9 @@
 //! burn module (tested to float32 tolerance); only the summation order differs. It is used only
 //! where it is faster: x86-64 with AVX-512F, or with AVX2 and FMA, and layers at most
 //! [`MAX_WIDTH`] wide; wider networks (the MoG preset's 1000 units) stay on the `gemm` path,
-//! which blocks the reduction. Where the CPU runs both tiles, the one measured faster on it is
-//! used ([`Kernel::detect`]); both then give the same numbers bit for bit (same products in the
-//! same order, same tanh), so the pick never changes a result.
+//! which blocks the reduction. Of the tiles a CPU runs, the one measured fastest on it is used
+//! ([`Kernel::detect`]); they all give the same numbers bit for bit (same products in the same
+//! order, same tanh), so the pick never changes a result.
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
@@ -27,7 +28,9 @@ use tiles::row_tiles;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use tiles::tanh_rows_with_bias_avx512;
 #[cfg(target_arch = "x86_64")]
-use tiles::{layer_avx2, layer_avx2_refined, layer_rows_avx512};
+use tiles::{
+    layer_avx2, layer_avx2_refined, layer_rows_avx2, layer_rows_avx2_refined, layer_rows_avx512,
+};
 
 /// Panel width: two AVX vectors of `f32`.
 const NR: usize = 16;
@@ -65,15 +68,19 @@ pub enum Kernel {
     /// output features × 64 rows, so that no lane is spent on padding features (a 100-wide layer
     /// is 100, not 112, and the 2-wide output is 2, not 16).
     Avx512Rows,
+    /// Rows in the lanes with AVX2 and FMA: the AVX-512 tile's layout at 8 lanes, 4 output
+    /// features × 24 rows (12 accumulators of the 16 registers).
+    Avx2Rows,
 }
 
 impl Kernel {
-    /// The kernel sampling uses on this CPU, if any: where both run, the one measured faster
+    /// The kernel sampling uses on this CPU, if any: of those it runs, the one measured fastest
     /// here (once per process, on config A's network: [`measure_fastest`]), since which tile
-    /// wins depends on how the CPU executes AVX-512, not only on whether it has it. On a CPU with
-    /// AVX-512 the two give the same numbers bit for bit, so the pick changes the speed and
-    /// nothing else. `COLLAPSE_EXPLORER_PACKED` overrides it: `avx512` or `avx2` picks that tile,
-    /// `avx2-only` the AVX2 tile with the rounding of an AVX2-only CPU (its tanh divides).
+    /// wins depends on how the CPU executes AVX-512, not only on whether it has it. They all give
+    /// the same numbers bit for bit, so the pick changes the speed and nothing else.
+    /// `COLLAPSE_EXPLORER_PACKED` overrides it: `avx512`, `avx2-rows` or `avx2` (the 6 × 16
+    /// tile) picks that tile, `avx2-only` the 6 × 16 tile with the rounding of an AVX2-only CPU
+    /// (its tanh divides).
     pub fn detect() -> Option<Self> {
         Self::pick().kernel
     }
@@ -85,6 +92,7 @@ impl Kernel {
             let supported: Vec<Self> = Self::ALL.into_iter().filter(|k| k.supported()).collect();
             let forced = match forced_kernel().as_deref() {
                 Some("avx2" | "avx2-only") => Some(Self::Avx2),
+                Some("avx2-rows") => Some(Self::Avx2Rows),
                 Some("avx512") => Some(Self::Avx512Rows),
                 _ => None,
             };
@@ -112,13 +120,23 @@ impl Kernel {
     }
 
     /// Every kernel, fastest first on the CPUs it was tuned on.
-    pub const ALL: [Self; 2] = [Self::Avx512Rows, Self::Avx2];
+    pub const ALL: [Self; 3] = [Self::Avx512Rows, Self::Avx2Rows, Self::Avx2];
 
     /// The kernel in words (`speed --kernels`).
     pub fn describe(self) -> &'static str {
         match self {
             Self::Avx2 => "AVX2, 6 rows x 16 features",
             Self::Avx512Rows => "AVX-512, 64 rows x 5 features",
+            Self::Avx2Rows => "AVX2, 24 rows x 4 features",
+        }
+    }
+
+    /// The tile in a few words (`speed --kernels`' pick line).
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::Avx2 => "AVX2 6x16",
+            Self::Avx512Rows => "AVX-512 64x5",
+            Self::Avx2Rows => "AVX2 24x4",
         }
     }
 
@@ -128,7 +146,7 @@ impl Kernel {
         {
             match self {
                 Self::Avx512Rows => std::arch::is_x86_feature_detected!("avx512f"),
-                Self::Avx2 => {
+                Self::Avx2 | Self::Avx2Rows => {
                     std::arch::is_x86_feature_detected!("avx2")
                         && std::arch::is_x86_feature_detected!("fma")
                 }
@@ -267,9 +285,9 @@ impl PackedMlp {
                             }
                         }
                     }
-                    Kernel::Avx512Rows => {
+                    Kernel::Avx512Rows | Kernel::Avx2Rows => {
                         tiled = Vec::with_capacity(l.fan_in * l.fan_out);
-                        for (o, f) in row_tiles(l.fan_out) {
+                        for (o, f) in row_tiles(l.fan_out, kernel.rows_tile().1) {
                             for k in 0..l.fan_in {
                                 let row = &l.weight[k * l.fan_out..(k + 1) * l.fan_out];
                                 tiled.extend_from_slice(&row[o..o + f]);
@@ -349,12 +367,13 @@ impl PackedMlp {
         match self.kernel {
             Kernel::Avx2 => BLOCK_ROWS,
             Kernel::Avx512Rows => ROWS_TILE,
+            Kernel::Avx2Rows => AVX2_ROWS_BLOCK,
         }
     }
 
     /// One block of rows through every layer, ping-ponging between `a` and `b`.
     fn block(&self, x: &[f32], y: &mut [f32], a: &mut Vec<f32>, b: &mut Vec<f32>) {
-        if self.kernel == Kernel::Avx512Rows {
+        if self.kernel != Kernel::Avx2 {
             return self.block_rows(x, y, a, b);
         }
         let fi = self.fan_in();
@@ -388,7 +407,7 @@ impl PackedMlp {
                     Kernel::Avx2 => {
                         layer_avx2(&src[..], lda, padded, layer, &mut dst[..], ldc, act)
                     }
-                    Kernel::Avx512Rows => unreachable!("block_rows"),
+                    Kernel::Avx512Rows | Kernel::Avx2Rows => unreachable!("block_rows"),
                 }
             };
             #[cfg(not(target_arch = "x86_64"))]
@@ -401,13 +420,14 @@ impl PackedMlp {
         }
     }
 
-    /// [`Self::block`] for [`Kernel::Avx512Rows`]: the block transposed to feature-major
+    /// [`Self::block`] for the rows-in-lanes tiles: the block transposed to feature-major
     /// `[features][padded rows]`, every layer, and transposed back.
     fn block_rows(&self, x: &[f32], y: &mut [f32], a: &mut Vec<f32>, b: &mut Vec<f32>) {
         let fi = self.fan_in();
         let fo = self.fan_out();
         let rows = x.len() / fi;
-        let ld = rows.div_ceil(ROWS_TILE) * ROWS_TILE;
+        let tile = self.kernel.rows_tile().0;
+        let ld = rows.div_ceil(tile) * tile;
         let widest = self
             .layers
             .iter()
@@ -431,11 +451,19 @@ impl PackedMlp {
         let last = self.layers.len() - 1;
         for (l, layer) in self.layers.iter().enumerate() {
             let act = (l < last).then_some(self.activation);
-            // SAFETY: AVX-512F was checked in `with_kernel`; `src` holds `fan_in` features and
-            // `dst` `fan_out` features of `ld` rows each, `ld` a multiple of ROWS_TILE.
+            // SAFETY: the tile's CPU features were checked in `with_kernel`; `src` holds
+            // `fan_in` features and `dst` `fan_out` features of `ld` rows each, `ld` a multiple
+            // of the tile's rows.
             #[cfg(target_arch = "x86_64")]
             unsafe {
-                layer_rows_avx512(&src[..], &mut dst[..], ld, layer, act)
+                let (src, dst) = (&src[..], &mut dst[..]);
+                match self.kernel {
+                    Kernel::Avx2Rows if self.refined => {
+                        layer_rows_avx2_refined(src, dst, ld, layer, act)
+                    }
+                    Kernel::Avx2Rows => layer_rows_avx2(src, dst, ld, layer, act),
+                    _ => layer_rows_avx512(src, dst, ld, layer, act),
+                }
             };
             std::mem::swap(&mut src, &mut dst);
         }
@@ -449,6 +477,23 @@ impl PackedMlp {
 
 /// Rows per tile of the rows-in-lanes kernel: four 16-lane vectors.
 const ROWS_TILE: usize = 64;
+/// Rows per tile of the AVX2 rows-in-lanes kernel: three 8-lane vectors.
+const AVX2_ROWS_TILE: usize = 24;
+/// Rows per block of that kernel (a multiple of [`AVX2_ROWS_TILE`]). On a 2-core Xeon running
+/// it (config A, 20,000 rows, 3 runs each, against the 6 × 16 tile in the same run): 24 rows
+/// 1.07–1.26× that tile's rate, 48 rows 1.23×, 96 rows 1.20–1.25×.
+const AVX2_ROWS_BLOCK: usize = 48;
+
+impl Kernel {
+    /// A rows-in-lanes tile's rows and widest feature tile (`(0, 0)` for the AVX2 6 × 16 tile).
+    fn rows_tile(self) -> (usize, usize) {
+        match self {
+            Kernel::Avx512Rows => (ROWS_TILE, 5),
+            Kernel::Avx2Rows => (AVX2_ROWS_TILE, 4),
+            Kernel::Avx2 => (0, 0),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -469,6 +514,9 @@ mod tests {
             (Activation::Tanh, 100, 3, 2, Kernel::Avx512Rows),
             (Activation::Relu, 37, 2, 1, Kernel::Avx512Rows),
             (Activation::Silu, 64, 1, 5, Kernel::Avx512Rows),
+            (Activation::Tanh, 100, 3, 2, Kernel::Avx2Rows),
+            (Activation::Relu, 37, 2, 1, Kernel::Avx2Rows),
+            (Activation::Silu, 64, 1, 5, Kernel::Avx2Rows),
         ] {
             let config = MlpConfig::new(dim, width, depth, act);
             let w = MlpWeights::init(&config, 7);
@@ -494,13 +542,19 @@ mod tests {
         }
     }
 
-    /// On a CPU that runs both tiles (AVX-512 with VL), they give the same numbers bit for bit,
-    /// for every activation, partial tiles and blocks, and widths off the panel width: which
-    /// one sampling picks ([`Kernel::detect`] measures) changes its speed, never its results.
+    /// Every tile this CPU runs gives the same numbers bit for bit (the three with AVX-512 and
+    /// VL, the two AVX2 ones on an AVX2-only CPU), for every activation, partial tiles and
+    /// blocks, and widths off every tile's width: which one sampling picks ([`Kernel::detect`]
+    /// measures) changes its speed, never its results.
     #[test]
-    fn both_tiles_give_the_same_numbers_bit_for_bit() {
-        if !(Kernel::Avx2.supported() && Kernel::Avx512Rows.supported() && avx2_tanh_refined()) {
-            eprintln!("this CPU does not run both tiles with the same tanh");
+    fn every_tile_gives_the_same_numbers_bit_for_bit() {
+        let same_tanh = !Kernel::Avx512Rows.supported() || avx2_tanh_refined();
+        let tiles: Vec<Kernel> = Kernel::ALL
+            .into_iter()
+            .filter(|k| k.supported() && (same_tanh || *k == Kernel::Avx512Rows))
+            .collect();
+        if tiles.len() < 2 {
+            eprintln!("this CPU runs fewer than two tiles with the same tanh: {tiles:?}");
             return;
         }
         for (act, width, depth, dim) in [
@@ -510,19 +564,28 @@ mod tests {
             (Activation::Silu, 23, 1, 3),
         ] {
             let w = MlpWeights::init(&MlpConfig::new(dim, width, depth, act), 3);
-            let avx2 = PackedMlp::with_kernel(&w, Kernel::Avx2).expect("AVX2 tile");
-            let avx512 = PackedMlp::with_kernel(&w, Kernel::Avx512Rows).expect("AVX-512 tile");
-            for rows in [1, 7, 64, 65, 193, 1000] {
+            let nets: Vec<PackedMlp> = tiles
+                .iter()
+                .map(|&k| PackedMlp::with_kernel(&w, k).expect("a tile this CPU runs"))
+                .collect();
+            for rows in [1, 7, 24, 25, 64, 65, 193, 1000] {
                 let input: Vec<f32> = (0..rows * (dim + 1))
                     .map(|i| ((i * 53 % 97) as f32 / 24.0 - 2.0) * 1.5)
                     .collect();
-                let (a, b) = (avx2.forward(&input, rows), avx512.forward(&input, rows));
-                let differ = a
-                    .iter()
-                    .zip(&b)
-                    .filter(|(x, y)| x.to_bits() != y.to_bits())
-                    .count();
-                assert_eq!(differ, 0, "{act:?} width {width} rows {rows}");
+                let first = nets[0].forward(&input, rows);
+                for net in &nets[1..] {
+                    let differ = net
+                        .forward(&input, rows)
+                        .iter()
+                        .zip(&first)
+                        .filter(|(x, y)| x.to_bits() != y.to_bits())
+                        .count();
+                    assert_eq!(
+                        differ, 0,
+                        "{act:?} width {width} rows {rows}: {:?} against {:?}",
+                        net.kernel, nets[0].kernel
+                    );
+                }
             }
         }
     }
@@ -531,12 +594,17 @@ mod tests {
     /// 3% faster.
     #[test]
     fn fastest_needs_a_clear_margin_to_change_the_pick() {
-        use Kernel::{Avx2, Avx512Rows};
+        use Kernel::{Avx2, Avx2Rows, Avx512Rows};
         assert_eq!(fastest(&[(Avx512Rows, 1e-3)]), Avx512Rows);
         assert_eq!(fastest(&[(Avx512Rows, 1e-3), (Avx2, 2e-3)]), Avx512Rows);
         assert_eq!(fastest(&[(Avx512Rows, 1e-3), (Avx2, 0.98e-3)]), Avx512Rows);
         assert_eq!(fastest(&[(Avx512Rows, 1e-3), (Avx2, 0.9e-3)]), Avx2);
         assert_eq!(fastest(&[(Avx512Rows, f64::INFINITY), (Avx2, 1.0)]), Avx2);
+        // Each later tile is weighed against the best before it.
+        let three = [(Avx512Rows, 1e-3), (Avx2Rows, 0.9e-3), (Avx2, 0.89e-3)];
+        assert_eq!(fastest(&three), Avx2Rows);
+        let three = [(Avx512Rows, 1e-3), (Avx2Rows, 0.9e-3), (Avx2, 0.8e-3)];
+        assert_eq!(fastest(&three), Avx2);
     }
 
     /// The measurement times every kernel it is given that this CPU runs, and the kernel

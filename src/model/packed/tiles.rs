@@ -2,7 +2,7 @@
 //! AVX-512 tile, the 6 × 16 AVX2 tile (with an AVX2-only CPU's tanh, or AVX-512's through VL),
 //! and Eigen's rational tanh on 8 and 16 lanes.
 
-use super::{Activation, MR, NR, PackedLayer, ROWS_TILE};
+use super::{AVX2_ROWS_TILE, Activation, MR, NR, PackedLayer, ROWS_TILE};
 
 /// `c[o, r] = act(Σ_k W[k, o] a[k, r] + bias[o])` on feature-major buffers of `ld` rows (a
 /// multiple of [`ROWS_TILE`]): tiles of 5 output features (2 or 1 at the end) × 64 rows.
@@ -21,7 +21,7 @@ pub(super) unsafe fn layer_rows_avx512(
     debug_assert!(ld.is_multiple_of(ROWS_TILE));
     debug_assert!(a.len() >= layer.fan_in * ld && c.len() >= layer.fan_out * ld);
     for r0 in (0..ld).step_by(ROWS_TILE) {
-        for (o, f) in row_tiles(layer.fan_out) {
+        for (o, f) in row_tiles(layer.fan_out, 5) {
             // SAFETY: features `o .. o + f` ≤ fan_out and rows `r0 .. r0 + 64` ≤ ld.
             unsafe {
                 match f {
@@ -34,14 +34,14 @@ pub(super) unsafe fn layer_rows_avx512(
     }
 }
 
-/// The rows-in-lanes kernel's tiles of a layer with `fan_out` features: `(first feature,
-/// width)`, 5 wide, then 2, then 1.
-pub(super) fn row_tiles(fan_out: usize) -> impl Iterator<Item = (usize, usize)> {
-    let fives = fan_out / 5;
-    let twos = (fan_out % 5) / 2;
-    let widths = std::iter::repeat_n(5, fives)
+/// The rows-in-lanes kernels' tiles of a layer with `fan_out` features: `(first feature,
+/// width)`, `widest` wide, then 2, then 1.
+pub(super) fn row_tiles(fan_out: usize, widest: usize) -> impl Iterator<Item = (usize, usize)> {
+    let wide = fan_out / widest;
+    let twos = (fan_out % widest) / 2;
+    let widths = std::iter::repeat_n(widest, wide)
         .chain(std::iter::repeat_n(2, twos))
-        .chain((fan_out % 5 % 2 == 1).then_some(1));
+        .chain((fan_out % widest % 2 == 1).then_some(1));
     widths.scan(0, |o, f| {
         let start = *o;
         *o += f;
@@ -185,6 +185,114 @@ unsafe fn layer_avx2_body<const REFINED: bool>(
                     _mm256_storeu_ps(cp, v0);
                     _mm256_storeu_ps(cp.add(8), v1);
                 }
+            }
+        }
+    }
+}
+
+/// [`layer_rows_avx512`] at 8 lanes: tiles of 4 output features (2 or 1 at the end) × 24 rows,
+/// tanh dividing as an AVX2-only CPU does.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn layer_rows_avx2(
+    a: &[f32],
+    c: &mut [f32],
+    ld: usize,
+    layer: &PackedLayer,
+    act: Option<Activation>,
+) {
+    // SAFETY: as the caller's; AVX2 and FMA are enabled here.
+    unsafe { layer_rows_avx2_body::<false>(a, c, ld, layer, act) }
+}
+
+/// [`layer_rows_avx2`] with the AVX-512 tile's tanh (through AVX-512VL): the same numbers as
+/// every other tile on a CPU with AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+pub(super) unsafe fn layer_rows_avx2_refined(
+    a: &[f32],
+    c: &mut [f32],
+    ld: usize,
+    layer: &PackedLayer,
+    act: Option<Activation>,
+) {
+    // SAFETY: as the caller's; AVX2, FMA, AVX-512F and VL are enabled here.
+    unsafe { layer_rows_avx2_body::<true>(a, c, ld, layer, act) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn layer_rows_avx2_body<const REFINED: bool>(
+    a: &[f32],
+    c: &mut [f32],
+    ld: usize,
+    layer: &PackedLayer,
+    act: Option<Activation>,
+) {
+    debug_assert!(ld.is_multiple_of(AVX2_ROWS_TILE));
+    debug_assert!(a.len() >= layer.fan_in * ld && c.len() >= layer.fan_out * ld);
+    for r0 in (0..ld).step_by(AVX2_ROWS_TILE) {
+        for (o, f) in row_tiles(layer.fan_out, 4) {
+            // SAFETY: features `o .. o + f` ≤ fan_out and rows `r0 .. r0 + 24` ≤ ld.
+            unsafe {
+                match f {
+                    4 => rows_tile_avx2::<4, REFINED>(a, c, ld, layer, o, r0, act),
+                    2 => rows_tile_avx2::<2, REFINED>(a, c, ld, layer, o, r0, act),
+                    _ => rows_tile_avx2::<1, REFINED>(a, c, ld, layer, o, r0, act),
+                }
+            }
+        }
+    }
+}
+
+/// Output features `o .. o + F`, rows `r0 .. r0 + 24`: `3 F` accumulators of 8 rows each, the
+/// sum in [`rows_tile`]'s order (bias, then one FMA per input feature in turn).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn rows_tile_avx2<const F: usize, const REFINED: bool>(
+    a: &[f32],
+    c: &mut [f32],
+    ld: usize,
+    layer: &PackedLayer,
+    o: usize,
+    r0: usize,
+    act: Option<Activation>,
+) {
+    use std::arch::x86_64::*;
+    const V: usize = AVX2_ROWS_TILE / 8;
+    let k = layer.fan_in;
+    // SAFETY (all pointer reads and writes below): `a` holds `k` features and `c` at least
+    // `o + F` features of `ld ≥ r0 + 24` rows; `tiled` holds this tile's `[k][F]` weights
+    // from `o · k`.
+    unsafe {
+        let mut acc = [[_mm256_setzero_ps(); V]; F];
+        for (j, acc) in acc.iter_mut().enumerate() {
+            *acc = [_mm256_set1_ps(layer.bias[o + j]); V];
+        }
+        let ap = a.as_ptr().add(r0);
+        let wp = layer.tiled.as_ptr().add(o * k);
+        for kk in 0..k {
+            let mut xv = [_mm256_setzero_ps(); V];
+            for (v, xv) in xv.iter_mut().enumerate() {
+                *xv = _mm256_loadu_ps(ap.add(kk * ld + 8 * v));
+            }
+            for (j, acc) in acc.iter_mut().enumerate() {
+                let w = _mm256_set1_ps(*wp.add(kk * F + j));
+                for (acc, xv) in acc.iter_mut().zip(&xv) {
+                    *acc = _mm256_fmadd_ps(w, *xv, *acc);
+                }
+            }
+        }
+        for (j, acc) in acc.iter().enumerate() {
+            for (v, acc) in acc.iter().enumerate() {
+                let value = match act {
+                    None => *acc,
+                    Some(Activation::Tanh) if REFINED => tanh_avx2_refined(*acc),
+                    Some(Activation::Tanh) => tanh_avx2(*acc),
+                    Some(Activation::Relu) => _mm256_max_ps(*acc, _mm256_setzero_ps()),
+                    Some(Activation::Silu) => silu_avx2(*acc),
+                };
+                _mm256_storeu_ps(c.as_mut_ptr().add((o + j) * ld + r0 + 8 * v), value);
             }
         }
     }
