@@ -23,8 +23,8 @@ use rayon::prelude::*;
 
 use super::mlp::{Activation, MlpConfig, MlpWeights};
 
+#[cfg(target_arch = "x86_64")]
 mod tiles;
-use tiles::row_tiles;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use tiles::tanh_rows_with_bias_avx512;
 #[cfg(target_arch = "x86_64")]
@@ -473,6 +473,21 @@ impl PackedMlp {
             }
         }
     }
+}
+
+/// The rows-in-lanes kernels' tiles of a layer with `fan_out` features: `(first feature,
+/// width)`, `widest` wide, then 2, then 1.
+fn row_tiles(fan_out: usize, widest: usize) -> impl Iterator<Item = (usize, usize)> {
+    let wide = fan_out / widest;
+    let twos = (fan_out % widest) / 2;
+    let widths = std::iter::repeat_n(widest, wide)
+        .chain(std::iter::repeat_n(2, twos))
+        .chain((fan_out % widest % 2 == 1).then_some(1));
+    widths.scan(0, |o, f| {
+        let start = *o;
+        *o += f;
+        Some((start, f))
+    })
 }
 
 /// Rows per tile of the rows-in-lanes kernel: four 16-lane vectors.
