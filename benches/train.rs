@@ -1,6 +1,6 @@
 //! Training and trained-model sampling throughput (issue #3): one Adam iteration of the paper's
 //! presets on the fused CPU path and on burn's autodiff path, and ODE and SDE sampling of the 2D
-//! preset at issue #12's sizes.
+//! preset at issue #12's sizes, and each packed sampling tile's forward pass.
 //!
 //! `cargo bench --profile dev --bench train`.
 
@@ -118,5 +118,28 @@ fn sampling(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, train_step, objectives, sampling);
+/// Each packed sampling tile this CPU runs on config A's network, one ODE step's evaluation
+/// (20,000 rows; throughput in rows): which tile sampling picks is measured at start-up, so
+/// these rows show what each would give here.
+fn sampling_tiles(c: &mut Criterion) {
+    use collapse_explorer::model::MlpWeights;
+    use collapse_explorer::model::packed::{Kernel, PackedMlp};
+    let mut g = c.benchmark_group("sampling_tile_2d_preset_rows20000");
+    g.sample_size(20);
+    let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
+    let rows = 20_000;
+    let input: Vec<f32> = (0..rows * 3)
+        .map(|i| ((i % 17) as f32 - 8.0) / 5.0)
+        .collect();
+    g.throughput(Throughput::Elements(rows as u64));
+    for kernel in Kernel::ALL {
+        let Some(net) = PackedMlp::with_kernel(&w, kernel) else {
+            continue;
+        };
+        g.bench_function(kernel.short(), |b| b.iter(|| net.forward(&input, rows)));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, train_step, objectives, sampling, sampling_tiles);
 criterion_main!(benches);
