@@ -305,42 +305,12 @@ rows_entry!(
     layer_rows_avx2_refined, "avx2,fma,avx512f,avx512vl", L8Refined, 4, { AVX2_ROWS_TILE / 8 }
 );
 
-/// `c[r, :] = act(a[r, :fan_in] · W + bias)` for `rows` (a multiple of [`MR`]) rows, tanh
-/// dividing as an AVX2-only CPU does.
-#[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn layer_avx2(
-    a: &[f32],
-    lda: usize,
-    rows: usize,
-    layer: &PackedLayer,
-    c: &mut [f32],
-    ldc: usize,
-    act: Option<Activation>,
-) {
-    // SAFETY: as the caller's; AVX2 and FMA are enabled here.
-    unsafe { layer_avx2_body::<false>(a, lda, rows, layer, c, ldc, act) }
-}
-
-/// [`layer_avx2`] with the AVX-512 tile's tanh (a refined 14-bit reciprocal, on 8 lanes through
-/// AVX-512VL), so that both tiles give the same numbers bit for bit on a CPU that runs both.
-#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-pub(super) unsafe fn layer_avx2_refined(
-    a: &[f32],
-    lda: usize,
-    rows: usize,
-    layer: &PackedLayer,
-    c: &mut [f32],
-    ldc: usize,
-    act: Option<Activation>,
-) {
-    // SAFETY: as the caller's; AVX2, FMA, AVX-512F and VL are enabled here.
-    unsafe { layer_avx2_body::<true>(a, lda, rows, layer, c, ldc, act) }
-}
-
-/// The AVX2 tile, inlined into its two entry points (which enable the CPU features it needs;
-/// `REFINED` needs AVX-512VL).
+/// `c[r, :] = act(a[r, :fan_in] · W + bias)` for `rows` (a multiple of [`MR`]) rows, on the
+/// 6 × 16 tile: two 8-lane registers of output features per row, each the bias, then one FMA
+/// per input feature in turn.
 #[inline(always)]
-unsafe fn layer_avx2_body<const REFINED: bool>(
+#[allow(clippy::too_many_arguments)]
+unsafe fn layer_6x16<L: Lanes>(
     a: &[f32],
     lda: usize,
     rows: usize,
@@ -349,6 +319,7 @@ unsafe fn layer_avx2_body<const REFINED: bool>(
     ldc: usize,
     act: Option<Activation>,
 ) {
+    debug_assert!(L::N * 2 == NR);
     debug_assert!(rows.is_multiple_of(MR));
     debug_assert!(a.len() >= (rows - 1) * lda + layer.fan_in);
     debug_assert!(c.len() >= rows * ldc && ldc >= layer.panels * NR);
@@ -359,37 +330,59 @@ unsafe fn layer_avx2_body<const REFINED: bool>(
         // as debug-asserted above.
         unsafe {
             let w = layer.weight.as_ptr().add(p * k * NR);
-            let bias0 = _mm256_loadu_ps(layer.bias.as_ptr().add(p * NR));
-            let bias1 = _mm256_loadu_ps(layer.bias.as_ptr().add(p * NR + 8));
+            let bias0 = L::load(layer.bias.as_ptr().add(p * NR));
+            let bias1 = L::load(layer.bias.as_ptr().add(p * NR + 8));
             for r0 in (0..rows).step_by(MR) {
                 let mut acc = [[bias0, bias1]; MR];
                 let ap = a.as_ptr().add(r0 * lda);
                 for kk in 0..k {
-                    let b0 = _mm256_loadu_ps(w.add(kk * NR));
-                    let b1 = _mm256_loadu_ps(w.add(kk * NR + 8));
+                    let b0 = L::load(w.add(kk * NR));
+                    let b1 = L::load(w.add(kk * NR + 8));
                     for (i, acc) in acc.iter_mut().enumerate() {
-                        let av = _mm256_broadcast_ss(&*ap.add(i * lda + kk));
-                        acc[0] = _mm256_fmadd_ps(av, b0, acc[0]);
-                        acc[1] = _mm256_fmadd_ps(av, b1, acc[1]);
+                        let av = L::splat(*ap.add(i * lda + kk));
+                        acc[0] = av.fma(b0, acc[0]);
+                        acc[1] = av.fma(b1, acc[1]);
                     }
                 }
                 for (i, acc) in acc.iter().enumerate() {
                     let cp = c.as_mut_ptr().add((r0 + i) * ldc + p * NR);
-                    let (v0, v1) = if REFINED {
-                        (
-                            activate(L8Refined(acc[0]), act).0,
-                            activate(L8Refined(acc[1]), act).0,
-                        )
-                    } else {
-                        (activate(L8(acc[0]), act).0, activate(L8(acc[1]), act).0)
-                    };
-                    _mm256_storeu_ps(cp, v0);
-                    _mm256_storeu_ps(cp.add(8), v1);
+                    activate(acc[0], act).store(cp);
+                    activate(acc[1], act).store(cp.add(8));
                 }
             }
         }
     }
 }
+
+/// A 6 × 16 entry point: [`layer_6x16`] on `$lanes`, compiled with the CPU features `$features`
+/// (which the caller checked).
+macro_rules! panels_entry {
+    ($(#[$doc:meta])* $name:ident, $features:literal, $lanes:ty) => {
+        $(#[$doc])*
+        #[target_feature(enable = $features)]
+        pub(super) unsafe fn $name(
+            a: &[f32],
+            lda: usize,
+            rows: usize,
+            layer: &PackedLayer,
+            c: &mut [f32],
+            ldc: usize,
+            act: Option<Activation>,
+        ) {
+            // SAFETY: as the caller's; the tile's CPU features are enabled here.
+            unsafe { layer_6x16::<$lanes>(a, lda, rows, layer, c, ldc, act) }
+        }
+    };
+}
+
+panels_entry!(
+    /// The 6 × 16 tile, tanh dividing as an AVX2-only CPU does.
+    layer_avx2, "avx2,fma", L8
+);
+panels_entry!(
+    /// The 6 × 16 tile dividing as the AVX-512 tile does (through AVX-512VL).
+    layer_avx2_refined, "avx2,fma,avx512f,avx512vl", L8Refined
+);
 
 /// `z[r, :] = tanh(z[r, :] + bias)` for each row (rows `bias.len()` wide), 16 lanes at a time
 /// through the tiles' tanh, a row's last `len % 16` under a mask (so every element goes through
