@@ -162,7 +162,7 @@ impl Kernel {
 /// The sampling tile this process uses, and why.
 #[derive(Clone, Debug)]
 pub struct Pick {
-    /// The tile (`None`: this CPU runs neither; sampling uses the `gemm` path).
+    /// The tile (`None`: this CPU runs none; sampling uses the `gemm` path).
     pub kernel: Option<Kernel>,
     /// Whether `COLLAPSE_EXPLORER_PACKED` chose it.
     pub forced: bool,
@@ -176,8 +176,8 @@ fn forced_kernel() -> Option<String> {
     std::env::var("COLLAPSE_EXPLORER_PACKED").ok()
 }
 
-/// Whether the AVX2 tile's tanh divides through AVX-512's refined 14-bit reciprocal, as the
-/// AVX-512 tile's does (so that the two agree bit for bit): on CPUs with AVX-512F and VL,
+/// Whether the AVX2 tiles' tanh divides through AVX-512's refined 14-bit reciprocal, as the
+/// AVX-512 tile's does (so that all three agree bit for bit): on CPUs with AVX-512F and VL,
 /// unless `COLLAPSE_EXPLORER_PACKED=avx2-only` asks for an AVX2-only CPU's division.
 fn avx2_tanh_refined() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -194,7 +194,7 @@ fn avx2_tanh_refined() -> bool {
 
 /// Seconds per pass of each of `kernels` over 1,024 rows of config A's network (3 × 100 Tanh),
 /// on this thread: the best of 5 passes, the kernels interleaved so that a busy moment of a
-/// shared machine falls on both; about 5 ms in all.
+/// shared machine falls on all of them; under 10 ms in all.
 pub fn measure_fastest(kernels: &[Kernel]) -> Vec<(Kernel, f64)> {
     let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
     let rows = 1024;
@@ -246,7 +246,7 @@ pub struct PackedMlp {
     /// Row stride of the block buffers (the widest padded layer).
     stride: usize,
     kernel: Kernel,
-    /// Whether the AVX2 tile's tanh uses the refined reciprocal ([`avx2_tanh_refined`]).
+    /// Whether the AVX2 tiles' tanh uses the refined reciprocal ([`avx2_tanh_refined`]).
     refined: bool,
 }
 
