@@ -89,7 +89,14 @@ impl Kernel {
     pub fn pick() -> &'static Pick {
         static PICK: OnceLock<Pick> = OnceLock::new();
         PICK.get_or_init(|| {
-            let supported: Vec<Self> = Self::ALL.into_iter().filter(|k| k.supported()).collect();
+            // Only tiles that round alike are weighed against each other, so that the pick never
+            // changes a result: the AVX2 tiles with the AVX-512 one only where they divide as it
+            // does (AVX-512VL; a CPU with AVX-512F alone, such as Xeon Phi, keeps the AVX-512 tile).
+            let same_tanh = !Self::Avx512Rows.supported() || avx2_tanh_refined();
+            let supported: Vec<Self> = Self::ALL
+                .into_iter()
+                .filter(|k| k.supported() && (same_tanh || *k == Self::Avx512Rows))
+                .collect();
             let forced = match forced_kernel().as_deref() {
                 Some("avx2" | "avx2-only") => Some(Self::Avx2),
                 Some("avx2-rows") => Some(Self::Avx2Rows),
