@@ -57,7 +57,7 @@ pub fn kernels_report() {
     } else {
         let peak = |avx512: bool| fma_peak(avx512) / 1e9;
         print!("FMA peak of one core: AVX2 {:.1} GFLOP/s", peak(false));
-        if sgemm::available() {
+        if sgemm::has_avx512() {
             print!(", AVX-512 {:.1} GFLOP/s", peak(true));
         }
         println!();
@@ -203,7 +203,9 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
         Kernel::Packed if sgemm::available() => {
             Box::new(move |c| sgemm::sgemm(m, n, k, c, n, a, b, true, &mut buf))
         }
-        Kernel::GemmV4 if sgemm::available() => Box::new(move |c| gemm_x86(true, m, n, k, c, a, b)),
+        Kernel::GemmV4 if sgemm::has_avx512() => {
+            Box::new(move |c| gemm_x86(true, m, n, k, c, a, b))
+        }
         Kernel::GemmV3 if x86_64_has("fma") => Box::new(move |c| gemm_x86(false, m, n, k, c, a, b)),
         _ => return None,
     };
@@ -404,7 +406,7 @@ pub fn cpu_name() -> String {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let simd = if sgemm::available() {
+    let simd = if sgemm::has_avx512() {
         "AVX-512"
     } else if x86_64_has("avx2") {
         "AVX2"

@@ -91,7 +91,7 @@ impl Kernel {
         PICK.get_or_init(|| {
             // Only tiles that round alike are weighed against each other, so that the pick never
             // changes a result: the AVX2 tiles with the AVX-512 one only where they divide as it
-            // does (AVX-512VL; a CPU with AVX-512F alone, such as Xeon Phi, keeps the AVX-512 tile).
+            // does (AVX-512VL; a CPU with AVX-512F alone, a Xeon Phi, keeps the AVX-512 tile).
             let same_tanh = !Self::Avx512Rows.supported() || avx2_tanh_refined();
             let supported: Vec<Self> = Self::ALL
                 .into_iter()

@@ -1,4 +1,4 @@
-//! A single-threaded `f32` GEMM for the fused MLP's shallow products on AVX-512 CPUs.
+//! A single-threaded `f32` GEMM for the fused MLP's shallow products on AVX-512 and AVX2 CPUs.
 //!
 //! `gemm` (the crate burn's `flex` backend uses) is at its best on large products, but the
 //! MLP's shallow ones (the first layer, fed `[x, t]`, with a depth of 3 or 11; the backward
@@ -8,7 +8,9 @@
 //! operand and six broadcasts of the left), which takes those at 36–90 GFLOP/s. On the
 //! 1,000³ products it is no faster than `gemm` (both about 80% of the core's 117 GFLOP/s FMA
 //! peak), so [`super::fast`] sends it only products at most 16 deep and 64 wide.
-//! `speed --kernels` measures both on every shape of the paper's configs.
+//! `speed --kernels` measures both on every shape of the paper's configs. Where AVX-512F is
+//! absent, the same packing runs an AVX2/FMA microkernel (the 6 × 64 tile as four 6 × 16
+//! passes, 12 accumulators), which sums in the same order and so gives the same numbers.
 //!
 //! Each output element is a sum over `k` in blocks of [`KC`], in order, with FMAs: the result
 //! differs from `gemm`'s in rounding only, and is the same on every run.
@@ -47,16 +49,56 @@ pub struct SgemmBuffers {
     b: Vec<f32>,
 }
 
-/// Whether this CPU runs [`sgemm`] (x86-64 with AVX-512F).
+/// Which microkernel [`sgemm`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tile {
+    /// 6 × 64, four 16-lane registers a row (AVX-512F).
+    Avx512,
+    /// 6 × 64 as four passes of 6 × 16, two 8-lane registers a row (AVX2 and FMA).
+    Avx2,
+}
+
+impl Tile {
+    /// Whether this CPU runs `self`.
+    pub fn supported(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            match self {
+                Tile::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
+                Tile::Avx2 => {
+                    std::arch::is_x86_feature_detected!("avx2")
+                        && std::arch::is_x86_feature_detected!("fma")
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            false
+        }
+    }
+}
+
+/// The tile [`sgemm`] runs on this CPU: AVX-512 where it has it, else AVX2, else none
+/// (`COLLAPSE_EXPLORER_SGEMM=avx2` picks AVX2 on an AVX-512 CPU, to time it there).
+pub fn tile() -> Option<Tile> {
+    static TILE: std::sync::OnceLock<Option<Tile>> = std::sync::OnceLock::new();
+    *TILE.get_or_init(|| {
+        let forced = std::env::var("COLLAPSE_EXPLORER_SGEMM").ok();
+        [Tile::Avx512, Tile::Avx2]
+            .into_iter()
+            .filter(|t| forced.as_deref() != Some("avx2") || *t == Tile::Avx2)
+            .find(|t| t.supported())
+    })
+}
+
+/// Whether this CPU runs [`sgemm`] (x86-64 with AVX-512F, or AVX2 and FMA).
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    tile().is_some()
+}
+
+/// Whether this CPU has AVX-512F (gemm's `x86-v4` microkernels run).
+pub fn has_avx512() -> bool {
+    Tile::Avx512.supported()
 }
 
 /// `C[m, n] (+)= A[m, k] · B[k, n]`, `C` row-major with row stride `ldc`; `accumulate`
@@ -73,7 +115,25 @@ pub fn sgemm(
     accumulate: bool,
     buf: &mut SgemmBuffers,
 ) {
-    assert!(available(), "sgemm needs AVX-512F");
+    let tile = tile().expect("sgemm needs AVX-512F, or AVX2 and FMA");
+    sgemm_on(tile, m, n, k, c, ldc, a, b, accumulate, buf);
+}
+
+/// [`sgemm`] on a given tile, which this CPU must run.
+#[allow(clippy::too_many_arguments)]
+fn sgemm_on(
+    tile: Tile,
+    m: usize,
+    n: usize,
+    k: usize,
+    c: &mut [f32],
+    ldc: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    accumulate: bool,
+    buf: &mut SgemmBuffers,
+) {
+    assert!(tile.supported(), "sgemm: this CPU does not run {tile:?}");
     if m == 0 || n == 0 {
         return;
     }
@@ -115,21 +175,16 @@ pub fn sgemm(
                     let (j0, nr) = (jc + jp * NR, NR.min(nc - jp * NR));
                     let bp = &buf.b[jp * NR * kc..(jp + 1) * NR * kc];
                     let off = i0 * ldc + j0;
-                    // SAFETY: AVX-512F is present (asserted above); the tile's `mr` rows of
-                    // `nr` columns at `off` lie in `c` (asserted extents), and the packed
-                    // panels hold `kc` steps of MR and NR values.
+                    // SAFETY: the tile's CPU features are present (asserted above); its `mr`
+                    // rows of `nr` columns at `off` lie in `c` (asserted extents), and the
+                    // packed panels hold `kc` steps of MR and NR values.
                     #[cfg(target_arch = "x86_64")]
                     unsafe {
-                        kernel(
-                            kc,
-                            ap.as_ptr(),
-                            bp.as_ptr(),
-                            &mut c[off..],
-                            ldc,
-                            mr,
-                            nr,
-                            load,
-                        );
+                        let (a, b, c) = (ap.as_ptr(), bp.as_ptr(), &mut c[off..]);
+                        match tile {
+                            Tile::Avx512 => kernel(kc, a, b, c, ldc, mr, nr, load),
+                            Tile::Avx2 => kernel_avx2(kc, a, b, c, ldc, mr, nr, load),
+                        }
                     }
                     #[cfg(not(target_arch = "x86_64"))]
                     let _ = (ap, bp, off, mr, nr, load);
@@ -255,6 +310,68 @@ unsafe fn kernel(
     }
 }
 
+/// [`kernel`] with AVX2 and FMA: the 64 columns as four passes of 6 × 16 (12 accumulators), each
+/// element summed in the same order as there (`a b` with FMAs over `p`, then `+ C`).
+///
+/// # Safety
+/// AVX2 and FMA must be present; otherwise as [`kernel`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn kernel_avx2(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: &mut [f32],
+    ldc: usize,
+    mr: usize,
+    nr: usize,
+    load: bool,
+) {
+    use std::arch::x86_64::*;
+    let cp = c.as_mut_ptr();
+    // SAFETY (whole body): pointer offsets stay within the packed panels (kc steps of MR and
+    // NR floats); C accesses stay within the tile's `mr × nr` extent inside `c`.
+    unsafe {
+        for v in 0..NR / 16 {
+            let cols = nr.saturating_sub(16 * v).min(16);
+            if cols == 0 {
+                break;
+            }
+            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            for p in 0..kc {
+                let bp = b.add(p * NR + 16 * v);
+                let (b0, b1) = (_mm256_loadu_ps(bp), _mm256_loadu_ps(bp.add(8)));
+                for (i, row) in acc.iter_mut().enumerate() {
+                    let ai = _mm256_set1_ps(*a.add(p * MR + i));
+                    row[0] = _mm256_fmadd_ps(ai, b0, row[0]);
+                    row[1] = _mm256_fmadd_ps(ai, b1, row[1]);
+                }
+            }
+            for (i, row) in acc.iter().enumerate().take(mr) {
+                for (h, &x) in row.iter().enumerate() {
+                    let lanes = cols.saturating_sub(8 * h).min(8);
+                    let p = cp.add(i * ldc + 16 * v + 8 * h);
+                    if lanes == 8 {
+                        let sum = if load {
+                            _mm256_add_ps(x, _mm256_loadu_ps(p))
+                        } else {
+                            x
+                        };
+                        _mm256_storeu_ps(p, sum);
+                    } else if lanes > 0 {
+                        let mut t = [0f32; 8];
+                        _mm256_storeu_ps(t.as_mut_ptr(), x);
+                        for (j, t) in t.iter().enumerate().take(lanes) {
+                            *p.add(j) = if load { t + *p.add(j) } else { *t };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,8 +391,12 @@ mod tests {
     /// depths across blocks, transposed operands, overwrite and accumulate) against float64.
     #[test]
     fn matches_a_float64_triple_loop() {
-        if !available() {
-            eprintln!("skipped: no AVX-512F on this CPU");
+        let tiles: Vec<Tile> = [Tile::Avx512, Tile::Avx2]
+            .into_iter()
+            .filter(|t| t.supported())
+            .collect();
+        if tiles.is_empty() {
+            eprintln!("skipped: neither AVX-512F nor AVX2 and FMA on this CPU");
             return;
         }
         let mut buf = SgemmBuffers::default();
@@ -321,9 +442,24 @@ mod tests {
                 };
                 let want = reference(m, n, k, a, b);
                 let ldc = n + 3;
-                for accumulate in [false, true] {
+                for (accumulate, &tile) in [false, true]
+                    .into_iter()
+                    .flat_map(|acc| tiles.iter().map(move |t| (acc, t)))
+                {
                     let mut c = vec![0.5f32; m * ldc];
-                    sgemm(m, n, k, &mut c, ldc, a, b, accumulate, &mut buf);
+                    sgemm_on(tile, m, n, k, &mut c, ldc, a, b, accumulate, &mut buf);
+                    // Every tile this CPU runs gives the same numbers bit for bit.
+                    let mut first = vec![0.5f32; m * ldc];
+                    sgemm_on(
+                        tiles[0], m, n, k, &mut first, ldc, a, b, accumulate, &mut buf,
+                    );
+                    assert!(
+                        c.iter()
+                            .zip(&first)
+                            .all(|(x, y)| x.to_bits() == y.to_bits()),
+                        "{m}x{n}x{k}: {tile:?} and {:?} differ",
+                        tiles[0]
+                    );
                     for i in 0..m {
                         for j in 0..ldc {
                             let got = c[i * ldc + j] as f64;

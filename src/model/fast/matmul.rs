@@ -1,12 +1,12 @@
-//! The fused path's products: `gemm`, or [`sgemm`] for the shallow ones on AVX-512 CPUs, and
-//! when a shard's product may split across threads.
+//! The fused path's products: `gemm`, or [`sgemm`] for the shallow ones (on AVX-512 or AVX2
+//! CPUs), and when a shard's product may split across threads.
 
 use gemm::Parallelism;
 
 use super::SHARDS;
 use crate::model::sgemm::{self, MatRef, SgemmBuffers};
 
-/// Products at most this deep go to [`sgemm`] (where the CPU has AVX-512F)...
+/// Products at most this deep go to [`sgemm`] (where the CPU has AVX-512F, or AVX2 and FMA)...
 const SGEMM_MAX_DEPTH: usize = 16;
 /// ... when they are at least this wide (one microkernel tile).
 const SGEMM_MIN_COLUMNS: usize = 64;
