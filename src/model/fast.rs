@@ -8,8 +8,11 @@
 use rayon::prelude::*;
 
 use super::mlp::{Activation, MlpConfig, MlpWeights};
+mod activation;
 mod matmul;
 
+use activation::{add_bias_and_activate, derivative};
+pub use activation::{tanh_approx, tanh_rows_with_bias};
 pub use matmul::kernel_for;
 use matmul::matmul;
 
@@ -114,20 +117,8 @@ impl Net<'_> {
                 1,
                 false,
             );
-            let bias = &self.params[bo..bo + fo];
-            if l < last && self.activation == Activation::Tanh {
-                tanh_rows_with_bias(z, bias);
-            } else {
-                for row in z.chunks_exact_mut(fo) {
-                    row.iter_mut().zip(bias).for_each(|(v, b)| *v += b);
-                }
-                if l < last {
-                    if self.activation == Activation::Silu {
-                        s.pre[l].copy_from_slice(z);
-                    }
-                    activate(self.activation, z);
-                }
-            }
+            let act = (l < last).then_some(self.activation);
+            add_bias_and_activate(act, z, &self.params[bo..bo + fo], s.pre.get_mut(l));
         }
     }
 
@@ -530,161 +521,11 @@ pub struct SkipHead<'a> {
     pub x: &'a [f32],
 }
 
-fn activate(act: Activation, z: &mut [f32]) {
-    let f: fn(&mut [f32]) = match act {
-        Activation::Tanh => tanh_slice,
-        Activation::Relu => |z| z.iter_mut().for_each(|v| *v = v.max(0.0)),
-        Activation::Silu => |z| z.iter_mut().for_each(|v| *v /= 1.0 + (-*v).exp()),
-    };
-    f(z);
-}
-
-/// `g ⊙ act'(·)` in place, from the activation output `h` (and pre-activation for SiLU).
-fn derivative(act: Activation, g: &mut [f32], h: &[f32], pre: Option<&[f32]>) {
-    match act {
-        Activation::Tanh => g.iter_mut().zip(h).for_each(|(g, h)| *g *= 1.0 - h * h),
-        Activation::Relu => g
-            .iter_mut()
-            .zip(h)
-            .for_each(|(g, h)| *g = if *h > 0.0 { *g } else { 0.0 }),
-        Activation::Silu => {
-            let z = pre.expect("SiLU keeps its pre-activations");
-            g.iter_mut().zip(z).for_each(|(g, z)| {
-                let s = 1.0 / (1.0 + (-z).exp());
-                *g *= s * (1.0 + z * (1.0 - s));
-            });
-        }
-    }
-}
-
-/// `z[r, :] = tanh(z[r, :] + bias)` for each row of `z` (rows `bias.len()` wide): with AVX-512F
-/// the 16-lane tanh of the packed sampling kernel (`FMA`s and a refined reciprocal, the same
-/// function bit for bit), else Eigen's rational `tanh` as [`tanh_approx`] writes it.
-pub fn tanh_rows_with_bias(z: &mut [f32], bias: &[f32]) {
-    debug_assert!(z.len().is_multiple_of(bias.len()));
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is present, as just checked.
-            unsafe { crate::model::packed::tanh_rows_with_bias_avx512(z, bias) };
-            return;
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present, as just checked.
-            unsafe { tanh_rows_with_bias_avx2(z, bias) };
-            return;
-        }
-    }
-    tanh_rows_with_bias_generic(z, bias);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn tanh_rows_with_bias_avx2(z: &mut [f32], bias: &[f32]) {
-    tanh_rows_with_bias_generic(z, bias);
-}
-
-#[inline(always)]
-fn tanh_rows_with_bias_generic(z: &mut [f32], bias: &[f32]) {
-    for row in z.chunks_exact_mut(bias.len()) {
-        for (v, &b) in row.iter_mut().zip(bias) {
-            *v = tanh_approx(*v + b);
-        }
-    }
-}
-
-/// Vectorisable `tanh` for `f32` (Eigen's rational approximation, a few ulp of error).
-pub fn tanh_slice(z: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present, as just checked.
-            unsafe { tanh_slice_avx2(z) };
-            return;
-        }
-    }
-    tanh_slice_generic(z);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn tanh_slice_avx2(z: &mut [f32]) {
-    tanh_slice_generic(z);
-}
-
-#[inline(always)]
-fn tanh_slice_generic(z: &mut [f32]) {
-    for v in z.iter_mut() {
-        *v = tanh_approx(*v);
-    }
-}
-
-/// Eigen's `ptanh_float`: odd rational function of degree 13/6, clamped at ±7.9053.
-#[inline(always)]
-pub fn tanh_approx(x: f32) -> f32 {
-    const CLAMP: f32 = 7.905_311;
-    const A1: f32 = 4.893_524_6e-3;
-    const A3: f32 = 6.372_619_3e-4;
-    const A5: f32 = 1.485_722_4e-5;
-    const A7: f32 = 5.122_297e-8;
-    const A9: f32 = -8.604_672e-11;
-    const A11: f32 = 2.000_188e-13;
-    const A13: f32 = -2.760_768_5e-16;
-    const B0: f32 = 4.893_525e-3;
-    const B2: f32 = 2.268_434_7e-3;
-    const B4: f32 = 1.185_347_1e-4;
-    const B6: f32 = 1.198_258_4e-6;
-    let x = x.clamp(-CLAMP, CLAMP);
-    let x2 = x * x;
-    let p = x * (A1 + x2 * (A3 + x2 * (A5 + x2 * (A7 + x2 * (A9 + x2 * (A11 + x2 * A13))))));
-    let q = B0 + x2 * (B2 + x2 * (B4 + x2 * B6));
-    p / q
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::mlp::Mlp;
     use burn::tensor::{Device, Tensor, TensorData};
-
-    #[test]
-    fn tanh_approximation_is_accurate() {
-        let mut worst = 0.0f64;
-        for i in -20_000..=20_000 {
-            let x = i as f32 * 1e-3;
-            let e = (tanh_approx(x) as f64 - (x as f64).tanh()).abs();
-            worst = worst.max(e);
-        }
-        assert!(worst < 5e-7, "max |error| {worst}"); // a few ulp of 1
-        let mut v = vec![0.5f32, -3.0, 100.0, f32::MIN_POSITIVE];
-        tanh_slice(&mut v);
-        assert!((v[0] - 0.5f32.tanh()).abs() < 1e-7 && (v[1] + 3f32.tanh()).abs() < 1e-7);
-        assert!((v[2] - 1.0).abs() < 1e-6 && v[3] > 0.0);
-    }
-
-    /// The forward pass's bias-and-tanh pass equals f64's `tanh(z + b)` (of the `f32` sum) to
-    /// 3 ulp of 1, for row widths that leave the vector path full vectors, masked tails, or both.
-    #[test]
-    fn tanh_with_bias_is_tanh_of_the_sum() {
-        for width in [1, 7, 16, 23, 100] {
-            let bias: Vec<f32> = (0..width).map(|j| j as f32 * 0.37 - 2.0).collect();
-            let rows = 301;
-            let z0: Vec<f32> = (0..rows * width)
-                .map(|i| ((i * 7919 % 2003) as f32 / 2003.0 - 0.5) * 24.0)
-                .collect();
-            let mut z = z0.clone();
-            tanh_rows_with_bias(&mut z, &bias);
-            let mut worst = 0f64;
-            for (i, (&got, &x)) in z.iter().zip(&z0).enumerate() {
-                let sum = x + bias[i % width];
-                worst = worst.max((f64::from(got) - f64::from(sum).tanh()).abs());
-            }
-            assert!(
-                worst < 3.0 * f64::from(f32::EPSILON),
-                "width {width}: {worst:e}"
-            );
-        }
-    }
 
     /// Outputs and gradients of the fused path equal burn's (autodiff on `flex`) from the same
     /// weights, for every activation, to float32 tolerance.
