@@ -122,15 +122,11 @@ fn sampling(c: &mut Criterion) {
 /// (20,000 rows; throughput in rows): which tile sampling picks is measured at start-up, so
 /// these rows show what each would give here.
 fn sampling_tiles(c: &mut Criterion) {
-    use collapse_explorer::model::MlpWeights;
-    use collapse_explorer::model::packed::{Kernel, PackedMlp};
+    use collapse_explorer::model::packed::{Kernel, PackedMlp, config_a_probe};
     let mut g = c.benchmark_group("sampling_tile_2d_preset_rows20000");
     g.sample_size(20);
-    let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
     let rows = 20_000;
-    let input: Vec<f32> = (0..rows * 3)
-        .map(|i| ((i % 17) as f32 - 8.0) / 5.0)
-        .collect();
+    let (w, input) = config_a_probe(rows);
     g.throughput(Throughput::Elements(rows as u64));
     for kernel in Kernel::ALL {
         let Some(net) = PackedMlp::with_kernel(&w, kernel) else {

@@ -147,11 +147,8 @@ fn pick_in_words(pick: &crate::model::packed::Pick) -> Option<String> {
 /// (best of 5, after one untimed pass).
 fn sampling_kernel_rates() -> Vec<(crate::model::packed::Kernel, f64)> {
     use crate::model::packed::{Kernel as Packed, PackedMlp};
-    let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
     let rows = 20_000;
-    let input: Vec<f32> = (0..rows * 3)
-        .map(|i| ((i % 17) as f32 - 8.0) / 5.0)
-        .collect();
+    let (w, input) = crate::model::packed::config_a_probe(rows);
     Packed::ALL
         .into_iter()
         .filter_map(|kernel| {

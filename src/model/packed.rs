@@ -203,11 +203,8 @@ fn avx2_tanh_refined() -> bool {
 /// on this thread: the best of 5 passes, the kernels interleaved so that a busy moment of a
 /// shared machine falls on all of them; under 10 ms in all.
 pub fn measure_fastest(kernels: &[Kernel]) -> Vec<(Kernel, f64)> {
-    let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
     let rows = 1024;
-    let input: Vec<f32> = (0..rows * 3)
-        .map(|i| ((i % 17) as f32 - 8.0) / 5.0)
-        .collect();
+    let (w, input) = config_a_probe(rows);
     let nets: Vec<PackedMlp> = kernels
         .iter()
         .filter_map(|&k| PackedMlp::with_kernel(&w, k))
@@ -230,6 +227,16 @@ pub fn measure_fastest(kernels: &[Kernel]) -> Vec<(Kernel, f64)> {
         }
     }
     nets.iter().map(|n| n.kernel).zip(best).collect()
+}
+
+/// What the tiles are timed on (`speed --kernels`, the start-up pick, the criterion bench):
+/// config A's network (3 × 100 Tanh, seed 1) and `rows` input rows `[x, t]` spread over ±1.6.
+pub fn config_a_probe(rows: usize) -> (MlpWeights, Vec<f32>) {
+    let w = MlpWeights::init(&MlpConfig::preset_2d(2), 1);
+    let input = (0..rows * 3)
+        .map(|i| ((i % 17) as f32 - 8.0) / 5.0)
+        .collect();
+    (w, input)
 }
 
 /// The kernel of `times` (seconds per pass, in [`Kernel::ALL`]'s order) to use: a later one
