@@ -21,38 +21,27 @@ trait Lanes: Copy {
     unsafe fn store(self, p: *mut f32);
     /// `self · b + c`, rounded once.
     unsafe fn fma(self, b: Self, c: Self) -> Self;
+    /// `c − self · b`, rounded once.
+    unsafe fn fnma(self, b: Self, c: Self) -> Self;
     unsafe fn mul(self, b: Self) -> Self;
     unsafe fn min(self, b: Self) -> Self;
     unsafe fn max(self, b: Self) -> Self;
-    /// `self / q` as this register's tanh divides.
+    /// `self / q` as the tanh divides: a true division here, refined in [`Refined`].
     unsafe fn div(self, q: Self) -> Self;
+    /// AVX-512's 14-bit reciprocal (AVX-512F; AVX-512VL at 8 lanes).
+    unsafe fn recip14(self) -> Self;
 }
 
-/// 16 lanes (AVX-512F); divides through a refined 14-bit reciprocal.
+/// 16 lanes (AVX-512F).
 #[derive(Clone, Copy)]
 struct L16(__m512);
-/// 8 lanes (AVX2, FMA); divides as an AVX2-only CPU does.
+/// 8 lanes (AVX2, FMA).
 #[derive(Clone, Copy)]
 struct L8(__m256);
-/// 8 lanes that divide as [`L16`] does (AVX-512VL).
-#[derive(Clone, Copy)]
-struct L8Refined(__m256);
-
-/// `p / q` as `p · r`, `r` a 14-bit reciprocal of `q` refined by one Newton step (relative
-/// error ~2⁻²⁸, under float32's rounding): on Intel cores a 16-lane divide issues once per ~8
-/// cycles and held up every layer's epilogue.
-macro_rules! refined_div {
-    ($p:expr, $q:expr, $rcp:ident, $fma:ident, $fnma:ident, $mul:ident, $set1:ident) => {{
-        let (p, q) = ($p, $q);
-        let r = $rcp(q);
-        let r = $fma(r, $fnma(q, r, $set1(1.0)), r);
-        $mul(p, r)
-    }};
-}
 
 macro_rules! lanes {
-    ($t:ident, $n:expr, $set1:ident, $load:ident, $store:ident, $fma:ident, $mul:ident,
-     $min:ident, $max:ident, |$p:ident, $q:ident| $div:expr) => {
+    ($t:ident, $n:expr, $set1:ident, $load:ident, $store:ident, $fma:ident, $fnma:ident,
+     $mul:ident, $min:ident, $max:ident, $div:ident, $rcp:ident) => {
         impl Lanes for $t {
             const N: usize = $n;
             #[inline(always)]
@@ -76,6 +65,11 @@ macro_rules! lanes {
                 Self(unsafe { $fma(self.0, b.0, c.0) })
             }
             #[inline(always)]
+            unsafe fn fnma(self, b: Self, c: Self) -> Self {
+                // SAFETY: a register operation; the caller enables this width's features.
+                Self(unsafe { $fnma(self.0, b.0, c.0) })
+            }
+            #[inline(always)]
             unsafe fn mul(self, b: Self) -> Self {
                 // SAFETY: a register operation; the caller enables this width's features.
                 Self(unsafe { $mul(self.0, b.0) })
@@ -92,9 +86,13 @@ macro_rules! lanes {
             }
             #[inline(always)]
             unsafe fn div(self, q: Self) -> Self {
-                let ($p, $q) = (self.0, q.0);
-                // SAFETY: register operations; the caller enables this width's features.
-                Self(unsafe { $div })
+                // SAFETY: a register operation; the caller enables this width's features.
+                Self(unsafe { $div(self.0, q.0) })
+            }
+            #[inline(always)]
+            unsafe fn recip14(self) -> Self {
+                // SAFETY: a register operation; the caller enables AVX-512 (and VL at 8 lanes).
+                Self(unsafe { $rcp(self.0) })
             }
         }
     };
@@ -107,18 +105,12 @@ lanes!(
     _mm512_loadu_ps,
     _mm512_storeu_ps,
     _mm512_fmadd_ps,
+    _mm512_fnmadd_ps,
     _mm512_mul_ps,
     _mm512_min_ps,
     _mm512_max_ps,
-    |p, q| refined_div!(
-        p,
-        q,
-        _mm512_rcp14_ps,
-        _mm512_fmadd_ps,
-        _mm512_fnmadd_ps,
-        _mm512_mul_ps,
-        _mm512_set1_ps
-    )
+    _mm512_div_ps,
+    _mm512_rcp14_ps
 );
 lanes!(
     L8,
@@ -127,31 +119,70 @@ lanes!(
     _mm256_loadu_ps,
     _mm256_storeu_ps,
     _mm256_fmadd_ps,
+    _mm256_fnmadd_ps,
     _mm256_mul_ps,
     _mm256_min_ps,
     _mm256_max_ps,
-    |p, q| _mm256_div_ps(p, q)
+    _mm256_div_ps,
+    _mm256_rcp14_ps
 );
-lanes!(
-    L8Refined,
-    8,
-    _mm256_set1_ps,
-    _mm256_loadu_ps,
-    _mm256_storeu_ps,
-    _mm256_fmadd_ps,
-    _mm256_mul_ps,
-    _mm256_min_ps,
-    _mm256_max_ps,
-    |p, q| refined_div!(
-        p,
-        q,
-        _mm256_rcp14_ps,
-        _mm256_fmadd_ps,
-        _mm256_fnmadd_ps,
-        _mm256_mul_ps,
-        _mm256_set1_ps
-    )
-);
+
+/// `L`, dividing as `p · r` with `r` a 14-bit reciprocal of `q` refined by one Newton step
+/// (relative error ~2⁻²⁸, under float32's rounding): on Intel cores a 16-lane divide issues
+/// once per ~8 cycles and held up every layer's epilogue. Every other operation is `L`'s.
+#[derive(Clone, Copy)]
+struct Refined<L>(L);
+
+impl<L: Lanes> Lanes for Refined<L> {
+    const N: usize = L::N;
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> Self {
+        // SAFETY (every method): `L`'s operation under the caller's conditions.
+        Self(unsafe { L::splat(x) })
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> Self {
+        Self(unsafe { L::load(p) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, p: *mut f32) {
+        unsafe { self.0.store(p) }
+    }
+    #[inline(always)]
+    unsafe fn fma(self, b: Self, c: Self) -> Self {
+        Self(unsafe { self.0.fma(b.0, c.0) })
+    }
+    #[inline(always)]
+    unsafe fn fnma(self, b: Self, c: Self) -> Self {
+        Self(unsafe { self.0.fnma(b.0, c.0) })
+    }
+    #[inline(always)]
+    unsafe fn mul(self, b: Self) -> Self {
+        Self(unsafe { self.0.mul(b.0) })
+    }
+    #[inline(always)]
+    unsafe fn min(self, b: Self) -> Self {
+        Self(unsafe { self.0.min(b.0) })
+    }
+    #[inline(always)]
+    unsafe fn max(self, b: Self) -> Self {
+        Self(unsafe { self.0.max(b.0) })
+    }
+    #[inline(always)]
+    unsafe fn div(self, q: Self) -> Self {
+        // SAFETY: register operations; the caller enables AVX-512 (and VL at 8 lanes).
+        unsafe {
+            let (p, q) = (self.0, q.0);
+            let r = q.recip14();
+            let r = r.fma(q.fnma(r, L::splat(1.0)), r);
+            Self(p.mul(r))
+        }
+    }
+    #[inline(always)]
+    unsafe fn recip14(self) -> Self {
+        Self(unsafe { self.0.recip14() })
+    }
+}
 
 /// Eigen's rational `tanh` (the same approximation as [`crate::model::fast::tanh_approx`]).
 #[inline(always)]
@@ -293,7 +324,7 @@ rows_entry!(
     /// Measured on a 2-core Xeon (3 × 100 Tanh, ODE sampling, M particle-steps/s): 4 features
     /// 4.7, 5 features 4.7–4.95, 6 features (24 accumulators, which spill) 2.9; a 6 × 32 tile
     /// with the features in the lanes (the AVX2 layout at 16 lanes, since removed) 4.5.
-    layer_rows_avx512, "avx512f", L16, 5, { ROWS_TILE / 16 }
+    layer_rows_avx512, "avx512f", Refined<L16>, 5, { ROWS_TILE / 16 }
 );
 rows_entry!(
     /// The rows-in-lanes tile at 8 lanes: 4 output features × 24 rows (12 accumulators of the
@@ -302,7 +333,7 @@ rows_entry!(
 );
 rows_entry!(
     /// [`layer_rows_avx2`] dividing as the AVX-512 tile does (through AVX-512VL).
-    layer_rows_avx2_refined, "avx2,fma,avx512f,avx512vl", L8Refined, 4, { AVX2_ROWS_TILE / 8 }
+    layer_rows_avx2_refined, "avx2,fma,avx512f,avx512vl", Refined<L8>, 4, { AVX2_ROWS_TILE / 8 }
 );
 
 /// `c[r, :] = act(a[r, :fan_in] · W + bias)` for `rows` (a multiple of [`MR`]) rows, on the
@@ -381,7 +412,7 @@ panels_entry!(
 );
 panels_entry!(
     /// The 6 × 16 tile dividing as the AVX-512 tile does (through AVX-512VL).
-    layer_avx2_refined, "avx2,fma,avx512f,avx512vl", L8Refined
+    layer_avx2_refined, "avx2,fma,avx512f,avx512vl", Refined<L8>
 );
 
 /// `z[r, :] = tanh(z[r, :] + bias)` for each row (rows `bias.len()` wide), 16 lanes at a time
@@ -400,7 +431,7 @@ pub(crate) unsafe fn tanh_rows_with_bias_avx512(z: &mut [f32], bias: &[f32]) {
             let mut j = 0;
             while j + 16 <= n {
                 let v = _mm512_add_ps(_mm512_loadu_ps(rp.add(j)), _mm512_loadu_ps(bp.add(j)));
-                _mm512_storeu_ps(rp.add(j), tanh(L16(v)).0);
+                _mm512_storeu_ps(rp.add(j), tanh(Refined(L16(v))).0.0);
                 j += 16;
             }
             if tail > 0 {
@@ -408,7 +439,7 @@ pub(crate) unsafe fn tanh_rows_with_bias_avx512(z: &mut [f32], bias: &[f32]) {
                     _mm512_maskz_loadu_ps(mask, rp.add(j)),
                     _mm512_maskz_loadu_ps(mask, bp.add(j)),
                 );
-                _mm512_mask_storeu_ps(rp.add(j), mask, tanh(L16(v)).0);
+                _mm512_mask_storeu_ps(rp.add(j), mask, tanh(Refined(L16(v))).0.0);
             }
         }
     }
@@ -452,7 +483,7 @@ mod tests {
     #[target_feature(enable = "avx512f")]
     fn tanh_16(xs: &[f32]) -> Vec<f32> {
         // SAFETY: AVX-512F is enabled here.
-        unsafe { tanh_all::<L16>(xs) }
+        unsafe { tanh_all::<Refined<L16>>(xs) }
     }
 
     #[target_feature(enable = "avx2,fma")]
@@ -464,7 +495,7 @@ mod tests {
     #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
     fn tanh_8_refined(xs: &[f32]) -> Vec<f32> {
         // SAFETY: AVX2, FMA, AVX-512F and VL are enabled here.
-        unsafe { tanh_all::<L8Refined>(xs) }
+        unsafe { tanh_all::<Refined<L8>>(xs) }
     }
 
     /// The tiles' tanh (Eigen's rational approximation; AVX-512's divides through a refined
