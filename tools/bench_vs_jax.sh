@@ -12,6 +12,9 @@
 #   BIN    the binary to time (default: the one `cargo build` makes, the build `cargo run` runs)
 #   PEERS  the folder of peer_train.py (default ../shared/peers beside the repository)
 #   PEER_PY  the peer venv's python (default ~/.venv-peers/bin/python; set-up in PEERS/README.md)
+#   COLLAPSE_EXPLORER_SIMD=avx2  times our AVX2-only code on an AVX-512 CPU; JAX keeps its own
+#            kernels (its XLA_FLAGS=--xla_cpu_max_isa=AVX2 does not reach its matmuls), so the
+#            ratios are then a lower bound for an AVX2-only CPU
 set -euo pipefail
 rounds=${1:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)

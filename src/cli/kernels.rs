@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use crate::model::fast::{AdamSettings, FastMlp};
+use crate::model::fast::{self, AdamSettings, FastMlp};
 use crate::model::sgemm::{self, MatRef, SgemmBuffers};
 use crate::model::{MlpConfig, MlpWeights};
 
@@ -220,64 +220,25 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
     Some(flops / best)
 }
 
-/// `C += A · B` through gemm's driver with its AVX-512 (`v4`) or AVX2 (`v3`) microkernels,
-/// whichever the `gemm` crate itself would not pick on this CPU being reachable too.
-#[allow(unused_variables)]
+/// `C += A · B` (row-major `C`) through gemm's driver with its AVX-512 (`v4`) or AVX2 (`v3`)
+/// microkernels, whichever the `gemm` crate itself would not pick on this CPU being reachable
+/// too; `rate` checked the CPU runs it.
 fn gemm_x86(v4: bool, m: usize, n: usize, k: usize, c: &mut [f32], a: MatRef, b: MatRef) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use gemm_common::Parallelism;
-        use gemm_common::gemm::gemm_basic_generic;
-        use gemm_common::simd::{V3, V4};
-        macro_rules! run {
-            ($simd:expr, $lanes:literal, $module:ident) => {{
-                use gemm_f32::microkernel::$module::f32::*;
-                // SAFETY: the caller's operands hold m × k, k × n and m × n elements at these
-                // strides (built so by `rate`); the SIMD level was checked by `rate`.
-                unsafe {
-                    gemm_basic_generic::<
-                        _,
-                        f32,
-                        $lanes,
-                        { MR_DIV_N * $lanes },
-                        NR,
-                        MR_DIV_N,
-                        H_M,
-                        H_N,
-                    >(
-                        $simd,
-                        m,
-                        n,
-                        k,
-                        c.as_mut_ptr(),
-                        1,
-                        n as isize,
-                        true,
-                        a.data.as_ptr(),
-                        a.cs as isize,
-                        a.rs as isize,
-                        b.data.as_ptr(),
-                        b.cs as isize,
-                        b.rs as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        |a, b, c| a * b + c,
-                        &UKR,
-                        &H_UKR,
-                        false,
-                        Parallelism::None,
-                    )
-                }
-            }};
-        }
-        if v4 {
-            run!(V4::try_new().expect("AVX-512F"), 16, avx512f)
-        } else {
-            run!(V3::try_new().expect("AVX2 and FMA"), 8, fma)
-        }
+    // SAFETY: the operands hold m × k, k × n and m × n elements at these strides (built so
+    // by `rate`), and `rate` checked the SIMD level.
+    unsafe {
+        fast::gemm_on(
+            v4,
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            n,
+            true,
+            (a.data.as_ptr(), a.rs, a.cs),
+            (b.data.as_ptr(), b.rs, b.cs),
+            gemm::Parallelism::None,
+        )
     }
 }
 
@@ -403,14 +364,11 @@ pub fn cpu_name() -> String {
                 .map(|m| m.trim().to_string())
         })
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-    let simd = if sgemm::has_avx512() {
-        "AVX-512"
-    } else if x86_64_has("avx2") {
-        "AVX2"
-    } else {
-        "no AVX2"
-    };
-    format!("{model} ({simd}, {} threads)", rayon::current_num_threads())
+    format!(
+        "{model} ({}, {} threads)",
+        crate::model::simd::describe(),
+        rayon::current_num_threads()
+    )
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ mod matmul;
 
 use activation::{add_bias_and_activate, derivative};
 pub use activation::{tanh_approx, tanh_rows_with_bias};
-pub use matmul::kernel_for;
 use matmul::matmul;
+pub use matmul::{gemm_on, kernel_for};
 
 /// Adam hyper-parameters (PyTorch's defaults).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -7,6 +7,7 @@ pub mod mlp;
 pub mod net;
 pub mod packed;
 pub mod sgemm;
+pub mod simd;
 
 pub use checkpoint::{
     Checkpoint, CheckpointError, CheckpointMeta, DataSource, LossPoint, StrictLoadError,

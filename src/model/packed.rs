@@ -22,15 +22,16 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use super::mlp::{Activation, MlpConfig, MlpWeights};
+use super::simd;
 
 #[cfg(target_arch = "x86_64")]
 mod tiles;
 #[cfg(target_arch = "x86_64")]
-pub(crate) use tiles::tanh_rows_with_bias_avx512;
-#[cfg(target_arch = "x86_64")]
 use tiles::{
     layer_avx2, layer_avx2_refined, layer_rows_avx2, layer_rows_avx2_refined, layer_rows_avx512,
 };
+#[cfg(target_arch = "x86_64")]
+pub(crate) use tiles::{tanh_rows_with_bias_avx2, tanh_rows_with_bias_avx512};
 
 /// Panel width: two AVX vectors of `f32`.
 const NR: usize = 16;
@@ -69,7 +70,8 @@ pub enum Kernel {
     /// is 100, not 112, and the 2-wide output is 2, not 16).
     Avx512Rows,
     /// Rows in the lanes with AVX2 and FMA: the AVX-512 tile's layout at 8 lanes, 4 output
-    /// features × 24 rows (12 accumulators of the 16 registers).
+    /// features × 24 rows with AVX-512VL's 32 registers, 6 × 16 on an AVX2-only CPU's 16
+    /// ([`AVX2_ONLY_ROWS_TILE`]); 12 accumulators either way.
     Avx2Rows,
 }
 
@@ -134,7 +136,8 @@ impl Kernel {
         match self {
             Self::Avx2 => "AVX2, 6 rows x 16 features",
             Self::Avx512Rows => "AVX-512, 64 rows x 5 features",
-            Self::Avx2Rows => "AVX2, 24 rows x 4 features",
+            Self::Avx2Rows if avx2_tanh_refined() => "AVX2, 24 rows x 4 features",
+            Self::Avx2Rows => "AVX2, 16 rows x 6 features",
         }
     }
 
@@ -143,25 +146,16 @@ impl Kernel {
         match self {
             Self::Avx2 => "AVX2 6x16",
             Self::Avx512Rows => "AVX-512 64x5",
-            Self::Avx2Rows => "AVX2 24x4",
+            Self::Avx2Rows if avx2_tanh_refined() => "AVX2 24x4",
+            Self::Avx2Rows => "AVX2 16x6",
         }
     }
 
     /// Whether this CPU runs `self`.
     pub fn supported(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            match self {
-                Self::Avx512Rows => std::arch::is_x86_feature_detected!("avx512f"),
-                Self::Avx2 | Self::Avx2Rows => {
-                    std::arch::is_x86_feature_detected!("avx2")
-                        && std::arch::is_x86_feature_detected!("fma")
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
+        match self {
+            Self::Avx512Rows => simd::avx512(),
+            Self::Avx2 | Self::Avx2Rows => simd::avx2_fma(),
         }
     }
 }
@@ -187,16 +181,7 @@ fn forced_kernel() -> Option<String> {
 /// AVX-512 tile's does (so that all three agree bit for bit): on CPUs with AVX-512F and VL,
 /// unless `COLLAPSE_EXPLORER_PACKED=avx2-only` asks for an AVX2-only CPU's division.
 fn avx2_tanh_refined() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-            && forced_kernel().as_deref() != Some("avx2-only")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    simd::avx512vl() && forced_kernel().as_deref() != Some("avx2-only")
 }
 
 /// Seconds per pass of each of `kernels` over 1,024 rows of config A's network (3 × 100 Tanh),
@@ -506,9 +491,19 @@ fn row_tiles(fan_out: usize, widest: usize) -> impl Iterator<Item = (usize, usiz
 
 /// Rows per tile of the rows-in-lanes kernel: four 16-lane vectors.
 const ROWS_TILE: usize = 64;
-/// Rows per tile of the AVX2 rows-in-lanes kernel: three 8-lane vectors.
+/// Rows per tile of the AVX2 rows-in-lanes kernel where AVX-512VL gives it 32 registers (and
+/// FMAs that broadcast a weight from memory): three 8-lane vectors × 4 features.
 const AVX2_ROWS_TILE: usize = 24;
-/// Rows per block of that kernel (a multiple of [`AVX2_ROWS_TILE`]). On a 2-core Xeon running
+/// Rows and features per tile of that kernel on an AVX2-only CPU, whose 16 registers must also
+/// hold each broadcast weight: two 8-lane vectors × 6 features (12 accumulators, 2 row vectors
+/// and a weight: 15 registers). There 24 × 4 needs all 16 and spills. Measured on a 2-core
+/// Xeon running the AVX2-only code (`COLLAPSE_EXPLORER_SIMD=avx2`; ODE sampling, 3 × 100 Tanh,
+/// 20,000 particles, 5 interleaved rounds, M particle-steps/s): 16 × 6 3.87–3.96, 16 × 5
+/// 3.83–4.05, 24 × 3 3.77–3.94, 24 × 4 2.54–3.14, 32 × 2 2.63–2.69; the 6 × 16 tile 3.28–3.51.
+pub(super) const AVX2_ONLY_ROWS_TILE: usize = 16;
+/// See [`AVX2_ONLY_ROWS_TILE`].
+pub(super) const AVX2_ONLY_FEATURES: usize = 6;
+/// Rows per block of that kernel (a multiple of both its tiles' rows). On a 2-core Xeon running
 /// it (config A, 20,000 rows, 3 runs each, against the 6 × 16 tile in the same run): 24 rows
 /// 1.07–1.26× that tile's rate, 48 rows 1.23×, 96 rows 1.20–1.25×.
 const AVX2_ROWS_BLOCK: usize = 48;
@@ -518,7 +513,8 @@ impl Kernel {
     fn rows_tile(self) -> (usize, usize) {
         match self {
             Kernel::Avx512Rows => (ROWS_TILE, 5),
-            Kernel::Avx2Rows => (AVX2_ROWS_TILE, 4),
+            Kernel::Avx2Rows if avx2_tanh_refined() => (AVX2_ROWS_TILE, 4),
+            Kernel::Avx2Rows => (AVX2_ONLY_ROWS_TILE, AVX2_ONLY_FEATURES),
             Kernel::Avx2 => (0, 0),
         }
     }

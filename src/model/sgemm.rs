@@ -15,6 +15,8 @@
 //! Each output element is a sum over `k` in blocks of [`KC`], in order, with FMAs: the result
 //! differs from `gemm`'s in rounding only, and is the same on every run.
 
+use crate::model::simd;
+
 /// Rows of the microkernel's tile.
 const MR: usize = 6;
 /// Columns of the microkernel's tile (four 16-lane vectors).
@@ -61,19 +63,9 @@ pub enum Tile {
 impl Tile {
     /// Whether this CPU runs `self`.
     pub fn supported(self) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            match self {
-                Tile::Avx512 => std::arch::is_x86_feature_detected!("avx512f"),
-                Tile::Avx2 => {
-                    std::arch::is_x86_feature_detected!("avx2")
-                        && std::arch::is_x86_feature_detected!("fma")
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
+        match self {
+            Tile::Avx512 => simd::avx512(),
+            Tile::Avx2 => simd::avx2_fma(),
         }
     }
 }
@@ -96,9 +88,10 @@ pub fn available() -> bool {
     tile().is_some()
 }
 
-/// Whether this CPU has AVX-512F (gemm's `x86-v4` microkernels run).
+/// Whether the kernels use AVX-512F here (gemm's `x86-v4` microkernels run): see
+/// [`simd::avx512`].
 pub fn has_avx512() -> bool {
-    Tile::Avx512.supported()
+    simd::avx512()
 }
 
 /// `C[m, n] (+)= A[m, k] · B[k, n]`, `C` row-major with row stride `ldc`; `accumulate`

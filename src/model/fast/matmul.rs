@@ -5,6 +5,7 @@ use gemm::Parallelism;
 
 use super::SHARDS;
 use crate::model::sgemm::{self, MatRef, SgemmBuffers};
+use crate::model::simd;
 
 /// Products at most this deep go to [`sgemm`] (where the CPU has AVX-512F, or AVX2 and FMA)...
 const SGEMM_MAX_DEPTH: usize = 16;
@@ -85,8 +86,24 @@ pub(super) fn matmul(
     } else {
         Parallelism::None
     };
-    // SAFETY: the debug-asserted extents keep every access inside the three slices.
+    // SAFETY: the debug-asserted extents keep every access inside the three slices; the CPU
+    // runs AVX2 and FMA where the forced path is taken.
     unsafe {
+        if simd::avx2_forced() && simd::avx2_fma() {
+            // What gemm runs on a CPU without AVX-512 (`COLLAPSE_EXPLORER_SIMD=avx2`).
+            return gemm_on(
+                false,
+                m,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                dst_rs,
+                accumulate,
+                (a.as_ptr(), a_rs, a_cs),
+                (b.as_ptr(), b_rs, b_cs),
+                par,
+            );
+        }
         gemm::gemm(
             m,
             n,
@@ -109,4 +126,82 @@ pub(super) fn matmul(
             par,
         );
     }
+}
+
+/// `C[m, n] (+)= A · B`, `C` row-major with row stride `dst_rs` and `A`, `B` given as (pointer,
+/// row stride, column stride), through gemm's own driver on its AVX-512 (`v4`) or AVX2 (`v3`)
+/// microkernels: what `gemm::gemm` runs on a CPU with (or without) AVX-512F, reachable on
+/// either. Only on x86-64.
+///
+/// # Safety
+/// The operands hold `m × k`, `k × n` and `m × n` elements at these strides, and the CPU runs
+/// the kernel's instructions (AVX-512F for `v4`, AVX2 and FMA for `v3`).
+#[allow(clippy::too_many_arguments, unused_variables)]
+pub unsafe fn gemm_on(
+    v4: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    a: (*const f32, usize, usize),
+    b: (*const f32, usize, usize),
+    par: Parallelism,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use gemm_common::gemm::gemm_basic_generic;
+        use gemm_common::simd::{V3, V4};
+        macro_rules! run {
+            ($simd:expr, $lanes:literal, $module:ident) => {{
+                use gemm_f32::microkernel::$module::f32::*;
+                // SAFETY: the caller's.
+                unsafe {
+                    gemm_basic_generic::<
+                        _,
+                        f32,
+                        $lanes,
+                        { MR_DIV_N * $lanes },
+                        NR,
+                        MR_DIV_N,
+                        H_M,
+                        H_N,
+                    >(
+                        $simd,
+                        m,
+                        n,
+                        k,
+                        dst,
+                        1,
+                        dst_rs as isize,
+                        accumulate,
+                        a.0,
+                        a.2 as isize,
+                        a.1 as isize,
+                        b.0,
+                        b.2 as isize,
+                        b.1 as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        |a, b, c| a * b + c,
+                        &UKR,
+                        &H_UKR,
+                        false,
+                        par,
+                    )
+                }
+            }};
+        }
+        if v4 {
+            run!(V4::try_new().expect("AVX-512F"), 16, avx512f)
+        } else {
+            run!(V3::try_new().expect("AVX2 and FMA"), 8, fma)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("gemm_on is x86-64 only");
 }

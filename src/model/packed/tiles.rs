@@ -9,7 +9,10 @@
 
 use std::arch::x86_64::*;
 
-use super::{AVX2_ROWS_TILE, Activation, MR, NR, PackedLayer, ROWS_TILE, row_tiles};
+use super::{
+    AVX2_ONLY_FEATURES, AVX2_ONLY_ROWS_TILE, AVX2_ROWS_TILE, Activation, MR, NR, PackedLayer,
+    ROWS_TILE, row_tiles,
+};
 
 /// One register of `f32` lanes and the operations the tiles need, each inlined into the
 /// `target_feature` function that calls it.
@@ -19,6 +22,7 @@ trait Lanes: Copy {
     unsafe fn splat(x: f32) -> Self;
     unsafe fn load(p: *const f32) -> Self;
     unsafe fn store(self, p: *mut f32);
+    unsafe fn add(self, b: Self) -> Self;
     /// `self · b + c`, rounded once.
     unsafe fn fma(self, b: Self, c: Self) -> Self;
     /// `c − self · b`, rounded once.
@@ -41,7 +45,7 @@ struct L8(__m256);
 
 macro_rules! lanes {
     ($t:ident, $n:expr, $set1:ident, $load:ident, $store:ident, $fma:ident, $fnma:ident,
-     $mul:ident, $min:ident, $max:ident, $div:ident, $rcp:ident) => {
+     $add:ident, $mul:ident, $min:ident, $max:ident, $div:ident, $rcp:ident) => {
         impl Lanes for $t {
             const N: usize = $n;
             #[inline(always)]
@@ -68,6 +72,11 @@ macro_rules! lanes {
             unsafe fn fnma(self, b: Self, c: Self) -> Self {
                 // SAFETY: a register operation; the caller enables this width's features.
                 Self(unsafe { $fnma(self.0, b.0, c.0) })
+            }
+            #[inline(always)]
+            unsafe fn add(self, b: Self) -> Self {
+                // SAFETY: a register operation; the caller enables this width's features.
+                Self(unsafe { $add(self.0, b.0) })
             }
             #[inline(always)]
             unsafe fn mul(self, b: Self) -> Self {
@@ -106,6 +115,7 @@ lanes!(
     _mm512_storeu_ps,
     _mm512_fmadd_ps,
     _mm512_fnmadd_ps,
+    _mm512_add_ps,
     _mm512_mul_ps,
     _mm512_min_ps,
     _mm512_max_ps,
@@ -120,6 +130,7 @@ lanes!(
     _mm256_storeu_ps,
     _mm256_fmadd_ps,
     _mm256_fnmadd_ps,
+    _mm256_add_ps,
     _mm256_mul_ps,
     _mm256_min_ps,
     _mm256_max_ps,
@@ -155,6 +166,10 @@ impl<L: Lanes> Lanes for Refined<L> {
     #[inline(always)]
     unsafe fn fnma(self, b: Self, c: Self) -> Self {
         Self(unsafe { self.0.fnma(b.0, c.0) })
+    }
+    #[inline(always)]
+    unsafe fn add(self, b: Self) -> Self {
+        Self(unsafe { self.0.add(b.0) })
     }
     #[inline(always)]
     unsafe fn mul(self, b: Self) -> Self {
@@ -327,12 +342,13 @@ rows_entry!(
     layer_rows_avx512, "avx512f", Refined<L16>, 5, { ROWS_TILE / 16 }
 );
 rows_entry!(
-    /// The rows-in-lanes tile at 8 lanes: 4 output features × 24 rows (12 accumulators of the
-    /// 16 registers), tanh dividing as an AVX2-only CPU does.
-    layer_rows_avx2, "avx2,fma", L8, 4, { AVX2_ROWS_TILE / 8 }
+    /// The rows-in-lanes tile at 8 lanes on an AVX2-only CPU: 6 output features × 16 rows (12
+    /// accumulators, 15 of the 16 registers), tanh dividing.
+    layer_rows_avx2, "avx2,fma", L8, AVX2_ONLY_FEATURES, { AVX2_ONLY_ROWS_TILE / 8 }
 );
 rows_entry!(
-    /// [`layer_rows_avx2`] dividing as the AVX-512 tile does (through AVX-512VL).
+    /// The rows-in-lanes tile at 8 lanes with AVX-512VL (32 registers): 4 output features × 24
+    /// rows, tanh dividing as the AVX-512 tile does.
     layer_rows_avx2_refined, "avx2,fma,avx512f,avx512vl", Refined<L8>, 4, { AVX2_ROWS_TILE / 8 }
 );
 
@@ -415,34 +431,49 @@ panels_entry!(
     layer_avx2_refined, "avx2,fma,avx512f,avx512vl", Refined<L8>
 );
 
-/// `z[r, :] = tanh(z[r, :] + bias)` for each row (rows `bias.len()` wide), 16 lanes at a time
-/// through the tiles' tanh, a row's last `len % 16` under a mask (so every element goes through
-/// the same operations): the training path's bias and activation in one pass.
-#[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn tanh_rows_with_bias_avx512(z: &mut [f32], bias: &[f32]) {
+/// `z[r, :] = tanh(z[r, :] + bias)` for each row (rows `bias.len()` wide), a register at a time
+/// through the tiles' tanh, a row's last `len % L::N` through a register-sized copy (so every
+/// element goes through the same operations): the training path's bias and activation in one
+/// pass.
+#[inline(always)]
+unsafe fn tanh_rows_with_bias<L: Lanes>(z: &mut [f32], bias: &[f32]) {
     let n = bias.len();
-    let tail = n % 16;
-    let mask: __mmask16 = ((1u32 << tail) - 1) as __mmask16;
+    let full = n - n % L::N;
     for row in z.chunks_exact_mut(n) {
         let (rp, bp) = (row.as_mut_ptr(), bias.as_ptr());
-        // SAFETY: `row` and `bias` hold `n` floats; full vectors read and write below `n - tail`,
-        // the masked ones only lanes below `n`.
+        // SAFETY: `row` and `bias` hold `n` floats, and registers are read and written below
+        // `full`; the tail's register is a 16-float copy on the stack.
         unsafe {
             let mut j = 0;
-            while j + 16 <= n {
-                let v = _mm512_add_ps(_mm512_loadu_ps(rp.add(j)), _mm512_loadu_ps(bp.add(j)));
-                _mm512_storeu_ps(rp.add(j), tanh(Refined(L16(v))).0.0);
-                j += 16;
+            while j < full {
+                let v = L::load(rp.add(j)).add(L::load(bp.add(j)));
+                tanh(v).store(rp.add(j));
+                j += L::N;
             }
-            if tail > 0 {
-                let v = _mm512_add_ps(
-                    _mm512_maskz_loadu_ps(mask, rp.add(j)),
-                    _mm512_maskz_loadu_ps(mask, bp.add(j)),
-                );
-                _mm512_mask_storeu_ps(rp.add(j), mask, tanh(Refined(L16(v))).0.0);
+            if full < n {
+                let (mut t, mut b) = ([0f32; 16], [0f32; 16]);
+                t[..n - full].copy_from_slice(&row[full..]);
+                b[..n - full].copy_from_slice(&bias[full..]);
+                let v = L::load(t.as_ptr()).add(L::load(b.as_ptr()));
+                tanh(v).store(t.as_mut_ptr());
+                row[full..].copy_from_slice(&t[..n - full]);
             }
         }
     }
+}
+
+/// [`tanh_rows_with_bias`] on AVX-512F (16 lanes, the refined division of the AVX-512 tile).
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn tanh_rows_with_bias_avx512(z: &mut [f32], bias: &[f32]) {
+    // SAFETY: as the caller's; AVX-512F is enabled here.
+    unsafe { tanh_rows_with_bias::<Refined<L16>>(z, bias) }
+}
+
+/// [`tanh_rows_with_bias`] on AVX2 and FMA (8 lanes, dividing as an AVX2-only CPU's tiles do).
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn tanh_rows_with_bias_avx2(z: &mut [f32], bias: &[f32]) {
+    // SAFETY: as the caller's; AVX2 and FMA are enabled here.
+    unsafe { tanh_rows_with_bias::<L8>(z, bias) }
 }
 
 /// Eigen's rational `tanh`: inputs are clamped to ±this, where it is ±1 in `f32`.
