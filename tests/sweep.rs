@@ -143,6 +143,9 @@ fn a_sweep_on_the_gpu_records_its_device_and_matches_the_cpu() {
         assert!(c.starts_with("CPU (burn flex)"), "{c}");
         assert!(g.starts_with("GPU (burn wgpu"), "{g}");
     }
+    // The CPU and its kernels' instruction set are recorded either way.
+    let line = cpu["cpu"].as_str().unwrap();
+    assert!(line.ends_with(')') && line.contains(" ("), "{line}");
     let loss = |r: &serde_json::Value| r["final_loss"].as_f64().unwrap();
     assert!(
         (loss(&cpu) - loss(&gpu)).abs() < 1e-5 * loss(&cpu),

@@ -353,19 +353,11 @@ fn x86_64_has(feature: &str) -> bool {
     }
 }
 
-/// The CPU's model name (from /proc/cpuinfo on Linux) and its widest vector extension.
+/// The CPU's model name, the instruction set the kernels use and the threads.
 pub fn cpu_name() -> String {
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     format!(
-        "{model} ({}, {} threads)",
+        "{} ({}, {} threads)",
+        crate::model::simd::cpu_model(),
         crate::model::simd::describe(),
         rayon::current_num_threads()
     )

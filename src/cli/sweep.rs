@@ -319,9 +319,10 @@ fn summarise(out: &Path, name: &str) -> Result<()> {
     std::fs::write(out.join("summary.md"), summary_markdown(&results))?;
     if mixes_backends(&results) {
         eprintln!(
-            "note: these runs ran on both the CPU and a GPU (summary.md counts which); a seed \
-             gives the same numbers only on one backend, so rerun with one --device to compare \
-             every run digit for digit"
+            "note: these runs ran on more than one backend: the CPU and a GPU, or CPUs whose \
+             kernels used different instruction sets (summary.md counts which); a seed gives \
+             the same numbers only on one, so rerun them on one to compare every run digit for \
+             digit"
         );
     }
     let figures = plot::write_figures(out, name, &results)?;

@@ -62,3 +62,23 @@ pub fn describe() -> String {
         "no AVX2".into()
     }
 }
+
+/// The CPU's model name (from /proc/cpuinfo on Linux; else the architecture).
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+}
+
+/// The CPU and the instruction set its kernels use, e.g. "AMD EPYC 9R14 (AVX-512)": what a
+/// result computed on the CPU records, since a seed gives the same numbers only on one such
+/// path (AVX-512 and AVX2-only CPUs round some sums and the tanh differently).
+pub fn cpu_line() -> String {
+    format!("{} ({})", cpu_model(), describe())
+}

@@ -529,6 +529,7 @@ mod tests {
             trained_by: None,
             train_device: None,
             sample_device: None,
+            cpu: None,
         }
     }
 
@@ -619,6 +620,23 @@ mod tests {
             md.ends_with("\ntrained on: CPU (burn flex) (8 runs); GPU (burn wgpu: X) (4 runs)\n"),
             "{md}"
         );
+        // CPUs: one instruction set (forced or not) is one backend; AVX-512 beside AVX2 is two.
+        let mut cpus = results.clone();
+        for (k, r) in cpus.iter_mut().enumerate() {
+            r.cpu = Some(
+                match k % 3 {
+                    0 => "Intel(R) Xeon(R) Processor (AVX2 on an AVX-512 CPU, set by X)",
+                    1 => "AMD EPYC 7B13 (AVX2)",
+                    _ => "AMD EPYC 7B13 (AVX2)",
+                }
+                .into(),
+            );
+        }
+        assert!(!mixes_backends(&cpus), "AVX2 code throughout");
+        let md = summary_markdown(&cpus);
+        assert!(md.ends_with("\nCPU: AMD EPYC 7B13 (AVX2) (8 runs); Intel(R) Xeon(R) Processor (AVX2 on an AVX-512 CPU, set by X) (4 runs)\n"), "{md}");
+        cpus[1].cpu = Some("AMD EPYC 9R14 (AVX-512)".into());
+        assert!(mixes_backends(&cpus), "AVX-512 beside AVX2");
         // Row k holds run k's TID (the fake results store the index).
         for (k, line) in lines[1..].iter().enumerate() {
             let tid: f64 = line.rsplit(',').next().unwrap().parse().unwrap();

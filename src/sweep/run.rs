@@ -85,6 +85,10 @@ pub struct RunResult {
     /// Where the samplers and metrics ran, in the same words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_device: Option<String>,
+    /// The CPU the run ran on and the instruction set its kernels used
+    /// ([`crate::model::simd::cpu_line`]); absent in results from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
 }
 
 impl RunResult {
@@ -400,6 +404,7 @@ pub fn execute(
         trained_by,
         train_device,
         sample_device: Some(sample_device.description),
+        cpu: Some(crate::model::simd::cpu_line()),
     })
 }
 

@@ -112,7 +112,8 @@ pub fn summary_markdown(results: &[RunResult]) -> String {
     // backend, so a sweep resumed on another machine says so here).
     let train: Vec<Option<&str>> = results.iter().map(|r| r.train_device.as_deref()).collect();
     let sample: Vec<Option<&str>> = results.iter().map(|r| r.sample_device.as_deref()).collect();
-    for (what, of) in [("trained on", train), ("sampled on", sample)] {
+    let cpu: Vec<Option<&str>> = results.iter().map(|r| r.cpu.as_deref()).collect();
+    for (what, of) in [("trained on", train), ("sampled on", sample), ("CPU", cpu)] {
         let mut devices: BTreeMap<&str, usize> = BTreeMap::new();
         for d in of {
             *devices.entry(d.unwrap_or("not recorded")).or_default() += 1;
@@ -129,15 +130,27 @@ pub fn summary_markdown(results: &[RunResult]) -> String {
 }
 
 /// Whether `results` ran on more than one backend (a result from before devices were recorded
-/// ran on the CPU): a seed gives the same numbers only on one, so such a sweep's runs do not
-/// compare digit for digit.
+/// ran on the CPU), or on CPUs whose kernels used different instruction sets (AVX-512 against
+/// AVX2 alone, where both recorded it): a seed gives the same numbers only on one, so such a
+/// sweep's runs do not compare digit for digit.
 pub fn mixes_backends(results: &[RunResult]) -> bool {
     let gpu = |d: &Option<String>| d.as_deref().is_some_and(|d| d.starts_with("GPU"));
     let on_gpu: Vec<bool> = results
         .iter()
         .flat_map(|r| [gpu(&r.train_device), gpu(&r.sample_device)])
         .collect();
-    on_gpu.contains(&true) && on_gpu.contains(&false)
+    // `simd::cpu_line` ends with the instruction set in parentheses, first word "AVX-512",
+    // "AVX2" (also when forced) or "no".
+    let isa = |c: &str| {
+        let set = c.rsplit_once(" (").map_or(c, |(_, s)| s);
+        set.split([' ', ',', ')']).next().unwrap_or(set).to_string()
+    };
+    let sets: std::collections::BTreeSet<String> = results
+        .iter()
+        .filter_map(|r| r.cpu.as_deref())
+        .map(isa)
+        .collect();
+    (on_gpu.contains(&true) && on_gpu.contains(&false)) || sets.len() > 1
 }
 
 /// Mean and sample standard deviation; `None` when empty.

@@ -412,6 +412,7 @@ mod tests {
             trained_by: None,
             train_device: None,
             sample_device: None,
+            cpu: None,
             config: p.config,
         }
     }
