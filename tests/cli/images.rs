@@ -1,6 +1,6 @@
 //! End-to-end: image models (U-Net training, diffusers checkpoints) and traced pictures.
 
-use crate::bin;
+use crate::{bin, ok};
 
 /// `train-unet` on a tiny procedural set, then `images` on its checkpoint: TID table, sample and
 /// nearest-neighbour grids, JSON; a training set of another size is a clear error.
@@ -8,7 +8,7 @@ use crate::bin;
 fn train_unet_then_images() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("unet");
-    let out = bin()
+    ok(bin()
         .args([
             "train-unet",
             "--data",
@@ -19,14 +19,7 @@ fn train_unet_then_images() {
             "8",
         ])
         .args(["--config", "tiny", "--iters", "3", "--batch", "8", "--out"])
-        .arg(&ckpt)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&ckpt));
     for f in [
         "model.safetensors",
         "model.json",
@@ -129,20 +122,13 @@ fn diffusers_directory_in_unet_eval_and_images() {
             let xout = dir.path().join(format!("{name}{i}-eps.npy"));
             collapse_explorer::data::io::write_npy(&xin, &[1, 3, 8, 8], &x[i * per..(i + 1) * per])
                 .unwrap();
-            let out = bin()
+            let out = ok(bin()
                 .args(["unet-eval", "--checkpoint"])
                 .arg(fixtures.join(name))
                 .arg("--x")
                 .arg(&xin)
                 .args(["--t", &ti.to_string(), "--json", "--out"])
-                .arg(&xout)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+                .arg(&xout));
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(v["prediction_type"], "epsilon");
             assert_eq!(v["data_range"][0].as_f64().unwrap(), range[0]);
@@ -214,36 +200,25 @@ fn train_on_a_traced_picture() {
     let dir = tempfile::tempdir().unwrap();
     let smiley = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/data/smiley.png");
     let run = dir.path().join("run");
-    let out = bin()
+    ok(bin()
         .args(["train", "--data"])
         .arg(&smiley)
         .args([
             "--n", "3000", "--iters", "20", "--width", "16", "--depth", "1", "--batch", "200",
         ])
         .args(["--device", "cpu", "--out"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&run));
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("model.json")).unwrap()).unwrap();
     assert_eq!(meta["data"]["source"], "picture", "{meta}");
     assert_eq!(meta["data"]["n"], 3000);
-    let out = bin()
-        .args(["compare", "--model"])
-        .arg(&run)
-        .args(["--samplers", "ode,sde", "--n", "500", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ok(bin().args(["compare", "--model"]).arg(&run).args([
+        "--samplers",
+        "ode,sde",
+        "--n",
+        "500",
+        "--json",
+    ]));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["samplers"].as_array().unwrap().len(), 2);
 }

@@ -9,6 +9,18 @@ pub(crate) fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
 }
 
+/// Runs `cmd` to the end and returns its output, failing the test with its stderr unless it
+/// succeeded.
+pub(crate) fn ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 #[test]
 fn data_sample_tid_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,18 +67,11 @@ fn data_sample_tid_round_trip() {
     let bytes = std::fs::read(&traj).unwrap();
     assert!(String::from_utf8_lossy(&bytes[..128]).contains("'shape': (51, 4000, 1)"));
 
-    let out = bin()
+    let out = ok(bin()
         .args(["tid", "--eps", "0.05,0.1", "--json", "--train"])
         .arg(&train)
         .arg("--generated")
-        .arg(&ode)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&ode));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let tid = v["tid"].as_array().unwrap();
     assert_eq!(tid.len(), 2, "{v}");
@@ -87,20 +92,13 @@ fn data_sample_tid_round_trip() {
     // --k and --k-fraction choose k, and the JSON records it; k at or above the subset size
     // is refused with the numbers.
     for (flags, k) in [(["--k", "7"], 7), (["--k-fraction", "0.02"], 40)] {
-        let out = bin()
+        let out = ok(bin()
             .args(["tid", "--eps", "0.1", "--json", "--tid-repeats", "1"])
             .args(flags)
             .arg("--train")
             .arg(&train)
             .arg("--generated")
-            .arg(&ode)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .arg(&ode));
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["tid"][0]["k"], k, "{v}");
     }
@@ -206,7 +204,7 @@ fn compare_json_reports_tid_and_error_correlation() {
         "{err}"
     );
     // An equal budget: every sampler gets 31 network evaluations (Heun and DPM-Solver-2 30: 15 steps), recorded.
-    let out = bin()
+    let out = ok(bin()
         .args([
             "compare",
             "--samplers",
@@ -225,14 +223,7 @@ fn compare_json_reports_tid_and_error_correlation() {
             "cpu",
         ])
         .args(["--json", "--model"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&run));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for s in v["samplers"].as_array().unwrap() {
         let nfe = s["nfe"].as_u64().unwrap();
@@ -326,18 +317,11 @@ fn flow_matching_trains_and_compares() {
     let v: serde_json::Value = serde_json::from_str(&sidecar).unwrap();
     assert_eq!(v["net"]["objective"], "flow");
     assert_eq!(v["training"]["times"], "uniform");
-    let out = bin()
+    let out = ok(bin()
         .args(["compare", "--samplers", "ode,sde", "--n", "2000"])
         .args(["--eps", "0.05", "--tid-repeats", "2", "--device", "cpu"])
         .args(["--json", "--model"])
-        .arg(&run)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&run));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["objective"], "flow");
     assert_eq!(v["process"], "linear");
