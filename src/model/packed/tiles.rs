@@ -199,6 +199,65 @@ impl<L: Lanes> Lanes for Refined<L> {
     }
 }
 
+/// Registers that load and store their first `n < N` lanes alone (the rest read as zero).
+trait Partial: Lanes {
+    unsafe fn load_first(p: *const f32, n: usize) -> Self;
+    unsafe fn store_first(self, p: *mut f32, n: usize);
+}
+
+impl Partial for L16 {
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> Self {
+        // SAFETY: the caller's: `p` holds `n` floats; AVX-512F is enabled.
+        Self(unsafe { _mm512_maskz_loadu_ps(((1u32 << n) - 1) as __mmask16, p) })
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        // SAFETY: as for `load_first`.
+        unsafe { _mm512_mask_storeu_ps(p, ((1u32 << n) - 1) as __mmask16, self.0) }
+    }
+}
+
+impl L8 {
+    /// The lanes below `n`, as AVX's masked loads and stores take them.
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> __m256i {
+        // SAFETY: register operations; the caller enables AVX2.
+        unsafe {
+            _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(n as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            )
+        }
+    }
+}
+
+impl Partial for L8 {
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> Self {
+        // SAFETY: the caller's: `p` holds `n` floats; AVX2 is enabled.
+        Self(unsafe { _mm256_maskload_ps(p, Self::mask(n)) })
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        // SAFETY: as for `load_first`.
+        unsafe { _mm256_maskstore_ps(p, Self::mask(n), self.0) }
+    }
+}
+
+impl<L: Partial> Partial for Refined<L> {
+    #[inline(always)]
+    unsafe fn load_first(p: *const f32, n: usize) -> Self {
+        // SAFETY: `L`'s operation under the caller's conditions.
+        Self(unsafe { L::load_first(p, n) })
+    }
+    #[inline(always)]
+    unsafe fn store_first(self, p: *mut f32, n: usize) {
+        // SAFETY: as for `load_first`.
+        unsafe { self.0.store_first(p, n) }
+    }
+}
+
 /// Eigen's rational `tanh` (the same approximation as [`crate::model::fast::tanh_approx`]).
 #[inline(always)]
 unsafe fn tanh<L: Lanes>(x: L) -> L {
@@ -432,17 +491,16 @@ panels_entry!(
 );
 
 /// `z[r, :] = tanh(z[r, :] + bias)` for each row (rows `bias.len()` wide), a register at a time
-/// through the tiles' tanh, a row's last `len % L::N` through a register-sized copy (so every
-/// element goes through the same operations): the training path's bias and activation in one
-/// pass.
+/// through the tiles' tanh, a row's last `len % L::N` in a masked register (so every element
+/// goes through the same operations): the training path's bias and activation in one pass.
 #[inline(always)]
-unsafe fn tanh_rows_with_bias<L: Lanes>(z: &mut [f32], bias: &[f32]) {
+unsafe fn tanh_rows_with_bias<L: Partial>(z: &mut [f32], bias: &[f32]) {
     let n = bias.len();
-    let full = n - n % L::N;
+    let (full, tail) = (n - n % L::N, n % L::N);
     for row in z.chunks_exact_mut(n) {
         let (rp, bp) = (row.as_mut_ptr(), bias.as_ptr());
-        // SAFETY: `row` and `bias` hold `n` floats, and registers are read and written below
-        // `full`; the tail's register is a 16-float copy on the stack.
+        // SAFETY: `row` and `bias` hold `n` floats: whole registers are read and written below
+        // `full`, the masked one only lanes below `n`.
         unsafe {
             let mut j = 0;
             while j < full {
@@ -450,13 +508,9 @@ unsafe fn tanh_rows_with_bias<L: Lanes>(z: &mut [f32], bias: &[f32]) {
                 tanh(v).store(rp.add(j));
                 j += L::N;
             }
-            if full < n {
-                let (mut t, mut b) = ([0f32; 16], [0f32; 16]);
-                t[..n - full].copy_from_slice(&row[full..]);
-                b[..n - full].copy_from_slice(&bias[full..]);
-                let v = L::load(t.as_ptr()).add(L::load(b.as_ptr()));
-                tanh(v).store(t.as_mut_ptr());
-                row[full..].copy_from_slice(&t[..n - full]);
+            if tail > 0 {
+                let v = L::load_first(rp.add(full), tail).add(L::load_first(bp.add(full), tail));
+                tanh(v).store_first(rp.add(full), tail);
             }
         }
     }
