@@ -3,7 +3,8 @@
 //! a register tile with the bias and the activation applied in registers. Three tiles
 //! ([`tiles`]): with AVX-512 the lanes run over rows (feature-major activations, 5 features × 64
 //! rows, no padded features); with AVX2/FMA either the same layout at 8 lanes (4 features × 24
-//! rows) or the lanes over features (6 rows × 16 features, padded to 16).
+//! rows with AVX-512VL, 6 × 16 on an AVX2-only CPU) or the lanes over features (6 rows × 16
+//! features, padded to 16).
 //!
 //! Sampling calls the same network thousands of times with fixed weights, so packing them once
 //! pays off, and keeping a block's activations in L2 between layers avoids the memory traffic of
@@ -14,6 +15,20 @@
 //! which blocks the reduction. Of the tiles a CPU runs, the one measured fastest on it is used
 //! ([`Kernel::detect`]); they all give the same numbers bit for bit (same products in the same
 //! order, same tanh), so the pick never changes a result.
+
+// The tiles exist only on x86-64; elsewhere no kernel is supported, `PackedMlp` is never built
+// and the code that would drive the tiles is left unused (checked with `cargo check --target
+// aarch64-unknown-linux-gnu`).
+#![cfg_attr(
+    not(target_arch = "x86_64"),
+    allow(
+        dead_code,
+        unused_variables,
+        unused_mut,
+        unreachable_code,
+        clippy::never_loop
+    )
+)]
 
 use std::cell::RefCell;
 use std::sync::OnceLock;

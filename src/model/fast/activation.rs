@@ -126,6 +126,7 @@ mod tests {
     #[test]
     fn tanh_with_bias_is_tanh_of_the_sum() {
         type Path = fn(&mut [f32], &[f32]);
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut paths: Vec<(&str, Path)> = vec![
             ("dispatched", tanh_rows_with_bias),
             ("scalar", tanh_rows_with_bias_scalar),
