@@ -102,7 +102,7 @@ pub fn train_cmd(a: TrainArgs) -> Result<()> {
         trainer.weights(),
         out.iterations,
         &out.losses,
-        serde_json::json!({ "device": device }),
+        serde_json::json!({ "device": device, "cpu": crate::model::simd::cpu_line() }),
     );
     ckpt.save(&a.out)?;
     let (iters, secs) = (out.iterations, out.seconds);

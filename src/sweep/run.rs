@@ -304,7 +304,11 @@ pub fn execute(
                 weights.clone(),
                 out.iterations,
                 &out.losses,
-                serde_json::json!({ "sweep_run": plan.id }),
+                serde_json::json!({
+                    "sweep_run": plan.id,
+                    "device": trainer.device_description(),
+                    "cpu": crate::model::simd::cpu_line(),
+                }),
             );
             Trained {
                 iterations: out.iterations,

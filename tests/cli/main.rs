@@ -143,6 +143,13 @@ fn compare_json_reports_tid_and_error_correlation() {
     let run = dir.path().join("run");
     let out = train_small_mog1d(&run, &["--iters", "60"]);
     assert!(out.status.success());
+    // The checkpoint says where it was trained: the device, and the CPU with the instruction set
+    // its kernels used (a seed repeats its numbers only on one).
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("model.json")).unwrap()).unwrap();
+    let cpu = meta["training"]["cpu"].as_str().unwrap_or_default();
+    assert!(cpu.contains(" (") && cpu.ends_with(')'), "{meta}");
+    assert!(meta["training"]["device"].is_string(), "{meta}");
     let out = bin()
         .args([
             "compare",

@@ -375,7 +375,10 @@ impl ExplorerMode {
             snap.weights.clone(),
             snap.iteration,
             &self.state.losses,
-            serde_json::json!({ "device": self.state.device }),
+            serde_json::json!({
+                "device": self.state.device,
+                "cpu": crate::model::simd::cpu_line(),
+            }),
         );
         let path = PathBuf::from(&self.checkpoint_path);
         match ckpt.save(&path) {
