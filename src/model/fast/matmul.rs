@@ -131,7 +131,8 @@ pub(super) fn matmul(
 /// `C[m, n] (+)= A · B`, `C` row-major with row stride `dst_rs` and `A`, `B` given as (pointer,
 /// row stride, column stride), through gemm's own driver on its AVX-512 (`v4`) or AVX2 (`v3`)
 /// microkernels: what `gemm::gemm` runs on a CPU with (or without) AVX-512F, reachable on
-/// either. Only on x86-64.
+/// either (the same numbers bit for bit as `gemm::gemm` on the kernel it picks, tested). Only on
+/// x86-64.
 ///
 /// # Safety
 /// The operands hold `m × k`, `k × n` and `m × n` elements at these strides, and the CPU runs
@@ -152,6 +153,13 @@ pub unsafe fn gemm_on(
     #[cfg(target_arch = "x86_64")]
     {
         use gemm_common::gemm::gemm_basic_generic;
+        // `gemm::gemm`'s first step: a row-major destination is computed as its transpose,
+        // Cᵀ = Bᵀ · Aᵀ (its microkernels write columns). As (pointer, column, row stride):
+        let (m, n, dst_cs, dst_rs, lhs, rhs) = if 1 < dst_rs {
+            (n, m, dst_rs, 1, (b.0, b.1, b.2), (a.0, a.1, a.2))
+        } else {
+            (m, n, 1, dst_rs, (a.0, a.2, a.1), (b.0, b.2, b.1))
+        };
         use gemm_common::simd::{V3, V4};
         macro_rules! run {
             ($simd:expr, $lanes:literal, $module:ident) => {{
@@ -173,15 +181,15 @@ pub unsafe fn gemm_on(
                         n,
                         k,
                         dst,
-                        1,
+                        dst_cs as isize,
                         dst_rs as isize,
                         accumulate,
-                        a.0,
-                        a.2 as isize,
-                        a.1 as isize,
-                        b.0,
-                        b.2 as isize,
-                        b.1 as isize,
+                        lhs.0,
+                        lhs.1 as isize,
+                        lhs.2 as isize,
+                        rhs.0,
+                        rhs.1 as isize,
+                        rhs.2 as isize,
                         1.0,
                         1.0,
                         false,
@@ -204,4 +212,77 @@ pub unsafe fn gemm_on(
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("gemm_on is x86-64 only");
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    /// [`gemm_on`] on the microkernels `gemm::gemm` picks on this CPU gives its numbers bit for
+    /// bit (so on the other kernels it gives what `gemm::gemm` gives on a CPU that picks those),
+    /// for row-major outputs with padded rows, accumulating or not, on products that leave
+    /// partial tiles.
+    #[test]
+    fn gemm_on_is_gemm_on_its_kernel() {
+        if !simd::avx2_fma() {
+            return;
+        }
+        let v4 = std::arch::is_x86_feature_detected!("avx512f");
+        for (m, n, k) in [(37, 53, 29), (100, 100, 100), (200, 10, 300), (5, 120, 64)] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|i| ((i * 37 % 101) as f32 - 50.0) / 23.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n)
+                .map(|i| ((i * 53 % 97) as f32 - 48.0) / 31.0)
+                .collect();
+            let ld = n + 3;
+            for accumulate in [false, true] {
+                let c0: Vec<f32> = (0..m * ld).map(|i| (i % 7) as f32 * 0.25).collect();
+                let (mut want, mut got) = (c0.clone(), c0);
+                // SAFETY: `a` is m × k (row stride k), `b` k × n (row stride n), `want` and `got`
+                // m rows of stride `ld` ≥ n; the CPU runs the kernel (checked above).
+                unsafe {
+                    gemm::gemm(
+                        m,
+                        n,
+                        k,
+                        want.as_mut_ptr(),
+                        1,
+                        ld as isize,
+                        accumulate,
+                        a.as_ptr(),
+                        1,
+                        k as isize,
+                        b.as_ptr(),
+                        1,
+                        n as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    );
+                    gemm_on(
+                        v4,
+                        m,
+                        n,
+                        k,
+                        got.as_mut_ptr(),
+                        ld,
+                        accumulate,
+                        (a.as_ptr(), k, 1),
+                        (b.as_ptr(), n, 1),
+                        Parallelism::None,
+                    );
+                }
+                let differ = want
+                    .iter()
+                    .zip(&got)
+                    .filter(|(x, y)| x.to_bits() != y.to_bits())
+                    .count();
+                assert_eq!(differ, 0, "{m} x {n} x {k}, accumulate {accumulate}");
+            }
+        }
+    }
 }
