@@ -1,13 +1,15 @@
 //! A single-threaded `f32` GEMM for the fused MLP's shallow products on AVX-512 and AVX2 CPUs.
 //!
-//! `gemm` (the crate burn's `flex` backend uses) is at its best on large products, but the
-//! MLP's shallow ones (the first layer, fed `[x, t]`, with a depth of 3 or 11; the backward
-//! pass of the output layer, with a depth of 2 or 10) run through its driver at 6–38 GFLOP/s
-//! on an AMD Zen 4 core. This one packs both operands BLIS-style and runs a 6 × 64 AVX-512
-//! microkernel (24 accumulators; per step of `k`, four vector loads of the packed right
-//! operand and six broadcasts of the left), which takes those at 36–90 GFLOP/s. On the
-//! 1,000³ products it is no faster than `gemm` (both about 80% of the core's 117 GFLOP/s FMA
-//! peak), so [`super::fast`] sends it only products at most 16 deep and 64 wide.
+//! It was written for the MLP's shallow products (the first layer, fed `[x, t]`, with a depth of
+//! 3 or 11; the backward pass of the output layer, with a depth of 2 or 10), which `speed
+//! --kernels` once timed through `gemm`'s driver at 6–38 GFLOP/s on an AMD Zen 4 core. That call
+//! did not transpose the row-major product first, as `gemm::gemm` does; timed the way gemm runs
+//! them (Intel Xeon, 2026-12-05), gemm takes these at 24–87 GFLOP/s with AVX-512 and this
+//! kernel at 30–85, ahead only on the 2-deep product (README, Speed). This one packs both
+//! operands BLIS-style and runs a 6 × 64 AVX-512 microkernel (24 accumulators; per step of `k`,
+//! four vector loads of the packed right operand and six broadcasts of the left). On the 1,000³
+//! products it is no faster than `gemm` (both about 80% of the core's 117 GFLOP/s FMA peak on
+//! Zen 4), so [`super::fast`] sends it only products at most 16 deep and 64 wide.
 //! `speed --kernels` measures both on every shape of the paper's configs. Where AVX-512F is
 //! absent, the same packing runs an AVX2/FMA microkernel (the 6 × 64 tile as four 6 × 16
 //! passes, 12 accumulators), which sums in the same order and so gives the same numbers.

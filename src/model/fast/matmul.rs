@@ -63,8 +63,8 @@ pub(super) fn matmul(
     debug_assert!(b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
     if uses_sgemm(n, k) {
         // Shallow products (a layer fed by the input `[x, t]`, or the backward pass of the
-        // output layer): gemm runs these at 6-15 GFLOP/s on Zen 4, the packed AVX-512 kernel
-        // at 36-90 (`speed --kernels`).
+        // output layer): the packed kernel, ahead of gemm on the 2-deep one and level with it
+        // on the others (`speed --kernels`; the sgemm module's notes).
         SGEMM_BUFFERS.with_borrow_mut(|buf| {
             let a = MatRef {
                 data: a,
