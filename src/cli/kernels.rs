@@ -220,25 +220,52 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
     Some(flops / best)
 }
 
-/// `C += A · B` (row-major `C`) through gemm's driver with its AVX-512 (`v4`) or AVX2 (`v3`)
-/// microkernels, whichever the `gemm` crate itself would not pick on this CPU being reachable
-/// too; `rate` checked the CPU runs it.
+/// `C += A · B` (row-major `C`) on gemm's AVX-512 (`v4`) or AVX2 (`v3`) microkernels:
+/// `gemm::gemm` itself for the ones it picks on this CPU (what the fused path runs), else
+/// [`fast::gemm_on`], which reaches the other through gemm's driver (the same numbers, and the
+/// same speed on these operands; on a 2-deep product with both operands row-major it once ran
+/// 3× slower than `gemm::gemm`, for a reason not found). `rate` checked the CPU runs the kernel.
 fn gemm_x86(v4: bool, m: usize, n: usize, k: usize, c: &mut [f32], a: MatRef, b: MatRef) {
+    let native = x86_64_has("avx512f") == v4;
     // SAFETY: the operands hold m × k, k × n and m × n elements at these strides (built so
     // by `rate`), and `rate` checked the SIMD level.
     unsafe {
-        fast::gemm_on(
-            v4,
-            m,
-            n,
-            k,
-            c.as_mut_ptr(),
-            n,
-            true,
-            (a.data.as_ptr(), a.rs, a.cs),
-            (b.data.as_ptr(), b.rs, b.cs),
-            gemm::Parallelism::None,
-        )
+        if native {
+            gemm::gemm(
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                1,
+                n as isize,
+                true,
+                a.data.as_ptr(),
+                a.cs as isize,
+                a.rs as isize,
+                b.data.as_ptr(),
+                b.cs as isize,
+                b.rs as isize,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
+            )
+        } else {
+            fast::gemm_on(
+                v4,
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                n,
+                true,
+                (a.data.as_ptr(), a.rs, a.cs),
+                (b.data.as_ptr(), b.rs, b.cs),
+                gemm::Parallelism::None,
+            )
+        }
     }
 }
 
@@ -343,6 +370,7 @@ fn x86_64_has(feature: &str) -> bool {
         match feature {
             "avx2" => std::arch::is_x86_feature_detected!("avx2"),
             "fma" => std::arch::is_x86_feature_detected!("fma"),
+            "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
             _ => false,
         }
     }
