@@ -43,9 +43,38 @@ struct L16(__m512);
 #[derive(Clone, Copy)]
 struct L8(__m256);
 
+/// `Lanes` methods that apply a function to the registers inside: each `unary` one to `self`,
+/// each `binary` one to `self` and `b`, each `ternary` one to `self`, `b` and `c`.
+macro_rules! register_ops {
+    (unary: [$($u:ident => $uf:path),*],
+     binary: [$($b:ident => $bf:path),*],
+     ternary: [$($t:ident => $tf:path),*]) => {
+        $(
+            #[inline(always)]
+            unsafe fn $u(self) -> Self {
+                // SAFETY: a register operation; the caller enables this width's features.
+                Self(unsafe { $uf(self.0) })
+            }
+        )*
+        $(
+            #[inline(always)]
+            unsafe fn $b(self, b: Self) -> Self {
+                // SAFETY: a register operation; the caller enables this width's features.
+                Self(unsafe { $bf(self.0, b.0) })
+            }
+        )*
+        $(
+            #[inline(always)]
+            unsafe fn $t(self, b: Self, c: Self) -> Self {
+                // SAFETY: a register operation; the caller enables this width's features.
+                Self(unsafe { $tf(self.0, b.0, c.0) })
+            }
+        )*
+    };
+}
+
 macro_rules! lanes {
-    ($t:ident, $n:expr, $set1:ident, $load:ident, $store:ident, $fma:ident, $fnma:ident,
-     $add:ident, $mul:ident, $min:ident, $max:ident, $div:ident, $rcp:ident) => {
+    ($t:ident, $n:expr, $set1:ident, $load:ident, $store:ident, $($ops:tt)*) => {
         impl Lanes for $t {
             const N: usize = $n;
             #[inline(always)]
@@ -63,79 +92,24 @@ macro_rules! lanes {
                 // SAFETY: the caller's: `p` holds `N` floats.
                 unsafe { $store(p, self.0) }
             }
-            #[inline(always)]
-            unsafe fn fma(self, b: Self, c: Self) -> Self {
-                // SAFETY: a register operation; the caller enables this width's features.
-                Self(unsafe { $fma(self.0, b.0, c.0) })
-            }
-            #[inline(always)]
-            unsafe fn fnma(self, b: Self, c: Self) -> Self {
-                // SAFETY: a register operation; the caller enables this width's features.
-                Self(unsafe { $fnma(self.0, b.0, c.0) })
-            }
-            #[inline(always)]
-            unsafe fn add(self, b: Self) -> Self {
-                // SAFETY: a register operation; the caller enables this width's features.
-                Self(unsafe { $add(self.0, b.0) })
-            }
-            #[inline(always)]
-            unsafe fn mul(self, b: Self) -> Self {
-                // SAFETY: a register operation; the caller enables this width's features.
-                Self(unsafe { $mul(self.0, b.0) })
-            }
-            #[inline(always)]
-            unsafe fn min(self, b: Self) -> Self {
-                // SAFETY: a register operation; the caller enables this width's features.
-                Self(unsafe { $min(self.0, b.0) })
-            }
-            #[inline(always)]
-            unsafe fn max(self, b: Self) -> Self {
-                // SAFETY: a register operation; the caller enables this width's features.
-                Self(unsafe { $max(self.0, b.0) })
-            }
-            #[inline(always)]
-            unsafe fn div(self, q: Self) -> Self {
-                // SAFETY: a register operation; the caller enables this width's features.
-                Self(unsafe { $div(self.0, q.0) })
-            }
-            #[inline(always)]
-            unsafe fn recip14(self) -> Self {
-                // SAFETY: a register operation; the caller enables AVX-512 (and VL at 8 lanes).
-                Self(unsafe { $rcp(self.0) })
-            }
+            register_ops!($($ops)*);
         }
     };
 }
 
 lanes!(
-    L16,
-    16,
-    _mm512_set1_ps,
-    _mm512_loadu_ps,
-    _mm512_storeu_ps,
-    _mm512_fmadd_ps,
-    _mm512_fnmadd_ps,
-    _mm512_add_ps,
-    _mm512_mul_ps,
-    _mm512_min_ps,
-    _mm512_max_ps,
-    _mm512_div_ps,
-    _mm512_rcp14_ps
+    L16, 16, _mm512_set1_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+    unary: [recip14 => _mm512_rcp14_ps],
+    binary: [add => _mm512_add_ps, mul => _mm512_mul_ps, min => _mm512_min_ps,
+             max => _mm512_max_ps, div => _mm512_div_ps],
+    ternary: [fma => _mm512_fmadd_ps, fnma => _mm512_fnmadd_ps]
 );
 lanes!(
-    L8,
-    8,
-    _mm256_set1_ps,
-    _mm256_loadu_ps,
-    _mm256_storeu_ps,
-    _mm256_fmadd_ps,
-    _mm256_fnmadd_ps,
-    _mm256_add_ps,
-    _mm256_mul_ps,
-    _mm256_min_ps,
-    _mm256_max_ps,
-    _mm256_div_ps,
-    _mm256_rcp14_ps
+    L8, 8, _mm256_set1_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+    unary: [recip14 => _mm256_rcp14_ps],
+    binary: [add => _mm256_add_ps, mul => _mm256_mul_ps, min => _mm256_min_ps,
+             max => _mm256_max_ps, div => _mm256_div_ps],
+    ternary: [fma => _mm256_fmadd_ps, fnma => _mm256_fnmadd_ps]
 );
 
 /// `L`, dividing as `p · r` with `r` a 14-bit reciprocal of `q` refined by one Newton step
@@ -148,41 +122,24 @@ impl<L: Lanes> Lanes for Refined<L> {
     const N: usize = L::N;
     #[inline(always)]
     unsafe fn splat(x: f32) -> Self {
-        // SAFETY (every method): `L`'s operation under the caller's conditions.
+        // SAFETY: `L`'s operation under the caller's conditions.
         Self(unsafe { L::splat(x) })
     }
     #[inline(always)]
     unsafe fn load(p: *const f32) -> Self {
+        // SAFETY: `L`'s operation under the caller's conditions.
         Self(unsafe { L::load(p) })
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32) {
+        // SAFETY: `L`'s operation under the caller's conditions.
         unsafe { self.0.store(p) }
     }
-    #[inline(always)]
-    unsafe fn fma(self, b: Self, c: Self) -> Self {
-        Self(unsafe { self.0.fma(b.0, c.0) })
-    }
-    #[inline(always)]
-    unsafe fn fnma(self, b: Self, c: Self) -> Self {
-        Self(unsafe { self.0.fnma(b.0, c.0) })
-    }
-    #[inline(always)]
-    unsafe fn add(self, b: Self) -> Self {
-        Self(unsafe { self.0.add(b.0) })
-    }
-    #[inline(always)]
-    unsafe fn mul(self, b: Self) -> Self {
-        Self(unsafe { self.0.mul(b.0) })
-    }
-    #[inline(always)]
-    unsafe fn min(self, b: Self) -> Self {
-        Self(unsafe { self.0.min(b.0) })
-    }
-    #[inline(always)]
-    unsafe fn max(self, b: Self) -> Self {
-        Self(unsafe { self.0.max(b.0) })
-    }
+    register_ops!(
+        unary: [recip14 => L::recip14],
+        binary: [add => L::add, mul => L::mul, min => L::min, max => L::max],
+        ternary: [fma => L::fma, fnma => L::fnma]
+    );
     #[inline(always)]
     unsafe fn div(self, q: Self) -> Self {
         // SAFETY: register operations; the caller enables AVX-512 (and VL at 8 lanes).
@@ -192,10 +149,6 @@ impl<L: Lanes> Lanes for Refined<L> {
             let r = r.fma(q.fnma(r, L::splat(1.0)), r);
             Self(p.mul(r))
         }
-    }
-    #[inline(always)]
-    unsafe fn recip14(self) -> Self {
-        Self(unsafe { self.0.recip14() })
     }
 }
 
