@@ -195,8 +195,10 @@ fn forced_kernel() -> Option<String> {
 /// Whether the AVX2 tiles' tanh divides through AVX-512's refined 14-bit reciprocal, as the
 /// AVX-512 tile's does (so that all three agree bit for bit): on CPUs with AVX-512F and VL,
 /// unless `COLLAPSE_EXPLORER_PACKED=avx2-only` asks for an AVX2-only CPU's division.
+/// Decided once per process: the tiles' shapes and weight layout depend on it.
 fn avx2_tanh_refined() -> bool {
-    simd::avx512vl() && forced_kernel().as_deref() != Some("avx2-only")
+    static REFINED: OnceLock<bool> = OnceLock::new();
+    *REFINED.get_or_init(|| simd::avx512vl() && forced_kernel().as_deref() != Some("avx2-only"))
 }
 
 /// Seconds per pass of each of `kernels` over 1,024 rows of config A's network (3 × 100 Tanh),
@@ -260,8 +262,6 @@ pub struct PackedMlp {
     /// Row stride of the block buffers (the widest padded layer).
     stride: usize,
     kernel: Kernel,
-    /// Whether the AVX2 tiles' tanh uses the refined reciprocal ([`avx2_tanh_refined`]).
-    refined: bool,
 }
 
 thread_local! {
@@ -330,7 +330,6 @@ impl PackedMlp {
             activation: w.config.activation,
             stride,
             kernel,
-            refined: avx2_tanh_refined(),
         })
     }
 
@@ -415,7 +414,7 @@ impl PackedMlp {
             #[cfg(target_arch = "x86_64")]
             unsafe {
                 match self.kernel {
-                    Kernel::Avx2 if self.refined => {
+                    Kernel::Avx2 if avx2_tanh_refined() => {
                         layer_avx2_refined(&src[..], lda, padded, layer, &mut dst[..], ldc, act)
                     }
                     Kernel::Avx2 => {
@@ -472,7 +471,7 @@ impl PackedMlp {
             unsafe {
                 let (src, dst) = (&src[..], &mut dst[..]);
                 match self.kernel {
-                    Kernel::Avx2Rows if self.refined => {
+                    Kernel::Avx2Rows if avx2_tanh_refined() => {
                         layer_rows_avx2_refined(src, dst, ld, layer, act)
                     }
                     Kernel::Avx2Rows => layer_rows_avx2(src, dst, ld, layer, act),
