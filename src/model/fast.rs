@@ -11,6 +11,8 @@ use super::mlp::{Activation, MlpConfig, MlpWeights};
 mod activation;
 mod matmul;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) use activation::{TANH_CLAMP, TANH_P, TANH_Q};
 use activation::{add_bias_and_activate, derivative};
 pub use activation::{tanh_approx, tanh_rows_with_bias};
 use matmul::matmul;

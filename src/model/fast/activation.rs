@@ -79,25 +79,29 @@ pub(super) fn tanh_rows_with_bias_scalar(z: &mut [f32], bias: &[f32]) {
     }
 }
 
-/// Eigen's `ptanh_float`: odd rational function of degree 13/6, clamped at ±7.9053.
+/// Eigen's rational `tanh`: inputs are clamped to ±this, where it is ±1 in `f32`.
+pub(crate) const TANH_CLAMP: f32 = 7.905_311;
+/// Its numerator's coefficients in `x²`, highest first (times `x`).
+pub(crate) const TANH_P: [f32; 7] = [
+    -2.760_768_5e-16,
+    2.000_188e-13,
+    -8.604_672e-11,
+    5.122_297e-8,
+    1.485_722_4e-5,
+    6.372_619_3e-4,
+    4.893_524_6e-3,
+];
+/// Its denominator's coefficients in `x²`, highest first.
+pub(crate) const TANH_Q: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_7e-3, 4.893_525e-3];
+
+/// Eigen's `ptanh_float`: odd rational function of degree 13/6, clamped at ±7.9053 (the
+/// coefficients above, by Horner's rule, each step a product then a sum).
 #[inline(always)]
 pub fn tanh_approx(x: f32) -> f32 {
-    const CLAMP: f32 = 7.905_311;
-    const A1: f32 = 4.893_524_6e-3;
-    const A3: f32 = 6.372_619_3e-4;
-    const A5: f32 = 1.485_722_4e-5;
-    const A7: f32 = 5.122_297e-8;
-    const A9: f32 = -8.604_672e-11;
-    const A11: f32 = 2.000_188e-13;
-    const A13: f32 = -2.760_768_5e-16;
-    const B0: f32 = 4.893_525e-3;
-    const B2: f32 = 2.268_434_7e-3;
-    const B4: f32 = 1.185_347_1e-4;
-    const B6: f32 = 1.198_258_4e-6;
-    let x = x.clamp(-CLAMP, CLAMP);
+    let x = x.clamp(-TANH_CLAMP, TANH_CLAMP);
     let x2 = x * x;
-    let p = x * (A1 + x2 * (A3 + x2 * (A5 + x2 * (A7 + x2 * (A9 + x2 * (A11 + x2 * A13))))));
-    let q = B0 + x2 * (B2 + x2 * (B4 + x2 * B6));
+    let p = TANH_P[1..].iter().fold(TANH_P[0], |p, &c| p * x2 + c) * x;
+    let q = TANH_Q[1..].iter().fold(TANH_Q[0], |q, &c| q * x2 + c);
     p / q
 }
 

@@ -9,6 +9,8 @@
 
 use std::arch::x86_64::*;
 
+use crate::model::fast::{TANH_CLAMP, TANH_P, TANH_Q};
+
 use super::{
     AVX2_ONLY_FEATURES, AVX2_ONLY_ROWS_TILE, AVX2_ROWS_TILE, Activation, MR, NR, PackedLayer,
     ROWS_TILE, row_tiles,
@@ -482,21 +484,6 @@ pub(crate) unsafe fn tanh_rows_with_bias_avx2(z: &mut [f32], bias: &[f32]) {
     // SAFETY: as the caller's; AVX2 and FMA are enabled here.
     unsafe { tanh_rows_with_bias::<L8>(z, bias) }
 }
-
-/// Eigen's rational `tanh`: inputs are clamped to ±this, where it is ±1 in `f32`.
-const TANH_CLAMP: f32 = 7.905_311;
-/// Its numerator's coefficients in `x²`, highest first (times `x`).
-const TANH_P: [f32; 7] = [
-    -2.760_768_5e-16,
-    2.000_188e-13,
-    -8.604_672e-11,
-    5.122_297e-8,
-    1.485_722_4e-5,
-    6.372_619_3e-4,
-    4.893_524_6e-3,
-];
-/// Its denominator's coefficients in `x²`, highest first.
-const TANH_Q: [f32; 4] = [1.198_258_4e-6, 1.185_347_1e-4, 2.268_434_7e-3, 4.893_525e-3];
 
 #[cfg(test)]
 mod tests {
