@@ -57,7 +57,7 @@ pub fn kernels_report() {
     } else {
         let peak = |avx512: bool| fma_peak(avx512) / 1e9;
         print!("FMA peak of one core: AVX2 {:.1} GFLOP/s", peak(false));
-        if sgemm::has_avx512() {
+        if crate::model::simd::avx512() {
             print!(", AVX-512 {:.1} GFLOP/s", peak(true));
         }
         println!();
@@ -200,7 +200,7 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
         Kernel::Packed if sgemm::available() => {
             Box::new(move |c| sgemm::sgemm(m, n, k, c, n, a, b, true, &mut buf))
         }
-        Kernel::GemmV4 if sgemm::has_avx512() => {
+        Kernel::GemmV4 if crate::model::simd::avx512() => {
             Box::new(move |c| gemm_x86(true, m, n, k, c, a, b))
         }
         Kernel::GemmV3 if x86_64_has("fma") => Box::new(move |c| gemm_x86(false, m, n, k, c, a, b)),
@@ -226,7 +226,7 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
 /// same speed on these operands; on a 2-deep product with both operands row-major it once ran
 /// 3× slower than `gemm::gemm`, for a reason not found). `rate` checked the CPU runs the kernel.
 fn gemm_x86(v4: bool, m: usize, n: usize, k: usize, c: &mut [f32], a: MatRef, b: MatRef) {
-    let native = x86_64_has("avx512f") == v4;
+    let native = crate::model::simd::cpu_has_avx512f() == v4;
     // SAFETY: the operands hold m × k, k × n and m × n elements at these strides (built so
     // by `rate`), and `rate` checked the SIMD level.
     unsafe {
@@ -370,7 +370,6 @@ fn x86_64_has(feature: &str) -> bool {
         match feature {
             "avx2" => std::arch::is_x86_feature_detected!("avx2"),
             "fma" => std::arch::is_x86_feature_detected!("fma"),
-            "avx512f" => std::arch::is_x86_feature_detected!("avx512f"),
             _ => false,
         }
     }

@@ -90,12 +90,6 @@ pub fn available() -> bool {
     tile().is_some()
 }
 
-/// Whether the kernels use AVX-512F here (gemm's `x86-v4` microkernels run): see
-/// [`simd::avx512`].
-pub fn has_avx512() -> bool {
-    simd::avx512()
-}
-
 /// `C[m, n] (+)= A[m, k] · B[k, n]`, `C` row-major with row stride `ldc`; `accumulate`
 /// false overwrites `C`. Panics unless [`available`].
 #[allow(clippy::too_many_arguments)]

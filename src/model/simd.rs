@@ -14,16 +14,21 @@ pub fn avx2_forced() -> bool {
     })
 }
 
-/// Whether the kernels may use AVX-512F: the CPU has it and it is not forced off.
-pub fn avx512() -> bool {
+/// Whether the CPU itself has AVX-512F, forced off or not (what `gemm::gemm` goes by).
+pub fn cpu_has_avx512f() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("avx512f") && !avx2_forced()
+        std::arch::is_x86_feature_detected!("avx512f")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
     }
+}
+
+/// Whether the kernels may use AVX-512F: the CPU has it and it is not forced off.
+pub fn avx512() -> bool {
+    cpu_has_avx512f() && !avx2_forced()
 }
 
 /// Whether the kernels may use AVX-512VL (8-lane registers with AVX-512's instructions).
@@ -54,7 +59,7 @@ pub fn avx2_fma() -> bool {
 pub fn describe() -> String {
     if avx512() {
         "AVX-512".into()
-    } else if avx2_fma() && avx2_forced() {
+    } else if avx2_fma() && cpu_has_avx512f() {
         "AVX2 on an AVX-512 CPU, set by COLLAPSE_EXPLORER_SIMD=avx2".into()
     } else if avx2_fma() {
         "AVX2".into()
@@ -81,4 +86,11 @@ pub fn cpu_model() -> String {
 /// path (AVX-512 and AVX2-only CPUs round some sums and the tanh differently).
 pub fn cpu_line() -> String {
     format!("{} ({})", cpu_model(), describe())
+}
+
+/// The instruction set a [`cpu_line`] names, in one word: "AVX-512", "AVX2" (forced or not:
+/// the same code) or "no".
+pub fn isa_of(cpu_line: &str) -> &str {
+    let set = cpu_line.rsplit_once(" (").map_or(cpu_line, |(_, s)| s);
+    set.split([' ', ',', ')']).next().unwrap_or(set)
 }

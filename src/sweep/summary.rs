@@ -139,16 +139,10 @@ pub fn mixes_backends(results: &[RunResult]) -> bool {
         .iter()
         .flat_map(|r| [gpu(&r.train_device), gpu(&r.sample_device)])
         .collect();
-    // `simd::cpu_line` ends with the instruction set in parentheses, first word "AVX-512",
-    // "AVX2" (also when forced) or "no".
-    let isa = |c: &str| {
-        let set = c.rsplit_once(" (").map_or(c, |(_, s)| s);
-        set.split([' ', ',', ')']).next().unwrap_or(set).to_string()
-    };
-    let sets: std::collections::BTreeSet<String> = results
+    let sets: std::collections::BTreeSet<&str> = results
         .iter()
         .filter_map(|r| r.cpu.as_deref())
-        .map(isa)
+        .map(crate::model::simd::isa_of)
         .collect();
     (on_gpu.contains(&true) && on_gpu.contains(&false)) || sets.len() > 1
 }
