@@ -153,6 +153,7 @@ pub unsafe fn gemm_on(
     #[cfg(target_arch = "x86_64")]
     {
         use gemm_common::gemm::gemm_basic_generic;
+        use gemm_common::simd::{V3, V4};
         // `gemm::gemm`'s first step: a row-major destination is computed as its transpose,
         // Cᵀ = Bᵀ · Aᵀ (its microkernels write columns). As (pointer, column, row stride):
         let (m, n, dst_cs, dst_rs, lhs, rhs) = if 1 < dst_rs {
@@ -160,7 +161,6 @@ pub unsafe fn gemm_on(
         } else {
             (m, n, 1, dst_rs, (a.0, a.2, a.1), (b.0, b.2, b.1))
         };
-        use gemm_common::simd::{V3, V4};
         macro_rules! run {
             ($simd:expr, $lanes:literal, $module:ident) => {{
                 use gemm_f32::microkernel::$module::f32::*;
@@ -227,7 +227,7 @@ mod tests {
         if !simd::avx2_fma() {
             return;
         }
-        let v4 = std::arch::is_x86_feature_detected!("avx512f");
+        let v4 = simd::cpu_has_avx512f();
         for (m, n, k) in [
             (37, 53, 29),
             (100, 100, 100),
