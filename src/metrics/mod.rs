@@ -19,5 +19,7 @@ pub use covariance::{
 };
 pub use density::DensityEvolution;
 pub use protocol::{HillK, TidEstimate, TidProtocol, TidReference};
-pub use reference::{PRDC_K, ReferenceMetrics, reference_metrics};
+pub use reference::{
+    KnnBalls, PRDC_K, ReferenceMetrics, reference_metrics, reference_metrics_with,
+};
 pub use tid::{TidError, TidPoint, hill_estimator, tid_curve};

@@ -7,10 +7,14 @@
 //! even when both come from one distribution (see the tests). The training subsets are drawn
 //! once per run ([`TidReference`]) and shared by every sampler measured against it.
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 use super::neighbours::neighbour_counts;
-use super::reference::{PRDC_K, ReferenceMetrics, mean_metrics, reference_metrics};
+use super::reference::{
+    KnnBalls, PRDC_K, ReferenceMetrics, mean_metrics, reference_metrics, reference_metrics_with,
+};
 use super::tid::{TidError, TidPoint, hill_estimator};
 use crate::data::Points;
 
@@ -133,6 +137,9 @@ pub struct TidReference {
     subsets: Vec<Points>,
     /// `[repeat][radius][point]`.
     counts: Vec<Vec<Vec<u32>>>,
+    /// Each subset's k-NN balls for the reference metrics, computed by the first
+    /// [`Self::reference_metrics`] that uses them and shared by every later one.
+    balls: OnceLock<Vec<KnnBalls>>,
 }
 
 /// A 64-bit mix of the protocol seed, a stream and a repeat (splitmix64's finaliser), so the
@@ -176,6 +183,7 @@ impl TidReference {
             eps: eps.to_vec(),
             subsets,
             counts,
+            balls: OnceLock::new(),
         })
     }
 
@@ -274,12 +282,18 @@ impl TidReference {
         let per_repeat: Vec<ReferenceMetrics> = (0..self.protocol.repeats)
             .map(|r| {
                 let g = generated.subset(m, subset_seed(self.protocol.seed, GENERATED, r));
-                let t = if m == self.points() {
-                    self.subsets[r].clone()
+                if m == self.points() {
+                    let balls = self.balls.get_or_init(|| {
+                        self.subsets
+                            .iter()
+                            .map(|t| KnnBalls::new(t, PRDC_K))
+                            .collect()
+                    });
+                    reference_metrics_with(&self.subsets[r], &balls[r], &g)
                 } else {
-                    self.subsets[r].subset(m, subset_seed(self.protocol.seed, SMALLER, r))
-                };
-                reference_metrics(&t, &g, PRDC_K)
+                    let t = self.subsets[r].subset(m, subset_seed(self.protocol.seed, SMALLER, r));
+                    reference_metrics(&t, &g, PRDC_K)
+                }
             })
             .collect();
         Ok(mean_metrics(&per_repeat))
@@ -535,6 +549,52 @@ mod tests {
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3)[0].mean, run(4)[0].mean);
+    }
+
+    /// The reference metrics of the protocol are those of its subsets, repeat by repeat: each
+    /// training subset's k-NN balls, computed once and kept, give what computing them afresh
+    /// gives, for every generated set measured (in any order) and for a generated set smaller
+    /// than the subsets (whose training side is cut to its size, without the kept balls).
+    #[test]
+    fn reference_metrics_are_the_subsets_own() {
+        let train = DatasetSpec::Chessboard.generate(3000, 1);
+        let p = TidProtocol {
+            points: 600,
+            repeats: 3,
+            seed: 7,
+            ..TidProtocol::default()
+        };
+        let by_hand = |g: &Points| {
+            let m = g.n.min(600);
+            let per: Vec<ReferenceMetrics> = (0..3)
+                .map(|r| {
+                    let t = train.subset(600, subset_seed(7, TRAIN, r));
+                    let t = t.subset(m, subset_seed(7, SMALLER, r));
+                    let g = g.subset(m, subset_seed(7, GENERATED, r));
+                    reference_metrics(&t, &g, PRDC_K)
+                })
+                .collect();
+            mean_metrics(&per)
+        };
+        let reference = TidReference::new(&train, &[0.1], p).unwrap();
+        let g1 = DatasetSpec::Chessboard.generate(2000, 2);
+        let g2 = DatasetSpec::Spiral.generate(2000, 3);
+        let small = DatasetSpec::Chessboard.generate(400, 4);
+        let first = reference.reference_metrics(&g1).unwrap();
+        assert_eq!(first, by_hand(&g1));
+        assert_eq!(reference.reference_metrics(&g2).unwrap(), by_hand(&g2));
+        assert_eq!(reference.reference_metrics(&g1).unwrap(), first);
+        assert_eq!(
+            reference.reference_metrics(&small).unwrap(),
+            by_hand(&small)
+        );
+        // The same law scores near 1 and the wrong one does not.
+        assert!(first.precision > 0.9 && first.recall > 0.9, "{first:?}");
+        let wrong = by_hand(&g2);
+        assert!(
+            wrong.coverage < 0.6 && wrong.energy_distance > 10.0 * first.energy_distance,
+            "{wrong:?}"
+        );
     }
 
     #[test]

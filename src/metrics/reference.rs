@@ -38,40 +38,60 @@ pub struct ReferenceMetrics {
     pub energy_distance: f64,
 }
 
-/// All pairwise distances between the rows of `a` and `b`, `[a.n][b.n]`.
-fn distances(a: &Points, b: &Points) -> Vec<Vec<f64>> {
-    (0..a.n)
-        .into_par_iter()
-        .map(|i| {
-            let x = a.row(i);
-            (0..b.n)
-                .map(|j| squared_distance(x, b.row(j)).sqrt())
-                .collect()
-        })
-        .collect()
+/// The k-NN balls of a set: the distance from every point to its k-th nearest other point of
+/// the set, and the mean distance over distinct pairs (the energy distance's within-set term).
+/// A reference set's balls serve every generated set measured against it
+/// ([`reference_metrics_with`]).
+#[derive(Clone, Debug)]
+pub struct KnnBalls {
+    k: usize,
+    radii: Vec<f64>,
+    mean_distance: f64,
 }
 
-/// The distance from every point of `p` to its k-th nearest other point of `p`, and the mean
-/// distance over distinct pairs.
-fn kth_radii_and_mean(p: &Points, k: usize) -> (Vec<f64>, f64) {
-    let d = distances(p, p);
-    let radii = d
-        .iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let mut others: Vec<f64> = row
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, v)| *v)
-                .collect();
-            others.select_nth_unstable_by(k - 1, f64::total_cmp);
-            others[k - 1]
-        })
-        .collect();
-    let n = p.n as f64;
-    let mean = d.iter().flatten().sum::<f64>() / (n * (n - 1.0));
-    (radii, mean)
+impl KnnBalls {
+    /// The balls of `p` (more than `k ≥ 1` points). Row by row, in parallel, with one reused
+    /// buffer per thread: no `n × n` matrix is held (at 2,000 points that was 32 MB per set and
+    /// most of the time).
+    ///
+    /// # Panics
+    /// When `p` has `k` points or fewer, or `k` is 0.
+    pub fn new(p: &Points, k: usize) -> Self {
+        assert!(k >= 1 && p.n > k, "KnnBalls: k = {k} for {} points", p.n);
+        let rows: Vec<(f64, f64)> = (0..p.n)
+            .into_par_iter()
+            .map_init(
+                || Vec::with_capacity(p.n),
+                |others: &mut Vec<f64>, i| {
+                    let x = p.row(i);
+                    others.clear();
+                    others.extend(
+                        (0..p.n)
+                            .filter(|&j| j != i)
+                            .map(|j| squared_distance(x, p.row(j)).sqrt()),
+                    );
+                    let sum = others.iter().sum::<f64>();
+                    others.select_nth_unstable_by(k - 1, f64::total_cmp);
+                    (others[k - 1], sum)
+                },
+            )
+            .collect();
+        let n = p.n as f64;
+        let mean_distance = rows.iter().map(|r| r.1).sum::<f64>() / (n * (n - 1.0));
+        Self {
+            k,
+            radii: rows.into_iter().map(|r| r.0).collect(),
+            mean_distance,
+        }
+    }
+}
+
+/// What one real point contributes: the fakes inside its ball, whether it lies in some fake's
+/// ball, and its distances to every fake, summed.
+struct RealRow {
+    inside: usize,
+    recalled: bool,
+    sum: f64,
 }
 
 /// The metrics of `fake` against `real` with k-NN balls of `k` (both sets need more than `k`
@@ -86,31 +106,66 @@ pub fn reference_metrics(real: &Points, fake: &Points, k: usize) -> ReferenceMet
         real.n,
         fake.n
     );
-    let (rho, within_real) = kth_radii_and_mean(real, k);
-    let (phi, within_fake) = kth_radii_and_mean(fake, k);
-    let cross = distances(real, fake); // [real][fake]
+    reference_metrics_with(real, &KnnBalls::new(real, k), fake)
+}
+
+/// [`reference_metrics`] with the real set's balls already computed (`real_balls` from
+/// `KnnBalls::new(real, k)`), at their `k`.
+///
+/// # Panics
+/// When the balls are not `real`'s (their number), `fake` has `k` points or fewer, or the
+/// dimensions differ.
+pub fn reference_metrics_with(
+    real: &Points,
+    real_balls: &KnnBalls,
+    fake: &Points,
+) -> ReferenceMetrics {
+    let k = real_balls.k;
+    assert!(
+        real_balls.radii.len() == real.n && fake.n > k && real.d == fake.d,
+        "reference_metrics: k = {k} for sets of {} and {} points ({} balls)",
+        real.n,
+        fake.n,
+        real_balls.radii.len()
+    );
+    let fake_balls = KnnBalls::new(fake, k);
+    let (rho, within_real) = (&real_balls.radii, real_balls.mean_distance);
+    let (phi, within_fake) = (&fake_balls.radii, fake_balls.mean_distance);
     let (n_r, n_f) = (real.n as f64, fake.n as f64);
-    let precision = (0..fake.n)
-        .filter(|&j| (0..real.n).any(|i| cross[i][j] < rho[i]))
-        .count() as f64
-        / n_f;
-    let recall = (0..real.n)
-        .filter(|&i| (0..fake.n).any(|j| cross[i][j] < phi[j]))
-        .count() as f64
-        / n_r;
-    let inside: usize = (0..real.n)
-        .map(|i| cross[i].iter().filter(|&&v| v < rho[i]).count())
-        .sum();
-    let density = inside as f64 / (k as f64 * n_f);
-    let coverage = (0..real.n)
-        .filter(|&i| cross[i].iter().any(|&v| v < rho[i]))
-        .count() as f64
-        / n_r;
-    let between = cross.iter().flatten().sum::<f64>() / (n_r * n_f);
+    let rows: Vec<RealRow> = (0..real.n)
+        .into_par_iter()
+        .map(|i| {
+            let r = real.row(i);
+            let mut row = RealRow {
+                inside: 0,
+                recalled: false,
+                sum: 0.0,
+            };
+            for (j, &phi_j) in phi.iter().enumerate() {
+                let v = squared_distance(r, fake.row(j)).sqrt();
+                row.sum += v;
+                row.inside += usize::from(v < rho[i]);
+                row.recalled |= v < phi_j;
+            }
+            row
+        })
+        .collect();
+    // A fake is precise when some real ball holds it; most are, after the first few reals.
+    let precise = (0..fake.n)
+        .into_par_iter()
+        .filter(|&j| {
+            let f = fake.row(j);
+            (0..real.n).any(|i| squared_distance(real.row(i), f).sqrt() < rho[i])
+        })
+        .count();
+    let recall = rows.iter().filter(|r| r.recalled).count() as f64 / n_r;
+    let inside: usize = rows.iter().map(|r| r.inside).sum();
+    let coverage = rows.iter().filter(|r| r.inside > 0).count() as f64 / n_r;
+    let between = rows.iter().map(|r| r.sum).sum::<f64>() / (n_r * n_f);
     ReferenceMetrics {
-        precision,
+        precision: precise as f64 / n_f,
         recall,
-        density,
+        density: inside as f64 / (k as f64 * n_f),
         coverage,
         energy_distance: 2.0 * between - within_real - within_fake,
     }

@@ -257,6 +257,7 @@ impl AnalysisHandle {
                     last_progress: Instant::now(),
                     last_quick: Instant::now(),
                     quick_iteration: None,
+                    tid_reference: None,
                     quick_every_ms: quick,
                 };
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| a.run()));

@@ -40,6 +40,9 @@ pub(super) struct Analysis {
     pub(super) quick_iteration: Option<u64>,
     /// Milliseconds between those refreshes (see [`super::AnalysisHandle::set_quick_interval`]).
     pub(super) quick_every_ms: Arc<AtomicU64>,
+    /// The TID protocol's training side (subsets, neighbour counts, k-NN balls): the same for
+    /// every pass until the settings or the context change, so it is built once for them.
+    pub(super) tid_reference: Option<Arc<TidReference>>,
 }
 
 impl Analysis {
@@ -101,10 +104,12 @@ impl Analysis {
                 }
                 Ok(AnalysisCommand::Settings(s)) => {
                     self.settings = *s;
+                    self.tid_reference = None;
                     again = true;
                 }
                 Ok(AnalysisCommand::Context(c)) => {
                     self.context = *c;
+                    self.tid_reference = None;
                     let held = self.last.as_ref();
                     if held.is_some_and(|l| l.generation == self.context.generation) {
                         again = true;
@@ -316,9 +321,17 @@ impl Analysis {
         };
         let mut curves = Vec::with_capacity(outputs.len());
         let mut metrics = Vec::with_capacity(outputs.len());
-        match TidReference::new(&ctx.data, &s.eps, protocol) {
+        let reference = match self.tid_reference.clone() {
+            Some(r) => Ok(r),
+            None => TidReference::new(&ctx.data, &s.eps, protocol).map(Arc::new),
+        };
+        match reference {
             Ok(reference) => {
+                self.tid_reference = Some(reference.clone());
+                // The reference metrics take a while (every pair of points, per repeat): the
+                // cheap stages keep following training in between, as they do while sampling.
                 for (kind, gen_set) in &outputs {
+                    self.quick_update(iteration);
                     match reference.measure(gen_set) {
                         Ok(c) => curves.push((*kind, c)),
                         Err(e) => self.emit(AnalysisEvent::Error {
@@ -327,9 +340,11 @@ impl Analysis {
                         })?,
                     }
                     self.checkpoint()?;
+                    self.quick_update(iteration);
                     if let Ok(m) = reference.reference_metrics(gen_set) {
                         metrics.push((*kind, m));
                     }
+                    self.checkpoint()?;
                 }
             }
             Err(e) => self.emit(AnalysisEvent::Error {
