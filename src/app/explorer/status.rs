@@ -57,12 +57,19 @@ impl ExplorerMode {
             if let (Some(lag), Some(shown)) =
                 (s.staleness(), s.samples.iter().map(|r| r.iteration).min())
             {
-                let text = format!("views from iteration {shown}");
-                if lag > 0 && s.running {
-                    ui.label(RichText::new(format!("{text} ({lag} behind)")).weak());
+                // The sampled views come from the last full pass; the velocity field and the
+                // see-saw are refreshed between passes.
+                let text = format!("samples from iteration {shown}");
+                let text = if lag > 0 && s.running {
+                    format!("{text} ({lag} behind)")
                 } else {
-                    ui.label(RichText::new(text).weak());
-                }
+                    text
+                };
+                ui.label(RichText::new(text).weak()).on_hover_text(
+                    "Samples, trajectories, density and TID come from the last full analysis \
+                     pass; the velocity field (its title names its iteration) and the see-saw \
+                     follow training between passes.",
+                );
             }
         });
         if let Some(msg) = self.state.message.clone() {
