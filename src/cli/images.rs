@@ -301,7 +301,8 @@ pub struct ImagesArgs {
     /// cpu, gpu or auto.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
-    /// Output directory: samples_<sampler>.png, nn_query<i>.png, images.json.
+    /// Output directory: samples_<sampler>.png (the first 64), samples_<sampler>.npy (every
+    /// sample, float32 [n, C, H, W] in [0, 1]), nn_query<i>.png, images.json.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -418,9 +419,19 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         let path = a.out.join(format!("samples_{}.png", set.kind.name()));
         let shown: Vec<usize> = (0..set.images.len().min(64)).collect();
         let scale = (64 / set.images.height.max(1)).max(1);
-        grids
-            .borrow_mut()
-            .push(set.images.write_grid_png(&path, &shown, 8, scale));
+        grids.borrow_mut().push(
+            set.images
+                .write_grid_png(&path, &shown, 8, scale)
+                .map_err(Into::into),
+        );
+        // Every sample, for analyses of one's own (a classifier, FID, …).
+        let im = &set.images;
+        let path = a.out.join(format!("samples_{}.npy", set.kind.name()));
+        let shape = [im.len(), im.channels, im.height, im.width];
+        grids.borrow_mut().push(
+            crate::data::io::write_npy(&path, &shape, &im.pixels)
+                .with_context(|| format!("writing {}", path.display())),
+        );
     };
     let r = run_study(&settings, &progress, &publish, &AtomicBool::new(false)).map_err(
         |e| match e {

@@ -59,6 +59,36 @@ fn train_unet_then_images() {
     assert_eq!(v["samplers"].as_array().unwrap().len(), 2);
     assert_eq!(v["samplers"][0]["tid"].as_array().unwrap().len(), 2);
     assert_eq!(v["queries"][0]["neighbours"].as_array().unwrap().len(), 3);
+    // Every sample as float32 .npy [n, C, H, W] in [0, 1]: the ones the grids measured (the
+    // first query's nearest ODE neighbours are at the recorded distances).
+    let bytes = std::fs::read(res.join("samples_ode.npy")).unwrap();
+    assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+    assert!(
+        header.contains("'<f4'") && header.contains("(40, 3, 8, 8)"),
+        "{header}"
+    );
+    let pixels: Vec<f32> = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(pixels.len(), 40 * 3 * 8 * 8);
+    assert!(pixels.iter().all(|p| (0.0..=1.0).contains(p)));
+    let image = |i: u64| &pixels[i as usize * 192..(i as usize + 1) * 192];
+    let query = image(v["queries"][0]["index"].as_u64().unwrap());
+    for nb in v["queries"][0]["neighbours"][0].as_array().unwrap() {
+        let other = image(nb["index"].as_u64().unwrap());
+        let d: f64 = query
+            .iter()
+            .zip(other)
+            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+            .sum::<f64>()
+            .sqrt();
+        let recorded = nb["distance"].as_f64().unwrap();
+        assert!((d - recorded).abs() < 1e-4, "{d} vs {recorded}");
+    }
+    assert!(res.join("samples_sde.npy").exists());
     // The NN grid: 3 rows of 1 + 3 tiles of 8·8 pixels (scale 8), gaps 1 and 1 + 8.
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(res.join("nn_query0.png")).unwrap(),
