@@ -380,7 +380,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
             if long {
                 eprintln!(
                     "that is long on a CPU: run it on a GPU with --device gpu (burn wgpu), or \
-                     sample fewer images (--n) or steps (--ode-steps, --sde-steps)"
+                     sample fewer images (--n) or steps (--steps)"
                 );
             }
         }
