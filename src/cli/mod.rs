@@ -570,23 +570,30 @@ pub fn print_tid_estimates(curves: &[(&str, &[TidEstimate])]) {
             e.points,
             e.repeats,
             if e.repeats == 1 { "" } else { "s" },
-            crate::metrics::tid::default_k(e.points)
+            e.k.unwrap_or_else(|| crate::metrics::tid::default_k(e.points))
+        );
+        println!(
+            "H = mean ln X of the top k - ln X_k+1, X = neighbours + 1: TID rises with the top \
+             (clumps) or as X_k+1 falls (more isolated points)"
         );
     }
     println!(
-        "{:<10} {:>8} {:>17} {:>10} {:>10} {:>8} {:>8}",
-        "set", "eps", "TID", "H_train", "H_gen", "0-train", "0-gen"
+        "{:<10} {:>8} {:>17} {:>10} {:>10} {:>9} {:>9} {:>8} {:>8}",
+        "set", "eps", "TID", "H_train", "H_gen", "X_k+1 tr", "X_k+1 gen", "0-train", "0-gen"
     );
+    let threshold = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
     for (name, curve) in curves {
         for p in curve.iter() {
             println!(
-                "{:<10} {:>8.4} {:>8.4} ± {:<6.4} {:>10.4} {:>10.4} {:>8.3} {:>8.3}{}",
+                "{:<10} {:>8.4} {:>8.4} ± {:<6.4} {:>10.4} {:>10.4} {:>9} {:>9} {:>8.3} {:>8.3}{}",
                 name,
                 p.eps,
                 p.mean,
                 p.std,
                 p.hill_train,
                 p.hill_generated,
+                threshold(p.threshold_train),
+                threshold(p.threshold_generated),
                 p.zero_fraction_train,
                 p.zero_fraction_generated,
                 if p.is_degenerate() {

@@ -22,4 +22,4 @@ pub use protocol::{HillK, TidEstimate, TidProtocol, TidReference};
 pub use reference::{
     KnnBalls, PRDC_K, ReferenceMetrics, reference_metrics, reference_metrics_with,
 };
-pub use tid::{TidError, TidPoint, hill_estimator, tid_curve};
+pub use tid::{HillTerms, TidError, TidPoint, hill_estimator, hill_terms, tid_curve};

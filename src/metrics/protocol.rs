@@ -15,7 +15,7 @@ use super::neighbours::neighbour_counts;
 use super::reference::{
     KnnBalls, PRDC_K, ReferenceMetrics, mean_metrics, reference_metrics, reference_metrics_with,
 };
-use super::tid::{TidError, TidPoint, hill_estimator};
+use super::tid::{TidError, TidPoint, hill_terms};
 use crate::data::Points;
 
 /// The Hill estimator's `k` (SPEC §6): a fraction of the subset size, or a count.
@@ -88,6 +88,14 @@ pub struct TidEstimate {
     pub hill_train: f64,
     /// Mean `H_k` of the generated subsets.
     pub hill_generated: f64,
+    /// The training subsets' Hill threshold `X_(k+1)` ([`HillTerms`](super::tid::HillTerms)),
+    /// as the geometric mean over repeats (so that `hill_train + ln threshold_train` is the
+    /// mean top term). Absent in results from before it was recorded.
+    #[serde(default)]
+    pub threshold_train: Option<f64>,
+    /// The generated subsets' `X_(k+1)`, likewise.
+    #[serde(default)]
+    pub threshold_generated: Option<f64>,
     /// Mean fraction of training points with no neighbour within ε.
     pub zero_fraction_train: f64,
     /// Mean fraction of generated points with no neighbour within ε.
@@ -113,6 +121,8 @@ impl TidEstimate {
             std: 0.0,
             hill_train: 0.0,
             hill_generated: mean,
+            threshold_train: Some(1.0),
+            threshold_generated: Some(1.0),
             zero_fraction_train: 0.0,
             zero_fraction_generated: 0.0,
             degenerate: 0,
@@ -241,6 +251,10 @@ impl TidReference {
                     std,
                     hill_train: mean_of(|p| p.hill_train),
                     hill_generated: mean_of(|p| p.hill_generated),
+                    threshold_train: Some(mean_of(|p| (p.threshold_train as f64).ln()).exp()),
+                    threshold_generated: Some(
+                        mean_of(|p| (p.threshold_generated as f64).ln()).exp(),
+                    ),
                     zero_fraction_train: mean_of(|p| p.zero_fraction_train),
                     zero_fraction_generated: mean_of(|p| p.zero_fraction_generated),
                     degenerate: at.iter().filter(|p| p.unreliable).count(),
@@ -305,13 +319,15 @@ fn tid_point(eps: f64, train: &[u32], generated: &[u32], k: usize) -> TidPoint {
     let zero = |c: &[u32]| c.iter().filter(|&&v| v == 0).count() as f64 / c.len() as f64;
     let (zt, zg) = (zero(train), zero(generated));
     let limit = 1.0 - k as f64 / train.len() as f64;
-    let hill_train = hill_estimator(train, k);
-    let hill_generated = hill_estimator(generated, k);
+    let (terms_train, terms_generated) = (hill_terms(train, k), hill_terms(generated, k));
+    let (hill_train, hill_generated) = (terms_train.hill(), terms_generated.hill());
     TidPoint {
         eps,
         tid: hill_generated - hill_train,
         hill_train,
         hill_generated,
+        threshold_train: terms_train.threshold,
+        threshold_generated: terms_generated.threshold,
         zero_fraction_train: zt,
         zero_fraction_generated: zg,
         unreliable: zt > limit || zg > limit,
@@ -385,6 +401,16 @@ mod tests {
         let want = tid_curve(&a, &b, &eps, None).unwrap();
         for (g, w) in got.iter().zip(&want) {
             assert!((g.mean - w.tid).abs() < 1e-12, "{g:?} vs {w:?}");
+            // One repeat: the geometric mean of one threshold is that threshold.
+            let t = (g.threshold_train.unwrap(), g.threshold_generated.unwrap());
+            assert!(
+                (t.0 - w.threshold_train as f64).abs() < 1e-9,
+                "{t:?} vs {w:?}"
+            );
+            assert!(
+                (t.1 - w.threshold_generated as f64).abs() < 1e-9,
+                "{t:?} vs {w:?}"
+            );
             assert_eq!((g.std, g.repeats, g.points), (0.0, 1, 1500));
             assert_eq!(g.is_degenerate(), w.unreliable);
         }

@@ -55,6 +55,29 @@ pub fn default_k(n: usize) -> usize {
 /// Hill estimator `H_k = (1/k) Σ_{i≤k} ln X_(i) − ln X_(k+1)` of `X_i = N_i + 1`, sorted
 /// descending. Panics unless `1 ≤ k < counts.len()` (callers check).
 pub fn hill_estimator(counts: &[u32], k: usize) -> f64 {
+    hill_terms(counts, k).hill()
+}
+
+/// The two terms of the Hill estimator: `H_k = top − ln threshold`. TID rises when the
+/// generated set's top counts rise (denser clumps) or when its threshold falls (a thinner middle:
+/// more points with few neighbours); which one it was is in these terms.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HillTerms {
+    /// `(1/k) Σ_{i ≤ k} ln X_(i)`: the mean log of the k largest `X = count + 1`.
+    pub top: f64,
+    /// `X_(k+1)`: the (k+1)-th largest `X`.
+    pub threshold: u32,
+}
+
+impl HillTerms {
+    /// `H_k = top − ln X_(k+1)`.
+    pub fn hill(self) -> f64 {
+        self.top - (self.threshold as f64).ln()
+    }
+}
+
+/// [`hill_estimator`]'s two terms (same panics).
+pub fn hill_terms(counts: &[u32], k: usize) -> HillTerms {
     assert!(
         k >= 1 && k < counts.len(),
         "hill_estimator: k = {k} for n = {}",
@@ -65,7 +88,10 @@ pub fn hill_estimator(counts: &[u32], k: usize) -> f64 {
     x.select_nth_unstable_by(k, |a, b| b.cmp(a));
     let top = &x[..k];
     let sum: f64 = top.iter().map(|&v| (v as f64).ln()).sum();
-    sum / k as f64 - (x[k] as f64).ln()
+    HillTerms {
+        top: sum / k as f64,
+        threshold: x[k],
+    }
 }
 
 /// One point of a TID curve, with everything needed to judge it.
@@ -79,6 +105,10 @@ pub struct TidPoint {
     pub hill_train: f64,
     /// `H_k` of the generated set.
     pub hill_generated: f64,
+    /// `X_(k+1)` of the training set (the Hill estimator's threshold, [`HillTerms`]).
+    pub threshold_train: u32,
+    /// `X_(k+1)` of the generated set.
+    pub threshold_generated: u32,
     /// Fraction of training points with no neighbour within ε.
     pub zero_fraction_train: f64,
     /// Fraction of generated points with no neighbour within ε.
@@ -120,8 +150,9 @@ pub fn tid_curve(
         .iter()
         .enumerate()
         .map(|(m, &e)| {
-            let hill_train = hill_estimator(&counts_train[m], k_train);
-            let hill_generated = hill_estimator(&counts_gen[m], k_gen);
+            let terms_train = hill_terms(&counts_train[m], k_train);
+            let terms_gen = hill_terms(&counts_gen[m], k_gen);
+            let (hill_train, hill_generated) = (terms_train.hill(), terms_gen.hill());
             let zero_fraction_train = zero_fraction(&counts_train[m]);
             let zero_fraction_generated = zero_fraction(&counts_gen[m]);
             let unreliable = zero_fraction_train > 1.0 - k_train as f64 / train.n as f64
@@ -131,6 +162,8 @@ pub fn tid_curve(
                 tid: hill_generated - hill_train,
                 hill_train,
                 hill_generated,
+                threshold_train: terms_train.threshold,
+                threshold_generated: terms_gen.threshold,
                 zero_fraction_train,
                 zero_fraction_generated,
                 unreliable,
@@ -151,6 +184,32 @@ mod tests {
         assert!((h - 1.5 * 2f64.ln()).abs() < 1e-12);
         // All equal counts: zero tail.
         assert_eq!(hill_estimator(&[4; 10], 3), 0.0);
+        // Its terms: top (ln 8 + ln 4)/2 = 2.5 ln 2 and threshold X_(3) = 2.
+        let t = hill_terms(&[1, 0, 7, 0, 3], 2);
+        assert_eq!(t.threshold, 2);
+        assert!((t.top - 2.5 * 2f64.ln()).abs() < 1e-12);
+        assert_eq!(t.hill(), h);
+    }
+
+    /// Which term moves TID. Training counts 9 (5 points), 4 (5), 0 (10); k = 5: top ln 10,
+    /// threshold 5, H = ln 2. A generated set with the same clumps but its middle emptied
+    /// (the 4s become 0s: isolated points) has threshold 1 and H = ln 10: TID = ln 5 with the top
+    /// unchanged. A set with denser clumps (9s become 39s) and the same middle: top ln 40,
+    /// threshold 5, TID = ln 4 with the threshold unchanged.
+    #[test]
+    fn tid_rises_by_either_term() {
+        let counts =
+            |a: u32, b: u32| -> Vec<u32> { [vec![a; 5], vec![b; 5], vec![0; 10]].concat() };
+        let train = hill_terms(&counts(9, 4), 5);
+        assert_eq!(train.threshold, 5);
+        assert!((train.hill() - 2f64.ln()).abs() < 1e-12);
+        let isolated = hill_terms(&counts(9, 0), 5);
+        assert_eq!(isolated.threshold, 1);
+        assert!((isolated.top - train.top).abs() < 1e-12);
+        assert!((isolated.hill() - train.hill() - 5f64.ln()).abs() < 1e-12);
+        let clumped = hill_terms(&counts(39, 4), 5);
+        assert_eq!(clumped.threshold, train.threshold);
+        assert!((clumped.hill() - train.hill() - 4f64.ln()).abs() < 1e-12);
     }
 
     /// Two independent draws of the same distribution: TID ≈ 0. Over 20 seed pairs at n = 4,000

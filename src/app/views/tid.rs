@@ -148,7 +148,8 @@ pub fn tid_plot(
 }
 
 /// One row per sampler: its TID nearest `eps_marked` (mean ± std over repeats), both Hill
-/// estimates and the fractions of points without a neighbour (means over repeats).
+/// estimates, their thresholds `X_(k+1)` and the fractions of points without a neighbour (means
+/// over repeats).
 pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind, &[TidEstimate])]) {
     // Scrolls sideways where its column is narrower than the table (the Images view's), rather
     // than cutting off its last column at the window's edge.
@@ -184,6 +185,11 @@ fn tid_grid(
         ui.strong("TID");
         ui.strong("H_k gen");
         ui.strong("H_k train");
+        ui.strong("X(k+1) gen / train").on_hover_text(
+            "The Hill estimate's threshold: H_k = mean ln X of the k largest − ln X(k+1), \
+             X = neighbours + 1 (geometric mean over repeats). TID rises when the generated \
+             set's top counts rise (clumps) or when its X(k+1) falls (more isolated points).",
+        );
         ui.strong("no-neighbour gen / train");
         ui.end_row();
         for (kind, curve) in curves {
@@ -208,6 +214,12 @@ fn tid_grid(
                 ui.label(format!("{:+.3} ± {:.3}{mark}", c.mean, c.std));
                 ui.label(format!("{:.3}", c.hill_generated));
                 ui.label(format!("{:.3}", c.hill_train));
+                let x = |v: Option<f64>| v.map_or_else(|| "–".into(), |v| format!("{v:.1}"));
+                ui.label(format!(
+                    "{} / {}",
+                    x(c.threshold_generated),
+                    x(c.threshold_train)
+                ));
                 ui.label(format!(
                     "{:.0}% / {:.0}%",
                     100.0 * c.zero_fraction_generated,
