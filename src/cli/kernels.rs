@@ -222,50 +222,26 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
 
 /// `C += A · B` (row-major `C`) on gemm's AVX-512 (`v4`) or AVX2 (`v3`) microkernels:
 /// `gemm::gemm` itself for the ones it picks on this CPU (what the fused path runs), else
-/// [`fast::gemm_on`], which reaches the other through gemm's driver (the same numbers, and the
-/// same speed on these operands; on a 2-deep product with both operands row-major it once ran
-/// 3× slower than `gemm::gemm`, for a reason not found). `rate` checked the CPU runs the kernel.
+/// [`fast::gemm_on`], which reaches the other through gemm's driver ([`fast::gemm_kernel`]; the
+/// same numbers, and the same speed on these operands; on a 2-deep product with both operands
+/// row-major `gemm_on` once ran 3× slower than `gemm::gemm`, for a reason not found). `rate`
+/// checked the CPU runs the kernel.
 fn gemm_x86(v4: bool, m: usize, n: usize, k: usize, c: &mut [f32], a: MatRef, b: MatRef) {
-    let native = crate::model::simd::cpu_has_avx512f() == v4;
     // SAFETY: the operands hold m × k, k × n and m × n elements at these strides (built so
     // by `rate`), and `rate` checked the SIMD level.
     unsafe {
-        if native {
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                1,
-                n as isize,
-                true,
-                a.data.as_ptr(),
-                a.cs as isize,
-                a.rs as isize,
-                b.data.as_ptr(),
-                b.cs as isize,
-                b.rs as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            )
-        } else {
-            fast::gemm_on(
-                v4,
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                n,
-                true,
-                (a.data.as_ptr(), a.rs, a.cs),
-                (b.data.as_ptr(), b.rs, b.cs),
-                gemm::Parallelism::None,
-            )
-        }
+        fast::gemm_kernel(
+            v4,
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            n,
+            true,
+            (a.data.as_ptr(), a.rs, a.cs),
+            (b.data.as_ptr(), b.rs, b.cs),
+            gemm::Parallelism::None,
+        )
     }
 }
 

@@ -86,38 +86,63 @@ pub(super) fn matmul(
     } else {
         Parallelism::None
     };
-    // SAFETY: the debug-asserted extents keep every access inside the three slices; the CPU
-    // runs AVX2 and FMA where the forced path is taken.
+    // SAFETY: the debug-asserted extents keep every access inside the three slices, and the
+    // kernels `simd::avx512` allows run on this CPU.
     unsafe {
-        if simd::avx2_forced() && simd::avx2_fma() {
-            // What gemm runs on a CPU without AVX-512 (`COLLAPSE_EXPLORER_SIMD=avx2`).
-            return gemm_on(
-                false,
-                m,
-                n,
-                k,
-                dst.as_mut_ptr(),
-                dst_rs,
-                accumulate,
-                (a.as_ptr(), a_rs, a_cs),
-                (b.as_ptr(), b_rs, b_cs),
-                par,
-            );
+        gemm_kernel(
+            simd::avx512(),
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_rs,
+            accumulate,
+            (a.as_ptr(), a_rs, a_cs),
+            (b.as_ptr(), b_rs, b_cs),
+            par,
+        )
+    }
+}
+
+/// [`gemm_on`]'s product, through `gemm::gemm` itself where its AVX-512 (`v4`) or AVX2
+/// microkernels are the ones it picks on this CPU, else through [`gemm_on`]: the fused path's
+/// call (`v4` = [`simd::avx512`], so `COLLAPSE_EXPLORER_SIMD=avx2` reaches the AVX2 kernels on
+/// an AVX-512 CPU), and what `speed --kernels` times.
+///
+/// # Safety
+/// As for [`gemm_on`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_kernel(
+    v4: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    a: (*const f32, usize, usize),
+    b: (*const f32, usize, usize),
+    par: Parallelism,
+) {
+    // SAFETY: the caller's.
+    unsafe {
+        if v4 != simd::cpu_has_avx512f() {
+            return gemm_on(v4, m, n, k, dst, dst_rs, accumulate, a, b, par);
         }
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             dst_rs as isize,
             accumulate,
-            a.as_ptr(),
-            a_cs as isize,
-            a_rs as isize,
-            b.as_ptr(),
-            b_cs as isize,
-            b_rs as isize,
+            a.0,
+            a.2 as isize,
+            a.1 as isize,
+            b.0,
+            b.2 as isize,
+            b.1 as isize,
             1.0,
             1.0,
             false,
