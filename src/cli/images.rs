@@ -371,9 +371,9 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         device: a.device,
     };
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    // One progress bar per sampler; each sampler's grid is written as soon as it is drawn.
+    // One progress bar per sampler; each sampler's grid and .npy are written once it is drawn.
     let bar = std::cell::RefCell::new(None::<(usize, indicatif::ProgressBar)>);
-    let grids = std::cell::RefCell::new(Vec::new());
+    let writes = std::cell::RefCell::new(Vec::new());
     let progress = |stage: Stage, _: f32| {
         if let Some((_, sentence, long)) = stage.cost() {
             eprintln!("sampling: {sentence} (timed on one chunk)");
@@ -419,7 +419,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         let path = a.out.join(format!("samples_{}.png", set.kind.name()));
         let shown: Vec<usize> = (0..set.images.len().min(64)).collect();
         let scale = (64 / set.images.height.max(1)).max(1);
-        grids.borrow_mut().push(
+        writes.borrow_mut().push(
             set.images
                 .write_grid_png(&path, &shown, 8, scale)
                 .map_err(Into::into),
@@ -428,7 +428,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
         let im = &set.images;
         let path = a.out.join(format!("samples_{}.npy", set.kind.name()));
         let shape = [im.len(), im.channels, im.height, im.width];
-        grids.borrow_mut().push(
+        writes.borrow_mut().push(
             crate::data::io::write_npy(&path, &shape, &im.pixels)
                 .with_context(|| format!("writing {}", path.display())),
         );
@@ -444,7 +444,7 @@ pub fn images_cmd(a: ImagesArgs) -> Result<()> {
             e => e.into(),
         },
     )?;
-    for written in grids.into_inner() {
+    for written in writes.into_inner() {
         written?;
     }
     if let Some(note) = &r.note {

@@ -68,17 +68,22 @@ pub fn describe() -> String {
     }
 }
 
-/// The CPU's model name (from /proc/cpuinfo on Linux; else the architecture).
+/// The CPU's model name (from /proc/cpuinfo on Linux, read once; else the architecture).
 pub fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
+    static MODEL: OnceLock<String> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            std::fs::read_to_string("/proc/cpuinfo")
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("model name"))
+                        .and_then(|l| l.split(':').nth(1))
+                        .map(|m| m.trim().to_string())
+                })
+                .unwrap_or_else(|| std::env::consts::ARCH.to_string())
         })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_string())
+        .clone()
 }
 
 /// The CPU and the instruction set its kernels use, e.g. "AMD EPYC 9R14 (AVX-512)": what a
