@@ -573,19 +573,39 @@ pub fn print_tid_estimates(curves: &[(&str, &[TidEstimate])]) {
             e.k.unwrap_or_else(|| crate::metrics::tid::default_k(e.points))
         );
         println!(
-            "H = mean ln X of the top k - ln X_k+1, X = neighbours + 1: TID rises with the top \
-             (clumps) or as X_k+1 falls (more isolated points)"
+            "H = mean ln X of the top k - ln X_k+1, X = neighbours + 1. TID = d_top + d_thr: \
+             d_top = top(gen) - top(train), the most crowded points more crowded (clumps); \
+             d_thr = ln X_k+1(train) - ln X_k+1(gen), more points with few neighbours (isolation); \
+             'reads' names the larger where TID > its std"
         );
     }
     println!(
-        "{:<10} {:>8} {:>17} {:>10} {:>10} {:>9} {:>9} {:>8} {:>8}",
-        "set", "eps", "TID", "H_train", "H_gen", "X_k+1 tr", "X_k+1 gen", "0-train", "0-gen"
+        "{:<10} {:>8} {:>17} {:>8} {:>8} {:>9} {:>9} {:>7} {:>7} {:<9} {:>7} {:>7}",
+        "set",
+        "eps",
+        "TID",
+        "H_train",
+        "H_gen",
+        "X_k+1 tr",
+        "X_k+1 gen",
+        "d_top",
+        "d_thr",
+        "reads",
+        "0-train",
+        "0-gen"
     );
     let threshold = |x: Option<f64>| x.map_or_else(|| "-".to_string(), |v| format!("{v:.1}"));
     for (name, curve) in curves {
         for p in curve.iter() {
+            let split = p.split();
+            let term = |f: fn(&crate::metrics::TidSplit) -> f64| {
+                split
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), |s| format!("{:+.3}", f(s)))
+            };
+            let reads = p.driver().map_or("-", |d| d.label());
             println!(
-                "{:<10} {:>8.4} {:>8.4} ± {:<6.4} {:>10.4} {:>10.4} {:>9} {:>9} {:>8.3} {:>8.3}{}",
+                "{:<10} {:>8.4} {:>8.4} ± {:<6.4} {:>8.4} {:>8.4} {:>9} {:>9} {:>7} {:>7} {:<9} {:>7.3} {:>7.3}{}",
                 name,
                 p.eps,
                 p.mean,
@@ -594,6 +614,9 @@ pub fn print_tid_estimates(curves: &[(&str, &[TidEstimate])]) {
                 p.hill_generated,
                 threshold(p.threshold_train),
                 threshold(p.threshold_generated),
+                term(|s| s.top),
+                term(|s| s.threshold),
+                reads,
                 p.zero_fraction_train,
                 p.zero_fraction_generated,
                 if p.is_degenerate() {

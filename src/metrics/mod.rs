@@ -18,7 +18,7 @@ pub use covariance::{
     trajectory_error_correlation,
 };
 pub use density::DensityEvolution;
-pub use protocol::{HillK, TidEstimate, TidProtocol, TidReference};
+pub use protocol::{HillK, TidDriver, TidEstimate, TidProtocol, TidReference, TidSplit};
 pub use reference::{
     KnnBalls, PRDC_K, ReferenceMetrics, reference_metrics, reference_metrics_with,
 };

@@ -136,6 +136,72 @@ impl TidEstimate {
     pub fn is_degenerate(&self) -> bool {
         self.degenerate > 0
     }
+
+    /// TID as the sum of what the Hill estimator's two terms moved ([`TidSplit`]); `None` for
+    /// results from before the thresholds were recorded.
+    pub fn split(&self) -> Option<TidSplit> {
+        let threshold = self.threshold_train?.ln() - self.threshold_generated?.ln();
+        Some(TidSplit {
+            top: self.mean - threshold,
+            threshold,
+        })
+    }
+
+    /// Which term carries TID where it reads as a result: above the repeats' spread
+    /// (mean > std) and not degenerate; `None` otherwise, or without recorded thresholds.
+    pub fn driver(&self) -> Option<TidDriver> {
+        if self.is_degenerate() || self.mean <= self.std {
+            return None;
+        }
+        self.split()?.driver()
+    }
+}
+
+/// TID = `H_k(gen) − H_k(train)` split by the terms of `H_k = top − ln X_(k+1)` (means over
+/// repeats; the thresholds' geometric means make the split exact): `top` is what the generated
+/// set's k most crowded points gained over the training set's (denser clumps), `threshold` is
+/// `ln X_(k+1)(train) − ln X_(k+1)(gen)`, what its thinner middle added (more points with few
+/// neighbours). `top + threshold` is TID.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TidSplit {
+    /// `top(gen) − top(train)`.
+    pub top: f64,
+    /// `ln X_(k+1)(train) − ln X_(k+1)(gen)`.
+    pub threshold: f64,
+}
+
+/// Which term carries a positive TID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TidDriver {
+    /// The top term carries more of it: the most crowded samples are more crowded than the
+    /// training set's (the paper's collapse).
+    Clumps,
+    /// The threshold term carries more of it: more samples with few neighbours, while the
+    /// most crowded are no more crowded than that.
+    Isolation,
+}
+
+impl TidSplit {
+    /// The term carrying more of a positive TID; `None` when TID ≤ 0 (no excess tail).
+    pub fn driver(self) -> Option<TidDriver> {
+        if self.top + self.threshold <= 0.0 {
+            None
+        } else if self.top >= self.threshold {
+            Some(TidDriver::Clumps)
+        } else {
+            Some(TidDriver::Isolation)
+        }
+    }
+}
+
+impl TidDriver {
+    /// One word for tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Clumps => "clumps",
+            Self::Isolation => "isolation",
+        }
+    }
 }
 
 /// The training side of the protocol: `R` random subsets of the training set and their
@@ -411,6 +477,17 @@ mod tests {
                 (t.1 - w.threshold_generated as f64).abs() < 1e-9,
                 "{t:?} vs {w:?}"
             );
+            // The split's top term is the difference of the brute-force tops, H + ln X_(k+1).
+            let top = |h: f64, x: u32| h + (x as f64).ln();
+            let split = g.split().unwrap();
+            assert!(
+                (split.top
+                    - (top(w.hill_generated, w.threshold_generated)
+                        - top(w.hill_train, w.threshold_train)))
+                .abs()
+                    < 1e-9,
+                "{split:?} vs {w:?}"
+            );
             assert_eq!((g.std, g.repeats, g.points), (0.0, 1, 1500));
             assert_eq!(g.is_degenerate(), w.unreliable);
         }
@@ -448,7 +525,70 @@ mod tests {
         }
         for e in reference.measure(&clumped).unwrap() {
             assert!(e.mean > 0.3 && e.mean > 3.0 * e.std, "{e:?}");
+            let split = e.split().unwrap();
+            assert!(split.top > 0.3, "{split:?}");
+            assert_eq!(split.driver(), Some(TidDriver::Clumps), "{split:?}");
         }
+        // The other way up: half of the points scattered over a box 20 times the ring's size,
+        // each alone. Every ring point has half the neighbours, so the top term falls by about
+        // ln 2; X_(k+1) falls further (the top 10% are now the ring's top 20%). TID is positive
+        // though nothing is clumped: +0.16 ± 0.07 and +0.08 ± 0.02 here, top −0.62 and −0.68.
+        let mut isolated = DatasetSpec::RingMog.generate(50_000, 8);
+        let spread = DatasetSpec::RingMog.generate(25_000, 9);
+        for i in 0..25_000 {
+            for j in 0..2 {
+                isolated.data[2 * i + j] = 20.0 * spread.row(i)[j] + 100.0;
+            }
+        }
+        for e in reference.measure(&isolated).unwrap() {
+            let split = e.split().unwrap();
+            assert!(e.mean > 2.0 * e.std && split.top < -0.5, "{e:?} {split:?}");
+            assert_eq!(split.driver(), Some(TidDriver::Isolation), "{split:?}");
+        }
+    }
+
+    /// The split by hand, with the numbers of `docs/REPRODUCTION.md`: the MNIST ODE (TID
+    /// +0.412, X_(k+1) 5 against the training subsets' 12) is isolation: ln(12/5) = 0.875 from the
+    /// threshold, −0.463 from the top; the chessboard ODE at ε = 0.05 (+0.23, 8.6 against 5.0)
+    /// is clumps: ln(5/8.6) = −0.542 from the threshold, +0.772 from the top.
+    #[test]
+    fn split_by_hand() {
+        let at = |mean: f64, train: f64, generated: f64| TidEstimate {
+            threshold_train: Some(train),
+            threshold_generated: Some(generated),
+            ..TidEstimate::fixture(0.1, mean)
+        };
+        let mnist = at(0.412, 12.0, 5.0).split().unwrap();
+        assert!((mnist.threshold - 0.875_468_737).abs() < 1e-9, "{mnist:?}");
+        assert!(
+            (mnist.top - (0.412 - 0.875_468_737)).abs() < 1e-9,
+            "{mnist:?}"
+        );
+        assert_eq!(mnist.driver(), Some(TidDriver::Isolation));
+        let chess = at(0.23, 5.0, 8.6).split().unwrap();
+        assert!((chess.threshold + 0.542_324_291).abs() < 1e-9, "{chess:?}");
+        assert!((chess.top - 0.772_324_291).abs() < 1e-9, "{chess:?}");
+        assert_eq!(chess.driver(), Some(TidDriver::Clumps));
+        assert_eq!(at(0.23, 5.0, 8.6).driver(), Some(TidDriver::Clumps));
+        // No excess tail, no driver; within the repeats' spread or degenerate, none read.
+        assert_eq!(at(-0.05, 5.0, 8.6).split().unwrap().driver(), None);
+        let spread = TidEstimate {
+            std: 0.3,
+            ..at(0.23, 5.0, 8.6)
+        };
+        assert_eq!(spread.split().unwrap().driver(), Some(TidDriver::Clumps));
+        assert_eq!(spread.driver(), None);
+        let degenerate = TidEstimate {
+            degenerate: 1,
+            ..at(0.23, 5.0, 8.6)
+        };
+        assert_eq!(degenerate.driver(), None);
+        // No thresholds recorded, no split.
+        let old = TidEstimate {
+            threshold_train: None,
+            ..TidEstimate::fixture(0.1, 0.3)
+        };
+        assert_eq!(old.split(), None);
     }
 
     /// TID at any Hill k, against an independent brute-force reading of SPEC §6: all pairs'

@@ -594,6 +594,23 @@ mod tests {
         assert_eq!(lines.len(), 13);
         assert!(lines[0].starts_with("id,arch,width,seed,"), "{}", lines[0]);
         assert!(lines[0].contains("tid_ode_eps0.05"), "{}", lines[0]);
+        // TID's two terms follow, and add up to it (the fixtures' thresholds are equal: all
+        // of TID is the top term's).
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+        let (tid, top, thr) = (
+            col("tid_ode_eps0.05"),
+            col("tid_top_ode_eps0.05"),
+            col("tid_thr_ode_eps0.05"),
+        );
+        assert!(tid < top && top < thr, "{}", lines[0]);
+        for (k, line) in lines[1..].iter().enumerate() {
+            // The quoted id holds commas: the cells after it.
+            let cells: Vec<&str> = line.rsplit_once('"').unwrap().1.split(',').collect();
+            // Row k holds run k's TID (the fake results store the index).
+            assert_eq!(cells[tid].parse::<f64>().unwrap(), k as f64, "{line}");
+            assert_eq!((cells[top], cells[thr]), (cells[tid], "0"), "{line}");
+        }
         // The Markdown summary has one row per grid point, averaged over the 2 seeds: point
         // (arch=mlp, width=8) holds runs 0 and 1, TID 0 and 1 → 0.500 ± 0.707.
         let md = summary_markdown(&results);
@@ -637,10 +654,5 @@ mod tests {
         assert!(md.ends_with("\nCPU: AMD EPYC 7B13 (AVX2) (8 runs); Intel(R) Xeon(R) Processor (AVX2 on an AVX-512 CPU, set by X) (4 runs)\n"), "{md}");
         cpus[1].cpu = Some("AMD EPYC 9R14 (AVX-512)".into());
         assert!(mixes_backends(&cpus), "AVX-512 beside AVX2");
-        // Row k holds run k's TID (the fake results store the index).
-        for (k, line) in lines[1..].iter().enumerate() {
-            let tid: f64 = line.rsplit(',').next().unwrap().parse().unwrap();
-            assert_eq!(tid, k as f64);
-        }
     }
 }

@@ -146,6 +146,23 @@ impl RunResult {
         }
         m
     }
+
+    /// TID's two terms ([`crate::metrics::TidSplit`]) as `(column, value)`:
+    /// `tid_top_<sampler>_<radius>` and `tid_thr_<sampler>_<radius>`, which add up to the
+    /// `tid_` column (`summary.csv` has them; `summary.md` keeps to [`Self::metrics`]).
+    pub fn tid_split_metrics(&self) -> Vec<(String, f64)> {
+        let mut m = Vec::new();
+        for s in &self.samplers {
+            for (i, t) in s.tid.iter().enumerate() {
+                if let Some(split) = t.split() {
+                    let at = format!("{}_{}", s.name, self.radius_label(i, t.eps));
+                    m.push((format!("tid_top_{at}"), split.top));
+                    m.push((format!("tid_thr_{at}"), split.threshold));
+                }
+            }
+        }
+        m
+    }
 }
 
 /// Checks a configuration without running it (names, sizes).

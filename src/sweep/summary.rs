@@ -7,8 +7,12 @@ use serde_json::Value;
 
 use super::{RunResult, value_label};
 
-/// The grid keys and the measured numbers of `results`, each in order of first appearance.
-fn columns(results: &[RunResult]) -> (Vec<String>, Vec<String>) {
+/// The grid keys and the measured numbers (`metrics` of each run) of `results`, each in order
+/// of first appearance.
+fn columns(
+    results: &[RunResult],
+    metrics_of: fn(&RunResult) -> Vec<(String, f64)>,
+) -> (Vec<String>, Vec<String>) {
     let mut keys: Vec<String> = Vec::new();
     let mut metrics: Vec<String> = Vec::new();
     for r in results {
@@ -17,7 +21,7 @@ fn columns(results: &[RunResult]) -> (Vec<String>, Vec<String>) {
                 keys.push(k.clone());
             }
         }
-        for (m, _) in r.metrics() {
+        for (m, _) in metrics_of(r) {
             if !metrics.contains(&m) {
                 metrics.push(m);
             }
@@ -26,9 +30,17 @@ fn columns(results: &[RunResult]) -> (Vec<String>, Vec<String>) {
     (keys, metrics)
 }
 
-/// The summary table: one row per run, the grid values, the seed and every measured number.
+/// Every number of a run `summary.csv` has: [`RunResult::metrics`], then TID's two terms.
+fn csv_metrics(r: &RunResult) -> Vec<(String, f64)> {
+    let mut m = r.metrics();
+    m.extend(r.tid_split_metrics());
+    m
+}
+
+/// The summary table: one row per run, the grid values, the seed and every measured number,
+/// with TID's two terms ([`RunResult::tid_split_metrics`]).
 pub fn summary_csv(results: &[RunResult]) -> String {
-    let (keys, metrics) = columns(results);
+    let (keys, metrics) = columns(results, csv_metrics);
     let mut out = String::from("id");
     for k in &keys {
         out.push(',');
@@ -52,7 +64,7 @@ pub fn summary_csv(results: &[RunResult]) -> String {
             );
         }
         out.push_str(&format!(",{}", r.config.seed));
-        let values: BTreeMap<String, f64> = r.metrics().into_iter().collect();
+        let values: BTreeMap<String, f64> = csv_metrics(r).into_iter().collect();
         for m in &metrics {
             out.push(',');
             if let Some(v) = values.get(m) {
@@ -67,7 +79,7 @@ pub fn summary_csv(results: &[RunResult]) -> String {
 /// A Markdown table of every grid point: the mean ± standard deviation over its seeds of each
 /// measured number (what `docs/REPRODUCTION.md` quotes).
 pub fn summary_markdown(results: &[RunResult]) -> String {
-    let (keys, metrics) = columns(results);
+    let (keys, metrics) = columns(results, RunResult::metrics);
     let mut points: Vec<(BTreeMap<String, Value>, Vec<&RunResult>)> = Vec::new();
     for r in results {
         match points.iter_mut().find(|(p, _)| *p == r.params) {

@@ -579,4 +579,9 @@ impl ExplorerMode {
     pub(crate) fn config_mut(&mut self) -> &mut ExplorerConfig {
         &mut self.config
     }
+
+    /// The views' settings (tab, toggles).
+    pub(crate) fn views(&self) -> &ViewSettings {
+        &self.views
+    }
 }

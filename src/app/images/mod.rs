@@ -203,6 +203,8 @@ pub struct ImagesMode {
     pub nn: Option<NnShown>,
     order: GridOrder,
     eps_marked: f64,
+    /// The TID plot also draws TID's two terms.
+    tid_terms: bool,
     message: Option<String>,
     /// Textures of the running study's finished sample sets.
     partial_shown: Vec<(String, egui::TextureHandle)>,
@@ -218,6 +220,7 @@ impl Default for ImagesMode {
             nn: None,
             order: GridOrder::Densest,
             eps_marked: 0.0,
+            tid_terms: false,
             message: None,
             partial_shown: Vec::new(),
         }

@@ -5,7 +5,7 @@ use eframe::egui;
 use egui::{Color32, RichText, Ui};
 
 use super::{COLS, DEMO_CHECKPOINT, GridOrder, ImagesMode, SHOWN, texture};
-use crate::app::views::{sampler_color, tid_plot, tid_table};
+use crate::app::views::{TidMarks, sampler_color, terms_toggle, tid_plot, tid_table};
 use crate::diffusion::SamplerKind;
 use crate::images::study::StudyResult;
 use crate::metrics::TidEstimate;
@@ -259,11 +259,14 @@ impl ImagesMode {
         );
         let lo = r.sets[0].tid.first().map_or(0.01, |p| p.eps);
         let hi = r.sets[0].tid.last().map_or(10.0, |p| p.eps);
-        ui.add(
-            egui::Slider::new(&mut self.eps_marked, lo..=hi)
-                .logarithmic(true)
-                .text("ε of interest"),
-        );
+        ui.horizontal(|ui| {
+            ui.add(
+                egui::Slider::new(&mut self.eps_marked, lo..=hi)
+                    .logarithmic(true)
+                    .text("ε of interest"),
+            );
+            terms_toggle(ui, &mut self.tid_terms);
+        });
         let h = (ui.available_height() - 90.0).max(120.0);
         let curves: Vec<(SamplerKind, &[TidEstimate])> =
             r.sets.iter().map(|s| (s.kind, s.tid.as_slice())).collect();
@@ -272,7 +275,10 @@ impl ImagesMode {
             "images-tid",
             "ε (L2 on [0, 1] pixels)",
             h,
-            self.eps_marked,
+            TidMarks {
+                eps: self.eps_marked,
+                terms: self.tid_terms,
+            },
             &curves,
         );
         tid_table(ui, "images-tid-table", self.eps_marked, &curves);

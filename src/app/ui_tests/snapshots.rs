@@ -57,6 +57,13 @@ fn every_view_matches_its_snapshot() {
             &options,
         ));
     }
+    // The TID view with its two terms drawn under each curve, switched on by its checkbox.
+    h.get_by_label("TID curves").click();
+    h.run_steps(2);
+    h.get_by_label("its two terms").click();
+    h.run_steps(2);
+    assert!(h.state().explorer.views().tid_terms);
+    results.add(snapshot(&mut h, "view-tid-terms", &options));
     // Predictor-corrector at 5 steps, whose state stops being finite on VP: its panel says so
     // and what to change, beside the ODE's and the SDE's samples.
     h.get_by_label("Samples").click();

@@ -35,7 +35,7 @@ pub use density::density_view;
 pub use draw::{DrawAction, draw_view};
 pub use samples::samples_view;
 pub use seesaw::seesaw_view;
-pub use tid::{tid_plot, tid_table, tid_view};
+pub use tid::{TidMarks, terms_toggle, tid_plot, tid_table, tid_view};
 pub use trajectories::trajectories_view;
 pub use velocity::velocity_view;
 
@@ -187,6 +187,8 @@ pub struct ViewSettings {
     pub highlighted: Option<usize>,
     /// The radius marked on the TID view.
     pub eps_marked: f64,
+    /// The TID view also draws TID's two terms.
+    pub tid_terms: bool,
     /// What the error covariance panels show.
     pub covariance: covariance::CovarianceView,
     /// The see-saw's y axes on a log scale.
@@ -209,6 +211,7 @@ impl Default for ViewSettings {
             ridge_angles: [0.6, 0.5],
             highlighted: None,
             eps_marked: 0.1,
+            tid_terms: false,
             covariance: covariance::CovarianceView::default(),
             seesaw_log: true,
             cache: LayerCache::default(),

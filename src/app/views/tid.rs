@@ -4,13 +4,13 @@
 use eframe::egui;
 
 use egui::{Color32, Ui};
-use egui_plot::{Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{Legend, Line, LineStyle, Plot, PlotPoints, VLine};
 
 use super::{ViewSettings, sampler_color};
 use crate::app::plot::y_axis;
 use crate::app::state::ExplorerState;
 use crate::diffusion::SamplerKind;
-use crate::metrics::TidEstimate;
+use crate::metrics::{TidEstimate, TidSplit};
 
 /// View 5: TID(ε) of every sampler against the training set.
 pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
@@ -40,6 +40,7 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
                 .logarithmic(true)
                 .text("ε of interest"),
         );
+        terms_toggle(ui, &mut vs.tid_terms);
     });
     // Room below the plot for the TID table and the reference metrics' table (a header and a
     // row per sampler each).
@@ -48,7 +49,11 @@ pub fn tid_view(ui: &mut Ui, state: &ExplorerState, vs: &mut ViewSettings) {
     let h = ui.available_height() - tables * (rows * 21.0 + 12.0) - 8.0;
     let curves: Vec<(SamplerKind, &[TidEstimate])> =
         tid.curves.iter().map(|(k, c)| (*k, c.as_slice())).collect();
-    tid_plot(ui, "tid", "ε", h.max(150.0), vs.eps_marked, &curves);
+    let marks = TidMarks {
+        eps: vs.eps_marked,
+        terms: vs.tid_terms,
+    };
+    tid_plot(ui, "tid", "ε", h.max(150.0), marks, &curves);
     tid_table(ui, "tid_table", vs.eps_marked, &curves);
     reference_table(ui, &tid.reference);
 }
@@ -92,14 +97,33 @@ fn reference_table(ui: &mut Ui, rows: &[(SamplerKind, crate::metrics::ReferenceM
         ));
 }
 
+/// The switch that adds TID's two terms to [`tid_plot`].
+pub fn terms_toggle(ui: &mut Ui, on: &mut bool) {
+    ui.checkbox(on, "its two terms").on_hover_text(
+        "TID = Δtop + Δthreshold, per sampler: dashed, Δtop (the most crowded samples more \
+         crowded than the training set's: clumps); dotted, Δthreshold = ln X(k+1)(train) − \
+         ln X(k+1)(gen) (more samples with few neighbours: isolation).",
+    );
+}
+
+/// What [`tid_plot`] marks beside the curves.
+#[derive(Clone, Copy, Debug)]
+pub struct TidMarks {
+    /// The radius of interest (a vertical line).
+    pub eps: f64,
+    /// Draw each curve's two terms ([`TidEstimate::split`]): top dashed, threshold dotted.
+    pub terms: bool,
+}
+
 /// TID(ε) curves of several samplers: the mean over repeats (filled markers; hollow where the
-/// radius was degenerate in a repeat) with ± 1 std bars, the zero line and a marked ε.
+/// radius was degenerate in a repeat) with ± 1 std bars, the zero line, a marked ε and, when
+/// asked, the two terms that add up to each curve.
 pub fn tid_plot(
     ui: &mut Ui,
     id: &str,
     x_label: &str,
     height: f32,
-    eps_marked: f64,
+    marks: TidMarks,
     curves: &[(SamplerKind, &[TidEstimate])],
 ) {
     Plot::new(id)
@@ -142,14 +166,40 @@ pub fn tid_plot(
                     );
                 }
             }
+            if marks.terms {
+                for (kind, curve) in curves {
+                    let color = sampler_color(*kind);
+                    let term = |f: fn(TidSplit) -> f64| -> Vec<[f64; 2]> {
+                        curve
+                            .iter()
+                            .filter_map(|c| c.split().map(|s| [c.eps, f(s)]))
+                            .collect()
+                    };
+                    for (what, pts, style) in [
+                        ("Δtop", term(|s| s.top), LineStyle::dashed_loose()),
+                        (
+                            "Δthreshold",
+                            term(|s| s.threshold),
+                            LineStyle::dotted_dense(),
+                        ),
+                    ] {
+                        p.line(
+                            Line::new(format!("{} {what}", kind.label()), PlotPoints::from(pts))
+                                .color(color)
+                                .width(1.5)
+                                .style(style),
+                        );
+                    }
+                }
+            }
             // Last, so that the legend lists the samplers first, in the panel's order.
-            p.vline(VLine::new("ε of interest", eps_marked).color(Color32::LIGHT_GRAY));
+            p.vline(VLine::new("ε of interest", marks.eps).color(Color32::LIGHT_GRAY));
         });
 }
 
 /// One row per sampler: its TID nearest `eps_marked` (mean ± std over repeats), both Hill
-/// estimates, their thresholds `X_(k+1)` and the fractions of points without a neighbour (means
-/// over repeats).
+/// estimates, their thresholds `X_(k+1)`, TID's two terms ([`TidEstimate::split`]) with the one
+/// carrying it, and the fractions of points without a neighbour (means over repeats).
 pub fn tid_table(ui: &mut Ui, id: &str, eps_marked: f64, curves: &[(SamplerKind, &[TidEstimate])]) {
     // Scrolls sideways where its column is narrower than the table (the Images view's), rather
     // than cutting off its last column at the window's edge.
@@ -190,6 +240,12 @@ fn tid_grid(
              X = neighbours + 1 (geometric mean over repeats). TID rises when the generated \
              set's top counts rise (clumps) or when its X(k+1) falls (more isolated points).",
         );
+        ui.strong("TID from top / X(k+1)").on_hover_text(
+            "TID = Δtop + Δthreshold. Δtop = top(gen) − top(train): the most crowded samples \
+             are more crowded than the training set's (clumps, the paper's collapse). \
+             Δthreshold = ln X(k+1)(train) − ln X(k+1)(gen): more samples with few neighbours \
+             (isolation). The word names the larger where TID is above its spread over repeats.",
+        );
         ui.strong("no-neighbour gen / train");
         ui.end_row();
         for (kind, curve) in curves {
@@ -220,6 +276,16 @@ fn tid_grid(
                     x(c.threshold_generated),
                     x(c.threshold_train)
                 ));
+                match c.split() {
+                    Some(split) => ui.label(format!(
+                        "{:+.2} / {:+.2}{}",
+                        split.top,
+                        split.threshold,
+                        c.driver()
+                            .map_or(String::new(), |d| format!(" {}", d.label()))
+                    )),
+                    None => ui.label("–"),
+                };
                 ui.label(format!(
                     "{:.0}% / {:.0}%",
                     100.0 * c.zero_fraction_generated,
