@@ -521,6 +521,12 @@ mod tests {
         let reference = TidReference::new(&train, &eps, TidProtocol::default()).unwrap();
         for e in reference.measure(&null).unwrap() {
             assert!(e.std > 0.0 && e.std < 0.1, "{e:?}");
+            // Each term near 0 too (−0.017 and −0.006 for the top term here).
+            let split = e.split().unwrap();
+            assert!(
+                split.top.abs() < 0.1 && split.threshold.abs() < 0.1,
+                "{split:?}"
+            );
             assert!(e.mean.abs() < 0.1, "{e:?}");
         }
         for e in reference.measure(&clumped).unwrap() {
