@@ -102,7 +102,9 @@ pub fn terms_toggle(ui: &mut Ui, on: &mut bool) {
     ui.checkbox(on, "its two terms").on_hover_text(
         "TID = Δtop + Δthreshold, per sampler: dashed, Δtop (the most crowded samples more \
          crowded than the training set's: clumps); dotted, Δthreshold = ln X(k+1)(train) − \
-         ln X(k+1)(gen) (more samples with few neighbours: isolation).",
+         ln X(k+1)(gen) (more samples with few neighbours: isolation). Δtop well above 0 \
+         with TID near 0: crowding spread over more than k samples, which lifts X(k+1) alike \
+         and which TID, a ratio, does not see (the spiral's streaks, docs/REPRODUCTION.md §1).",
     );
 }
 
