@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use self::draw::Layout;
 use super::{Result, RunResult, value_label};
 use crate::diffusion::SamplerKind;
+use crate::metrics::TidEstimate;
 
 /// The lines of a figure: label → points `(x, mean, std, seeds)`.
 type Series = BTreeMap<String, Vec<(f64, f64, f64, usize)>>;
@@ -216,8 +217,8 @@ fn series(
         .collect()
 }
 
-/// Writes the sweep's figures into `dir`: TID against the x field at every ε, and (where the
-/// exact score exists) the velocity-error correlation per sampler and the velocity MAE per
+/// Writes the sweep's figures into `dir`: TID and its top term `d_top` against the x field at
+/// every ε, and (where the exact score exists) the velocity-error correlation per sampler and the velocity MAE per
 /// noise band. Returns the files written.
 pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Vec<PathBuf>> {
     let Some(axis) = Axis::of(results) else {
@@ -271,52 +272,72 @@ pub fn write_figures(dir: &Path, name: &str, results: &[RunResult]) -> Result<Ve
     } else {
         String::new()
     };
-    for label in labels {
-        let data = series(results, &axis, &|r| {
-            r.samplers
-                .iter()
-                .filter_map(|s| {
-                    s.tid
-                        .iter()
-                        .enumerate()
-                        .find(|(i, t)| r.radius_label(*i, t.eps) == label)
-                        .map(|(_, t)| (s.name.clone(), t.mean))
-                })
-                .collect()
-        });
-        if data.is_empty() {
-            continue;
-        }
-        let radius = match label.strip_prefix("nn") {
-            Some(k) => format!("{k} × NN distance"),
-            None => label.trim_start_matches("eps").to_string(),
-        };
-        // With a second grid field (series "ode, arch=skip"), one figure per sampler with a
-        // line per value of that field: twelve lines in one legend are unreadable.
-        let by_sampler = split_by_sampler(&data);
-        if by_sampler.len() > 1 && by_sampler.iter().all(|(_, s)| s.len() > 1) {
-            for (sampler, sub) in by_sampler {
-                let path = dir.join(format!("tid_{vs}_{label}_{sampler}.png"));
-                let shown =
-                    SamplerKind::from_name(&sampler).map_or(sampler.as_str(), |k| k.label());
-                figure(
-                    &path,
-                    &format!("{prefix}{shown} TID(ε = {radius}) {along}{seeds_note}"),
-                    "TID (> 0: concentrated)",
-                    &sub,
-                )?;
-                written.push(path);
+    // TID, and its top term where the results recorded the thresholds (`d_top`: the
+    // densest k points' crowding against the data's, which TID can miss; REPRODUCTION §1).
+    type Measure = (
+        &'static str,
+        &'static str,
+        &'static str,
+        fn(&TidEstimate) -> Option<f64>,
+    );
+    let measures: [Measure; 2] = [
+        ("tid", "TID", "TID (> 0: concentrated)", |t| Some(t.mean)),
+        (
+            "tid_top",
+            "d_top",
+            "d_top, TID's top term (> 0: densest k more crowded)",
+            |t| t.split().map(|s| s.top),
+        ),
+    ];
+    for label in &labels {
+        for (file, what, y_label, value) in measures {
+            let data = series(results, &axis, &|r| {
+                r.samplers
+                    .iter()
+                    .filter_map(|s| {
+                        s.tid
+                            .iter()
+                            .enumerate()
+                            .find(|(i, t)| r.radius_label(*i, t.eps) == *label)
+                            .and_then(|(_, t)| value(t))
+                            .map(|v| (s.name.clone(), v))
+                    })
+                    .collect()
+            });
+            if data.is_empty() {
+                continue;
             }
-            continue;
+            let radius = match label.strip_prefix("nn") {
+                Some(k) => format!("{k} × NN distance"),
+                None => label.trim_start_matches("eps").to_string(),
+            };
+            // With a second grid field (series "ode, arch=skip"), one figure per sampler with
+            // a line per value of that field: twelve lines in one legend are unreadable.
+            let by_sampler = split_by_sampler(&data);
+            if by_sampler.len() > 1 && by_sampler.iter().all(|(_, s)| s.len() > 1) {
+                for (sampler, sub) in by_sampler {
+                    let path = dir.join(format!("{file}_{vs}_{label}_{sampler}.png"));
+                    let shown =
+                        SamplerKind::from_name(&sampler).map_or(sampler.as_str(), |k| k.label());
+                    figure(
+                        &path,
+                        &format!("{prefix}{shown} {what}(ε = {radius}) {along}{seeds_note}"),
+                        y_label,
+                        &sub,
+                    )?;
+                    written.push(path);
+                }
+                continue;
+            }
+            let path = dir.join(format!("{file}_{vs}_{label}.png"));
+            figure(
+                &path,
+                &format!("{prefix}{what}(ε = {radius}) {along}{seeds_note}"),
+                y_label,
+                &data,
+            )?;
+            written.push(path);
         }
-        let path = dir.join(format!("tid_{vs}_{label}.png"));
-        figure(
-            &path,
-            &format!("{prefix}TID(ε = {radius}) {along}{seeds_note}"),
-            "TID (> 0: concentrated)",
-            &data,
-        )?;
-        written.push(path);
     }
     let corr = series(results, &axis, &|r| {
         r.samplers
@@ -471,7 +492,18 @@ mod tests {
         assert!((p.2 - 0.5f64.sqrt()).abs() < 1e-12);
         let dir = tempfile::tempdir().unwrap();
         let files = write_figures(dir.path(), "test", &results).unwrap();
-        assert_eq!(files.len(), 2);
+        // TID, its top term, the MAE; results without thresholds get no top-term figure.
+        assert_eq!(files.len(), 3);
+        let old: Vec<RunResult> = results
+            .iter()
+            .cloned()
+            .map(|mut r| {
+                r.samplers[0].tid[0].threshold_train = None;
+                r
+            })
+            .collect();
+        let without = tempfile::tempdir().unwrap();
+        assert_eq!(write_figures(without.path(), "test", &old).unwrap().len(), 2);
         for f in files {
             let img = std::fs::read(&f).unwrap();
             assert!(img.len() > 5000, "{} is suspiciously small", f.display());
@@ -520,6 +552,7 @@ mod tests {
             names,
             [
                 "tid_by_point_eps0.1.png",
+                "tid_top_by_point_eps0.1.png",
                 "error_corr_by_point.png",
                 "mae_by_point.png"
             ]
