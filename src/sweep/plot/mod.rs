@@ -503,7 +503,10 @@ mod tests {
             })
             .collect();
         let without = tempfile::tempdir().unwrap();
-        assert_eq!(write_figures(without.path(), "test", &old).unwrap().len(), 2);
+        assert_eq!(
+            write_figures(without.path(), "test", &old).unwrap().len(),
+            2
+        );
         for f in files {
             let img = std::fs::read(&f).unwrap();
             assert!(img.len() > 5000, "{} is suspiciously small", f.display());
