@@ -576,7 +576,8 @@ pub fn print_tid_estimates(curves: &[(&str, &[TidEstimate])]) {
             "H = mean ln X of the top k - ln X_k+1, X = neighbours + 1. TID = d_top + d_thr: \
              d_top = top(gen) - top(train), the most crowded points more crowded (clumps); \
              d_thr = ln X_k+1(train) - ln X_k+1(gen), more points with few neighbours (isolation); \
-             'reads' names the larger where TID > its std"
+             'reads' names the larger where TID > its std; d_top well above 0 with TID near 0 \
+             is crowding TID cannot see (docs/REPRODUCTION.md §1)"
         );
     }
     println!(
