@@ -40,13 +40,18 @@ def main():
         params = r.get("params", {})
         keys = sys.argv[2:] or sorted(params)
         point = ", ".join(f"{k}={params.get(k)}" for k in keys)
+        eps_nn = r.get("config", {}).get("evaluation", {}).get("eps_nn", [])
         for s in r["samplers"]:
-            for t in s["tid"]:
+            for i, t in enumerate(s["tid"]):
+                # The radius as the sweep names it (RunResult::radius_label): `nn<k>` for k times
+                # the nearest-neighbour scale, whose ε differs from seed to seed.
+                radius = (f"nn{eps_nn[i]:g}" if r.get("eps_nn_scale") is not None and i < len(eps_nn)
+                          else t["eps"])
                 if t.get("threshold_train") is None or t.get("threshold_generated") is None:
                     sys.exit(f"tid_split_table: {f} has no thresholds (a result from before they were recorded)")
                 thr = math.log(t["threshold_train"]) - math.log(t["threshold_generated"])
                 top = t["mean"] - thr
-                rows.setdefault((point, s["name"], t["eps"]), []).append(
+                rows.setdefault((point, s["name"], radius), []).append(
                     (t["mean"], top, thr, reading(t, top, thr)))
 
     def cell(v, i):
@@ -56,8 +61,8 @@ def main():
 
     print("| point | sampler | ε | TID | d_top | d_thr | reads, per seed |")
     print("|---|---|---|---|---|---|---|")
-    for (point, sampler, eps), v in rows.items():
-        print(f"| {point} | {sampler} | {eps} | {cell(v, 0)} | {cell(v, 1)} | {cell(v, 2)} | "
+    for (point, sampler, radius), v in rows.items():
+        print(f"| {point} | {sampler} | {radius} | {cell(v, 0)} | {cell(v, 1)} | {cell(v, 2)} | "
               f"{', '.join(x[3] for x in v)} |")
 
 
