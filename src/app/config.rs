@@ -256,6 +256,8 @@ pub struct Experiment {
     /// The radius ε the views mark and the sample titles' TID reads, where the experiment's
     /// effect shows at another than the default.
     pub eps_marked: Option<f64>,
+    /// The TID plot draws TID's two terms.
+    pub tid_terms: bool,
     /// Sets the configuration, starting from [`ExplorerConfig::default`].
     pub apply: fn(&mut ExplorerConfig),
 }
@@ -274,13 +276,14 @@ fn enable(c: &mut ExplorerConfig, kinds: &[SamplerKind]) {
 }
 
 /// The paper's experiments (issue #6), each as live-sized as this machine allows.
-pub const EXPERIMENTS: [Experiment; 13] = [
+pub const EXPERIMENTS: [Experiment; 14] = [
     Experiment {
         label: "Collapse on chessboard",
         figure: "Fig. 2",
         tab: Tab::Samples,
         look_for: "the ODE's samples pile into sharp clumps and streaks inside the cells; the SDE's, from the same noise, fill them evenly, and TID > 0 measures the difference",
         eps_marked: None,
+        tid_terms: false,
         apply: |_| {},
     },
     Experiment {
@@ -289,6 +292,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Tid,
         look_for: "the ODE's curve above 0 and above the SDE's and predictor-corrector's at small radii ε; hollow markers are degenerate radii, not results",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| {
             enable(
                 c,
@@ -306,6 +310,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Samples,
         look_for: "the ODE's samples bunch into beads and short streaks along the arm, where the SDE's spread along it evenly; TID does not confirm it here (REPRODUCTION §1: on the spiral the ODE-SDE difference is within the seed spread at every radius)",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| c.select_dataset(DatasetKind::Spiral),
     },
     Experiment {
@@ -314,6 +319,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Velocity,
         look_for: "errors of v_θ that stay in place across t, the ODE paths riding them into clumps, and errors correlated along the ODE's paths but not along the SDE's",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| c.select_dataset(DatasetKind::Mog1d),
     },
     Experiment {
@@ -322,6 +328,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Density,
         look_for: "sharp peaks forming early in the ODE's sampling and carried along t as ridges, where the SDE's density stays smooth",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| c.select_dataset(DatasetKind::Mog1d),
     },
     Experiment {
@@ -330,6 +337,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::SeeSaw,
         look_for: "the low-noise loss and velocity error falling over training while the high-noise error stalls or rises: the see-saw behind the collapse",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| {
             c.select_dataset(DatasetKind::Mog);
             c.mog_dim = 10;
@@ -342,6 +350,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Tid,
         look_for: "with a separate network for t < 0.5, the ODE's TID falls most of the way to the SDE's (REPRODUCTION §5, width 1,000: 0.022 against the single MLP's 0.125 at 0.5 × the NN distance, but still 0.10 at 1 ×)",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| {
             // The paper's setting (§6, App. G.1): 2 × 1000 Tanh on the 10-D MoG, where the
             // baseline's ODE collapses (docs/REPRODUCTION.md §5).
@@ -363,6 +372,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Tid,
         look_for: "with the skip connection's fixed coefficients, the ODE's TID stays near the SDE's (REPRODUCTION §5, width 1,000: 0.015 against the plain MLP's 0.125 at 0.5 × the NN distance)",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| {
             mitigation_setting(c);
             // The fixed coefficients, SPEC's default for this option (the learned ones, `skip`
@@ -384,6 +394,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Tid,
         look_for: "on sub-VP every deterministic solver (Euler, DDIM, DPM-Solver-2) sits above the SDE at small ε: the collapse is not a property of VP or of Euler's method",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| {
             c.model.process = ProcessKind::SubVp;
             enable(
@@ -403,6 +414,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Samples,
         look_for: "DDIM at η = 0.5 (half the ancestral noise) looks like the SDE, not like the clumped ODE; move η to 0 and the clumps come back",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| {
             enable(
                 c,
@@ -421,6 +433,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Samples,
         look_for: "flow matching's ODE keeps the cells far more even than the ε model's (the first entry): TID(0.09) about +0.04 against +0.09 in one run, the SDE near 0",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| {
             // Flow matching / rectified flow: the network outputs the velocity on the linear
             // process; the samplers read it through ε̂, from the same shared noise.
@@ -435,6 +448,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Tid,
         look_for: "at the same 100 network evaluations, Euler, Heun, DPM-Solver-2 and DDIM all stay above the SDE: a more accurate solver does not remove the collapse",
         eps_marked: None,
+        tid_terms: false,
         apply: |c| {
             // REPRODUCTION §9: at the same budget Heun, DPM-Solver-2 and DDIM collapse as the
             // Euler ODE does, and the SDE does not.
@@ -457,6 +471,7 @@ pub const EXPERIMENTS: [Experiment; 13] = [
         tab: Tab::Samples,
         look_for: "at γ = 3 the SDE errs the other way: its points crowd inside each cell, away from the edges, and its TID at ε = 0.02 (in the titles) rises above the ODE's (the sweep: 0.15 at γ = 3, about 0 at γ = 0.5-1, 0.12 for the ODE)",
         eps_marked: Some(0.02),
+        tid_terms: false,
         apply: |c| {
             // REPRODUCTION §9: TID against γ is U-shaped, lowest at γ = 0.5–1.
             enable(c, &[SamplerKind::OdeEuler, SamplerKind::Sde]);
@@ -465,6 +480,20 @@ pub const EXPERIMENTS: [Experiment; 13] = [
                     s.noise_scale = 3.0;
                 }
             }
+        },
+    },
+    Experiment {
+        label: "TID's blind spot: the ODE's streaks on the spiral, with TID's two terms",
+        figure: "Reviewers' question",
+        tab: Tab::Tid,
+        look_for: "both TIDs sit near 0, yet the ODE's Δtop (dashed) stays far above the SDE's: its densest samples are more crowded (streaks along the arms, in Samples), and its X(k+1) rises with them (dotted, below 0), so TID, their difference, does not see it (the sweep: Δtop +0.42 against −0.12 at ε = 0.05)",
+        eps_marked: Some(0.05),
+        tid_terms: true,
+        apply: |c| {
+            // REPRODUCTION §1, "Read by its two terms": on the spiral the ODE collapses onto
+            // streaks that TID misses and its top term does not.
+            c.select_dataset(DatasetKind::Spiral);
+            enable(c, &[SamplerKind::OdeEuler, SamplerKind::Sde]);
         },
     },
 ];

@@ -147,6 +147,7 @@ impl ExplorerMode {
                 eps_marked: experiment
                     .and_then(|e| e.eps_marked)
                     .unwrap_or(ViewSettings::default().eps_marked),
+                tid_terms: experiment.is_some_and(|e| e.tid_terms),
                 ..ViewSettings::default()
             },
             view_data,

@@ -69,6 +69,8 @@ impl ExplorerMode {
         let menu = egui::ComboBox::from_id_salt("experiment")
             .selected_text("Paper experiment…")
             .width(230.0)
+            // Every entry in view at once, not a scrolled list of a third of them.
+            .height(f32::INFINITY)
             .show_ui(ui, |ui| {
                 for (i, e) in EXPERIMENTS.iter().enumerate() {
                     if ui
@@ -94,6 +96,7 @@ impl ExplorerMode {
             self.views.eps_marked = e
                 .eps_marked
                 .unwrap_or(crate::app::views::ViewSettings::default().eps_marked);
+            self.views.tid_terms = e.tid_terms;
             self.apply();
             shell.notify(&format!("{}: {}", e.figure, e.label));
         }

@@ -85,6 +85,45 @@ fn an_experiment_says_what_to_look_for_while_its_settings_stand() {
     assert!(h.query_by_label_contains(samples).is_some());
 }
 
+/// The blind-spot experiment opens on the TID view of the spiral with TID's two terms drawn,
+/// whether it comes from `app --experiment N` or from the menu; another experiment from the
+/// menu turns the terms off again.
+#[test]
+fn the_blind_spot_experiment_draws_tids_two_terms() {
+    let find = |start: &str| {
+        super::config::EXPERIMENTS
+            .iter()
+            .position(|e| e.label.starts_with(start))
+            .expect("the experiment")
+    };
+    let i = find("TID's blind spot");
+    let mut h = app_with(AppOptions {
+        paused: true,
+        experiment: Some(i),
+        ..AppOptions::default()
+    });
+    h.run_steps(3);
+    let explorer = &h.state().explorer;
+    assert_eq!(explorer.tab(), Tab::Tid);
+    assert!(explorer.views().tid_terms);
+    assert_eq!(explorer.config().dataset, crate::data::DatasetKind::Spiral);
+    assert!(
+        h.query_by_label_contains("Look for: both TIDs sit near 0")
+            .is_some()
+    );
+    // From the menu: another experiment, then this one again.
+    for (label, terms) in [("Too much noise", false), ("TID's blind spot", true)] {
+        h.query_all_by_role_and_label(eframe::egui::accesskit::Role::ComboBox, "Paper experiment…")
+            .last()
+            .expect("the menu")
+            .click();
+        h.run_steps(2);
+        h.get_by_label_contains(label).click();
+        h.run_steps(3);
+        assert_eq!(h.state().explorer.views().tid_terms, terms, "{label}");
+    }
+}
+
 /// The presentation button folds the panels and names the way back; pressing that leaves.
 #[test]
 fn presentation_mode_turns_on_and_off_by_its_button() {
