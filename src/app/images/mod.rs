@@ -518,6 +518,39 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The study's TID panel: its table splits TID into its two terms, and its switch draws
+    /// them in the plot.
+    #[test]
+    fn the_tid_panel_splits_tid_and_draws_its_terms() {
+        use egui_kittest::kittest::Queryable;
+        let dir = std::env::temp_dir().join(format!("ce-images-tid-{}", std::process::id()));
+        let s = tiny_study(&dir);
+        let r = run_study(&s, &|_, _| {}, &|_| {}, &AtomicBool::new(false)).expect("study");
+        assert!(
+            r.sets
+                .iter()
+                .all(|s| s.tid.iter().all(|t| t.split().is_some()))
+        );
+        let view = ImagesMode {
+            result: Some(Arc::new(r)),
+            ..ImagesMode::default()
+        };
+        let mut h = egui_kittest::Harness::new_ui_state(
+            |ui, view: &mut ImagesMode| {
+                let r = view.result.clone().unwrap();
+                view.tid_panel(ui, &r);
+            },
+            view,
+        );
+        h.run();
+        assert!(h.query_by_label("TID from top / X(k+1)").is_some());
+        assert!(!h.state().tid_terms);
+        h.get_by_label("its two terms").click();
+        h.run();
+        assert!(h.state().tid_terms);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// A diffusers directory chosen with "Open folder…" runs a study in the view: the model line
     /// names the architecture, and the ODE and SDE sets have the images asked for.
     #[test]

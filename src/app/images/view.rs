@@ -248,7 +248,7 @@ impl ImagesMode {
         ui.label(RichText::new(line).small().weak());
     }
 
-    fn tid_panel(&mut self, ui: &mut Ui, r: &StudyResult) {
+    pub(super) fn tid_panel(&mut self, ui: &mut Ui, r: &StudyResult) {
         ui.label(
             RichText::new(format!(
                 "TID(ε) on pixels, {} images of each set. Positive: the samples are more \
