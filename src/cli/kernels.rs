@@ -221,11 +221,10 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
 }
 
 /// `C += A · B` (row-major `C`) on gemm's AVX-512 (`v4`) or AVX2 (`v3`) microkernels:
-/// `gemm::gemm` itself for the ones it picks on this CPU (what the fused path runs), else
-/// [`fast::gemm_on`], which reaches the other through gemm's driver ([`fast::gemm_kernel`]; the
-/// same numbers, and the same speed on these operands; on a 2-deep product with both operands
-/// row-major `gemm_on` once ran 3× slower than `gemm::gemm`, for a reason not found). `rate`
-/// checked the CPU runs the kernel.
+/// `gemm::gemm` itself for the ones it picks on this CPU (what the fused path runs), else gemm's
+/// driver on the other ([`fast::gemm_kernel`]; the same numbers, and the same speed on these
+/// operands; on a 2-deep product with both operands row-major the driver once ran 3× slower
+/// than `gemm::gemm`, for a reason not found). `rate` checked the CPU runs the kernel.
 fn gemm_x86(v4: bool, m: usize, n: usize, k: usize, c: &mut [f32], a: MatRef, b: MatRef) {
     // SAFETY: the operands hold m × k, k × n and m × n elements at these strides (built so
     // by `rate`), and `rate` checked the SIMD level.

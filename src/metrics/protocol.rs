@@ -15,7 +15,7 @@ use super::neighbours::neighbour_counts;
 use super::reference::{
     KnnBalls, PRDC_K, ReferenceMetrics, mean_metrics, reference_metrics, reference_metrics_with,
 };
-use super::tid::{TidError, TidPoint, hill_terms};
+use super::tid::{TidError, TidPoint};
 use crate::data::Points;
 
 /// The Hill estimator's `k` (SPEC §6): a fraction of the subset size, or a count.
@@ -299,7 +299,9 @@ impl TidReference {
                 self.eps
                     .iter()
                     .enumerate()
-                    .map(|(e, &eps)| tid_point(eps, &counts_t[e], &counts_g[e], k))
+                    .map(|(e, &eps)| {
+                        TidPoint::from_counts(eps, (&counts_t[e], k), (&counts_g[e], k))
+                    })
                     .collect()
             })
             .collect();
@@ -377,26 +379,6 @@ impl TidReference {
             })
             .collect();
         Ok(mean_metrics(&per_repeat))
-    }
-}
-
-/// TID at one radius from the neighbour counts of two sets of equal size, Hill `k` for both.
-fn tid_point(eps: f64, train: &[u32], generated: &[u32], k: usize) -> TidPoint {
-    let zero = |c: &[u32]| c.iter().filter(|&&v| v == 0).count() as f64 / c.len() as f64;
-    let (zt, zg) = (zero(train), zero(generated));
-    let limit = 1.0 - k as f64 / train.len() as f64;
-    let (terms_train, terms_generated) = (hill_terms(train, k), hill_terms(generated, k));
-    let (hill_train, hill_generated) = (terms_train.hill(), terms_generated.hill());
-    TidPoint {
-        eps,
-        tid: hill_generated - hill_train,
-        hill_train,
-        hill_generated,
-        threshold_train: terms_train.threshold,
-        threshold_generated: terms_generated.threshold,
-        zero_fraction_train: zt,
-        zero_fraction_generated: zg,
-        unreliable: zt > limit || zg > limit,
     }
 }
 

@@ -145,31 +145,45 @@ pub fn tid_curve(
     }
     let counts_train = neighbour_counts(train, eps);
     let counts_gen = neighbour_counts(generated, eps);
-    let zero_fraction = |c: &[u32]| c.iter().filter(|&&v| v == 0).count() as f64 / c.len() as f64;
     Ok(eps
         .iter()
         .enumerate()
         .map(|(m, &e)| {
-            let terms_train = hill_terms(&counts_train[m], k_train);
-            let terms_gen = hill_terms(&counts_gen[m], k_gen);
-            let (hill_train, hill_generated) = (terms_train.hill(), terms_gen.hill());
-            let zero_fraction_train = zero_fraction(&counts_train[m]);
-            let zero_fraction_generated = zero_fraction(&counts_gen[m]);
-            let unreliable = zero_fraction_train > 1.0 - k_train as f64 / train.n as f64
-                || zero_fraction_generated > 1.0 - k_gen as f64 / generated.n as f64;
-            TidPoint {
-                eps: e,
-                tid: hill_generated - hill_train,
-                hill_train,
-                hill_generated,
-                threshold_train: terms_train.threshold,
-                threshold_generated: terms_gen.threshold,
-                zero_fraction_train,
-                zero_fraction_generated,
-                unreliable,
-            }
+            TidPoint::from_counts(e, (&counts_train[m], k_train), (&counts_gen[m], k_gen))
         })
         .collect())
+}
+
+impl TidPoint {
+    /// TID at radius `eps` from the neighbour counts of both sets, each with its Hill `k`
+    /// (`1 ≤ k < counts.len()`, checked by the callers): the Hill terms, the fractions of points
+    /// without a neighbour, and whether either exceeds `1 − k/n`.
+    pub(crate) fn from_counts(
+        eps: f64,
+        train: (&[u32], usize),
+        generated: (&[u32], usize),
+    ) -> Self {
+        let zero = |c: &[u32]| c.iter().filter(|&&v| v == 0).count() as f64 / c.len() as f64;
+        let limit = |(c, k): (&[u32], usize)| 1.0 - k as f64 / c.len() as f64;
+        let (terms_train, terms_gen) = (
+            hill_terms(train.0, train.1),
+            hill_terms(generated.0, generated.1),
+        );
+        let (hill_train, hill_generated) = (terms_train.hill(), terms_gen.hill());
+        let (zero_fraction_train, zero_fraction_generated) = (zero(train.0), zero(generated.0));
+        TidPoint {
+            eps,
+            tid: hill_generated - hill_train,
+            hill_train,
+            hill_generated,
+            threshold_train: terms_train.threshold,
+            threshold_generated: terms_gen.threshold,
+            zero_fraction_train,
+            zero_fraction_generated,
+            unreliable: zero_fraction_train > limit(train)
+                || zero_fraction_generated > limit(generated),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub(crate) use activation::{TANH_CLAMP, TANH_P, TANH_Q};
 use activation::{add_bias_and_activate, derivative};
 pub use activation::{tanh_approx, tanh_rows_with_bias};
 use matmul::matmul;
-pub use matmul::{gemm_kernel, gemm_on, kernel_for};
+pub use matmul::{gemm_kernel, kernel_for};
 
 /// Adam hyper-parameters (PyTorch's defaults).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -118,13 +118,8 @@ impl RunResult {
         if let Some(scale) = self.eps_nn_scale {
             m.push(("eps_nn_scale".into(), scale));
         }
-        for s in &self.samplers {
-            for (i, t) in s.tid.iter().enumerate() {
-                m.push((
-                    format!("tid_{}_{}", s.name, self.radius_label(i, t.eps)),
-                    t.mean,
-                ));
-            }
+        for (at, t) in self.tid_columns() {
+            m.push((format!("tid_{at}"), t.mean));
         }
         for s in &self.samplers {
             if let Some(c) = s.error_correlation {
@@ -152,16 +147,23 @@ impl RunResult {
     /// `tid_` column (`summary.csv` has them; `summary.md` keeps to [`Self::metrics`]).
     pub fn tid_split_metrics(&self) -> Vec<(String, f64)> {
         let mut m = Vec::new();
-        for s in &self.samplers {
-            for (i, t) in s.tid.iter().enumerate() {
-                if let Some(split) = t.split() {
-                    let at = format!("{}_{}", s.name, self.radius_label(i, t.eps));
-                    m.push((format!("tid_top_{at}"), split.top));
-                    m.push((format!("tid_thr_{at}"), split.threshold));
-                }
+        for (at, t) in self.tid_columns() {
+            if let Some(split) = t.split() {
+                m.push((format!("tid_top_{at}"), split.top));
+                m.push((format!("tid_thr_{at}"), split.threshold));
             }
         }
         m
+    }
+
+    /// Every sampler's TID estimates, each with its column suffix `<sampler>_<radius>`.
+    fn tid_columns(&self) -> impl Iterator<Item = (String, &TidEstimate)> {
+        self.samplers.iter().flat_map(move |s| {
+            s.tid
+                .iter()
+                .enumerate()
+                .map(move |(i, t)| (format!("{}_{}", s.name, self.radius_label(i, t.eps)), t))
+        })
     }
 }
 

@@ -163,7 +163,7 @@ pub unsafe fn gemm_kernel(
 /// The operands hold `m × k`, `k × n` and `m × n` elements at these strides, and the CPU runs
 /// the kernel's instructions (AVX-512F for `v4`, AVX2 and FMA for `v3`).
 #[allow(clippy::too_many_arguments, unused_variables)]
-pub unsafe fn gemm_on(
+unsafe fn gemm_on(
     v4: bool,
     m: usize,
     n: usize,
