@@ -118,11 +118,11 @@ impl FastScoreNet {
         let feature = |i: usize| shared.unwrap_or_else(|| feature_at(time(i)));
         match self.spec.arch {
             Architecture::Mlp | Architecture::HighNoiseOnly => {
-                let (input, m) = with_time(x, d, 0..n, &feature);
+                let (input, m) = with_time(x, d, 0..n, feature);
                 self.forward(0, &input, m)
             }
             Architecture::SkipFixed => {
-                let (input, m) = with_time(x, d, 0..n, &feature);
+                let (input, m) = with_time(x, d, 0..n, feature);
                 let mut f = self.forward(0, &input, m);
                 let shared = match t {
                     Times::Shared(t) => Some(self.spec.fixed_skip(*t)),
@@ -137,7 +137,7 @@ impl FastScoreNet {
                 f
             }
             Architecture::Skip => {
-                let (input, m) = with_time(x, d, 0..n, &feature);
+                let (input, m) = with_time(x, d, 0..n, feature);
                 let mut f = self.forward(0, &input, m);
                 // The coefficient networks see the time alone: one row at a shared time.
                 let ts: Vec<f32> = match shared {
@@ -163,7 +163,7 @@ impl FastScoreNet {
                     if idx.is_empty() {
                         continue;
                     }
-                    let (input, m) = with_time(x, d, idx.iter().copied(), &feature);
+                    let (input, m) = with_time(x, d, idx.iter().copied(), feature);
                     let eps = self.forward(part, &input, m);
                     for (&i, row) in idx.iter().zip(eps.chunks_exact(d)) {
                         out[i * d..(i + 1) * d].copy_from_slice(row);
