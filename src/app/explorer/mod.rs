@@ -129,6 +129,16 @@ impl ExplorerMode {
         if start {
             trainer.send(TrainCommand::Start);
         }
+        let mut views = ViewSettings {
+            tab: match opts.tab {
+                Tab::Images => Tab::default(),
+                tab => tab,
+            },
+            ..ViewSettings::default()
+        };
+        if let Some(e) = experiment {
+            views.show_experiment(e);
+        }
         let mut mode = Self {
             experiment: experiment.map(|e| (*e, config.clone())),
             applied: config.clone(),
@@ -138,18 +148,7 @@ impl ExplorerMode {
                 running: start,
                 ..ExplorerState::default()
             },
-            views: ViewSettings {
-                tab: match experiment {
-                    Some(e) => e.tab,
-                    None if opts.tab == Tab::Images => Tab::default(),
-                    None => opts.tab,
-                },
-                eps_marked: experiment
-                    .and_then(|e| e.eps_marked)
-                    .unwrap_or(ViewSettings::default().eps_marked),
-                tid_terms: experiment.is_some_and(|e| e.tid_terms),
-                ..ViewSettings::default()
-            },
+            views,
             view_data,
             trainer,
             analysis,

@@ -91,12 +91,7 @@ impl ExplorerMode {
             (e.apply)(&mut config);
             self.experiment = Some((e, config.clone()));
             self.config = config;
-            self.views.tab = e.tab;
-            // Like the settings, the marked radius starts afresh: the experiment's, or the default.
-            self.views.eps_marked = e
-                .eps_marked
-                .unwrap_or(crate::app::views::ViewSettings::default().eps_marked);
-            self.views.tid_terms = e.tid_terms;
+            self.views.show_experiment(&e);
             self.apply();
             shell.notify(&format!("{}: {}", e.figure, e.label));
         }

@@ -220,6 +220,14 @@ impl Default for ViewSettings {
 }
 
 impl ViewSettings {
+    /// Opens `e`'s view: its tab, its radius of interest (or the default: like the settings,
+    /// the marked radius starts afresh) and whether the TID plot draws TID's two terms.
+    pub fn show_experiment(&mut self, e: &crate::app::config::Experiment) {
+        self.tab = e.tab;
+        self.eps_marked = e.eps_marked.unwrap_or(Self::default().eps_marked);
+        self.tid_terms = e.tid_terms;
+    }
+
     /// The coordinate that the views of one coordinate over time (trajectories, density
     /// evolution) plot for `d`-dimensional data: the Samples view's x, clamped to the
     /// dimension; the first in 1D and 2D.
