@@ -118,18 +118,16 @@ impl NoisedBatch {
                 .zip(noise.par_chunks(CHUNK * d))
                 .zip(rows.par_chunks(CHUNK).zip(t.par_chunks(CHUNK)))
                 .for_each(|((((x0, xt), eps), noise), (rows, t))| {
-                    // Ask for the chunk's rows before reading any of them.
-                    rows.iter().for_each(|&row| prefetch(data.row(row)));
-                    let points = x0.chunks_exact_mut(d).zip(xt.chunks_exact_mut(d));
+                    // The chunk's rows first, in a loop of loads alone, so that their cache
+                    // misses overlap; then the arithmetic.
+                    for (x0, &row) in x0.chunks_exact_mut(d).zip(rows) {
+                        x0.copy_from_slice(data.row(row));
+                    }
+                    let points = x0.chunks_exact(d).zip(xt.chunks_exact_mut(d));
                     let draws = eps.chunks_exact_mut(d).zip(noise.chunks_exact(d));
-                    for (((x0, xt), (eps, noise)), (&row, &ti)) in
-                        points.zip(draws).zip(rows.iter().zip(t))
-                    {
+                    for (((x0, xt), (eps, noise)), &ti) in points.zip(draws).zip(t) {
                         let (a, s) = (p.alpha(ti), p.sigma(ti));
-                        for (x, &v) in x0.iter_mut().zip(data.row(row)) {
-                            *x = v;
-                        }
-                        for (((xt, e), &x), &z) in xt.iter_mut().zip(eps).zip(&*x0).zip(noise) {
+                        for (((xt, e), &x), &z) in xt.iter_mut().zip(eps).zip(x0).zip(noise) {
                             *e = z as f32;
                             *xt = (a * x as f64 + s * z) as f32;
                         }
@@ -145,19 +143,6 @@ impl NoisedBatch {
             d,
         }
     }
-}
-
-/// A hint that `row` will be read soon (a no-op off x86-64).
-#[inline(always)]
-fn prefetch(row: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch does not access memory architecturally; the address is a valid slice's.
-    unsafe {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
 }
 
 /// `‖ε_θ(x_t, t) − ε‖² / d`, averaged over the batch: a scalar tensor `[1]`.

@@ -281,7 +281,7 @@ pub fn execute(
     out: &Path,
     reuse: &[PathBuf],
     device: DeviceChoice,
-    progress: &dyn Fn(f64),
+    progress: &(dyn Fn(f64) + Sync),
 ) -> Result<RunResult> {
     let c = &plan.config;
     let dir = run_dir(out, &plan.id);

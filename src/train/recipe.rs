@@ -249,7 +249,23 @@ pub struct RunOutcome {
 pub fn train_run(
     trainer: &mut Trainer,
     iterations: u64,
-    progress: &mut dyn FnMut(u64, f64),
+    progress: &mut (dyn FnMut(u64, f64) + Send),
+    cancel: &AtomicBool,
+) -> Result<RunOutcome, TrainError> {
+    // On the fused path, on the thread pool: a step's parallel parts then start from a pool
+    // thread, which runs one part itself, instead of each waking the pool from outside and
+    // sleeping until it is done (`Trainer::step`).
+    if trainer.uses_fast_path() {
+        rayon::scope(|_| train_loop(trainer, iterations, progress, cancel))
+    } else {
+        train_loop(trainer, iterations, progress, cancel)
+    }
+}
+
+fn train_loop(
+    trainer: &mut Trainer,
+    iterations: u64,
+    progress: &mut (dyn FnMut(u64, f64) + Send),
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, TrainError> {
     let start = Instant::now();
