@@ -1,11 +1,13 @@
 //! `speed --kernels`: what the fused CPU path's kernels do on this CPU. The core's FMA peak,
 //! the rate of each GEMM kernel on every product of the paper's configs A and B (gemm's
-//! AVX-512 and AVX2 microkernels, and the packed kernel of `model::sgemm`), which one the
-//! fused path uses, and the split of one training step (forward, backward, Adam).
+//! AVX-512 and AVX2 microkernels, the packed kernel of `model::sgemm` and the narrow-side
+//! kernels of `model::narrow`), which one the fused path uses, and the split of one training
+//! step (forward, backward, Adam).
 
 use std::time::Instant;
 
 use crate::model::fast::{self, AdamSettings, FastMlp};
+use crate::model::narrow;
 use crate::model::sgemm::{self, MatRef, SgemmBuffers};
 use crate::model::{MlpConfig, MlpWeights};
 
@@ -32,9 +34,11 @@ const fn shape(name: &'static str, m: usize, n: usize, k: usize, a_t: bool, b_t:
 }
 
 /// Every product of one shard (1,000 rows) of configs A and B, and an ODE step's hidden layer.
-const SHAPES: [Shape; 14] = [
+const SHAPES: [Shape; 16] = [
     shape("A forward, input layer", 1000, 100, 3, false, false),
     shape("A forward, hidden layer", 1000, 100, 100, false, false),
+    shape("A forward, output layer", 1000, 2, 100, false, false),
+    shape("A backward, output dW", 100, 2, 1000, true, false),
     shape("A backward, hidden dW", 100, 100, 1000, true, false),
     shape("A backward, hidden dh", 1000, 100, 100, false, true),
     shape("A backward, output dh", 1000, 100, 2, false, true),
@@ -62,19 +66,20 @@ pub fn kernels_report() {
         }
         println!();
         println!(
-            "{:<28} {:>18} {:>10} {:>10} {:>10}  fused path uses",
-            "product (one shard)", "m x n x k", "gemm v4", "gemm v3", "packed"
+            "{:<28} {:>18} {:>10} {:>10} {:>10} {:>10}  fused path uses",
+            "product (one shard)", "m x n x k", "gemm v4", "gemm v3", "packed", "narrow"
         );
         for s in &SHAPES {
             let rate = |k: Kernel| rate(s, k).map_or("-".into(), |r| format!("{:.1}", r / 1e9));
             println!(
-                "{:<28} {:>18} {:>10} {:>10} {:>10}  {}",
+                "{:<28} {:>18} {:>10} {:>10} {:>10} {:>10}  {}",
                 s.name,
                 format!("{} x {} x {}", s.m, s.n, s.k),
                 rate(Kernel::GemmV4),
                 rate(Kernel::GemmV3),
                 rate(Kernel::Packed),
-                crate::model::fast::kernel_for(s.m, s.n, s.k)
+                rate(Kernel::Narrow),
+                crate::model::fast::kernel_for(s.m, s.n, s.k, s.a_t, s.b_t)
             );
         }
         println!("(GFLOP/s, single-threaded, best of 3; each shard runs on its own core)");
@@ -172,6 +177,7 @@ enum Kernel {
     GemmV4,
     GemmV3,
     Packed,
+    Narrow,
 }
 
 /// One product into a given `C`.
@@ -204,6 +210,10 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
             Box::new(move |c| gemm_x86(true, m, n, k, c, a, b))
         }
         Kernel::GemmV3 if x86_64_has("fma") => Box::new(move |c| gemm_x86(false, m, n, k, c, a, b)),
+        Kernel::Narrow => {
+            let kind = narrow::kind(m, n, a, b)?;
+            Box::new(move |c| narrow::product(kind, m, n, k, c, n, a, b, true))
+        }
         _ => return None,
     };
     let flops = 2.0 * (m * n * k) as f64;

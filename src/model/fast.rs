@@ -606,7 +606,7 @@ mod tests {
         let config = MlpConfig::new(10, 1000, 2, Activation::Tanh);
         let w = MlpWeights::init(&config, 3);
         let b = 2000;
-        assert!(super::matmul::kernel_for(b / SHARDS, 1000, 1000) != "packed");
+        assert!(super::matmul::kernel_for(b / SHARDS, 1000, 1000, false, false) != "packed");
         let mut state = 7u32;
         let mut next = || {
             state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
@@ -622,7 +622,7 @@ mod tests {
             pool.install(|| {
                 let mut fast = FastMlp::new(&w);
                 let loss = fast.loss_and_grad(&input, &target, b);
-                let kernel = super::matmul::kernel_for(b / SHARDS, 1000, 1000);
+                let kernel = super::matmul::kernel_for(b / SHARDS, 1000, 1000, false, false);
                 (loss, fast.grads().to_vec(), fast.forward(&input, b), kernel)
             })
         };

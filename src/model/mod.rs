@@ -4,6 +4,7 @@ pub mod checkpoint;
 pub mod fast;
 pub mod infer;
 pub mod mlp;
+pub mod narrow;
 pub mod net;
 pub mod packed;
 pub mod sgemm;

@@ -41,7 +41,7 @@ pub struct MatRef<'a> {
 
 impl MatRef<'_> {
     #[inline(always)]
-    fn at(&self, i: usize, j: usize) -> f32 {
+    pub(crate) fn at(&self, i: usize, j: usize) -> f32 {
         self.data[i * self.rs + j * self.cs]
     }
 }

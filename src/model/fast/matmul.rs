@@ -1,9 +1,11 @@
 //! The fused path's products: `gemm`, or [`sgemm`] for the shallow ones (on AVX-512 or AVX2
-//! CPUs), and when a shard's product may split across threads.
+//! CPUs) and [`narrow`]'s kernels for those with a side of at most 4 (on AVX-512), and when a
+//! shard's product may split across threads.
 
 use gemm::Parallelism;
 
 use super::SHARDS;
+use crate::model::narrow;
 use crate::model::sgemm::{self, MatRef, SgemmBuffers};
 use crate::model::simd;
 
@@ -26,9 +28,17 @@ fn splits(m: usize, n: usize, k: usize) -> bool {
     m * n * k >= 1 << 27 && rayon::current_num_threads() > SHARDS
 }
 
-/// The kernel the fused path runs an `m × n × k` product on, in words (`speed --kernels`).
-pub fn kernel_for(m: usize, n: usize, k: usize) -> &'static str {
-    if uses_sgemm(n, k) {
+/// The kernel the fused path runs an `m × n × k` product on, `A` and `B` read transposed or
+/// not (as the backward pass reads them), in words (`speed --kernels`).
+pub fn kernel_for(m: usize, n: usize, k: usize, a_t: bool, b_t: bool) -> &'static str {
+    let view = |t: bool, rows: usize, cols: usize| MatRef {
+        data: &[],
+        rs: if t { 1 } else { cols },
+        cs: if t { rows } else { 1 },
+    };
+    if narrow::kind(m, n, view(a_t, m, k), view(b_t, k, n)).is_some() {
+        "narrow"
+    } else if uses_sgemm(n, k) {
         "packed"
     } else if splits(m, n, k) {
         "gemm (threads)"
@@ -61,22 +71,30 @@ pub(super) fn matmul(
     debug_assert!(dst.len() >= (m - 1) * dst_rs + n);
     debug_assert!(a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
     debug_assert!(b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
+    let (a_ref, b_ref) = (
+        MatRef {
+            data: a,
+            rs: a_rs,
+            cs: a_cs,
+        },
+        MatRef {
+            data: b,
+            rs: b_rs,
+            cs: b_cs,
+        },
+    );
+    if let Some(kind) = narrow::kind(m, n, a_ref, b_ref) {
+        // Products with a side of at most 4 (config A's output layer and its weight
+        // gradients): a kernel with the other side in the lanes (the narrow module's notes).
+        narrow::product(kind, m, n, k, dst, dst_rs, a_ref, b_ref, accumulate);
+        return;
+    }
     if uses_sgemm(n, k) {
         // Shallow products (a layer fed by the input `[x, t]`, or the backward pass of the
         // output layer): the packed kernel, ahead of gemm on the 2-deep one and level with it
         // on the others (`speed --kernels`; the sgemm module's notes).
         SGEMM_BUFFERS.with_borrow_mut(|buf| {
-            let a = MatRef {
-                data: a,
-                rs: a_rs,
-                cs: a_cs,
-            };
-            let b = MatRef {
-                data: b,
-                rs: b_rs,
-                cs: b_cs,
-            };
-            sgemm::sgemm(m, n, k, dst, dst_rs, a, b, accumulate, buf);
+            sgemm::sgemm(m, n, k, dst, dst_rs, a_ref, b_ref, accumulate, buf);
         });
         return;
     }
