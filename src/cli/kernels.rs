@@ -189,18 +189,7 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
     let a: Vec<f32> = (0..m * k).map(|i| ((i % 13) as f32 - 6.0) / 7.0).collect();
     let b: Vec<f32> = (0..k * n).map(|i| ((i % 11) as f32 - 5.0) / 9.0).collect();
     let mut c = vec![0.0f32; m * n];
-    let (a_rs, a_cs) = if s.a_t { (1, m) } else { (k, 1) };
-    let (b_rs, b_cs) = if s.b_t { (1, k) } else { (n, 1) };
-    let a = MatRef {
-        data: &a,
-        rs: a_rs,
-        cs: a_cs,
-    };
-    let b = MatRef {
-        data: &b,
-        rs: b_rs,
-        cs: b_cs,
-    };
+    let (a, b) = (MatRef::view(&a, s.a_t, m, k), MatRef::view(&b, s.b_t, k, n));
     let mut buf = SgemmBuffers::default();
     let mut run: Box<Product<'_>> = match kernel {
         Kernel::Packed if sgemm::available() => {

@@ -21,7 +21,7 @@
 // drive them is left unused (checked with `cargo clippy --target aarch64-unknown-linux-gnu`).
 #![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_variables))]
 
-use crate::model::sgemm::MatRef;
+use crate::model::sgemm::{self, MatRef};
 use crate::model::simd;
 
 /// The most columns (or rows) a narrow side has.
@@ -76,20 +76,8 @@ pub fn product(
     accumulate: bool,
 ) {
     assert!(simd::avx512(), "narrow::product needs AVX-512F");
-    assert!(
-        m > 0 && n > 0 && dst.len() > (m - 1) * dst_rs + n - 1,
-        "narrow::product: dst too small"
-    );
-    if k > 0 {
-        assert!(
-            a.data.len() > (m - 1) * a.rs + (k - 1) * a.cs,
-            "narrow::product: A too small"
-        );
-        assert!(
-            b.data.len() > (k - 1) * b.rs + (n - 1) * b.cs,
-            "narrow::product: B too small"
-        );
-    }
+    assert!(m > 0 && n > 0, "narrow::product: an empty product");
+    sgemm::assert_extents("narrow::product", (m, n, k), dst, dst_rs, a, b);
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX-512F is present (asserted); the extents just asserted keep every access
     // inside the three slices, and `kind`'s conditions are checked again below.
@@ -314,17 +302,7 @@ unsafe fn outer_tile<const Q: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A float64 triple loop.
-    fn reference(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
-        let mut c = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                c[i * n + j] = (0..k).map(|p| a.at(i, p) as f64 * b.at(p, j) as f64).sum();
-            }
-        }
-        c
-    }
+    use crate::model::sgemm::testing::{assert_product, reference};
 
     /// Each kernel on the shapes it takes (config A's output layer and weight gradients, the
     /// edges of its registers: one lane, a partial register, a full 112-wide side), overwriting
@@ -334,7 +312,15 @@ mod tests {
     fn matches_a_float64_triple_loop() {
         if !simd::avx512() {
             eprintln!("skipped: no AVX-512F on this CPU (the narrow kernels are not used)");
-            assert!(kind(1000, 2, at(&[], false, 1000, 100), at(&[], false, 100, 2)).is_none());
+            assert!(
+                kind(
+                    1000,
+                    2,
+                    MatRef::view(&[], false, 1000, 100),
+                    MatRef::view(&[], false, 100, 2)
+                )
+                .is_none()
+            );
             return;
         }
         let cases: &[(usize, usize, usize, bool, bool, Kind)] = &[
@@ -356,28 +342,15 @@ mod tests {
             let bv: Vec<f32> = (0..k * n)
                 .map(|i| ((i * 5 % 11) as f32 - 5.0) / 9.0)
                 .collect();
-            let (a, b) = (at(&av, a_t, m, k), at(&bv, b_t, k, n));
+            let (a, b) = (MatRef::view(&av, a_t, m, k), MatRef::view(&bv, b_t, k, n));
             assert_eq!(kind(m, n, a, b), Some(want_kind), "{m}x{n}x{k}");
             let want = reference(m, n, k, a, b);
             let ldc = n + 3;
             for accumulate in [false, true] {
                 let mut c = vec![0.5f32; m * ldc];
                 product(want_kind, m, n, k, &mut c, ldc, a, b, accumulate);
-                for i in 0..m {
-                    for j in 0..ldc {
-                        let got = c[i * ldc + j] as f64;
-                        if j >= n {
-                            assert_eq!(got, 0.5, "wrote outside C at ({i}, {j})");
-                            continue;
-                        }
-                        let w = want[i * n + j] + if accumulate { 0.5 } else { 0.0 };
-                        let tol = 1e-5 * (k as f64).sqrt() * (1.0 + w.abs());
-                        assert!(
-                            (got - w).abs() <= tol,
-                            "{want_kind:?} {m}x{n}x{k} at ({i}, {j}): {got} vs {w}"
-                        );
-                    }
-                }
+                let what = format!("{want_kind:?}");
+                assert_product(&what, &c, ldc, &want, (m, n, k), accumulate);
             }
         }
         // Wide products, and narrow ones with no contiguous wide side, stay with gemm.
@@ -389,25 +362,8 @@ mod tests {
             (1000, 2, 100, true, false),
             (113, 2, 10, true, false),
         ] {
-            let (a, b) = (at(&big, a_t, m, k), at(&big, b_t, k, n));
+            let (a, b) = (MatRef::view(&big, a_t, m, k), MatRef::view(&big, b_t, k, n));
             assert_eq!(kind(m, n, a, b), None, "{m}x{n}x{k}");
-        }
-    }
-
-    /// `rows × cols` over `data`, row-major or read transposed.
-    fn at(data: &[f32], transposed: bool, rows: usize, cols: usize) -> MatRef<'_> {
-        if transposed {
-            MatRef {
-                data,
-                rs: 1,
-                cs: rows,
-            }
-        } else {
-            MatRef {
-                data,
-                rs: cols,
-                cs: 1,
-            }
         }
     }
 }

@@ -39,7 +39,14 @@ pub struct MatRef<'a> {
     pub cs: usize,
 }
 
-impl MatRef<'_> {
+impl<'a> MatRef<'a> {
+    /// A `rows × cols` matrix over `data`: row-major, or read transposed (`data` then holds
+    /// its transpose, `cols × rows`, row-major), as the backward pass reads its operands.
+    pub fn view(data: &'a [f32], transposed: bool, rows: usize, cols: usize) -> Self {
+        let (rs, cs) = if transposed { (1, rows) } else { (cols, 1) };
+        Self { data, rs, cs }
+    }
+
     #[inline(always)]
     pub(crate) fn at(&self, i: usize, j: usize) -> f32 {
         self.data[i * self.rs + j * self.cs]
@@ -126,20 +133,7 @@ fn sgemm_on(
     if m == 0 || n == 0 {
         return;
     }
-    assert!(
-        ldc >= n && c.len() >= (m - 1) * ldc + n,
-        "sgemm: C too small"
-    );
-    if k > 0 {
-        assert!(
-            a.data.len() > (m - 1) * a.rs + (k - 1) * a.cs,
-            "sgemm: A too small"
-        );
-        assert!(
-            b.data.len() > (k - 1) * b.rs + (n - 1) * b.cs,
-            "sgemm: B too small"
-        );
-    }
+    assert_extents("sgemm", (m, n, k), c, ldc, a, b);
     if k == 0 {
         if !accumulate {
             for row in c.chunks_mut(ldc).take(m) {
@@ -361,12 +355,45 @@ unsafe fn kernel_avx2(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Panics, naming `who`, unless `C` (`m` rows of stride `ldc ≥ n`), `A` (`m × k`) and `B`
+/// (`k × n`) hold every element of an `m × n × k` product (`m, n > 0`).
+pub(crate) fn assert_extents(
+    who: &str,
+    (m, n, k): (usize, usize, usize),
+    c: &[f32],
+    ldc: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+) {
+    assert!(
+        ldc >= n && c.len() >= (m - 1) * ldc + n,
+        "{who}: C too small"
+    );
+    if k > 0 {
+        assert!(
+            a.data.len() > (m - 1) * a.rs + (k - 1) * a.cs,
+            "{who}: A too small"
+        );
+        assert!(
+            b.data.len() > (k - 1) * b.rs + (n - 1) * b.cs,
+            "{who}: B too small"
+        );
+    }
+}
 
-    /// A float64 triple loop.
-    fn reference(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_>) -> Vec<f64> {
+/// What the product kernels' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::MatRef;
+
+    /// `A · B` by a float64 triple loop, `[m, n]` row-major.
+    pub(crate) fn reference(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: MatRef<'_>,
+        b: MatRef<'_>,
+    ) -> Vec<f64> {
         let mut c = vec![0.0; m * n];
         for i in 0..m {
             for j in 0..n {
@@ -375,6 +402,40 @@ mod tests {
         }
         c
     }
+
+    /// `c` (`m` rows of stride `ldc`, filled with 0.5 before the product) holds `want` (plus the
+    /// 0.5 where the product accumulated) to float32 rounding over `k` terms, and 0.5 past
+    /// column `n`.
+    pub(crate) fn assert_product(
+        what: &str,
+        c: &[f32],
+        ldc: usize,
+        want: &[f64],
+        (m, n, k): (usize, usize, usize),
+        accumulate: bool,
+    ) {
+        for i in 0..m {
+            for j in 0..ldc {
+                let got = c[i * ldc + j] as f64;
+                if j >= n {
+                    assert_eq!(got, 0.5, "{what}: wrote outside C at ({i}, {j})");
+                    continue;
+                }
+                let w = want[i * n + j] + if accumulate { 0.5 } else { 0.0 };
+                let tol = 1e-5 * (k as f64).sqrt() * (1.0 + w.abs());
+                assert!(
+                    (got - w).abs() <= tol,
+                    "{what} {m}x{n}x{k} at ({i}, {j}): {got} vs {w}"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{assert_product, reference};
+    use super::*;
 
     /// Every edge case of the tiling (rows and columns that are not a multiple of the tile,
     /// depths across blocks, transposed operands, overwrite and accumulate) against float64.
@@ -403,32 +464,7 @@ mod tests {
                 .map(|i| ((i * 5 % 11) as f32 - 5.0) / 9.0)
                 .collect();
             for (a_t, b_t) in [(false, false), (true, false), (false, true)] {
-                let a = if a_t {
-                    MatRef {
-                        data: &av,
-                        rs: 1,
-                        cs: m,
-                    }
-                } else {
-                    MatRef {
-                        data: &av,
-                        rs: k,
-                        cs: 1,
-                    }
-                };
-                let b = if b_t {
-                    MatRef {
-                        data: &bv,
-                        rs: 1,
-                        cs: k,
-                    }
-                } else {
-                    MatRef {
-                        data: &bv,
-                        rs: n,
-                        cs: 1,
-                    }
-                };
+                let (a, b) = (MatRef::view(&av, a_t, m, k), MatRef::view(&bv, b_t, k, n));
                 let want = reference(m, n, k, a, b);
                 let ldc = n + 3;
                 for (accumulate, &tile) in [false, true]
@@ -449,21 +485,8 @@ mod tests {
                         "{m}x{n}x{k}: {tile:?} and {:?} differ",
                         tiles[0]
                     );
-                    for i in 0..m {
-                        for j in 0..ldc {
-                            let got = c[i * ldc + j] as f64;
-                            if j >= n {
-                                assert_eq!(got, 0.5, "wrote outside the tile at ({i}, {j})");
-                                continue;
-                            }
-                            let w = want[i * n + j] + if accumulate { 0.5 } else { 0.0 };
-                            let tol = 1e-5 * (k as f64).sqrt() * (1.0 + w.abs());
-                            assert!(
-                                (got - w).abs() <= tol,
-                                "{m}x{n}x{k} at ({i}, {j}): {got} vs {w}"
-                            );
-                        }
-                    }
+                    let what = format!("{tile:?}");
+                    assert_product(&what, &c, ldc, &want, (m, n, k), accumulate);
                 }
             }
         }

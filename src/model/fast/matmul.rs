@@ -31,12 +31,8 @@ fn splits(m: usize, n: usize, k: usize) -> bool {
 /// The kernel the fused path runs an `m × n × k` product on, `A` and `B` read transposed or
 /// not (as the backward pass reads them), in words (`speed --kernels`).
 pub fn kernel_for(m: usize, n: usize, k: usize, a_t: bool, b_t: bool) -> &'static str {
-    let view = |t: bool, rows: usize, cols: usize| MatRef {
-        data: &[],
-        rs: if t { 1 } else { cols },
-        cs: if t { rows } else { 1 },
-    };
-    if narrow::kind(m, n, view(a_t, m, k), view(b_t, k, n)).is_some() {
+    let (a, b) = (MatRef::view(&[], a_t, m, k), MatRef::view(&[], b_t, k, n));
+    if narrow::kind(m, n, a, b).is_some() {
         "narrow"
     } else if uses_sgemm(n, k) {
         "packed"
