@@ -343,7 +343,7 @@ impl Trainer {
                     } else {
                         fast.loss_and_grad(&input, &target, batch.n) as f64
                     };
-                    if diverged_at(loss, fast.grads().iter().all(|v| v.is_finite())) {
+                    if diverged_at(loss, fast.grads_finite()) {
                         return Err(diverged(loss));
                     }
                     total += loss;
@@ -367,7 +367,7 @@ impl Trainer {
                     let (ga, gc) = main.head_grads();
                     c_skip.backward_from(&ga, batch.n);
                     c_out.backward_from(&gc, batch.n);
-                    let grads_finite = nets.iter().all(|n| n.grads().iter().all(|v| v.is_finite()));
+                    let grads_finite = nets.iter().all(|n| n.grads_finite());
                     if diverged_at(loss, grads_finite) {
                         return Err(diverged(loss));
                     }
