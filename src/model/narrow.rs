@@ -19,7 +19,10 @@
 
 // The kernels exist only on x86-64; elsewhere `kind` never picks one, and the code that would
 // drive them is left unused (checked with `cargo clippy --target aarch64-unknown-linux-gnu`).
-#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_variables))]
+#![cfg_attr(
+    not(target_arch = "x86_64"),
+    allow(dead_code, unused_variables, unreachable_code)
+)]
 
 use crate::model::sgemm::{self, MatRef};
 use crate::model::simd;
@@ -61,11 +64,10 @@ pub fn kind(m: usize, n: usize, a: MatRef<'_>, b: MatRef<'_>) -> Option<Kind> {
     }
 }
 
-/// `dst[m, n] (+)= A[m, k] · B[k, n]` (row stride `dst_rs`) by `kind`, which [`kind`] gave for
-/// these operands.
+/// `dst[m, n] (+)= A[m, k] · B[k, n]` (row stride `dst_rs`) by the kernel [`kind`] picks for
+/// these operands; `false`, and `dst` untouched, where it picks none.
 #[allow(clippy::too_many_arguments)]
 pub fn product(
-    kind: Kind,
     m: usize,
     n: usize,
     k: usize,
@@ -74,27 +76,23 @@ pub fn product(
     a: MatRef<'_>,
     b: MatRef<'_>,
     accumulate: bool,
-) {
-    assert!(simd::avx512(), "narrow::product needs AVX-512F");
-    assert!(m > 0 && n > 0, "narrow::product: an empty product");
+) -> bool {
+    let Some(kind) = kind(m, n, a, b) else {
+        return false;
+    };
     sgemm::assert_extents("narrow::product", (m, n, k), dst, dst_rs, a, b);
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX-512F is present (asserted); the extents just asserted keep every access
-    // inside the three slices, and `kind`'s conditions are checked again below.
+    // SAFETY: `kind` found AVX-512F and the strides and sizes its kernel needs; the extents
+    // just asserted keep every access inside the three slices.
     unsafe {
         match kind {
-            Kind::DotRows => {
-                assert!(n <= NARROW && a.cs == 1, "narrow::product: not DotRows");
-                dot_rows(m, n, k, dst, dst_rs, a, b, accumulate)
-            }
+            Kind::DotRows => dot_rows(m, n, k, dst, dst_rs, a, b, accumulate),
             Kind::OuterWideRows => {
-                assert!(n <= OUTER_NARROW && a.rs == 1 && m <= WIDE);
                 let u = Side::contiguous(a.data, a.cs, m);
                 let v = Side::strided(b.data, b.rs, b.cs, n);
                 outer_sum(k, u, v, dst.as_mut_ptr(), dst_rs, 1, accumulate)
             }
             Kind::OuterWideCols => {
-                assert!(m <= OUTER_NARROW && b.cs == 1 && n <= WIDE);
                 let u = Side::contiguous(b.data, b.rs, n);
                 let v = Side::strided(a.data, a.cs, a.rs, m);
                 outer_sum(k, u, v, dst.as_mut_ptr(), 1, dst_rs, accumulate)
@@ -103,6 +101,7 @@ pub fn product(
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("AVX-512F is x86-64's");
+    true
 }
 
 /// One side of a weight gradient: element `(r, i)` (batch row `r`, `i < len`) at
@@ -348,7 +347,7 @@ mod tests {
             let ldc = n + 3;
             for accumulate in [false, true] {
                 let mut c = vec![0.5f32; m * ldc];
-                product(want_kind, m, n, k, &mut c, ldc, a, b, accumulate);
+                assert!(product(m, n, k, &mut c, ldc, a, b, accumulate));
                 let what = format!("{want_kind:?}");
                 assert_product(&what, &c, ldc, &want, (m, n, k), accumulate);
             }

@@ -252,14 +252,8 @@ pub fn train_run(
     progress: &mut (dyn FnMut(u64, f64) + Send),
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, TrainError> {
-    // On the fused path, on the thread pool: a step's parallel parts then start from a pool
-    // thread, which runs one part itself, instead of each waking the pool from outside and
-    // sleeping until it is done (`Trainer::step`).
-    if trainer.uses_fast_path() {
-        rayon::scope(|_| train_loop(trainer, iterations, progress, cancel))
-    } else {
-        train_loop(trainer, iterations, progress, cancel)
-    }
+    // The whole loop on the pool, not each step (`Trainer::on_pool`).
+    trainer.on_pool(|t| train_loop(t, iterations, progress, cancel))
 }
 
 fn train_loop(

@@ -269,18 +269,22 @@ impl Trainer {
     /// gradient, or a loss above [`EXPLODED_LOSS`] (an explosion that is still finite), nothing
     /// is updated and [`TrainError::Diverged`] is returned.
     pub fn step(&mut self) -> Result<f64, TrainError> {
-        // The fused path's step runs on the thread pool (where the caller already is, as
-        // `train_run`'s loop, this adds nothing): its parallel parts then start from a pool
-        // thread, which runs one part itself, instead of each waking the pool from outside and
-        // sleeping until it is done. On a 2-core VM (AMD Zen 4) a parallel call of two 100 µs
-        // jobs took 126 µs from outside the pool and 105 from inside, and after 200 µs of serial
-        // work (the pool gone to sleep) 196 and 157; config A's step ran 2% faster in 7 paired
-        // rounds. burn's backends stay on the caller's thread: on wgpu a step run from a pool
-        // thread gave other weights (lavapipe), as if its kernels were chosen anew there.
+        self.on_pool(Self::step_here)
+    }
+
+    /// `f(self)`, on the thread pool where the fused path trains (where the caller already is,
+    /// as inside another `on_pool`, this adds nothing): the step's parallel parts then start
+    /// from a pool thread, which runs one part itself, instead of each waking the pool from
+    /// outside and sleeping until it is done. On a 2-core VM (AMD Zen 4) a parallel call of two
+    /// 100 µs jobs took 126 µs from outside the pool and 105 from inside, and after 200 µs of
+    /// serial work (the pool gone to sleep) 196 and 157; config A's step ran 2% faster in 7
+    /// paired rounds. burn's backends stay on the caller's thread: on wgpu a step run from a
+    /// pool thread gave other weights (lavapipe), as if its kernels were chosen anew there.
+    pub fn on_pool<R: Send>(&mut self, f: impl FnOnce(&mut Self) -> R + Send) -> R {
         if self.uses_fast_path() {
-            rayon::scope(|_| self.step_here())
+            rayon::scope(|_| f(self))
         } else {
-            self.step_here()
+            f(self)
         }
     }
 

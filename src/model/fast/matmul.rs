@@ -79,10 +79,9 @@ pub(super) fn matmul(
             cs: b_cs,
         },
     );
-    if let Some(kind) = narrow::kind(m, n, a_ref, b_ref) {
-        // Products with a side of at most 4 (config A's output layer and its weight
-        // gradients): a kernel with the other side in the lanes (the narrow module's notes).
-        narrow::product(kind, m, n, k, dst, dst_rs, a_ref, b_ref, accumulate);
+    // Products with a side of at most 4 (config A's output layer and its weight gradients): a
+    // kernel with the other side in the lanes, where the CPU has one (the narrow module's notes).
+    if narrow::product(m, n, k, dst, dst_rs, a_ref, b_ref, accumulate) {
         return;
     }
     if uses_sgemm(n, k) {
