@@ -113,6 +113,23 @@ pub trait EpsilonModel {
         let eps = self.epsilon(x.clone(), t);
         velocity_from_epsilon(&p, x, eps, t, &device)
     }
+
+    /// Every Euler ODE step `x ← x − Δ_i v_θ(x, t_i)` over `grid` (`t_0 > t_1 > …`) on host rows
+    /// `x` (`[n, d]` row-major) in place, where this model has a path that keeps the state on
+    /// the host and runs blocks of rows through all the steps independently (the fused CPU
+    /// path); it calls `progress(done, steps)` as groups of steps finish. The same numbers as
+    /// stepping through [`Self::velocity`] and `x − v Δ` in `f32`. `None`: no such path (the
+    /// sampler steps through [`Self::velocity`]). `Some(Err(i))`: some row first stopped being
+    /// finite at step `i` (0-based); `x` is then not meaningful.
+    fn euler_ode_host(
+        &self,
+        x: &mut [f32],
+        grid: &[f64],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Option<Result<(), usize>> {
+        let _ = (x, grid, progress);
+        None
+    }
 }
 
 /// `v = f x + ½ g²/σ · ε` for an already computed `ε` (used by samplers that also need `ε`).

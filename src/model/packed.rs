@@ -371,12 +371,33 @@ impl PackedMlp {
         out
     }
 
+    /// [`Self::forward`] on the calling thread alone, block after block: the same numbers
+    /// (each row's arithmetic does not depend on the blocking), for callers that are already
+    /// one task of a parallel loop (the fused Euler ODE, `FastScoreNet::euler_ode_host`).
+    pub fn forward_here(&self, input: &[f32], rows: usize) -> Vec<f32> {
+        let (fi, fo) = (self.fan_in(), self.fan_out());
+        assert_eq!(
+            input.len(),
+            rows * fi,
+            "PackedMlp::forward_here: input is not [{rows}, {fi}]"
+        );
+        let mut out = vec![0f32; rows * fo];
+        let block = self.block_rows_of_kernel();
+        SCRATCH.with(|s| {
+            let (a, b) = &mut *s.borrow_mut();
+            for (x, y) in input.chunks(block * fi).zip(out.chunks_mut(block * fo)) {
+                self.block(x, y, a, b);
+            }
+        });
+        out
+    }
+
     /// Rows per block: [`BLOCK_ROWS`] for the AVX2 tile; one 64-row tile for the rows-in-lanes
     /// kernel, whose feature-major buffers (`[100][64]`, 25.6 KB each for the 2D preset) then
     /// ping-pong between layers in L1. Measured on a 2-core Xeon (3 × 100 Tanh, ODE sampling,
     /// 20,000 particles, 7 interleaved rounds): 6.39 M particle-steps/s at 64 rows against 5.82
     /// at 192 (5 rounds at 128: 5.38).
-    fn block_rows_of_kernel(&self) -> usize {
+    pub fn block_rows_of_kernel(&self) -> usize {
         match self.kernel {
             Kernel::Avx2 => BLOCK_ROWS,
             Kernel::Avx512Rows => ROWS_TILE,

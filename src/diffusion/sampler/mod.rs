@@ -113,6 +113,28 @@ pub fn sample_from(
         v.extend_from_slice(&start.data[..kept * d]);
         v
     });
+    // The Euler ODE without a recorded path: on a model that runs it on the host (the fused CPU
+    // path), in one go, with the same numbers.
+    if config.kind == SamplerKind::OdeEuler && trajectory.is_none() {
+        let mut x = start.data.clone();
+        if let Some(done) = model.euler_ode_host(&mut x, &grid, progress) {
+            return match done {
+                Ok(()) => Ok(SampleOutput {
+                    samples: Points::new(n, d, x),
+                    times: grid,
+                    trajectory: None,
+                    trajectory_particles: 0,
+                }),
+                Err(i) => Err(NonFiniteSamples {
+                    sampler: config.kind.name(),
+                    step: i + 1,
+                    steps,
+                    t: grid[i],
+                    t_next: grid[i + 1],
+                }),
+            };
+        }
+    }
     let mut x = to_tensor(&start.data, n, d, device);
 
     for i in 0..steps {
