@@ -120,14 +120,16 @@ pub trait EpsilonModel {
     /// path); it calls `progress(done, steps)` as groups of steps finish. The same numbers as
     /// stepping through [`Self::velocity`] and `x − v Δ` in `f32`. `None`: no such path (the
     /// sampler steps through [`Self::velocity`]). `Some(Err(i))`: some row first stopped being
-    /// finite at step `i` (0-based); `x` is then not meaningful.
+    /// finite at step `i` (0-based); `x` is then not meaningful. With `record = Some((path,
+    /// m))`, the first `m` rows' states after each step are appended to `path` (`[steps, m, d]`).
     fn euler_ode_host(
         &self,
         x: &mut [f32],
         grid: &[f64],
+        record: Option<(&mut Vec<f32>, usize)>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Option<Result<(), usize>> {
-        let _ = (x, grid, progress);
+        let _ = (x, grid, record, progress);
         None
     }
 }

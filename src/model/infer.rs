@@ -253,6 +253,7 @@ impl EpsilonModel for FastScoreNet {
         &self,
         x: &mut [f32],
         grid: &[f64],
+        mut record: Option<(&mut Vec<f32>, usize)>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Option<Result<(), usize>> {
         let block = self
@@ -262,6 +263,7 @@ impl EpsilonModel for FastScoreNet {
             .collect::<Option<Vec<usize>>>()?[0];
         let d = self.spec.mlp.dim;
         let (n, steps) = (x.len() / d, grid.len().saturating_sub(1));
+        let kept = record.as_ref().map_or(0, |r| r.1.min(n));
         let p = self.spec.process;
         let coefficients: Vec<(f32, f32, f32)> = grid
             .windows(2)
@@ -277,10 +279,15 @@ impl EpsilonModel for FastScoreNet {
         let mut done = 0;
         while done < steps {
             let end = (done + group).min(steps);
-            let first_bad = x
+            // Per block: the first step its state was not finite at, and its recorded rows'
+            // states after each step of the group.
+            let blocks: Vec<(usize, Vec<f32>)> = x
                 .par_chunks_mut(block * d)
-                .map(|rows| {
+                .enumerate()
+                .map(|(b, rows)| {
                     let m = rows.len() / d;
+                    let recorded = kept.saturating_sub(b * block).min(m) * d;
+                    let mut states = Vec::with_capacity((end - done) * recorded);
                     for (i, &(f, c, delta)) in coefficients.iter().enumerate().take(end).skip(done)
                     {
                         let eps = self.epsilon_with(rows, m, &Times::Shared(grid[i]), true);
@@ -291,15 +298,28 @@ impl EpsilonModel for FastScoreNet {
                             finite &= x.is_finite();
                         }
                         if !finite {
-                            return i;
+                            return (i, states);
                         }
+                        states.extend_from_slice(&rows[..recorded]);
                     }
-                    usize::MAX
+                    (usize::MAX, states)
                 })
+                .collect();
+            if let Some(bad) = blocks
+                .iter()
+                .map(|b| b.0)
                 .min()
-                .unwrap_or(usize::MAX);
-            if first_bad != usize::MAX {
-                return Some(Err(first_bad));
+                .filter(|&i| i != usize::MAX)
+            {
+                return Some(Err(bad));
+            }
+            if let Some((trajectory, _)) = record.as_mut() {
+                for s in 0..end - done {
+                    for (_, states) in &blocks {
+                        let per_step = states.len() / (end - done);
+                        trajectory.extend_from_slice(&states[s * per_step..(s + 1) * per_step]);
+                    }
+                }
             }
             done = end;
             progress(done, steps);
@@ -456,34 +476,65 @@ mod tests {
                     // No packed kernel on this CPU: the sampler steps as before.
                     let mut x = start.data.clone();
                     let grid = process.grid(cfg.grid, steps);
-                    assert!(fast.euler_ode_host(&mut x, &grid, &mut |_, _| {}).is_none());
+                    assert!(
+                        fast.euler_ode_host(&mut x, &grid, None, &mut |_, _| {})
+                            .is_none()
+                    );
                     continue;
                 }
-                let mut calls = Vec::new();
-                let got = sample_from(&fast, &cfg, start.clone(), 0, &device, &mut |i, k| {
-                    calls.push((i, k))
-                })
-                .unwrap();
-                let want = sample_from(
-                    &StepByStep(&fast),
-                    &cfg,
-                    start.clone(),
-                    0,
-                    &device,
-                    &mut |_, _| {},
-                )
-                .unwrap();
-                let what = format!("{arch:?} {objective} {}", process.name());
-                assert_eq!(got.times, want.times, "{what}");
-                let differ = got
-                    .samples
-                    .data
-                    .iter()
-                    .zip(&want.samples.data)
-                    .filter(|(a, b)| a.to_bits() != b.to_bits())
-                    .count();
-                assert_eq!(differ, 0, "{what}: {differ} of {} values differ", n * d);
-                assert_eq!(calls, [(48, steps), (96, steps), (steps, steps)], "{what}");
+                // Unrecorded, the first 100 rows recorded (the second block cut), every row.
+                for cfg in [
+                    cfg.clone(),
+                    cfg.clone().recording_first(100),
+                    cfg.clone().recording(),
+                ] {
+                    let mut calls = Vec::new();
+                    let got = sample_from(&fast, &cfg, start.clone(), 0, &device, &mut |i, k| {
+                        calls.push((i, k))
+                    })
+                    .unwrap();
+                    let want = sample_from(
+                        &StepByStep(&fast),
+                        &cfg,
+                        start.clone(),
+                        0,
+                        &device,
+                        &mut |_, _| {},
+                    )
+                    .unwrap();
+                    let what = format!(
+                        "{arch:?} {objective} {}, recording {:?}",
+                        process.name(),
+                        cfg.record_trajectory.then_some(cfg.record_particles)
+                    );
+                    assert_eq!(got.times, want.times, "{what}");
+                    assert_eq!(
+                        got.trajectory_particles, want.trajectory_particles,
+                        "{what}"
+                    );
+                    let (a, b) = (
+                        got.trajectory.unwrap_or_default(),
+                        want.trajectory.unwrap_or_default(),
+                    );
+                    assert_eq!(a.len(), b.len(), "{what}");
+                    for (got, want, name) in [
+                        (&got.samples.data, &want.samples.data, "samples"),
+                        (&a, &b, "path"),
+                    ] {
+                        let differ = got
+                            .iter()
+                            .zip(want)
+                            .filter(|(a, b)| a.to_bits() != b.to_bits())
+                            .count();
+                        assert_eq!(
+                            differ,
+                            0,
+                            "{what}: {differ} of {} {name} values differ",
+                            got.len()
+                        );
+                    }
+                    assert_eq!(calls, [(48, steps), (96, steps), (steps, steps)], "{what}");
+                }
             }
         }
         // An output bias near f32's largest value: the state overflows; both stop at one step.

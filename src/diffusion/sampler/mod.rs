@@ -113,17 +113,18 @@ pub fn sample_from(
         v.extend_from_slice(&start.data[..kept * d]);
         v
     });
-    // The Euler ODE without a recorded path: on a model that runs it on the host (the fused CPU
-    // path), in one go, with the same numbers.
-    if config.kind == SamplerKind::OdeEuler && trajectory.is_none() {
+    // The Euler ODE on a model that runs it on the host (the fused CPU path): in one go, with the
+    // same numbers.
+    if config.kind == SamplerKind::OdeEuler {
         let mut x = start.data.clone();
-        if let Some(done) = model.euler_ode_host(&mut x, &grid, progress) {
+        let record = trajectory.as_mut().map(|path| (path, kept));
+        if let Some(done) = model.euler_ode_host(&mut x, &grid, record, progress) {
             return match done {
                 Ok(()) => Ok(SampleOutput {
                     samples: Points::new(n, d, x),
                     times: grid,
-                    trajectory: None,
-                    trajectory_particles: 0,
+                    trajectory_particles: if trajectory.is_some() { kept } else { 0 },
+                    trajectory,
                 }),
                 Err(i) => Err(NonFiniteSamples {
                     sampler: config.kind.name(),
