@@ -10,7 +10,7 @@ mod process;
 pub mod sampler;
 
 pub use exact::ExactMixtureScore;
-pub use model::{EpsilonModel, Times};
+pub use model::{EpsilonModel, HostStep, HostUpdate, Times};
 pub use objective::{Objective, ObjectiveError, TimeSampling};
 pub use process::{LINEAR_T_MAX, NoiseProcess, ProcessKind, T_END, T_MIN, TimeGrid};
 pub use sampler::{

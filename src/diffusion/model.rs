@@ -114,23 +114,77 @@ pub trait EpsilonModel {
         velocity_from_epsilon(&p, x, eps, t, &device)
     }
 
-    /// Every Euler ODE step `x ← x − Δ_i v_θ(x, t_i)` over `grid` (`t_0 > t_1 > …`) on host rows
-    /// `x` (`[n, d]` row-major) in place, where this model has a path that keeps the state on
-    /// the host and runs blocks of rows through all the steps independently (the fused CPU
-    /// path); it calls `progress(done, steps)` as groups of steps finish. The same numbers as
-    /// stepping through [`Self::velocity`] and `x − v Δ` in `f32`. `None`: no such path (the
-    /// sampler steps through [`Self::velocity`]). `Some(Err(i))`: some row first stopped being
-    /// finite at step `i` (0-based); `x` is then not meaningful. With `record = Some((path,
-    /// m))`, the first `m` rows' states after each step are appended to `path` (`[steps, m, d]`).
-    fn euler_ode_host(
+    /// Every step of `steps` on host rows `x` (`[n, d]` row-major) in place, where this model
+    /// has a path that keeps the state on the host and runs blocks of rows through all the
+    /// steps independently (the fused CPU path): per step, `ε = ε_θ(x, t)` and
+    /// [`HostStep::apply`] on every element. `noise()` is called once per step that adds noise,
+    /// in step order (possibly on another thread, ahead of the steps), and returns that step's
+    /// `[n, d]` draw. It calls `progress(done, steps)`
+    /// as groups of steps finish. `None`: no such path (the sampler steps through tensors).
+    /// `Some(Err(i))`: some row first stopped being finite at step `i` (0-based); `x` is then
+    /// not meaningful. With `record = Some((path, m))`, the first `m` rows' states after each
+    /// step are appended to `path` (`[steps, m, d]`).
+    fn steps_host(
         &self,
         x: &mut [f32],
-        grid: &[f64],
+        steps: &[HostStep],
+        noise: &mut (dyn FnMut() -> Vec<f32> + Send),
         record: Option<(&mut Vec<f32>, usize)>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Option<Result<(), usize>> {
-        let _ = (x, grid, record, progress);
+        let _ = (x, steps, noise, record, progress);
         None
+    }
+}
+
+/// One step of a sampler whose update is elementwise in `x`, `ε = ε_θ(x, t)` and a noise draw
+/// `z`, with its coefficients rounded to `f32` as burn's scalar operations round them, so that
+/// [`Self::apply`] gives the tensor path's numbers bit for bit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HostStep {
+    /// The time `ε` is evaluated at.
+    pub t: f64,
+    /// The update from `x` and `ε`.
+    pub update: HostUpdate,
+    /// The std `s` of the step's noise (`+ z·s`), where it draws one.
+    pub noise_std: Option<f32>,
+}
+
+/// The deterministic part of a [`HostStep`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum HostUpdate {
+    /// `x − (x·f + ε·c)·Δ`: an Euler step along `f x + c ε` (the ODE: `c = ½ g²/σ`; the SDE's
+    /// drift: `c = ½ (1 + γ²) g²/σ`).
+    Euler {
+        /// `f(t)`.
+        f: f32,
+        /// The factor on `ε`.
+        c: f32,
+        /// The step `Δ = t − t'`.
+        delta: f32,
+    },
+    /// `x·a + ε·b` (DDIM's step).
+    Affine {
+        /// The factor on `x`.
+        a: f32,
+        /// The factor on `ε`.
+        b: f32,
+    },
+}
+
+impl HostStep {
+    /// The new value of one element from its value `x`, its `ε` and its noise draw `z` (read
+    /// only where the step draws noise), in the tensor path's order of operations.
+    #[inline(always)]
+    pub fn apply(&self, x: f32, e: f32, z: f32) -> f32 {
+        let y = match self.update {
+            HostUpdate::Euler { f, c, delta } => x - (x * f + e * c) * delta,
+            HostUpdate::Affine { a, b } => x * a + e * b,
+        };
+        match self.noise_std {
+            Some(s) => y + z * s,
+            None => y,
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use super::net::{Architecture, NetSpec, ScoreNet};
 use super::packed::PackedMlp;
 use crate::device::ResolvedDevice;
 use crate::diffusion::NoiseProcess;
-use crate::diffusion::model::{EpsilonModel, Times, to_host};
+use crate::diffusion::model::{EpsilonModel, HostStep, Times, to_host};
 
 /// A score network on the fused CPU path.
 #[derive(Debug)]
@@ -246,13 +246,12 @@ impl EpsilonModel for FastScoreNet {
     /// Where every part runs the packed kernel (whose rows do not depend on each other), the
     /// steps run in one parallel loop over blocks of rows, each block through a group of steps
     /// before the next group: no fork-join, no serial pass between steps, the block in cache.
-    /// Per element the arithmetic is the sampler's: `v = f·x + c·ε` (`c = ½ g²/σ`), then
-    /// `x − v Δ`, each rounded in `f32` with the coefficients rounded to `f32` as burn's scalar
-    /// operations round them.
-    fn euler_ode_host(
+    /// A group's noise is drawn (serially, in step order) before it runs.
+    fn steps_host(
         &self,
         x: &mut [f32],
-        grid: &[f64],
+        steps: &[HostStep],
+        noise: &mut (dyn FnMut() -> Vec<f32> + Send),
         mut record: Option<(&mut Vec<f32>, usize)>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Option<Result<(), usize>> {
@@ -262,49 +261,74 @@ impl EpsilonModel for FastScoreNet {
             .map(|p| p.packed.as_ref().map(PackedMlp::block_rows_of_kernel))
             .collect::<Option<Vec<usize>>>()?[0];
         let d = self.spec.mlp.dim;
-        let (n, steps) = (x.len() / d, grid.len().saturating_sub(1));
+        let n = x.len() / d;
         let kept = record.as_ref().map_or(0, |r| r.1.min(n));
-        let p = self.spec.process;
-        let coefficients: Vec<(f32, f32, f32)> = grid
-            .windows(2)
-            .map(|w| {
-                let t = w[0];
-                let c = 0.5 * p.diffusion_sq(t) / p.sigma(t);
-                (p.drift(t) as f32, c as f32, (t - w[1]) as f32)
-            })
-            .collect();
         // Steps per group: about ROW_STEPS_PER_GROUP row-steps (tens of ms), so that progress
-        // comes often and the per-group fork-join costs nothing.
-        let group = (ROW_STEPS_PER_GROUP / n.max(1)).clamp(1, steps.max(1));
-        let mut done = 0;
-        while done < steps {
-            let end = (done + group).min(steps);
-            // Per block: the first step its state was not finite at, and its recorded rows'
-            // states after each step of the group.
-            let blocks: Vec<(usize, Vec<f32>)> = x
-                .par_chunks_mut(block * d)
+        // comes often and the per-group fork-join costs nothing; fewer where the group's noise
+        // would pass NOISE_PER_GROUP floats.
+        let group = (ROW_STEPS_PER_GROUP / n.max(1))
+            .min(NOISE_PER_GROUP / (n * d).max(1))
+            .clamp(1, steps.len().max(1));
+        // One group: per block, the first step its state was not finite at (or `usize::MAX`),
+        // and its recorded rows' states after each step.
+        let run_group = |x: &mut [f32], done: usize, draws: &[Option<Vec<f32>>]| {
+            let todo = &steps[done..done + draws.len()];
+            x.par_chunks_mut(block * d)
                 .enumerate()
                 .map(|(b, rows)| {
-                    let m = rows.len() / d;
+                    let (m, at) = (rows.len() / d, b * block * d);
                     let recorded = kept.saturating_sub(b * block).min(m) * d;
-                    let mut states = Vec::with_capacity((end - done) * recorded);
-                    for (i, &(f, c, delta)) in coefficients.iter().enumerate().take(end).skip(done)
-                    {
-                        let eps = self.epsilon_with(rows, m, &Times::Shared(grid[i]), true);
+                    let mut states = Vec::with_capacity(todo.len() * recorded);
+                    for (j, (step, z)) in todo.iter().zip(draws).enumerate() {
+                        let eps = self.epsilon_with(rows, m, &Times::Shared(step.t), true);
                         let mut finite = true;
-                        for (x, e) in rows.iter_mut().zip(&eps) {
-                            let v = f * *x + c * e;
-                            *x -= v * delta;
-                            finite &= x.is_finite();
+                        match z {
+                            Some(z) => {
+                                let z = &z[at..at + rows.len()];
+                                for ((x, &e), &z) in rows.iter_mut().zip(&eps).zip(z) {
+                                    *x = step.apply(*x, e, z);
+                                    finite &= x.is_finite();
+                                }
+                            }
+                            None => {
+                                for (x, &e) in rows.iter_mut().zip(&eps) {
+                                    *x = step.apply(*x, e, 0.0);
+                                    finite &= x.is_finite();
+                                }
+                            }
                         }
                         if !finite {
-                            return (i, states);
+                            return (done + j, states);
                         }
                         states.extend_from_slice(&rows[..recorded]);
                     }
                     (usize::MAX, states)
                 })
-                .collect();
+                .collect::<Vec<(usize, Vec<f32>)>>()
+        };
+        // A group's noise, drawn in step order while the group before it runs (the draws are
+        // serial: one random stream).
+        let mut draw = |from: usize| -> Vec<Option<Vec<f32>>> {
+            let to = (from + group).min(steps.len());
+            steps[from..to]
+                .iter()
+                .map(|s| s.noise_std.map(|_| noise()))
+                .collect()
+        };
+        let mut draws = draw(0);
+        let mut done = 0;
+        while done < steps.len() {
+            let end = done + draws.len();
+            let (blocks, next) = rayon::join(
+                || run_group(x, done, &draws),
+                || {
+                    if end < steps.len() {
+                        draw(end)
+                    } else {
+                        Vec::new()
+                    }
+                },
+            );
             if let Some(bad) = blocks
                 .iter()
                 .map(|b| b.0)
@@ -321,14 +345,18 @@ impl EpsilonModel for FastScoreNet {
                     }
                 }
             }
+            draws = next;
             done = end;
-            progress(done, steps);
+            progress(done, steps.len());
         }
         Some(Ok(()))
     }
 }
 
-/// Row-steps per group of [`FastScoreNet::euler_ode_host`]: at config A's 4 M row-steps/s on two
+/// Noise floats drawn ahead per group of [`FastScoreNet::steps_host`] at most (16 MB).
+const NOISE_PER_GROUP: usize = 1 << 22;
+
+/// Row-steps per group of [`FastScoreNet::steps_host`]: at config A's 4 M row-steps/s on two
 /// cores, about 50 ms a group (10 steps of 20,000 particles, 100 of the app's 2,000).
 const ROW_STEPS_PER_GROUP: usize = 200_000;
 
@@ -430,20 +458,33 @@ mod tests {
         }
     }
 
-    /// The fused Euler ODE (blocks of rows through groups of steps on the host) gives the
-    /// samples of the step-by-step sampler bit for bit, for every architecture and objective,
-    /// over several groups of steps, reports progress to the last step, and stops at the same
-    /// step when the state overflows.
+    /// The fused host path (blocks of rows through groups of steps) gives the step-by-step
+    /// sampler's samples and paths bit for bit, for the Euler ODE, the SDE (γ = 1 and 0.5) and
+    /// DDIM (η = 0 and 0.5), every architecture, objective and process, unrecorded and
+    /// recorded, over several groups of steps; reports progress to the last step; and stops at
+    /// the same step when the state overflows.
     #[test]
-    fn fused_euler_ode_matches_the_step_by_step_sampler() {
+    fn fused_host_steps_match_the_step_by_step_sampler() {
         use crate::data::Points;
         use crate::diffusion::{SamplerConfig, SamplerKind, initial_noise, sample_from};
         let device = Device::flex();
         // 4,100 rows: ROW_STEPS_PER_GROUP / 4,100 = 48 steps a group, 3 groups over 120 steps,
         // and a last block of 4 rows.
         let (n, d, steps) = (4100, 2, 120);
-        let cfg = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(steps);
+        let ode = SamplerConfig::new(SamplerKind::OdeEuler).with_steps(steps);
+        let samplers = [
+            ode.clone(),
+            SamplerConfig::new(SamplerKind::Sde).with_steps(steps),
+            SamplerConfig::new(SamplerKind::Sde)
+                .with_steps(steps)
+                .with_noise_scale(0.5),
+            SamplerConfig::new(SamplerKind::Ddim).with_steps(steps),
+            SamplerConfig::new(SamplerKind::Ddim)
+                .with_steps(steps)
+                .with_eta(0.5),
+        ];
         let start = Points::new(n, d, initial_noise(n, d, 3));
+        let mut combination = 0;
         for arch in [
             Architecture::Mlp,
             Architecture::Skip,
@@ -475,19 +516,19 @@ mod tests {
                 if fast.parts.iter().any(|p| p.packed.is_none()) {
                     // No packed kernel on this CPU: the sampler steps as before.
                     let mut x = start.data.clone();
-                    let grid = process.grid(cfg.grid, steps);
-                    assert!(
-                        fast.euler_ode_host(&mut x, &grid, None, &mut |_, _| {})
-                            .is_none()
-                    );
+                    let none = fast.steps_host(&mut x, &[], &mut Vec::new, None, &mut |_, _| {});
+                    assert!(none.is_none());
                     continue;
                 }
-                // Unrecorded, the first 100 rows recorded (the second block cut), every row.
-                for cfg in [
-                    cfg.clone(),
-                    cfg.clone().recording_first(100),
-                    cfg.clone().recording(),
-                ] {
+                for (k, cfg) in samplers.iter().enumerate() {
+                    // Unrecorded, the first 100 rows recorded (the second block cut), every row:
+                    // in turn over the combinations.
+                    combination += 1;
+                    let cfg = match (combination + k) % 3 {
+                        0 => cfg.clone(),
+                        1 => cfg.clone().recording_first(100),
+                        _ => cfg.clone().recording(),
+                    };
                     let mut calls = Vec::new();
                     let got = sample_from(&fast, &cfg, start.clone(), 0, &device, &mut |i, k| {
                         calls.push((i, k))
@@ -503,7 +544,10 @@ mod tests {
                     )
                     .unwrap();
                     let what = format!(
-                        "{arch:?} {objective} {}, recording {:?}",
+                        "{} (γ {}, η {}) {arch:?} {objective} {}, recording {:?}",
+                        cfg.kind.name(),
+                        cfg.noise_scale,
+                        cfg.eta,
                         process.name(),
                         cfg.record_trajectory.then_some(cfg.record_particles)
                     );
@@ -537,6 +581,7 @@ mod tests {
                 }
             }
         }
+        let cfg = ode;
         // An output bias near f32's largest value: the state overflows; both stop at one step.
         let spec = NetSpec {
             arch: Architecture::Mlp,

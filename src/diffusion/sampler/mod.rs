@@ -8,7 +8,10 @@ use burn::tensor::{Device, Tensor};
 use rand::{SeedableRng, rngs::StdRng};
 use rand_distr::{Distribution, StandardNormal};
 
-use super::model::{EpsilonModel, Times, to_host, to_tensor, velocity_from_epsilon};
+use super::NoiseProcess;
+use super::model::{
+    EpsilonModel, HostStep, HostUpdate, Times, to_host, to_tensor, velocity_from_epsilon,
+};
 use crate::data::Points;
 #[cfg(test)]
 mod accuracy;
@@ -113,12 +116,14 @@ pub fn sample_from(
         v.extend_from_slice(&start.data[..kept * d]);
         v
     });
-    // The Euler ODE on a model that runs it on the host (the fused CPU path): in one go, with the
-    // same numbers.
-    if config.kind == SamplerKind::OdeEuler {
+    // The samplers that are one ε and an elementwise update a step (Euler ODE, SDE, DDIM) on a
+    // model that runs them on the host (the fused CPU path): in one go, with the same numbers.
+    let plan = elementwise_plan(config, &p, &grid);
+    if let Some(plan) = &plan {
         let mut x = start.data.clone();
         let record = trajectory.as_mut().map(|path| (path, kept));
-        if let Some(done) = model.euler_ode_host(&mut x, &grid, record, progress) {
+        let mut draw = || gaussian(n * d, &mut rng);
+        if let Some(done) = model.steps_host(&mut x, plan, &mut draw, record, progress) {
             return match done {
                 Ok(()) => Ok(SampleOutput {
                     samples: Points::new(n, d, x),
@@ -141,34 +146,27 @@ pub fn sample_from(
     for i in 0..steps {
         let (t, t_next) = (grid[i], grid[i + 1]);
         let delta = t - t_next;
-        let last = i + 1 == steps;
         x = match config.kind {
-            SamplerKind::OdeEuler => {
-                let v = model.velocity(x.clone(), &Times::Shared(t));
-                x.sub(v.mul_scalar(delta))
+            SamplerKind::OdeEuler | SamplerKind::Sde | SamplerKind::Ddim => {
+                let step = plan.as_ref().expect("an elementwise sampler")[i];
+                let eps = model.epsilon(x.clone(), &Times::Shared(t));
+                let y = match step.update {
+                    HostUpdate::Euler { f, c, delta } => {
+                        let drift = x.clone().mul_scalar(f).add(eps.mul_scalar(c));
+                        x.sub(drift.mul_scalar(delta))
+                    }
+                    HostUpdate::Affine { a, b } => x.mul_scalar(a).add(eps.mul_scalar(b)),
+                };
+                match step.noise_std {
+                    Some(s) => y.add(noise(&mut rng).mul_scalar(s)),
+                    None => y,
+                }
             }
             SamplerKind::OdeHeun => {
                 let v1 = model.velocity(x.clone(), &Times::Shared(t));
                 let pred = x.clone().sub(v1.clone().mul_scalar(delta));
                 let v2 = model.velocity(pred, &Times::Shared(t_next));
                 x.sub(v1.add(v2).mul_scalar(0.5 * delta))
-            }
-            SamplerKind::Ddim => {
-                // x ← α' x̂₀ + √(σ'² − c²) ε + c z with x̂₀ = (x − σ ε)/α and
-                // c = η (σ'/σ) √(σ² − (α/α')² σ'²), the posterior std of x(t') given x(t) and
-                // x̂₀ scaled by η (Song et al. 2021). η = 0: x ← (α'/α) x + (σ' − α' σ/α) ε.
-                let eps = model.epsilon(x.clone(), &Times::Shared(t));
-                let (a, s, a2, s2) = (p.alpha(t), p.sigma(t), p.alpha(t_next), p.sigma(t_next));
-                let c = ddim_noise_std(config.eta, a, s, a2, s2);
-                // The last step is deterministic, as the SDE's is.
-                if c > 0.0 && !last {
-                    let dir = (s2 * s2 - c * c).max(0.0).sqrt();
-                    x.mul_scalar(a2 / a)
-                        .add(eps.mul_scalar(dir - a2 * s / a))
-                        .add(noise(&mut rng).mul_scalar(c))
-                } else {
-                    x.mul_scalar(a2 / a).add(eps.mul_scalar(s2 - a2 * s / a))
-                }
             }
             SamplerKind::DpmSolver2 => {
                 let (l, l2) = (p.log_snr(t), p.log_snr(t_next));
@@ -184,21 +182,6 @@ pub fn sample_from(
                 let eps_mid = model.epsilon(u, &Times::Shared(t_mid));
                 x.mul_scalar(a2 / a)
                     .sub(eps_mid.mul_scalar(s2 * h.exp_m1()))
-            }
-            SamplerKind::Sde => {
-                // x ← x − Δ [f x − ½(1 + γ²) g² s] + γ g √Δ z, with s = −ε/σ (γ = 1: the
-                // reverse SDE, x ← x − Δ [f x − g² s] + g √Δ z; γ = 0: the ODE's Euler step).
-                let gamma = config.noise_scale;
-                let eps = model.epsilon(x.clone(), &Times::Shared(t));
-                let drift = x.clone().mul_scalar(p.drift(t)).add(
-                    eps.mul_scalar(0.5 * (1.0 + gamma * gamma) * p.diffusion_sq(t) / p.sigma(t)),
-                );
-                let x = x.sub(drift.mul_scalar(delta));
-                if last || gamma == 0.0 {
-                    x
-                } else {
-                    x.add(noise(&mut rng).mul_scalar(gamma * (p.diffusion_sq(t) * delta).sqrt()))
-                }
             }
             SamplerKind::PredictorCorrector => {
                 let eps = model.epsilon(x.clone(), &Times::Shared(t));
@@ -235,6 +218,69 @@ pub fn sample_from(
         trajectory_particles: if trajectory.is_some() { kept } else { 0 },
         trajectory,
     })
+}
+
+/// The steps of the samplers that are one ε evaluation and an elementwise update a step, as
+/// [`HostStep`]s (coefficients rounded to `f32`, as burn's scalar operations round them);
+/// `None` for the others. The one statement of these samplers' maths, for both paths:
+/// - Euler ODE: `x ← x − Δ v`, `v = f x + ½ g²/σ · ε` (the probability-flow velocity);
+/// - SDE: `x ← x − Δ [f x − ½(1 + γ²) g² s] + γ g √Δ z` with `s = −ε/σ` (γ = 1: the reverse
+///   SDE; γ = 0: the ODE's Euler step); the last step adds no noise;
+/// - DDIM: `x ← α' x̂₀ + √(σ'² − c²) ε + c z` with `x̂₀ = (x − σ ε)/α` and
+///   `c = η (σ'/σ) √(σ² − (α/α')² σ'²)`, the posterior std of `x(t')` given `x(t)` and `x̂₀`
+///   scaled by η (Song et al. 2021); η = 0: `x ← (α'/α) x + (σ' − α' σ/α) ε`. The last step is
+///   deterministic, as the SDE's is.
+fn elementwise_plan(
+    config: &SamplerConfig,
+    p: &NoiseProcess,
+    grid: &[f64],
+) -> Option<Vec<HostStep>> {
+    let steps = grid.len() - 1;
+    let euler = |t: f64, c: f64, delta: f64| HostUpdate::Euler {
+        f: p.drift(t) as f32,
+        c: c as f32,
+        delta: delta as f32,
+    };
+    (0..steps)
+        .map(|i| {
+            let (t, t_next) = (grid[i], grid[i + 1]);
+            let delta = t - t_next;
+            let last = i + 1 == steps;
+            let (update, noise_std) = match config.kind {
+                SamplerKind::OdeEuler => {
+                    (euler(t, 0.5 * p.diffusion_sq(t) / p.sigma(t), delta), None)
+                }
+                SamplerKind::Sde => {
+                    let gamma = config.noise_scale;
+                    let c = 0.5 * (1.0 + gamma * gamma) * p.diffusion_sq(t) / p.sigma(t);
+                    let noisy = !(last || gamma == 0.0);
+                    let std = gamma * (p.diffusion_sq(t) * delta).sqrt();
+                    (euler(t, c, delta), noisy.then_some(std as f32))
+                }
+                SamplerKind::Ddim => {
+                    let (a, s, a2, s2) = (p.alpha(t), p.sigma(t), p.alpha(t_next), p.sigma(t_next));
+                    let c = ddim_noise_std(config.eta, a, s, a2, s2);
+                    let (b, noise_std) = if c > 0.0 && !last {
+                        let dir = (s2 * s2 - c * c).max(0.0).sqrt();
+                        (dir - a2 * s / a, Some(c as f32))
+                    } else {
+                        (s2 - a2 * s / a, None)
+                    };
+                    let update = HostUpdate::Affine {
+                        a: (a2 / a) as f32,
+                        b: b as f32,
+                    };
+                    (update, noise_std)
+                }
+                _ => return None,
+            };
+            Some(HostStep {
+                t,
+                update,
+                noise_std,
+            })
+        })
+        .collect()
 }
 
 /// DDIM's per-step noise std `c = η (σ'/σ) √(σ² − (α/α')² σ'²)` from `(α, σ)` at `t` to
