@@ -395,13 +395,7 @@ mod tests {
             .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
             .collect();
         let per_row: Vec<f64> = (0..n).map(|i| 1e-3 + i as f64 / n as f64 * 0.998).collect();
-        for arch in [
-            Architecture::Mlp,
-            Architecture::Skip,
-            Architecture::SkipFixed,
-            Architecture::TwoModel,
-            Architecture::HighNoiseOnly,
-        ] {
+        for &arch in Architecture::all() {
             // Every objective (the shared-time fast paths compute its coefficients once).
             for (activation, &objective) in [Activation::Tanh, Activation::Silu]
                 .into_iter()
@@ -485,13 +479,7 @@ mod tests {
         ];
         let start = Points::new(n, d, initial_noise(n, d, 3));
         let mut combination = 0;
-        for arch in [
-            Architecture::Mlp,
-            Architecture::Skip,
-            Architecture::SkipFixed,
-            Architecture::TwoModel,
-            Architecture::HighNoiseOnly,
-        ] {
+        for &arch in Architecture::all() {
             for (&objective, process) in Objective::all().iter().zip(
                 [
                     NoiseProcess::vp(),

@@ -27,6 +27,11 @@ pub enum Architecture {
 }
 
 impl Architecture {
+    /// Every architecture, in declaration order.
+    pub fn all() -> &'static [Self] {
+        <Self as clap::ValueEnum>::value_variants()
+    }
+
     /// CLI name.
     pub fn name(&self) -> &'static str {
         match self {

@@ -351,6 +351,18 @@ impl PackedMlp {
     /// Forward pass on `input` `[rows, fan_in]`; returns `[rows, fan_out]`. Blocks of rows run
     /// in parallel; each row's arithmetic does not depend on the blocking or the thread count.
     pub fn forward(&self, input: &[f32], rows: usize) -> Vec<f32> {
+        self.forward_blocks(input, rows, true)
+    }
+
+    /// [`Self::forward`] on the calling thread alone, block after block: the same numbers, for
+    /// callers that are already one task of a parallel loop (the fused sampler steps,
+    /// `FastScoreNet::steps_host`).
+    pub fn forward_here(&self, input: &[f32], rows: usize) -> Vec<f32> {
+        self.forward_blocks(input, rows, false)
+    }
+
+    /// The forward pass, its blocks in parallel or not.
+    fn forward_blocks(&self, input: &[f32], rows: usize, parallel: bool) -> Vec<f32> {
         let (fi, fo) = (self.fan_in(), self.fan_out());
         assert_eq!(
             input.len(),
@@ -359,36 +371,23 @@ impl PackedMlp {
         );
         let mut out = vec![0f32; rows * fo];
         let block = self.block_rows_of_kernel();
-        input
-            .par_chunks(block * fi)
-            .zip(out.par_chunks_mut(block * fo))
-            .for_each(|(x, y)| {
-                SCRATCH.with(|s| {
-                    let (a, b) = &mut *s.borrow_mut();
-                    self.block(x, y, a, b);
-                })
-            });
-        out
-    }
-
-    /// [`Self::forward`] on the calling thread alone, block after block: the same numbers
-    /// (each row's arithmetic does not depend on the blocking), for callers that are already
-    /// one task of a parallel loop (the fused Euler ODE, `FastScoreNet::euler_ode_host`).
-    pub fn forward_here(&self, input: &[f32], rows: usize) -> Vec<f32> {
-        let (fi, fo) = (self.fan_in(), self.fan_out());
-        assert_eq!(
-            input.len(),
-            rows * fi,
-            "PackedMlp::forward_here: input is not [{rows}, {fi}]"
-        );
-        let mut out = vec![0f32; rows * fo];
-        let block = self.block_rows_of_kernel();
-        SCRATCH.with(|s| {
-            let (a, b) = &mut *s.borrow_mut();
-            for (x, y) in input.chunks(block * fi).zip(out.chunks_mut(block * fo)) {
+        let run = |(x, y): (&[f32], &mut [f32])| {
+            SCRATCH.with(|s| {
+                let (a, b) = &mut *s.borrow_mut();
                 self.block(x, y, a, b);
-            }
-        });
+            })
+        };
+        if parallel {
+            input
+                .par_chunks(block * fi)
+                .zip(out.par_chunks_mut(block * fo))
+                .for_each(run);
+        } else {
+            input
+                .chunks(block * fi)
+                .zip(out.chunks_mut(block * fo))
+                .for_each(run);
+        }
         out
     }
 

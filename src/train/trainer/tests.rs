@@ -280,13 +280,7 @@ fn fused_skip_matches_burns_autodiff() {
 #[test]
 fn every_architecture_steps_and_is_reproducible() {
     let data = Arc::new(DatasetSpec::Mog { dim: 1, std: 0.1 }.generate(1000, 0));
-    for arch in [
-        Architecture::Mlp,
-        Architecture::Skip,
-        Architecture::SkipFixed,
-        Architecture::TwoModel,
-        Architecture::HighNoiseOnly,
-    ] {
+    for &arch in Architecture::all() {
         let run = || {
             let mut tr = Trainer::new(config(arch, 8, 1e-3), data.clone()).unwrap();
             for _ in 0..5 {
