@@ -137,9 +137,10 @@ pub trait EpsilonModel {
     }
 }
 
-/// One step of a sampler whose update is elementwise in `x`, `ε = ε_θ(x, t)` and a noise draw
-/// `z`, with its coefficients rounded to `f32` as burn's scalar operations round them, so that
-/// [`Self::apply`] gives the tensor path's numbers bit for bit.
+/// One step of a sampler whose update is elementwise in `x`, `ε = ε_θ(x, t)` (and, for Heun and
+/// DPM-Solver-2, a second `ε` at a point so computed) and a noise draw `z`, with its
+/// coefficients rounded to `f32` as burn's scalar operations round them, so that the host
+/// path gives the tensor path's numbers bit for bit.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct HostStep {
     /// The time `ε` is evaluated at.
@@ -170,16 +171,86 @@ pub enum HostUpdate {
         /// The factor on `ε`.
         b: f32,
     },
+    /// Heun's step, two evaluations: `v₁ = x·f + ε·c`, `x̃ = x − v₁·Δ`,
+    /// `v₂ = x̃·f₂ + ε(x̃, t₂)·c₂`, then `x − (v₁ + v₂)·h` (`h = Δ/2`).
+    Heun {
+        /// `f(t)`.
+        f: f32,
+        /// `½ g²/σ` at `t`.
+        c: f32,
+        /// The step `Δ`.
+        delta: f32,
+        /// The second evaluation's time `t'`.
+        t2: f64,
+        /// `f(t')`.
+        f2: f32,
+        /// `½ g²/σ` at `t'`.
+        c2: f32,
+        /// `Δ/2`.
+        half: f32,
+    },
+    /// DPM-Solver-2's step, two evaluations: `u = x·a_u − ε·b_u`, then `x·a − ε(u, t_mid)·b`.
+    Dpm2 {
+        /// The factor on `x` of the midpoint.
+        a_u: f32,
+        /// The factor on `ε` of the midpoint.
+        b_u: f32,
+        /// The midpoint's time.
+        t_mid: f64,
+        /// The factor on `x`.
+        a: f32,
+        /// The factor on the midpoint's `ε`.
+        b: f32,
+    },
+}
+
+impl HostUpdate {
+    /// The second evaluation's time, for the two-evaluation steps.
+    pub fn second_time(&self) -> Option<f64> {
+        match *self {
+            Self::Heun { t2, .. } => Some(t2),
+            Self::Dpm2 { t_mid, .. } => Some(t_mid),
+            Self::Euler { .. } | Self::Affine { .. } => None,
+        }
+    }
+
+    /// A two-evaluation step's first stage on one element: the point the second `ε` is
+    /// evaluated at, and what the last stage carries over (Heun's `v₁`).
+    #[inline(always)]
+    pub fn first_stage(&self, x: f32, e: f32) -> (f32, f32) {
+        match *self {
+            Self::Heun { f, c, delta, .. } => {
+                let v1 = x * f + e * c;
+                (x - v1 * delta, v1)
+            }
+            Self::Dpm2 { a_u, b_u, .. } => (x * a_u - e * b_u, 0.0),
+            Self::Euler { .. } | Self::Affine { .. } => unreachable!("one evaluation"),
+        }
+    }
+
+    /// A two-evaluation step's last stage on one element, from `x`, the first stage's carry and
+    /// point, and the second `ε` there.
+    #[inline(always)]
+    pub fn last_stage(&self, x: f32, carry: f32, point: f32, e2: f32) -> f32 {
+        match *self {
+            Self::Heun { f2, c2, half, .. } => x - (carry + (point * f2 + e2 * c2)) * half,
+            Self::Dpm2 { a, b, .. } => x * a - e2 * b,
+            Self::Euler { .. } | Self::Affine { .. } => unreachable!("one evaluation"),
+        }
+    }
 }
 
 impl HostStep {
     /// The new value of one element from its value `x`, its `ε` and its noise draw `z` (read
-    /// only where the step draws noise), in the tensor path's order of operations.
+    /// only where the step draws noise), in the tensor path's order of operations; for the
+    /// one-evaluation steps (the two-evaluation ones go through [`HostUpdate::first_stage`] and
+    /// [`HostUpdate::last_stage`]).
     #[inline(always)]
     pub fn apply(&self, x: f32, e: f32, z: f32) -> f32 {
         let y = match self.update {
             HostUpdate::Euler { f, c, delta } => x - (x * f + e * c) * delta,
             HostUpdate::Affine { a, b } => x * a + e * b,
+            HostUpdate::Heun { .. } | HostUpdate::Dpm2 { .. } => unreachable!("two evaluations"),
         };
         match self.noise_std {
             Some(s) => y + z * s,

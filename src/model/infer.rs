@@ -282,18 +282,33 @@ impl EpsilonModel for FastScoreNet {
                     for (j, (step, z)) in todo.iter().zip(draws).enumerate() {
                         let eps = self.epsilon_with(rows, m, &Times::Shared(step.t), true);
                         let mut finite = true;
-                        match z {
-                            Some(z) => {
-                                let z = &z[at..at + rows.len()];
-                                for ((x, &e), &z) in rows.iter_mut().zip(&eps).zip(z) {
-                                    *x = step.apply(*x, e, z);
-                                    finite &= x.is_finite();
-                                }
+                        if let Some(t2) = step.update.second_time() {
+                            let u = &step.update;
+                            let (points, carry): (Vec<f32>, Vec<f32>) = rows
+                                .iter()
+                                .zip(&eps)
+                                .map(|(&x, &e)| u.first_stage(x, e))
+                                .unzip();
+                            let eps2 = self.epsilon_with(&points, m, &Times::Shared(t2), true);
+                            let stage = rows.iter_mut().zip(carry.iter().zip(&points).zip(&eps2));
+                            for (x, ((&carry, &point), &e2)) in stage {
+                                *x = u.last_stage(*x, carry, point, e2);
+                                finite &= x.is_finite();
                             }
-                            None => {
-                                for (x, &e) in rows.iter_mut().zip(&eps) {
-                                    *x = step.apply(*x, e, 0.0);
-                                    finite &= x.is_finite();
+                        } else {
+                            match z {
+                                Some(z) => {
+                                    let z = &z[at..at + rows.len()];
+                                    for ((x, &e), &z) in rows.iter_mut().zip(&eps).zip(z) {
+                                        *x = step.apply(*x, e, z);
+                                        finite &= x.is_finite();
+                                    }
+                                }
+                                None => {
+                                    for (x, &e) in rows.iter_mut().zip(&eps) {
+                                        *x = step.apply(*x, e, 0.0);
+                                        finite &= x.is_finite();
+                                    }
                                 }
                             }
                         }
@@ -453,10 +468,10 @@ mod tests {
     }
 
     /// The fused host path (blocks of rows through groups of steps) gives the step-by-step
-    /// sampler's samples and paths bit for bit, for the Euler ODE, the SDE (γ = 1 and 0.5) and
-    /// DDIM (η = 0 and 0.5), every architecture, objective and process, unrecorded and
-    /// recorded, over several groups of steps; reports progress to the last step; and stops at
-    /// the same step when the state overflows.
+    /// sampler's samples and paths bit for bit, for the Euler ODE, the SDE (γ = 1 and 0.5),
+    /// DDIM (η = 0 and 0.5), Heun and DPM-Solver-2, every architecture, objective and process,
+    /// unrecorded and recorded, over several groups of steps; reports progress to the last
+    /// step; and stops at the same step when the state overflows.
     #[test]
     fn fused_host_steps_match_the_step_by_step_sampler() {
         use crate::data::Points;
@@ -476,6 +491,8 @@ mod tests {
             SamplerConfig::new(SamplerKind::Ddim)
                 .with_steps(steps)
                 .with_eta(0.5),
+            SamplerConfig::new(SamplerKind::OdeHeun).with_steps(steps),
+            SamplerConfig::new(SamplerKind::DpmSolver2).with_steps(steps),
         ];
         let start = Points::new(n, d, initial_noise(n, d, 3));
         let mut combination = 0;

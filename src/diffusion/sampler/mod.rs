@@ -116,9 +116,10 @@ pub fn sample_from(
         v.extend_from_slice(&start.data[..kept * d]);
         v
     });
-    // The samplers that are one ε and an elementwise update a step (Euler ODE, SDE, DDIM) on a
-    // model that runs them on the host (the fused CPU path): in one go, with the same numbers.
-    let plan = elementwise_plan(config, &p, &grid);
+    // The samplers that are one or two ε and elementwise updates a step (all but the Langevin
+    // ones) on a model that runs them on the host (the fused CPU path): in one go, with the same
+    // numbers.
+    let plan = step_plan(config, &p, &grid);
     if let Some(plan) = &plan {
         let mut x = start.data.clone();
         let record = trajectory.as_mut().map(|path| (path, kept));
@@ -147,8 +148,12 @@ pub fn sample_from(
         let (t, t_next) = (grid[i], grid[i + 1]);
         let delta = t - t_next;
         x = match config.kind {
-            SamplerKind::OdeEuler | SamplerKind::Sde | SamplerKind::Ddim => {
-                let step = plan.as_ref().expect("an elementwise sampler")[i];
+            SamplerKind::OdeEuler
+            | SamplerKind::Sde
+            | SamplerKind::Ddim
+            | SamplerKind::OdeHeun
+            | SamplerKind::DpmSolver2 => {
+                let step = plan.as_ref().expect("a planned sampler")[i];
                 let eps = model.epsilon(x.clone(), &Times::Shared(t));
                 let y = match step.update {
                     HostUpdate::Euler { f, c, delta } => {
@@ -156,32 +161,37 @@ pub fn sample_from(
                         x.sub(drift.mul_scalar(delta))
                     }
                     HostUpdate::Affine { a, b } => x.mul_scalar(a).add(eps.mul_scalar(b)),
+                    HostUpdate::Heun {
+                        f,
+                        c,
+                        delta,
+                        t2,
+                        f2,
+                        c2,
+                        half,
+                    } => {
+                        let v1 = x.clone().mul_scalar(f).add(eps.mul_scalar(c));
+                        let pred = x.clone().sub(v1.clone().mul_scalar(delta));
+                        let eps2 = model.epsilon(pred.clone(), &Times::Shared(t2));
+                        let v2 = pred.mul_scalar(f2).add(eps2.mul_scalar(c2));
+                        x.sub(v1.add(v2).mul_scalar(half))
+                    }
+                    HostUpdate::Dpm2 {
+                        a_u,
+                        b_u,
+                        t_mid,
+                        a,
+                        b,
+                    } => {
+                        let u = x.clone().mul_scalar(a_u).sub(eps.mul_scalar(b_u));
+                        let eps_mid = model.epsilon(u, &Times::Shared(t_mid));
+                        x.mul_scalar(a).sub(eps_mid.mul_scalar(b))
+                    }
                 };
                 match step.noise_std {
                     Some(s) => y.add(noise(&mut rng).mul_scalar(s)),
                     None => y,
                 }
-            }
-            SamplerKind::OdeHeun => {
-                let v1 = model.velocity(x.clone(), &Times::Shared(t));
-                let pred = x.clone().sub(v1.clone().mul_scalar(delta));
-                let v2 = model.velocity(pred, &Times::Shared(t_next));
-                x.sub(v1.add(v2).mul_scalar(0.5 * delta))
-            }
-            SamplerKind::DpmSolver2 => {
-                let (l, l2) = (p.log_snr(t), p.log_snr(t_next));
-                let h = l2 - l;
-                let t_mid = p.log_snr_inverse(l + 0.5 * h);
-                let (a, a_mid, s_mid) = (p.alpha(t), p.alpha(t_mid), p.sigma(t_mid));
-                let (a2, s2) = (p.alpha(t_next), p.sigma(t_next));
-                let eps = model.epsilon(x.clone(), &Times::Shared(t));
-                let u = x
-                    .clone()
-                    .mul_scalar(a_mid / a)
-                    .sub(eps.mul_scalar(s_mid * (0.5 * h).exp_m1()));
-                let eps_mid = model.epsilon(u, &Times::Shared(t_mid));
-                x.mul_scalar(a2 / a)
-                    .sub(eps_mid.mul_scalar(s2 * h.exp_m1()))
             }
             SamplerKind::PredictorCorrector => {
                 let eps = model.epsilon(x.clone(), &Times::Shared(t));
@@ -220,21 +230,20 @@ pub fn sample_from(
     })
 }
 
-/// The steps of the samplers that are one ε evaluation and an elementwise update a step, as
-/// [`HostStep`]s (coefficients rounded to `f32`, as burn's scalar operations round them);
-/// `None` for the others. The one statement of these samplers' maths, for both paths:
+/// The steps of the samplers that are one or two ε evaluations and elementwise updates a step,
+/// as [`HostStep`]s (coefficients rounded to `f32`, as burn's scalar operations round them);
+/// `None` for the Langevin ones. The one statement of these samplers' maths, for both paths:
 /// - Euler ODE: `x ← x − Δ v`, `v = f x + ½ g²/σ · ε` (the probability-flow velocity);
 /// - SDE: `x ← x − Δ [f x − ½(1 + γ²) g² s] + γ g √Δ z` with `s = −ε/σ` (γ = 1: the reverse
 ///   SDE; γ = 0: the ODE's Euler step); the last step adds no noise;
 /// - DDIM: `x ← α' x̂₀ + √(σ'² − c²) ε + c z` with `x̂₀ = (x − σ ε)/α` and
 ///   `c = η (σ'/σ) √(σ² − (α/α')² σ'²)`, the posterior std of `x(t')` given `x(t)` and `x̂₀`
 ///   scaled by η (Song et al. 2021); η = 0: `x ← (α'/α) x + (σ' − α' σ/α) ε`. The last step is
-///   deterministic, as the SDE's is.
-fn elementwise_plan(
-    config: &SamplerConfig,
-    p: &NoiseProcess,
-    grid: &[f64],
-) -> Option<Vec<HostStep>> {
+///   deterministic, as the SDE's is;
+/// - Heun: the trapezoid of the velocities at `x` and at the Euler prediction `x − Δ v₁`;
+/// - DPM-Solver-2 (Lu et al. 2022, the midpoint in log-SNR λ, `h = λ' − λ`):
+///   `u = (α_mid/α) x − σ_mid (e^{h/2} − 1) ε`, `x ← (α'/α) x − σ' (e^h − 1) ε(u, t_mid)`.
+fn step_plan(config: &SamplerConfig, p: &NoiseProcess, grid: &[f64]) -> Option<Vec<HostStep>> {
     let steps = grid.len() - 1;
     let euler = |t: f64, c: f64, delta: f64| HostUpdate::Euler {
         f: p.drift(t) as f32,
@@ -272,7 +281,41 @@ fn elementwise_plan(
                     };
                     (update, noise_std)
                 }
-                _ => return None,
+                SamplerKind::OdeHeun => {
+                    let velocity = |t: f64| {
+                        (
+                            p.drift(t) as f32,
+                            (0.5 * p.diffusion_sq(t) / p.sigma(t)) as f32,
+                        )
+                    };
+                    let ((f, c), (f2, c2)) = (velocity(t), velocity(t_next));
+                    let update = HostUpdate::Heun {
+                        f,
+                        c,
+                        delta: delta as f32,
+                        t2: t_next,
+                        f2,
+                        c2,
+                        half: (0.5 * delta) as f32,
+                    };
+                    (update, None)
+                }
+                SamplerKind::DpmSolver2 => {
+                    let (l, l2) = (p.log_snr(t), p.log_snr(t_next));
+                    let h = l2 - l;
+                    let t_mid = p.log_snr_inverse(l + 0.5 * h);
+                    let (a, a_mid, s_mid) = (p.alpha(t), p.alpha(t_mid), p.sigma(t_mid));
+                    let (a2, s2) = (p.alpha(t_next), p.sigma(t_next));
+                    let update = HostUpdate::Dpm2 {
+                        a_u: (a_mid / a) as f32,
+                        b_u: (s_mid * (0.5 * h).exp_m1()) as f32,
+                        t_mid,
+                        a: (a2 / a) as f32,
+                        b: (s2 * h.exp_m1()) as f32,
+                    };
+                    (update, None)
+                }
+                SamplerKind::PredictorCorrector | SamplerKind::AnnealedLangevin => return None,
             };
             Some(HostStep {
                 t,
