@@ -66,19 +66,20 @@ pub fn kernels_report() {
         }
         println!();
         println!(
-            "{:<28} {:>18} {:>10} {:>10} {:>10} {:>10}  fused path uses",
-            "product (one shard)", "m x n x k", "gemm v4", "gemm v3", "packed", "narrow"
+            "{:<28} {:>18} {:>10} {:>10} {:>10} {:>10} {:>10}  fused path uses",
+            "product (one shard)", "m x n x k", "gemm v4", "gemm v3", "packed", "narrow", "fused"
         );
         for s in &SHAPES {
             let rate = |k: Kernel| rate(s, k).map_or("-".into(), |r| format!("{:.1}", r / 1e9));
             println!(
-                "{:<28} {:>18} {:>10} {:>10} {:>10} {:>10}  {}",
+                "{:<28} {:>18} {:>10} {:>10} {:>10} {:>10} {:>10}  {}",
                 s.name,
                 format!("{} x {} x {}", s.m, s.n, s.k),
                 rate(Kernel::GemmV4),
                 rate(Kernel::GemmV3),
                 rate(Kernel::Packed),
                 rate(Kernel::Narrow),
+                rate(Kernel::Fused),
                 crate::model::fast::kernel_for(s.m, s.n, s.k, s.a_t, s.b_t)
             );
         }
@@ -178,6 +179,8 @@ enum Kernel {
     GemmV3,
     Packed,
     Narrow,
+    /// What the fused path runs (`fast::matmul`).
+    Fused,
 }
 
 /// One product into a given `C`.
@@ -201,6 +204,9 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
         Kernel::GemmV3 if x86_64_has("fma") => Box::new(move |c| gemm_x86(false, m, n, k, c, a, b)),
         Kernel::Narrow if narrow::kind(m, n, a, b).is_some() => Box::new(move |c| {
             narrow::product(m, n, k, c, n, a, b, true);
+        }),
+        Kernel::Fused => Box::new(move |c| {
+            fast::matmul(m, n, k, c, n, a.data, a.rs, a.cs, b.data, b.rs, b.cs, true)
         }),
         _ => return None,
     };

@@ -15,8 +15,7 @@ mod matmul;
 pub(crate) use activation::{TANH_CLAMP, TANH_P, TANH_Q};
 use activation::{add_bias_and_activate, derivative};
 pub use activation::{tanh_approx, tanh_rows_with_bias};
-use matmul::matmul;
-pub use matmul::{gemm_kernel, kernel_for};
+pub use matmul::{gemm_kernel, kernel_for, matmul};
 
 /// Adam hyper-parameters (PyTorch's defaults).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

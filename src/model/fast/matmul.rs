@@ -28,6 +28,34 @@ fn splits(m: usize, n: usize, k: usize) -> bool {
     m * n * k >= 1 << 27 && rayon::current_num_threads() > SHARDS
 }
 
+/// The most elements of `A` (1 MB) for which [`matmul`] splits off a narrow tail.
+const TAIL_MAX_A: usize = 1 << 18;
+
+/// The columns past the last multiple of 16 that [`matmul`] gives the narrow kernels (see
+/// there), where there are at most [`narrow::NARROW`] of them: how many, and the widths of the
+/// pieces a narrow kernel takes them in (the weight gradients' kernel takes at most 3 columns,
+/// so 4 go as 3 + 1); `None` where no narrow kernel takes them.
+fn narrow_tail(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+) -> Option<(usize, [usize; 2])> {
+    let tail = n % 16;
+    // `A` is read twice (by gemm and by the narrow kernel): only where it stays in L2 (a
+    // shard's products; a 20,000-row product ran 4% slower split).
+    if n <= 16 || !(1..=narrow::NARROW).contains(&tail) || m * k > TAIL_MAX_A {
+        return None;
+    }
+    let takes = |w: usize| w == 0 || narrow::kind(m, w, a, b).is_some();
+    (1..=tail)
+        .rev()
+        .map(|first| [first, tail - first])
+        .find(|&[first, rest]| takes(first) && takes(rest))
+        .map(|pieces| (tail, pieces))
+}
+
 /// The kernel the fused path runs an `m × n × k` product on, `A` and `B` read transposed or
 /// not (as the backward pass reads them), in words (`speed --kernels`).
 pub fn kernel_for(m: usize, n: usize, k: usize, a_t: bool, b_t: bool) -> &'static str {
@@ -36,6 +64,8 @@ pub fn kernel_for(m: usize, n: usize, k: usize, a_t: bool, b_t: bool) -> &'stati
         "narrow"
     } else if uses_sgemm(n, k) {
         "packed"
+    } else if narrow_tail(m, n, k, a, b).is_some() {
+        "gemm + narrow"
     } else if splits(m, n, k) {
         "gemm (threads)"
     } else {
@@ -50,7 +80,7 @@ thread_local! {
 /// `dst[m, n] (+)= A[m, k] · B[k, n]` with row/column strides, through `gemm`, or [`sgemm`]
 /// for shallow products.
 #[allow(clippy::too_many_arguments)]
-pub(super) fn matmul(
+pub fn matmul(
     m: usize,
     n: usize,
     k: usize,
@@ -92,6 +122,36 @@ pub(super) fn matmul(
             sgemm::sgemm(m, n, k, dst, dst_rs, a_ref, b_ref, accumulate, buf);
         });
         return;
+    }
+    // A few columns past a multiple of 16 (config A's 100 = 96 + 4): gemm puts the columns in
+    // its lanes, 64 and then 48, 32 or 16 at a time, so 100 columns ran as 64 + 48 with 12
+    // lanes idle (1000 × 100 × 100: 202 µs a product on Zen 4, 169 µs for its first 96
+    // columns). The last few go to the narrow kernels instead, where they take them.
+    if let Some((tail, pieces)) = narrow_tail(m, n, k, a_ref, b_ref) {
+        let main = n - tail;
+        let mut at = main;
+        for width in pieces.into_iter().filter(|&w| w > 0) {
+            let b_piece = MatRef {
+                data: &b[at * b_cs..],
+                rs: b_rs,
+                cs: b_cs,
+            };
+            let ran = narrow::product(
+                m,
+                width,
+                k,
+                &mut dst[at..],
+                dst_rs,
+                a_ref,
+                b_piece,
+                accumulate,
+            );
+            debug_assert!(ran, "narrow::kind picked a kernel for the piece");
+            at += width;
+        }
+        return matmul(
+            m, main, k, dst, dst_rs, a, a_rs, a_cs, b, b_rs, b_cs, accumulate,
+        );
     }
     // Shards already use every core; only very large products on idle cores split further.
     let par = if splits(m, n, k) {
@@ -255,6 +315,7 @@ unsafe fn gemm_on(
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
+    use crate::model::sgemm::testing::{assert_product, reference};
 
     /// [`gemm_on`] on the microkernels `gemm::gemm` picks on this CPU gives its numbers bit for
     /// bit (so on the other kernels it gives what `gemm::gemm` gives on a CPU that picks those),
@@ -327,6 +388,50 @@ mod tests {
                     .count();
                 assert_eq!(differ, 0, "{m} x {n} x {k}, accumulate {accumulate}");
             }
+        }
+    }
+
+    /// The fused path's product against a float64 reference on the shard products of config
+    /// A's hidden layers and the widths around them (tails of 1–4 columns past a multiple of
+    /// 16, which split off to the narrow kernels on AVX-512; 4 goes as 3 + 1 in the weight
+    /// gradient), with `A` and `B` read transposed as the backward pass reads them, into a
+    /// wider `C`, overwriting and accumulating.
+    #[test]
+    fn products_with_a_narrow_tail_match_the_reference() {
+        for n in [96, 97, 98, 99, 100, 101, 104, 116] {
+            for (m, k, a_t, b_t) in [
+                (1000, 100, false, false),
+                (100, 1000, true, false),
+                (1000, 100, false, true),
+            ] {
+                let a: Vec<f32> = (0..m * k)
+                    .map(|i| ((i * 7 % 23) as f32 - 11.0) / 13.0)
+                    .collect();
+                let b: Vec<f32> = (0..k * n)
+                    .map(|i| ((i * 5 % 19) as f32 - 9.0) / 11.0)
+                    .collect();
+                let (ar, br) = (MatRef::view(&a, a_t, m, k), MatRef::view(&b, b_t, k, n));
+                let want = reference(m, n, k, ar, br);
+                let what = format!(
+                    "{} (A{}, B{})",
+                    kernel_for(m, n, k, a_t, b_t),
+                    if a_t { "ᵀ" } else { "" },
+                    if b_t { "ᵀ" } else { "" }
+                );
+                for accumulate in [false, true] {
+                    let ldc = n + 3;
+                    let mut c = vec![0.5f32; m * ldc];
+                    matmul(
+                        m, n, k, &mut c, ldc, &a, ar.rs, ar.cs, &b, br.rs, br.cs, accumulate,
+                    );
+                    assert_product(&what, &c, ldc, &want, (m, n, k), accumulate);
+                }
+            }
+        }
+        if simd::avx512() {
+            assert_eq!(kernel_for(1000, 100, 100, false, false), "gemm + narrow");
+            assert_eq!(kernel_for(100, 100, 1000, true, false), "gemm + narrow");
+            assert_eq!(kernel_for(1000, 100, 100, false, true), "gemm + narrow");
         }
     }
 }
