@@ -301,7 +301,7 @@ unsafe fn outer_tile<const Q: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::sgemm::testing::{assert_product, reference};
+    use crate::model::sgemm::testing::{assert_product, operands, reference};
 
     /// Each kernel on the shapes it takes (config A's output layer and weight gradients, the
     /// edges of its registers: one lane, a partial register, a full 112-wide side), overwriting
@@ -335,12 +335,7 @@ mod tests {
             (2, 16, 9, false, false, Kind::OuterWideCols),
         ];
         for &(m, n, k, a_t, b_t, want_kind) in cases {
-            let av: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
-                .collect();
-            let bv: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 9.0)
-                .collect();
+            let (av, bv) = operands(m, n, k);
             let (a, b) = (MatRef::view(&av, a_t, m, k), MatRef::view(&bv, b_t, k, n));
             assert_eq!(kind(m, n, a, b), Some(want_kind), "{m}x{n}x{k}");
             let want = reference(m, n, k, a, b);

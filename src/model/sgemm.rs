@@ -386,6 +386,18 @@ pub(crate) fn assert_extents(
 pub(crate) mod testing {
     use super::MatRef;
 
+    /// Test operands of `m × k` and `k × n` elements, in about ±1 (views over them, read
+    /// transposed or not: `MatRef::view`).
+    pub(crate) fn operands(m: usize, n: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
+        let a = (0..m * k)
+            .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
+            .collect();
+        let b = (0..k * n)
+            .map(|i| ((i * 5 % 11) as f32 - 5.0) / 9.0)
+            .collect();
+        (a, b)
+    }
+
     /// `A · B` by a float64 triple loop, `[m, n]` row-major.
     pub(crate) fn reference(
         m: usize,
@@ -434,7 +446,7 @@ pub(crate) mod testing {
 
 #[cfg(test)]
 mod tests {
-    use super::testing::{assert_product, reference};
+    use super::testing::{assert_product, operands, reference};
     use super::*;
 
     /// Every edge case of the tiling (rows and columns that are not a multiple of the tile,
@@ -457,12 +469,7 @@ mod tests {
             (100, 100, 1000),
             (37, 600, 300),
         ] {
-            let av: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
-                .collect();
-            let bv: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 5 % 11) as f32 - 5.0) / 9.0)
-                .collect();
+            let (av, bv) = operands(m, n, k);
             for (a_t, b_t) in [(false, false), (true, false), (false, true)] {
                 let (a, b) = (MatRef::view(&av, a_t, m, k), MatRef::view(&bv, b_t, k, n));
                 let want = reference(m, n, k, a, b);

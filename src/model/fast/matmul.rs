@@ -315,7 +315,7 @@ unsafe fn gemm_on(
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
-    use crate::model::sgemm::testing::{assert_product, reference};
+    use crate::model::sgemm::testing::{assert_product, operands, reference};
 
     /// [`gemm_on`] on the microkernels `gemm::gemm` picks on this CPU gives its numbers bit for
     /// bit (so on the other kernels it gives what `gemm::gemm` gives on a CPU that picks those),
@@ -404,12 +404,7 @@ mod tests {
                 (100, 1000, true, false),
                 (1000, 100, false, true),
             ] {
-                let a: Vec<f32> = (0..m * k)
-                    .map(|i| ((i * 7 % 23) as f32 - 11.0) / 13.0)
-                    .collect();
-                let b: Vec<f32> = (0..k * n)
-                    .map(|i| ((i * 5 % 19) as f32 - 9.0) / 11.0)
-                    .collect();
+                let (a, b) = operands(m, n, k);
                 let (ar, br) = (MatRef::view(&a, a_t, m, k), MatRef::view(&b, b_t, k, n));
                 let want = reference(m, n, k, ar, br);
                 let what = format!(
