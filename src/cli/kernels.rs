@@ -205,9 +205,7 @@ fn rate(s: &Shape, kernel: Kernel) -> Option<f64> {
         Kernel::Narrow if narrow::kind(m, n, a, b).is_some() => Box::new(move |c| {
             narrow::product(m, n, k, c, n, a, b, true);
         }),
-        Kernel::Fused => Box::new(move |c| {
-            fast::matmul(m, n, k, c, n, a.data, a.rs, a.cs, b.data, b.rs, b.cs, true)
-        }),
+        Kernel::Fused => Box::new(move |c| fast::matmul(m, n, k, c, n, a, b, true)),
         _ => return None,
     };
     let flops = 2.0 * (m * n * k) as f64;

@@ -206,7 +206,7 @@ pub enum HostUpdate {
 
 impl HostUpdate {
     /// The second evaluation's time, for the two-evaluation steps.
-    pub fn second_time(&self) -> Option<f64> {
+    fn second_time(&self) -> Option<f64> {
         match *self {
             Self::Heun { t2, .. } => Some(t2),
             Self::Dpm2 { t_mid, .. } => Some(t_mid),
@@ -217,7 +217,7 @@ impl HostUpdate {
     /// A two-evaluation step's first stage on one element: the point the second `ε` is
     /// evaluated at, and what the last stage carries over (Heun's `v₁`).
     #[inline(always)]
-    pub fn first_stage(&self, x: f32, e: f32) -> (f32, f32) {
+    fn first_stage(&self, x: f32, e: f32) -> (f32, f32) {
         match *self {
             Self::Heun { f, c, delta, .. } => {
                 let v1 = x * f + e * c;
@@ -231,7 +231,7 @@ impl HostUpdate {
     /// A two-evaluation step's last stage on one element, from `x`, the first stage's carry and
     /// point, and the second `ε` there.
     #[inline(always)]
-    pub fn last_stage(&self, x: f32, carry: f32, point: f32, e2: f32) -> f32 {
+    fn last_stage(&self, x: f32, carry: f32, point: f32, e2: f32) -> f32 {
         match *self {
             Self::Heun { f2, c2, half, .. } => x - (carry + (point * f2 + e2 * c2)) * half,
             Self::Dpm2 { a, b, .. } => x * a - e2 * b,
@@ -241,12 +241,46 @@ impl HostUpdate {
 }
 
 impl HostStep {
+    /// The step on host rows `x` in place (`[m, d]`): `ε = eps(x, t)` (and, for the
+    /// two-evaluation steps, a second `eps` at the first stage's points), then the update
+    /// element by element in the tensor path's order of operations, adding `z·s` where the step
+    /// draws noise (`z`: its draw for these rows). Whether every new value is finite.
+    pub fn advance(
+        &self,
+        x: &mut [f32],
+        z: Option<&[f32]>,
+        eps: impl Fn(&[f32], f64) -> Vec<f32>,
+    ) -> bool {
+        let e = eps(x, self.t);
+        let u = &self.update;
+        if let Some(t2) = u.second_time() {
+            debug_assert!(
+                self.noise_std.is_none(),
+                "two-evaluation steps draw no noise"
+            );
+            let (points, carry): (Vec<f32>, Vec<f32>) =
+                x.iter().zip(&e).map(|(&x, &e)| u.first_stage(x, e)).unzip();
+            let e2 = eps(&points, t2);
+            let stage = x.iter_mut().zip(carry.iter().zip(&points).zip(&e2));
+            for (x, ((&carry, &point), &e2)) in stage {
+                *x = u.last_stage(*x, carry, point, e2);
+            }
+        } else if let Some(z) = z {
+            for ((x, &e), &z) in x.iter_mut().zip(&e).zip(z) {
+                *x = self.apply(*x, e, z);
+            }
+        } else {
+            for (x, &e) in x.iter_mut().zip(&e) {
+                *x = self.apply(*x, e, 0.0);
+            }
+        }
+        x.iter().all(|v| v.is_finite())
+    }
+
     /// The new value of one element from its value `x`, its `ε` and its noise draw `z` (read
-    /// only where the step draws noise), in the tensor path's order of operations; for the
-    /// one-evaluation steps (the two-evaluation ones go through [`HostUpdate::first_stage`] and
-    /// [`HostUpdate::last_stage`]).
+    /// only where the step draws noise), for the one-evaluation steps.
     #[inline(always)]
-    pub fn apply(&self, x: f32, e: f32, z: f32) -> f32 {
+    fn apply(&self, x: f32, e: f32, z: f32) -> f32 {
         let y = match self.update {
             HostUpdate::Euler { f, c, delta } => x - (x * f + e * c) * delta,
             HostUpdate::Affine { a, b } => x * a + e * b,
@@ -269,7 +303,7 @@ pub fn velocity_from_epsilon(
 ) -> Tensor<2> {
     let fx = t.coefficient(device, |t| p.drift(t)).mul(x);
     let ge = t
-        .coefficient(device, |t| 0.5 * p.diffusion_sq(t) / p.sigma(t))
+        .coefficient(device, |t| p.velocity_epsilon_factor(t))
         .mul(eps);
     fx.add(ge)
 }

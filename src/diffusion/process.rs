@@ -247,6 +247,11 @@ impl NoiseProcess {
         }
     }
 
+    /// The factor on `ε` in the probability-flow velocity `v = f x + ½ g²/σ · ε` (`s = −ε/σ`).
+    pub fn velocity_epsilon_factor(&self, t: f64) -> f64 {
+        0.5 * self.diffusion_sq(t) / self.sigma(t)
+    }
+
     /// `α'(t) = f(t) α(t)`.
     pub fn alpha_dot(&self, t: f64) -> f64 {
         self.drift(t) * self.alpha(t)

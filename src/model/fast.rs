@@ -8,6 +8,7 @@
 use rayon::prelude::*;
 
 use super::mlp::{Activation, MlpConfig, MlpWeights};
+use super::sgemm::MatRef;
 mod activation;
 mod matmul;
 
@@ -108,20 +109,8 @@ impl Net<'_> {
             // z[b, fo] = h_in[b, fi] · W[fi, fo], then the bias and the activation in one pass
             // over z (a pass that first filled z with the bias, for the product to add to, cost
             // config B 3% of a step in memmove alone)
-            matmul(
-                b,
-                fo,
-                fi,
-                z,
-                fo,
-                h_in,
-                fi,
-                1,
-                &self.params[wo..],
-                fo,
-                1,
-                false,
-            );
+            let w = MatRef::view(&self.params[wo..], false, fi, fo);
+            matmul(b, fo, fi, z, fo, MatRef::view(h_in, false, b, fi), w, false);
             let act = (l < last).then_some(self.activation);
             add_bias_and_activate(act, z, &self.params[bo..bo + fo], s.pre.get_mut(l));
         }
@@ -137,18 +126,18 @@ impl Net<'_> {
             let g = &s.work_a[..b * fo];
             let h_in = &s.acts[l];
             // dW[fi, fo] = h_inᵀ[fi, b] · g[b, fo]
+            let (h_t, gm) = (
+                MatRef::view(h_in, true, fi, b),
+                MatRef::view(g, false, b, fo),
+            );
             matmul(
                 fi,
                 fo,
                 b,
                 &mut s.grads[wo..wo + fi * fo],
                 fo,
-                h_in,
-                1,
-                fi,
-                g,
-                fo,
-                1,
+                h_t,
+                gm,
                 false,
             );
             // db = column sums of g
@@ -162,20 +151,8 @@ impl Net<'_> {
             if l > 0 {
                 // g_h[b, fi] = g[b, fo] · Wᵀ[fo, fi]
                 let gh = &mut s.work_b[..b * fi];
-                matmul(
-                    b,
-                    fi,
-                    fo,
-                    gh,
-                    fi,
-                    g,
-                    fo,
-                    1,
-                    &self.params[wo..],
-                    1,
-                    fo,
-                    false,
-                );
+                let w_t = MatRef::view(&self.params[wo..], true, fo, fi);
+                matmul(b, fi, fo, gh, fi, gm, w_t, false);
                 derivative(
                     self.activation,
                     gh,

@@ -255,11 +255,10 @@ impl EpsilonModel for FastScoreNet {
         mut record: Option<(&mut Vec<f32>, usize)>,
         progress: &mut dyn FnMut(usize, usize),
     ) -> Option<Result<(), usize>> {
-        let block = self
-            .parts
-            .iter()
-            .map(|p| p.packed.as_ref().map(PackedMlp::block_rows_of_kernel))
-            .collect::<Option<Vec<usize>>>()?[0];
+        if self.parts.iter().any(|p| p.packed.is_none()) {
+            return None;
+        }
+        let block = self.parts[0].packed.as_ref()?.block_rows_of_kernel();
         let d = self.spec.mlp.dim;
         let n = x.len() / d;
         let kept = record.as_ref().map_or(0, |r| r.1.min(n));
@@ -280,38 +279,10 @@ impl EpsilonModel for FastScoreNet {
                     let recorded = kept.saturating_sub(b * block).min(m) * d;
                     let mut states = Vec::with_capacity(todo.len() * recorded);
                     for (j, (step, z)) in todo.iter().zip(draws).enumerate() {
-                        let eps = self.epsilon_with(rows, m, &Times::Shared(step.t), true);
-                        let mut finite = true;
-                        if let Some(t2) = step.update.second_time() {
-                            let u = &step.update;
-                            let (points, carry): (Vec<f32>, Vec<f32>) = rows
-                                .iter()
-                                .zip(&eps)
-                                .map(|(&x, &e)| u.first_stage(x, e))
-                                .unzip();
-                            let eps2 = self.epsilon_with(&points, m, &Times::Shared(t2), true);
-                            let stage = rows.iter_mut().zip(carry.iter().zip(&points).zip(&eps2));
-                            for (x, ((&carry, &point), &e2)) in stage {
-                                *x = u.last_stage(*x, carry, point, e2);
-                                finite &= x.is_finite();
-                            }
-                        } else {
-                            match z {
-                                Some(z) => {
-                                    let z = &z[at..at + rows.len()];
-                                    for ((x, &e), &z) in rows.iter_mut().zip(&eps).zip(z) {
-                                        *x = step.apply(*x, e, z);
-                                        finite &= x.is_finite();
-                                    }
-                                }
-                                None => {
-                                    for (x, &e) in rows.iter_mut().zip(&eps) {
-                                        *x = step.apply(*x, e, 0.0);
-                                        finite &= x.is_finite();
-                                    }
-                                }
-                            }
-                        }
+                        let z = z.as_ref().map(|z| &z[at..at + rows.len()]);
+                        let finite = step.advance(rows, z, |x, t| {
+                            self.epsilon_with(x, m, &Times::Shared(t), true)
+                        });
                         if !finite {
                             return (done + j, states);
                         }

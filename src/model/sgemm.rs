@@ -47,6 +47,14 @@ impl<'a> MatRef<'a> {
         Self { data, rs, cs }
     }
 
+    /// The matrix from element `(i, j)` on, at the same strides.
+    pub fn starting_at(self, i: usize, j: usize) -> Self {
+        Self {
+            data: &self.data[i * self.rs + j * self.cs..],
+            ..self
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn at(&self, i: usize, j: usize) -> f32 {
         self.data[i * self.rs + j * self.cs]

@@ -256,9 +256,7 @@ fn step_plan(config: &SamplerConfig, p: &NoiseProcess, grid: &[f64]) -> Option<V
             let delta = t - t_next;
             let last = i + 1 == steps;
             let (update, noise_std) = match config.kind {
-                SamplerKind::OdeEuler => {
-                    (euler(t, 0.5 * p.diffusion_sq(t) / p.sigma(t), delta), None)
-                }
+                SamplerKind::OdeEuler => (euler(t, p.velocity_epsilon_factor(t), delta), None),
                 SamplerKind::Sde => {
                     let gamma = config.noise_scale;
                     let c = 0.5 * (1.0 + gamma * gamma) * p.diffusion_sq(t) / p.sigma(t);
@@ -282,12 +280,8 @@ fn step_plan(config: &SamplerConfig, p: &NoiseProcess, grid: &[f64]) -> Option<V
                     (update, noise_std)
                 }
                 SamplerKind::OdeHeun => {
-                    let velocity = |t: f64| {
-                        (
-                            p.drift(t) as f32,
-                            (0.5 * p.diffusion_sq(t) / p.sigma(t)) as f32,
-                        )
-                    };
+                    let velocity =
+                        |t: f64| (p.drift(t) as f32, p.velocity_epsilon_factor(t) as f32);
                     let ((f, c), (f2, c2)) = (velocity(t), velocity(t_next));
                     let update = HostUpdate::Heun {
                         f,

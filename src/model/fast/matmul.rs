@@ -77,8 +77,8 @@ thread_local! {
     static SGEMM_BUFFERS: std::cell::RefCell<SgemmBuffers> = Default::default();
 }
 
-/// `dst[m, n] (+)= A[m, k] · B[k, n]` with row/column strides, through `gemm`, or [`sgemm`]
-/// for shallow products.
+/// `dst[m, n] (+)= A[m, k] · B[k, n]` (row stride `dst_rs`), through `gemm`, [`sgemm`] for
+/// shallow products or [`narrow`]'s kernels for narrow ones (or a narrow tail).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     m: usize,
@@ -86,32 +86,14 @@ pub fn matmul(
     k: usize,
     dst: &mut [f32],
     dst_rs: usize,
-    a: &[f32],
-    a_rs: usize,
-    a_cs: usize,
-    b: &[f32],
-    b_rs: usize,
-    b_cs: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
     accumulate: bool,
 ) {
-    debug_assert!(dst.len() >= (m - 1) * dst_rs + n);
-    debug_assert!(a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
-    debug_assert!(b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
-    let (a_ref, b_ref) = (
-        MatRef {
-            data: a,
-            rs: a_rs,
-            cs: a_cs,
-        },
-        MatRef {
-            data: b,
-            rs: b_rs,
-            cs: b_cs,
-        },
-    );
+    sgemm::assert_extents("fast::matmul", (m, n, k), dst, dst_rs, a, b);
     // Products with a side of at most 4 (config A's output layer and its weight gradients): a
     // kernel with the other side in the lanes, where the CPU has one (the narrow module's notes).
-    if narrow::product(m, n, k, dst, dst_rs, a_ref, b_ref, accumulate) {
+    if narrow::product(m, n, k, dst, dst_rs, a, b, accumulate) {
         return;
     }
     if uses_sgemm(n, k) {
@@ -119,7 +101,7 @@ pub fn matmul(
         // output layer): the packed kernel, ahead of gemm on the 2-deep one and level with it
         // on the others (`speed --kernels`; the sgemm module's notes).
         SGEMM_BUFFERS.with_borrow_mut(|buf| {
-            sgemm::sgemm(m, n, k, dst, dst_rs, a_ref, b_ref, accumulate, buf);
+            sgemm::sgemm(m, n, k, dst, dst_rs, a, b, accumulate, buf);
         });
         return;
     }
@@ -127,31 +109,16 @@ pub fn matmul(
     // its lanes, 64 and then 48, 32 or 16 at a time, so 100 columns ran as 64 + 48 with 12
     // lanes idle (1000 × 100 × 100: 202 µs a product on Zen 4, 169 µs for its first 96
     // columns). The last few go to the narrow kernels instead, where they take them.
-    if let Some((tail, pieces)) = narrow_tail(m, n, k, a_ref, b_ref) {
+    if let Some((tail, pieces)) = narrow_tail(m, n, k, a, b) {
         let main = n - tail;
         let mut at = main;
         for width in pieces.into_iter().filter(|&w| w > 0) {
-            let b_piece = MatRef {
-                data: &b[at * b_cs..],
-                rs: b_rs,
-                cs: b_cs,
-            };
-            let ran = narrow::product(
-                m,
-                width,
-                k,
-                &mut dst[at..],
-                dst_rs,
-                a_ref,
-                b_piece,
-                accumulate,
-            );
+            let piece = b.starting_at(0, at);
+            let ran = narrow::product(m, width, k, &mut dst[at..], dst_rs, a, piece, accumulate);
             debug_assert!(ran, "narrow::kind picked a kernel for the piece");
             at += width;
         }
-        return matmul(
-            m, main, k, dst, dst_rs, a, a_rs, a_cs, b, b_rs, b_cs, accumulate,
-        );
+        return matmul(m, main, k, dst, dst_rs, a, b, accumulate);
     }
     // Shards already use every core; only very large products on idle cores split further.
     let par = if splits(m, n, k) {
@@ -159,7 +126,7 @@ pub fn matmul(
     } else {
         Parallelism::None
     };
-    // SAFETY: the debug-asserted extents keep every access inside the three slices, and the
+    // SAFETY: the asserted extents keep every access inside the three slices, and the
     // kernels `simd::avx512` allows run on this CPU.
     unsafe {
         gemm_kernel(
@@ -170,8 +137,8 @@ pub fn matmul(
             dst.as_mut_ptr(),
             dst_rs,
             accumulate,
-            (a.as_ptr(), a_rs, a_cs),
-            (b.as_ptr(), b_rs, b_cs),
+            (a.data.as_ptr(), a.rs, a.cs),
+            (b.data.as_ptr(), b.rs, b.cs),
             par,
         )
     }
@@ -416,9 +383,7 @@ mod tests {
                 for accumulate in [false, true] {
                     let ldc = n + 3;
                     let mut c = vec![0.5f32; m * ldc];
-                    matmul(
-                        m, n, k, &mut c, ldc, &a, ar.rs, ar.cs, &b, br.rs, br.cs, accumulate,
-                    );
+                    matmul(m, n, k, &mut c, ldc, ar, br, accumulate);
                     assert_product(&what, &c, ldc, &want, (m, n, k), accumulate);
                 }
             }
