@@ -9,6 +9,8 @@
 # (above 1: we are faster); for ODE sampling, our rate over JAX's.
 #
 # Usage: tools/bench_vs_jax.sh [ROUNDS]   (default 5; about 90 s a round on 2 cores)
+#        tools/bench_vs_jax.sh --pool LOG...   pools the rounds of saved runs (this script's
+#        output): each goal's median over all their rounds, and how many runs met it
 #   BIN    the binary to time (default: the one `cargo build` makes, the build `cargo run` runs)
 #   PEERS  the folder of peer_train.py (default ../shared/peers beside the repository)
 #   PEER_PY  the peer venv's python (default ~/.venv-peers/bin/python; set-up in PEERS/README.md)
@@ -16,6 +18,45 @@
 #            kernels (its XLA_FLAGS=--xla_cpu_max_isa=AVX2 does not reach its matmuls), so the
 #            ratios are then a lower bound for an AVX2-only CPU
 set -euo pipefail
+if [[ ${1:-} == --pool ]]; then
+  shift
+  (($#)) || { echo "bench_vs_jax: --pool needs the logs of earlier runs (this script's output)" >&2; exit 1; }
+  exec python3 - "$@" <<'PY'
+import statistics, sys
+works = [("config A training, ms/iter", 1.25), ("config B training, ms/iter", 1.0),
+         ("ODE sampling, M particle-steps/s", 1.3)]
+pooled = {w: [] for w, _ in works}
+met = {w: 0 for w, _ in works}
+all_met = 0
+for path in sys.argv[1:]:
+    rows = {}
+    for line in open(path, encoding="utf-8"):
+        cells = [c.strip() for c in line.split("|")]
+        for w, _ in works:
+            if len(cells) > 5 and cells[1] == w:
+                try:
+                    rows[w] = [float(r) for r in cells[4].split(",")]
+                except ValueError:
+                    sys.exit(f"bench_vs_jax: {path}: no ratios in the row '{w}'")
+    if len(rows) != len(works):
+        sys.exit(f"bench_vs_jax: {path} lacks the table of config A, config B and ODE rows")
+    every = True
+    for w, goal in works:
+        pooled[w] += rows[w]
+        ok = statistics.median(rows[w]) >= goal
+        met[w] += ok
+        every &= ok
+    all_met += every
+runs = len(sys.argv) - 1
+print("| work | rounds | ratio per round, min-max | pooled median | runs meeting the goal | goal |")
+print("|---|---|---|---|---|---|")
+for w, goal in works:
+    v = pooled[w]
+    print(f"| {w.split(',')[0]} | {len(v)} | {min(v):.2f}-{max(v):.2f} | **{statistics.median(v):.2f}x** "
+          f"| {met[w]} of {runs} | >= {goal}x |")
+print(f"runs meeting all three goals: {all_met} of {runs}")
+PY
+fi
 rounds=${1:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/collapse-explorer}

@@ -4,6 +4,7 @@ use std::process::Command;
 
 mod errors;
 mod images;
+mod tools;
 
 pub(crate) fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_collapse-explorer"))
