@@ -5,7 +5,7 @@
 //! --kernels` once timed through `gemm`'s driver at 6–38 GFLOP/s on an AMD Zen 4 core. That call
 //! did not transpose the row-major product first, as `gemm::gemm` does; timed the way gemm runs
 //! them (Intel Xeon, 2026-12-05), gemm takes these at 6–87 GFLOP/s with AVX-512 and this
-//! kernel at 28–85, ahead only on the 2-deep product (4×) (README, Speed). This one packs both
+//! kernel at 28–85, ahead only on the 2-deep product (4×) (docs/SPEED.md). This one packs both
 //! operands BLIS-style and runs a 6 × 64 AVX-512 microkernel (24 accumulators; per step of `k`,
 //! four vector loads of the packed right operand and six broadcasts of the left). On the 1,000³
 //! products it is no faster than `gemm` (both about 80% of the core's 117 GFLOP/s FMA peak on
