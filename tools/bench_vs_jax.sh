@@ -14,9 +14,10 @@
 #   BIN    the binary to time (default: the one `cargo build` makes, the build `cargo run` runs)
 #   PEERS  the folder of peer_train.py (default ../shared/peers beside the repository)
 #   PEER_PY  the peer venv's python (default ~/.venv-peers/bin/python; set-up in PEERS/README.md)
-#   COLLAPSE_EXPLORER_SIMD=avx2  times our AVX2-only code on an AVX-512 CPU; JAX keeps its own
-#            kernels (its XLA_FLAGS=--xla_cpu_max_isa=AVX2 does not reach its matmuls), so the
-#            ratios are then a lower bound for an AVX2-only CPU
+#   COLLAPSE_EXPLORER_SIMD=avx2  times our AVX2-only code on an AVX-512 CPU, and holds JAX to
+#            AVX2 as well: XLA's own code with XLA_FLAGS=--xla_cpu_max_isa=AVX2, its matmuls
+#            (oneDNN's, which that flag does not reach) with ONEDNN_MAX_CPU_ISA=AVX2; both sides
+#            then run what an AVX2-only CPU runs
 set -euo pipefail
 if [[ ${1:-} == --pool ]]; then
   shift
@@ -68,6 +69,10 @@ py=${PEER_PY:-$HOME/.venv-peers/bin/python}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || { echo "bench_vs_jax: failed: $*" >&2; return 1; }; e=$(date +%s%N); echo $(((e - s) / 1000000)); }
 peer() { (cd "$tmp" && "$py" "$peers/peer_train.py" "$@" --out-dir "$tmp"); }
+if [[ ${COLLAPSE_EXPLORER_SIMD:-} == avx2 ]]; then
+  export ONEDNN_MAX_CPU_ISA=AVX2 XLA_FLAGS="${XLA_FLAGS:+$XLA_FLAGS }--xla_cpu_max_isa=AVX2"
+  echo "AVX2 code on both sides: ours COLLAPSE_EXPLORER_SIMD=avx2; JAX ONEDNN_MAX_CPU_ISA=AVX2, XLA_FLAGS=$XLA_FLAGS"
+fi
 
 "$bin" speed --kernels 2>/dev/null | grep -E "^CPU|peak|fused path uses|packed$|^sampling kernel" || true
 echo "date: $(date -u +%Y-%m-%d); binary: $bin; rounds: $rounds"
