@@ -19,44 +19,69 @@
 #            (oneDNN's, which that flag does not reach) with ONEDNN_MAX_CPU_ISA=AVX2; both sides
 #            then run what an AVX2-only CPU runs
 set -euo pipefail
-if [[ ${1:-} == --pool ]]; then
-  shift
-  (($#)) || { echo "bench_vs_jax: --pool needs the logs of earlier runs (this script's output)" >&2; exit 1; }
-  exec python3 - "$@" <<'PY'
+# The table: of this run's rounds (`report rounds FILE`), or of saved runs' rounds pooled
+# (`report pool LOG...`). The three rows and their goals are written here once, for both.
+report() {
+  python3 - "$@" <<'PY'
 import statistics, sys
-works = [("config A training, ms/iter", 1.25), ("config B training, ms/iter", 1.0),
-         ("ODE sampling, M particle-steps/s", 1.3)]
-pooled = {w: [] for w, _ in works}
-met = {w: 0 for w, _ in works}
+WORKS = [("config A training, ms/iter", "{:.2f}", 1.25),
+         ("config B training, ms/iter", "{:.1f}", 1.0),
+         ("ODE sampling, M particle-steps/s", "{:.2f}", 1.3)]
+mode, paths = sys.argv[1], sys.argv[2:]
+
+if mode == "rounds":
+    rows = [list(map(float, l.split())) for l in open(paths[0]) if l.strip()]
+    a, b, o = [], [], []
+    for a1, a3, b1, b3, o1, o3, ja1, ja3, jb1, jb3, jode in rows:
+        oa, ja = (a3 - a1) / 3000, (ja3 - ja1) / 3000
+        ob, jb = (b3 - b1) / 100, (jb3 - jb1) / 100
+        ode = 20000 * 200 / ((o3 - o1) / 1000)
+        a.append((oa, ja, ja / oa)); b.append((ob, jb, jb / ob)); o.append((ode / 1e6, jode / 1e6, ode / jode))
+    def span(v, f): return f"{f.format(min(v))}-{f.format(max(v))}"
+    print("| work | ours | JAX (same rounds) | ratio per round | median | goal |")
+    print("|---|---|---|---|---|---|")
+    for (name, f, goal), v in zip(WORKS, [a, b, o]):
+        ratios = sorted(r for _, _, r in v)
+        print(f"| {name} | {span([x for x, _, _ in v], f)} | {span([y for _, y, _ in v], f)} | "
+              f"{', '.join(f'{r:.2f}' for r in ratios)} | **{statistics.median(ratios):.2f}x** | >= {goal}x |")
+    sys.exit()
+
+pooled = {w: [] for w, _, _ in WORKS}
+met = {w: 0 for w, _, _ in WORKS}
 all_met = 0
-for path in sys.argv[1:]:
+for path in paths:
     rows = {}
     for line in open(path, encoding="utf-8"):
         cells = [c.strip() for c in line.split("|")]
-        for w, _ in works:
+        for w, _, _ in WORKS:
             if len(cells) > 5 and cells[1] == w:
                 try:
                     rows[w] = [float(r) for r in cells[4].split(",")]
                 except ValueError:
                     sys.exit(f"bench_vs_jax: {path}: no ratios in the row '{w}'")
-    if len(rows) != len(works):
+    if len(rows) != len(WORKS):
         sys.exit(f"bench_vs_jax: {path} lacks the table of config A, config B and ODE rows")
     every = True
-    for w, goal in works:
+    for w, _, goal in WORKS:
         pooled[w] += rows[w]
         ok = statistics.median(rows[w]) >= goal
         met[w] += ok
         every &= ok
     all_met += every
-runs = len(sys.argv) - 1
 print("| work | rounds | ratio per round, min-max | pooled median | runs meeting the goal | goal |")
 print("|---|---|---|---|---|---|")
-for w, goal in works:
+for w, _, goal in WORKS:
     v = pooled[w]
     print(f"| {w.split(',')[0]} | {len(v)} | {min(v):.2f}-{max(v):.2f} | **{statistics.median(v):.2f}x** "
-          f"| {met[w]} of {runs} | >= {goal}x |")
-print(f"runs meeting all three goals: {all_met} of {runs}")
+          f"| {met[w]} of {len(paths)} | >= {goal}x |")
+print(f"runs meeting all three goals: {all_met} of {len(paths)}")
 PY
+}
+if [[ ${1:-} == --pool ]]; then
+  shift
+  (($#)) || { echo "bench_vs_jax: --pool needs the logs of earlier runs (this script's output)" >&2; exit 1; }
+  report pool "$@"
+  exit
 fi
 rounds=${1:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,22 +118,4 @@ for r in $(seq "$rounds"); do
   echo "$a1 $a3 $b1 $b3 $o1 $o3 $ja1 $ja3 $jb1 $jb3 $jode" >>"$tmp/rounds"
   echo "round $r of $rounds done" >&2
 done
-python3 - "$tmp/rounds" <<'PY'
-import statistics, sys
-rows = [list(map(float, l.split())) for l in open(sys.argv[1]) if l.strip()]
-a, b, o = [], [], []
-for a1, a3, b1, b3, o1, o3, ja1, ja3, jb1, jb3, jode in rows:
-    oa, ja = (a3 - a1) / 3000, (ja3 - ja1) / 3000
-    ob, jb = (b3 - b1) / 100, (jb3 - jb1) / 100
-    ode = 20000 * 200 / ((o3 - o1) / 1000)
-    a.append((oa, ja, ja / oa)); b.append((ob, jb, jb / ob)); o.append((ode / 1e6, jode / 1e6, ode / jode))
-def span(v, f): return f"{f.format(min(v))}-{f.format(max(v))}"
-print("| work | ours | JAX (same rounds) | ratio per round | median | goal |")
-print("|---|---|---|---|---|---|")
-for name, v, f, goal in [("config A training, ms/iter", a, "{:.2f}", "1.25x"),
-                         ("config B training, ms/iter", b, "{:.1f}", "1.0x"),
-                         ("ODE sampling, M particle-steps/s", o, "{:.2f}", "1.3x")]:
-    ratios = sorted(r for _, _, r in v)
-    print(f"| {name} | {span([x for x, _, _ in v], f)} | {span([y for _, y, _ in v], f)} | "
-          f"{', '.join(f'{r:.2f}' for r in ratios)} | **{statistics.median(ratios):.2f}x** | >= {goal} |")
-PY
+report rounds "$tmp/rounds"
